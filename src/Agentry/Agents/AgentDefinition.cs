@@ -1,0 +1,97 @@
+using Agentry.Api;
+
+namespace Agentry.Agents;
+
+/// <summary>
+/// What an agent is: the same shape in a YAML file under agents/ and in the body of POST/PUT /v1/agents.
+/// Definitions are stateless; everything per conversation lives in the database.
+/// </summary>
+public sealed record AgentDefinition : IValidatable
+{
+    public string Id { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string Description { get; init; } = "";
+    /// <summary><c>offline</c>, <c>endpoint</c> or <c>endpoint/model</c>; null uses Models:DefaultModel.</summary>
+    public string? Model { get; init; }
+    public string Instructions { get; init; } = "";
+    public Personality Personality { get; init; } = new();
+    public List<AgentRule> Rules { get; init; } = [];
+    public List<string> Tools { get; init; } = [];
+    /// <summary>Agents this agent may hand the conversation to.</summary>
+    public List<string> Handoffs { get; init; } = [];
+    public double? Temperature { get; init; }
+    public int? MaxOutputTokens { get; init; }
+
+    public const int MaxOutputTokensLimit = 128_000;
+
+    public void Validate(ValidationErrors errors)
+    {
+        errors.Slug("id", Id);
+        errors.Required("name", Name, 100);
+        errors.MaxLength("description", Description, 2_000);
+        errors.MaxLength("model", Model, 200);
+        if (Model is not null && !Models.ModelReference.TryParse(Model, out _))
+            errors.Add("model", "Must be 'offline', 'endpoint' or 'endpoint/model' (for example 'openai/gpt-4o').");
+        errors.MaxLength("instructions", Instructions, 20_000);
+        (Personality ?? new Personality()).Validate(errors);
+        errors.Count("rules", Rules, 100);
+        for (var i = 0; i < (Rules?.Count ?? 0); i++)
+        {
+            var rule = Rules![i];
+            if (rule is null) { errors.Add($"rules[{i}]", "Must be an object with id and description."); continue; }
+            errors.Slug($"rules[{i}].id", rule.Id);
+            errors.Required($"rules[{i}].description", rule.Description, 2_000);
+        }
+        if (Rules?.Where(r => r is not null).GroupBy(r => r.Id).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+            errors.Add("rules", $"Rule id '{duplicate.Key}' is used more than once.");
+        errors.Count("tools", Tools, 50);
+        for (var i = 0; i < (Tools?.Count ?? 0); i++)
+            if (string.IsNullOrWhiteSpace(Tools![i]) || Tools[i].Length > 128) errors.Add($"tools[{i}]", "Must be a tool name of 1-128 characters.");
+        errors.Count("handoffs", Handoffs, 50);
+        for (var i = 0; i < (Handoffs?.Count ?? 0); i++)
+        {
+            errors.Slug($"handoffs[{i}]", Handoffs![i]);
+            if (Handoffs[i] == Id) errors.Add($"handoffs[{i}]", "An agent cannot hand off to itself.");
+        }
+        errors.Range("temperature", Temperature, 0, 2);
+        if (MaxOutputTokens is { } max && (max < 1 || max > MaxOutputTokensLimit))
+            errors.Add("maxOutputTokens", $"Must be between 1 and {MaxOutputTokensLimit}.");
+    }
+}
+
+/// <summary>How the agent sounds. Compiled into the system prompt by <see cref="SystemPrompt"/>.</summary>
+public sealed record Personality
+{
+    /// <summary>The agent's role in one phrase, e.g. "the billing specialist of Acme".</summary>
+    public string? Role { get; init; }
+    public string? Tone { get; init; }
+    public string? Style { get; init; }
+    public List<string> Traits { get; init; } = [];
+    /// <summary>Language the agent answers in, e.g. "English" or "the user's language".</summary>
+    public string? Language { get; init; }
+    public string? Greeting { get; init; }
+    public string? SignOff { get; init; }
+    /// <summary>Phrases the agent must never say.</summary>
+    public List<string> Avoid { get; init; } = [];
+
+    public void Validate(ValidationErrors errors)
+    {
+        errors.MaxLength("personality.role", Role, 200);
+        errors.MaxLength("personality.tone", Tone, 200);
+        errors.MaxLength("personality.style", Style, 500);
+        errors.MaxLength("personality.language", Language, 100);
+        errors.MaxLength("personality.greeting", Greeting, 500);
+        errors.MaxLength("personality.signOff", SignOff, 200);
+        errors.Count("personality.traits", Traits, 20);
+        for (var i = 0; i < (Traits?.Count ?? 0); i++) errors.Required($"personality.traits[{i}]", Traits![i], 100);
+        errors.Count("personality.avoid", Avoid, 50);
+        for (var i = 0; i < (Avoid?.Count ?? 0); i++) errors.Required($"personality.avoid[{i}]", Avoid![i], 200);
+    }
+}
+
+/// <summary>A business rule. Today its description is compiled into the prompt; enforcement comes with the rules engine.</summary>
+public sealed record AgentRule
+{
+    public string Id { get; init; } = "";
+    public string Description { get; init; } = "";
+}

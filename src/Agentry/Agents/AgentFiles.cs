@@ -1,0 +1,70 @@
+using Agentry.Api;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Agentry.Agents;
+
+/// <summary>An agent defined in a YAML file.</summary>
+public sealed record FileAgent(AgentDefinition Definition, string Path);
+
+/// <summary>The result of reading the agents folder: the agents that loaded and, per file, what was wrong.</summary>
+public sealed record AgentFileSet(IReadOnlyDictionary<string, FileAgent> Agents, IReadOnlyList<string> Errors);
+
+/// <summary>Reads agent definitions from <c>*.yaml</c>/<c>*.yml</c> files (agents as code).</summary>
+public static class AgentFiles
+{
+    static readonly IDeserializer Yaml = new DeserializerBuilder()
+        .WithNamingConvention(CamelCaseNamingConvention.Instance)
+        .WithCaseInsensitivePropertyMatching()
+        .Build();
+
+    public static AgentFileSet Load(string directory, Func<string, bool> toolExists)
+    {
+        var agents = new Dictionary<string, FileAgent>(StringComparer.Ordinal);
+        var errors = new List<string>();
+        if (!Directory.Exists(directory)) return new AgentFileSet(agents, errors);
+
+        var files = Directory.EnumerateFiles(directory, "*.*", SearchOption.TopDirectoryOnly)
+            .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal);
+        foreach (var path in files)
+        {
+            var name = System.IO.Path.GetFileName(path);
+            AgentDefinition? agent;
+            try
+            {
+                agent = Yaml.Deserialize<AgentDefinition>(File.ReadAllText(path));
+            }
+            catch (YamlException e)
+            {
+                var inner = e.InnerException?.Message ?? e.Message;
+                errors.Add($"{name}, line {e.Start.Line}, column {e.Start.Column}: {Unwrap(inner)}");
+                continue;
+            }
+            if (agent is null) { errors.Add($"{name}: the file is empty."); continue; }
+            if (string.IsNullOrEmpty(agent.Id)) agent = agent with { Id = System.IO.Path.GetFileNameWithoutExtension(path) };
+
+            var validation = new ValidationErrors();
+            agent.Validate(validation);
+            for (var i = 0; i < agent.Tools.Count; i++)
+                if (!toolExists(agent.Tools[i])) validation.Add($"tools[{i}]", $"There is no tool named '{agent.Tools[i]}'.");
+            if (!validation.IsEmpty)
+            {
+                errors.AddRange(validation.ToDictionary().Select(e => $"{name}: {e.Key}: {string.Join(" ", e.Value)}"));
+                continue;
+            }
+            if (agents.TryGetValue(agent.Id, out var other))
+            {
+                errors.Add($"{name}: agent id '{agent.Id}' is already defined in {System.IO.Path.GetFileName(other.Path)}.");
+                continue;
+            }
+            agents[agent.Id] = new FileAgent(agent, path);
+        }
+        return new AgentFileSet(agents, errors);
+    }
+
+    // YamlDotNet says "Property 'colour' not found on type 'Agentry.Agents.Personality'."; users know YAML keys, not .NET types.
+    static string Unwrap(string message) =>
+        System.Text.RegularExpressions.Regex.Replace(message, @" on type '[^']+'", "");
+}

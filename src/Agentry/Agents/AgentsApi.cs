@@ -1,0 +1,129 @@
+using Agentry.Api;
+using Agentry.Data;
+using Agentry.Models;
+using Agentry.Tools;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Agents;
+
+/// <summary>An agent in API responses: its definition plus where it comes from.</summary>
+public sealed record AgentDto(
+    string Id, string Name, string Description, string? Model, string Instructions, Personality Personality,
+    IReadOnlyList<AgentRule> Rules, IReadOnlyList<string> Tools, IReadOnlyList<string> Handoffs, double? Temperature, int? MaxOutputTokens,
+    string Source, string? File, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)
+{
+    public static AgentDto From(AgentEntry entry)
+    {
+        var d = entry.Definition;
+        return new AgentDto(d.Id, d.Name, d.Description, d.Model, d.Instructions, d.Personality, d.Rules, d.Tools, d.Handoffs,
+            d.Temperature, d.MaxOutputTokens, entry.Source, entry.File, entry.CreatedAt, entry.UpdatedAt);
+    }
+}
+
+public sealed record AgentReloadResult(int Loaded, IReadOnlyList<string> Agents);
+
+public static class AgentsApi
+{
+    public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/agents:reload", Reload).WithTags("Agents").WithName("ReloadAgents")
+            .WithSummary("Re-read the agents folder; on errors the previous definitions stay in force.");
+
+        var group = app.MapGroup("/v1/agents").WithTags("Agents");
+        group.MapGet("/", List).WithName("ListAgents");
+        group.MapPost("/", Create).Validated().WithName("CreateAgent");
+        group.MapGet("/{agentId}", Get).WithName("GetAgent");
+        group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent");
+        group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent");
+        return group;
+    }
+
+    static async Task<Results<Ok<Page<AgentDto>>, ValidationProblem>> List(int? limit, string? cursor, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct)
+    {
+        if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        var all = await catalog.ListAsync(db, ct);
+        var rows = all.Where(a => cursor is null || string.CompareOrdinal(a.Definition.Id, cursor) > 0).Take(take + 1).ToList();
+        return TypedResults.Ok(Pagination.ToPage(rows, take, AgentDto.From, a => a.Definition.Id));
+    }
+
+    static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> Get(string agentId, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct) =>
+        await catalog.FindAsync(agentId, db, ct) is { } agent
+            ? TypedResults.Ok(AgentDto.From(agent))
+            : Problems.AgentNotFound(agentId).ToResult();
+
+    static async Task<Results<Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Create(
+        AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
+        if (catalog.IsFileAgent(agent.Id, out var file))
+            return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agent.Id}' is defined in {Path.GetFileName(file.Path)}; choose another id.");
+        if (await db.Agents.AnyAsync(a => a.Id == agent.Id, ct))
+            return Problems.Conflict(ProblemTypes.AgentExists, $"Agent '{agent.Id}' already exists; use PUT /v1/agents/{agent.Id} to change it.");
+
+        var now = time.GetUtcNow();
+        var stored = new StoredAgent { Id = agent.Id, Definition = AgentCatalog.Serialize(agent), CreatedAt = now, UpdatedAt = now };
+        db.Agents.Add(stored);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            // Another request created the same id between our check and our insert.
+            return Problems.Conflict(ProblemTypes.AgentExists, $"Agent '{agent.Id}' already exists.");
+        }
+        return TypedResults.Created($"/v1/agents/{agent.Id}", AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, now, now)));
+    }
+
+    /// <summary>Creates or replaces an API-defined agent (201 when created, 200 when replaced).</summary>
+    static async Task<Results<Ok<AgentDto>, Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Put(
+        string agentId, AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        if (agent.Id != agentId) return Problems.Validation("id", $"Must match the id in the path ('{agentId}').");
+        if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
+        if (catalog.IsFileAgent(agentId, out var file))
+            return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agentId}' is defined in {Path.GetFileName(file.Path)}; edit the file and reload instead.");
+
+        var now = time.GetUtcNow();
+        var stored = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, ct);
+        var created = stored is null;
+        if (stored is null) db.Agents.Add(stored = new StoredAgent { Id = agentId, Definition = "", CreatedAt = now });
+        stored.Definition = AgentCatalog.Serialize(agent);
+        stored.UpdatedAt = now;
+        await db.SaveChangesAsync(ct);
+
+        var dto = AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, stored.CreatedAt, now));
+        return created ? TypedResults.Created($"/v1/agents/{agentId}", dto) : TypedResults.Ok(dto);
+    }
+
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string agentId, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct)
+    {
+        if (catalog.IsFileAgent(agentId, out var file))
+            return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agentId}' is defined in {Path.GetFileName(file.Path)}; delete the file and reload instead.");
+        var deleted = await db.Agents.Where(a => a.Id == agentId).ExecuteDeleteAsync(ct);
+        return deleted == 0 ? Problems.AgentNotFound(agentId).ToResult() : TypedResults.NoContent();
+    }
+
+    static Results<Ok<AgentReloadResult>, ProblemHttpResult> Reload(AgentCatalog catalog)
+    {
+        var result = catalog.Reload();
+        if (result.Errors.Count > 0)
+        {
+            return TypedResults.Problem(statusCode: 422, type: ProblemTypes.AgentsReloadFailed, title: "Agent files have errors",
+                detail: "The previous agent definitions stay in force until the files are fixed.",
+                extensions: new Dictionary<string, object?> { ["fileErrors"] = result.Errors });
+        }
+        return TypedResults.Ok(new AgentReloadResult(result.Agents.Count, result.Agents.Keys.Order(StringComparer.Ordinal).ToList()));
+    }
+
+    /// <summary>Checks what a definition names outside itself: a configured model endpoint and existing tools.</summary>
+    static ValidationProblem? CheckReferences(AgentDefinition agent, ModelCatalog models, ToolCatalog tools)
+    {
+        var errors = new ValidationErrors();
+        if (agent.Model is not null && !models.IsAvailable(agent.Model, out var problem)) errors.Add("model", problem);
+        for (var i = 0; i < agent.Tools.Count; i++)
+            if (!tools.Exists(agent.Tools[i])) errors.Add($"tools[{i}]", $"There is no tool named '{agent.Tools[i]}'. See GET /v1/tools.");
+        return errors.IsEmpty ? null : Problems.Validation(errors.ToDictionary());
+    }
+}

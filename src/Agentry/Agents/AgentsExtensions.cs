@@ -1,0 +1,44 @@
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Primitives;
+
+namespace Agentry.Agents;
+
+public static class AgentsExtensions
+{
+    public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<AgentCatalog>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Loads the agent files before the service accepts requests. A broken file stops start-up with the file, line and
+    /// problem: an agents-as-code change that does not parse should fail its deploy, not silently drop an agent.
+    /// </summary>
+    public static void LoadAgentFiles(this IServiceProvider services)
+    {
+        var catalog = services.GetRequiredService<AgentCatalog>();
+        var result = catalog.Reload();
+        if (result.Errors.Count > 0)
+            throw new InvalidOperationException($"Agent files in {catalog.Directory} have errors:{Environment.NewLine}  " +
+                string.Join(Environment.NewLine + "  ", result.Errors));
+
+        var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;
+        if (options.Watch && Directory.Exists(catalog.Directory)) Watch(services, catalog);
+    }
+
+    static void Watch(IServiceProvider services, AgentCatalog catalog)
+    {
+        var provider = new PhysicalFileProvider(catalog.Directory);
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(provider.Dispose);
+        // Editors write a file in several steps; wait for the burst to end before re-reading the folder.
+        Timer? debounce = null;
+        ChangeToken.OnChange(() => new CompositeChangeToken([provider.Watch("*.yaml"), provider.Watch("*.yml")]), () =>
+        {
+            debounce?.Dispose();
+            debounce = new Timer(_ => catalog.Reload(), null, TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+        });
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text;
+
+namespace Agentry.Agents;
+
+/// <summary>
+/// Compiles an agent's description, instructions, personality and rules into its system prompt. Deterministic: the
+/// same definition always yields the same text (tests pin it), and empty parts leave no empty headings behind.
+/// The offline model reads the first line and the greeting/sign-off lines back, so keep those formats stable.
+/// </summary>
+public static class SystemPrompt
+{
+    public static string Compile(AgentDefinition agent)
+    {
+        var text = new StringBuilder();
+        var p = agent.Personality ?? new Personality();
+        text.Append("You are ").Append(agent.Name.Trim());
+        if (!string.IsNullOrWhiteSpace(p.Role)) text.Append(", ").Append(p.Role.Trim());
+        text.Append('.').Append('\n');
+        if (!string.IsNullOrWhiteSpace(agent.Description)) text.Append(agent.Description.Trim()).Append('\n');
+
+        if (!string.IsNullOrWhiteSpace(agent.Instructions))
+            text.Append("\n## Instructions\n").Append(agent.Instructions.Trim()).Append('\n');
+
+        var personality = new List<string>();
+        if (!string.IsNullOrWhiteSpace(p.Tone)) personality.Add($"- Tone: {p.Tone.Trim()}");
+        if (!string.IsNullOrWhiteSpace(p.Style)) personality.Add($"- Style: {p.Style.Trim()}");
+        if (p.Traits is { Count: > 0 }) personality.Add($"- Traits: {string.Join(", ", p.Traits.Select(t => t.Trim()))}");
+        if (!string.IsNullOrWhiteSpace(p.Language)) personality.Add($"- Language: always answer in {p.Language.Trim()}");
+        if (!string.IsNullOrWhiteSpace(p.Greeting)) personality.Add($"- Greeting: \"{p.Greeting.Trim()}\"");
+        if (!string.IsNullOrWhiteSpace(p.SignOff)) personality.Add($"- Sign-off: \"{p.SignOff.Trim()}\"");
+        if (p.Avoid is { Count: > 0 }) personality.Add($"- Never say: {string.Join("; ", p.Avoid.Select(a => $"\"{a.Trim()}\""))}");
+        if (personality.Count > 0) text.Append("\n## Personality\n").AppendJoin('\n', personality).Append('\n');
+
+        if (agent.Rules is { Count: > 0 })
+        {
+            text.Append("\n## Rules (always follow these)\n");
+            for (var i = 0; i < agent.Rules.Count; i++)
+                text.Append(i + 1).Append(". [").Append(agent.Rules[i].Id).Append("] ").Append(agent.Rules[i].Description.Trim()).Append('\n');
+        }
+
+        if (agent.Handoffs is { Count: > 0 })
+            text.Append("\n## Handoffs\nWhen another agent is better placed to help, transfer the conversation to one of: ")
+                .AppendJoin(", ", agent.Handoffs).Append(".\n");
+
+        return text.ToString().TrimEnd('\n');
+    }
+}

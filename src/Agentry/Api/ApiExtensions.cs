@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
+namespace Agentry.Api;
+
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    /// <summary>Largest request body accepted, in bytes; larger bodies get a 413 problem.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1024, 64 * 1024 * 1024)]
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Deepest JSON nesting accepted in a request body.</summary>
+    [System.ComponentModel.DataAnnotations.Range(4, 256)]
+    public int MaxJsonDepth { get; set; } = 32;
+}
+
+public static class ApiExtensions
+{
+    /// <summary>JSON, problem details, request limits and the OpenAPI document shared by every API area.</summary>
+    public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var api = builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions();
+
+        builder.Services.Configure<KestrelServerOptions>(k =>
+        {
+            k.Limits.MaxRequestBodySize = api.MaxRequestBodyBytes;
+            k.AddServerHeader = false;
+        });
+        builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions, api.MaxJsonDepth));
+        // Bad requests throw in every environment, so ApiExceptionHandler can always say exactly what was wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            var status = problem.Status ?? context.HttpContext.Response.StatusCode;
+            if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+                problem.Type = problem is Microsoft.AspNetCore.Http.HttpValidationProblemDetails ? ProblemTypes.ValidationFailed : ProblemTypes.ForStatus(status);
+            problem.Detail ??= ProblemTypes.DefaultDetail(status);
+            problem.Extensions["traceId"] = System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+        });
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    public static void ConfigureJson(JsonSerializerOptions options, int maxDepth = 32)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.DictionaryKeyPolicy = null;
+        // Write endpoints reject properties they do not know, so a typo ("agentID") is an error instead of silently ignored.
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.MaxDepth = maxDepth;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        options.Converters.Add(new UtcDateTimeOffsetConverter());
+    }
+
+    public static WebApplication UseApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /docs.</summary>
+    public static WebApplication MapApiDocs(this WebApplication app)
+    {
+        app.MapOpenApi().ExcludeFromDescription();
+        app.MapScalarApiReference("/docs", o => o.WithTitle("Agentry API").WithOpenApiRoutePattern("/openapi/{documentName}.json"))
+            .ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>Adds the validation filter and the problem responses every write endpoint can give.</summary>
+    public static RouteHandlerBuilder Validated(this RouteHandlerBuilder endpoint) =>
+        endpoint.AddEndpointFilter<ValidationFilter>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+}

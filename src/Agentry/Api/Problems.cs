@@ -1,0 +1,99 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Agentry.Api;
+
+/// <summary>
+/// The stable problem <c>type</c> URIs Agentry returns (RFC 9457). Clients branch on these, so a value never changes
+/// once shipped; docs/api.md lists them all.
+/// </summary>
+public static class ProblemTypes
+{
+    const string Prefix = "urn:agentry:problem:";
+
+    public const string ValidationFailed = Prefix + "validation-failed";
+    public const string InvalidJson = Prefix + "invalid-json";
+    public const string BadRequest = Prefix + "bad-request";
+    public const string NotFound = Prefix + "not-found";
+    public const string AgentNotFound = Prefix + "agent-not-found";
+    public const string ConversationNotFound = Prefix + "conversation-not-found";
+    public const string AgentExists = Prefix + "agent-exists";
+    public const string AgentDefinedInFile = Prefix + "agent-defined-in-file";
+    public const string ConversationBusy = Prefix + "conversation-busy";
+    public const string Conflict = Prefix + "conflict";
+    public const string MethodNotAllowed = Prefix + "method-not-allowed";
+    public const string PayloadTooLarge = Prefix + "payload-too-large";
+    public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    public const string NotAcceptable = Prefix + "not-acceptable";
+    public const string ModelNotConfigured = Prefix + "model-not-configured";
+    public const string UpstreamError = Prefix + "upstream-error";
+    public const string UpstreamUnreachable = Prefix + "upstream-unreachable";
+    public const string UpstreamRejected = Prefix + "upstream-rejected";
+    public const string UpstreamRateLimited = Prefix + "upstream-rate-limited";
+    public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
+    public const string UpstreamTimeout = Prefix + "upstream-timeout";
+    public const string AgentsReloadFailed = Prefix + "agents-reload-failed";
+    public const string Internal = Prefix + "internal-error";
+
+    /// <summary>The type used when a response carries only a status code (for example a 405 from routing).</summary>
+    public static string ForStatus(int status) => status switch
+    {
+        400 => BadRequest,
+        404 => NotFound,
+        405 => MethodNotAllowed,
+        406 => NotAcceptable,
+        409 => Conflict,
+        413 => PayloadTooLarge,
+        415 => UnsupportedMediaType,
+        502 => UpstreamError,
+        503 => UpstreamUnavailable,
+        504 => UpstreamTimeout,
+        _ when status >= 500 => Internal,
+        _ => BadRequest,
+    };
+
+    public static string DefaultDetail(int status) => status switch
+    {
+        404 => "No resource exists at this address.",
+        405 => "This address does not accept that HTTP method.",
+        413 => "The request body is larger than the server accepts.",
+        415 => "Send the request body as application/json.",
+        500 => "The server failed to handle the request. The error was logged; quote the traceId when reporting it.",
+        _ => "The request could not be processed.",
+    };
+}
+
+/// <summary>
+/// A client-facing failure raised below the endpoint layer (for example inside a turn), turned into a problem
+/// response by <see cref="ApiExceptionHandler"/>. Endpoint handlers return <see cref="ProblemHttpResult"/> directly.
+/// </summary>
+public sealed class ApiProblemException(int status, string type, string title, string detail) : Exception(detail)
+{
+    public int Status { get; } = status;
+    public string Type { get; } = type;
+    public string Title { get; } = title;
+    public TimeSpan? RetryAfter { get; init; }
+
+    public ProblemHttpResult ToResult() => TypedResults.Problem(detail: Message, statusCode: Status, title: Title, type: Type);
+}
+
+public static class Problems
+{
+    public static ProblemHttpResult NotFound(string type, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "Not found", type: type);
+
+    public static ProblemHttpResult Conflict(string type, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict", type: type);
+
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, detail: "One or more fields are invalid; see errors.", title: "Validation failed",
+            type: ProblemTypes.ValidationFailed);
+
+    public static ValidationProblem Validation(string field, string message) =>
+        Validation(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static ApiProblemException AgentNotFound(string agentId) =>
+        new(404, ProblemTypes.AgentNotFound, "Agent not found", $"No agent with id '{agentId}' exists.");
+
+    public static ApiProblemException ConversationNotFound(string conversationId) =>
+        new(404, ProblemTypes.ConversationNotFound, "Conversation not found", $"No conversation with id '{conversationId}' exists.");
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using Agentry.Api;
+
+namespace Agentry.Conversations;
+
+public sealed record CreateConversationRequest(string AgentId, string? UserId, string? Title, Dictionary<string, JsonElement>? Metadata) : IValidatable
+{
+    public const int MaxMetadataBytes = 16 * 1024;
+
+    public void Validate(ValidationErrors errors)
+    {
+        errors.Slug("agentId", AgentId);
+        errors.MaxLength("userId", UserId, 128);
+        errors.MaxLength("title", Title, 200);
+        ValidateMetadata(errors, Metadata);
+    }
+
+    public static void ValidateMetadata(ValidationErrors errors, Dictionary<string, JsonElement>? metadata)
+    {
+        if (metadata is null) return;
+        errors.Count("metadata", metadata.Keys, 64);
+        if (JsonSerializer.SerializeToUtf8Bytes(metadata).Length > MaxMetadataBytes)
+            errors.Add("metadata", $"Must be at most {MaxMetadataBytes} bytes of JSON.");
+    }
+}
+
+/// <summary>POST /v1/conversations/{id}/messages.</summary>
+public sealed record PostMessageRequest(string Content, string? AgentId, bool? Stream) : IValidatable
+{
+    /// <summary>Longest user message accepted, in characters (about 8k tokens).</summary>
+    public const int MaxContentLength = 32_000;
+
+    public void Validate(ValidationErrors errors)
+    {
+        errors.Required("content", Content, MaxContentLength);
+        if (AgentId is not null) errors.Slug("agentId", AgentId);
+    }
+}
+
+/// <summary>POST /v1/chat: one call that creates the conversation when none is named.</summary>
+public sealed record ChatRequest(string Message, string? AgentId, string? ConversationId, string? UserId, bool? Stream) : IValidatable
+{
+    public void Validate(ValidationErrors errors)
+    {
+        errors.Required("message", Message, PostMessageRequest.MaxContentLength);
+        if (AgentId is not null) errors.Slug("agentId", AgentId);
+        if (ConversationId is not null && !Ids.IsValid(ConversationId, Ids.ConversationPrefix)) errors.Add("conversationId", "Not a conversation id (conv_…).");
+        errors.MaxLength("userId", UserId, 128);
+    }
+}
+
+public sealed record ConversationDto(
+    string Id, string AgentId, string? UserId, string? Title, JsonElement? Metadata, long MessageCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static ConversationDto From(Conversation c) =>
+        new(c.Id, c.AgentId, c.UserId, c.Title, ParseJson(c.Metadata), c.LastSequence, c.CreatedAt, c.UpdatedAt);
+
+    internal static JsonElement? ParseJson(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+}
+
+public sealed record UsageDto(int InputTokens, int OutputTokens);
+
+public sealed record MessageDto(
+    string Id, string ConversationId, long Sequence, string Role, string? AgentId, string Content, string? Model, UsageDto? Usage,
+    int? LatencyMs, string? FinishReason, string Status, JsonElement? Metadata, DateTimeOffset CreatedAt)
+{
+    public static MessageDto From(Message m) =>
+        new(m.Id, m.ConversationId, m.Sequence, m.Role, m.AgentId, m.Content, m.Model,
+            m.InputTokens is null && m.OutputTokens is null ? null : new UsageDto(m.InputTokens ?? 0, m.OutputTokens ?? 0),
+            m.LatencyMs, m.FinishReason, m.Status, ConversationDto.ParseJson(m.Metadata), m.CreatedAt);
+}
+
+/// <summary>The result of one turn: the messages it added (the user's first) and what the model used.</summary>
+public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyList<MessageDto> Messages, UsageDto Usage, string Model);
+
+public static class Ids
+{
+    public const string ConversationPrefix = "conv";
+    public const string MessagePrefix = "msg";
+
+    /// <summary>Prefixed, time-ordered ids (UUIDv7), so sorting by id is sorting by creation time.</summary>
+    public static string New(string prefix) => $"{prefix}_{Guid.CreateVersion7():N}";
+
+    public static bool IsValid(string value, string prefix) =>
+        value.Length == prefix.Length + 33 && value.StartsWith(prefix + "_", StringComparison.Ordinal) &&
+        value.AsSpan(prefix.Length + 1).IndexOfAnyExcept(HexDigits) < 0;
+
+    static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
+}

@@ -1,0 +1,148 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Agentry.Agents;
+using Agentry.Api;
+using Agentry.Data;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Conversations;
+
+public static class ConversationsApi
+{
+    public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/conversations").WithTags("Conversations");
+        group.MapPost("/", Create).Validated().WithName("CreateConversation");
+        group.MapGet("/", List).WithName("ListConversations");
+        group.MapGet("/{conversationId}", Get).WithName("GetConversation");
+        group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation");
+        group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages");
+        group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage")
+            .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+            .WithSummary("Send a user message and get the agent's reply (JSON, or SSE with Accept: text/event-stream or stream: true).");
+
+        app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat")
+            .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+            .WithSummary("Chat in one call: continues conversationId, or starts a conversation with agentId (default agent when absent).");
+        return group;
+    }
+
+    static async Task<Results<Created<ConversationDto>, ProblemHttpResult>> Create(
+        CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+    {
+        if (!await agents.ExistsAsync(request.AgentId, db, ct)) return Problems.AgentNotFound(request.AgentId).ToResult();
+        var now = time.GetUtcNow();
+        var conversation = new Conversation
+        {
+            Id = Ids.New(Ids.ConversationPrefix), AgentId = request.AgentId, UserId = request.UserId, Title = request.Title,
+            Metadata = request.Metadata is null ? null : JsonSerializer.Serialize(request.Metadata), CreatedAt = now, UpdatedAt = now,
+        };
+        db.Conversations.Add(conversation);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Created($"/v1/conversations/{conversation.Id}", ConversationDto.From(conversation));
+    }
+
+    /// <summary>Newest first.</summary>
+    static async Task<Results<Ok<Page<ConversationDto>>, ValidationProblem>> List(
+        string? userId, string? agentId, int? limit, string? cursor, AgentryDbContext db, CancellationToken ct)
+    {
+        if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        var query = db.Conversations.AsNoTracking();
+        if (userId is not null) query = query.Where(c => c.UserId == userId);
+        if (agentId is not null) query = query.Where(c => c.AgentId == agentId);
+        if (cursor is not null) query = query.Where(c => string.Compare(c.Id, cursor) < 0);
+        var rows = await query.OrderByDescending(c => c.Id).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(Pagination.ToPage(rows, take, ConversationDto.From, c => c.Id));
+    }
+
+    static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Get(string conversationId, AgentryDbContext db, CancellationToken ct) =>
+        await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, ct) is { } conversation
+            ? TypedResults.Ok(ConversationDto.From(conversation))
+            : Problems.ConversationNotFound(conversationId).ToResult();
+
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string conversationId, AgentryDbContext db, CancellationToken ct)
+    {
+        // Messages go with it (ON DELETE CASCADE).
+        var deleted = await db.Conversations.Where(c => c.Id == conversationId).ExecuteDeleteAsync(ct);
+        return deleted == 0 ? Problems.ConversationNotFound(conversationId).ToResult() : TypedResults.NoContent();
+    }
+
+    /// <summary>Oldest first; the cursor is the sequence number of the last message of the previous page.</summary>
+    static async Task<Results<Ok<Page<MessageDto>>, ValidationProblem, ProblemHttpResult>> ListMessages(
+        string conversationId, int? limit, string? cursor, AgentryDbContext db, CancellationToken ct)
+    {
+        if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        long after = 0;
+        if (cursor is not null && !long.TryParse(cursor, out after)) return Problems.Validation("cursor", "Not a cursor returned by this endpoint.");
+        if (!await db.Conversations.AnyAsync(c => c.Id == conversationId, ct)) return Problems.ConversationNotFound(conversationId).ToResult();
+        var rows = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.Sequence > after)
+            .OrderBy(m => m.Sequence).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(Pagination.ToPage(rows, take, MessageDto.From, m => m.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
+        RespondAsync(runner, new TurnRequest(conversationId, request.Content, request.AgentId, null), WantsStream(http, request.Stream), ct);
+
+    static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
+        RespondAsync(runner, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId), WantsStream(http, request.Stream), ct);
+
+    static bool WantsStream(HttpContext http, bool? stream) =>
+        stream ?? http.Request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// For a stream, the first event is awaited before the response starts, so a turn that fails early (unknown
+    /// conversation, busy, provider down) still gets a proper status code and problem body instead of an SSE error.
+    /// </summary>
+    static async Task<IResult> RespondAsync(TurnRunner runner, TurnRequest request, bool stream, CancellationToken ct)
+    {
+        if (!stream) return TypedResults.Ok(await runner.RunAsync(request, ct));
+
+        var events = runner.StreamAsync(request, ct).GetAsyncEnumerator(ct);
+        bool any;
+        try
+        {
+            any = await events.MoveNextAsync();
+        }
+        catch
+        {
+            await events.DisposeAsync();
+            throw;
+        }
+        return TypedResults.ServerSentEvents(Continue(events, any, ct));
+    }
+
+    static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, [EnumeratorCancellation] CancellationToken ct)
+    {
+        try
+        {
+            if (!any) yield break;
+            do
+            {
+                yield return new SseItem<object>(events.Current.Data, events.Current.Type);
+            } while (await events.MoveNextAsync());
+        }
+        finally
+        {
+            await events.DisposeAsync();
+        }
+    }
+}
+
+public static class ConversationsExtensions
+{
+    public static IHostApplicationBuilder AddConversations(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ConversationGate>();
+        builder.Services.AddScoped<TurnRunner>();
+        return builder;
+    }
+}

@@ -1,0 +1,69 @@
+using Agentry.Agents;
+using Agentry.Conversations;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Data;
+
+/// <summary>
+/// The one database model. Provider-specific subclasses (SQLite today, PostgreSQL next) carry their own migrations;
+/// handlers depend on this base type only. Table and column names are snake_case so SQL reads the same on both.
+/// </summary>
+public abstract class AgentryDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<Conversation> Conversations => Set<Conversation>();
+    public DbSet<Message> Messages => Set<Message>();
+    public DbSet<StoredAgent> Agents => Set<StoredAgent>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        var model = modelBuilder;
+        model.Entity<Conversation>(c =>
+        {
+            c.ToTable("conversations");
+            c.HasKey(x => x.Id);
+            c.Property(x => x.Id).HasColumnName("id").HasMaxLength(40);
+            c.Property(x => x.AgentId).HasColumnName("agent_id").HasMaxLength(64);
+            c.Property(x => x.UserId).HasColumnName("user_id").HasMaxLength(128);
+            c.Property(x => x.Title).HasColumnName("title").HasMaxLength(200);
+            c.Property(x => x.Metadata).HasColumnName("metadata");
+            c.Property(x => x.CreatedAt).HasColumnName("created_at");
+            c.Property(x => x.UpdatedAt).HasColumnName("updated_at");
+            c.Property(x => x.LastSequence).HasColumnName("last_sequence").IsConcurrencyToken();
+            c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
+            c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");
+        });
+
+        model.Entity<Message>(m =>
+        {
+            m.ToTable("messages");
+            m.HasKey(x => x.Id);
+            m.Property(x => x.Id).HasColumnName("id").HasMaxLength(40);
+            m.Property(x => x.ConversationId).HasColumnName("conversation_id").HasMaxLength(40);
+            m.Property(x => x.Sequence).HasColumnName("sequence");
+            m.Property(x => x.Role).HasColumnName("role").HasMaxLength(16);
+            m.Property(x => x.AgentId).HasColumnName("agent_id").HasMaxLength(64);
+            m.Property(x => x.Content).HasColumnName("content");
+            m.Property(x => x.Model).HasColumnName("model").HasMaxLength(200);
+            m.Property(x => x.InputTokens).HasColumnName("input_tokens");
+            m.Property(x => x.OutputTokens).HasColumnName("output_tokens");
+            m.Property(x => x.LatencyMs).HasColumnName("latency_ms");
+            m.Property(x => x.FinishReason).HasColumnName("finish_reason").HasMaxLength(32);
+            m.Property(x => x.Status).HasColumnName("status").HasMaxLength(16);
+            m.Property(x => x.Metadata).HasColumnName("metadata");
+            m.Property(x => x.CreatedAt).HasColumnName("created_at");
+            // History is always read as "the last N of one conversation", so this index keeps a turn's cost flat as conversations grow.
+            m.HasIndex(x => new { x.ConversationId, x.Sequence }).IsUnique().HasDatabaseName("ux_messages_conversation_sequence");
+            m.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<StoredAgent>(a =>
+        {
+            a.ToTable("agents");
+            a.HasKey(x => x.Id);
+            a.Property(x => x.Id).HasColumnName("id").HasMaxLength(64);
+            a.Property(x => x.Definition).HasColumnName("definition");
+            a.Property(x => x.CreatedAt).HasColumnName("created_at");
+            a.Property(x => x.UpdatedAt).HasColumnName("updated_at");
+        });
+    }
+}

@@ -1,0 +1,113 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Agentry.Api;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using OpenAI;
+
+namespace Agentry.Models;
+
+/// <summary>A model an agent can talk to: the client pipeline and the name reported in responses.</summary>
+public sealed record ResolvedModel(string Name, IChatClient Client);
+
+/// <summary>
+/// Turns an agent's <c>model</c> reference into an <see cref="IChatClient"/> pipeline, built once per endpoint and
+/// model. This is the only place that knows about providers; everything else sees <see cref="IChatClient"/>.
+/// </summary>
+public sealed class ModelCatalog(IOptions<ModelOptions> options, IHttpClientFactory httpClients, ILoggerFactory loggerFactory, IServiceProvider services)
+{
+    readonly ConcurrentDictionary<string, ResolvedModel> _clients = new(StringComparer.Ordinal);
+    readonly ModelOptions _options = options.Value;
+
+    public string DefaultModel => _options.EffectiveDefaultModel;
+
+    /// <summary>Whether <paramref name="model"/> parses and names a configured endpoint (used to validate agents).</summary>
+    public bool IsAvailable(string? model, out string problem)
+    {
+        problem = "";
+        if (!ModelReference.TryParse(model ?? DefaultModel, out var reference))
+        {
+            problem = "Must be 'offline', 'endpoint' or 'endpoint/model' (for example 'openai/gpt-4o').";
+            return false;
+        }
+        if (reference.IsOffline || FindEndpoint(reference.Endpoint) is not null) return true;
+        problem = $"No model endpoint named '{reference.Endpoint}' is configured (Models:Endpoints:{reference.Endpoint}).";
+        return false;
+    }
+
+    /// <exception cref="ApiProblemException">503 when the reference names an endpoint that is not configured.</exception>
+    public ResolvedModel Resolve(string? model)
+    {
+        var text = string.IsNullOrWhiteSpace(model) ? DefaultModel : model;
+        if (!IsAvailable(text, out var problem))
+            throw new ApiProblemException(503, ProblemTypes.ModelNotConfigured, "Model not configured", $"Model '{text}': {problem}");
+        var reference = ModelReference.TryParse(text, out var parsed) ? parsed : throw new UnreachableException();
+        return _clients.GetOrAdd(reference.ToString(), _ => Build(reference));
+    }
+
+    ResolvedModel Build(ModelReference reference)
+    {
+        if (reference.IsOffline) return new ResolvedModel(ModelOptions.Offline, Pipeline(new OfflineChatClient()));
+
+        var (endpointName, endpoint) = FindEndpoint(reference.Endpoint)!.Value;
+        var modelName = reference.Model ?? endpoint.DefaultModel ?? "gpt-4o";
+        var clientOptions = new OpenAIClientOptions
+        {
+            Transport = new HttpClientPipelineTransport(httpClients.CreateClient(ModelsExtensions.UpstreamHttpClient)),
+            // Retries, timeouts and the circuit breaker live in the HttpClient's resilience handler; the SDK's own would stack on top.
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = _options.Resilience.TotalTimeout + TimeSpan.FromSeconds(5),
+        };
+        var isAzure = endpoint.Provider.Equals("azure-openai", StringComparison.OrdinalIgnoreCase);
+        if (isAzure)
+        {
+            // Azure OpenAI's v1 API is OpenAI-compatible under /openai/v1 and takes the key in an api-key header.
+            clientOptions.Endpoint = new Uri(endpoint.BaseUrl!.TrimEnd('/') + "/openai/v1/");
+            clientOptions.AddPolicy(new ApiKeyHeaderPolicy(endpoint.ApiKey!), PipelinePosition.PerCall);
+        }
+        else if (!string.IsNullOrWhiteSpace(endpoint.BaseUrl))
+        {
+            clientOptions.Endpoint = new Uri(endpoint.BaseUrl);
+        }
+
+        // Local OpenAI-compatible servers (Ollama, llama.cpp) need no key, but the SDK insists on a non-empty one.
+        var key = string.IsNullOrWhiteSpace(endpoint.ApiKey) ? "not-needed" : endpoint.ApiKey;
+        var chat = new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(modelName).AsIChatClient();
+        return new ResolvedModel($"{endpointName}/{modelName}", Pipeline(chat));
+    }
+
+    IChatClient Pipeline(IChatClient inner) =>
+        new ChatClientBuilder(inner)
+            .UseFunctionInvocation(loggerFactory, f =>
+            {
+                f.MaximumIterationsPerRequest = 8;
+                f.IncludeDetailedErrors = false;
+            })
+            .UseOpenTelemetry(loggerFactory, sourceName: "Agentry.Models")
+            .UseLogging(loggerFactory)
+            .Build(services);
+
+    (string Name, ModelEndpointOptions Options)? FindEndpoint(string name)
+    {
+        foreach (var (key, value) in _options.Endpoints)
+            if (key.Equals(name, StringComparison.OrdinalIgnoreCase)) return (key.ToLowerInvariant(), value);
+        return null;
+    }
+
+    sealed class ApiKeyHeaderPolicy(string apiKey) : PipelinePolicy
+    {
+        public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            message.Request.Headers.Set("api-key", apiKey);
+            ProcessNext(message, pipeline, currentIndex);
+        }
+
+        public override ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
+        {
+            message.Request.Headers.Set("api-key", apiKey);
+            return ProcessNextAsync(message, pipeline, currentIndex);
+        }
+    }
+}

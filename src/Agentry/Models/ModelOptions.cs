@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Models;
+
+public sealed class ModelOptions
+{
+    public const string Section = "Models";
+    public const string Offline = "offline";
+
+    /// <summary>
+    /// Model used by agents that name none, as <c>endpoint/model</c> or <c>offline</c>. Empty means: <c>openai/gpt-4o</c>
+    /// (or the openai endpoint's DefaultModel) when the openai endpoint has an API key or base URL, otherwise <c>offline</c>.
+    /// </summary>
+    public string? DefaultModel { get; set; }
+
+    /// <summary>Named upstream endpoints; an agent's <c>model: ollama/llama3.1</c> uses the endpoint named <c>ollama</c>.</summary>
+    public Dictionary<string, ModelEndpointOptions> Endpoints { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public ModelResilienceOptions Resilience { get; set; } = new();
+
+    /// <summary>The default model after applying the rule described on <see cref="DefaultModel"/>.</summary>
+    public string EffectiveDefaultModel
+    {
+        get
+        {
+            if (!string.IsNullOrWhiteSpace(DefaultModel)) return DefaultModel.Trim();
+            if (Endpoints.TryGetValue("openai", out var openai) && openai.IsConfigured) return $"openai/{openai.DefaultModel ?? "gpt-4o"}";
+            return Offline;
+        }
+    }
+}
+
+public sealed class ModelEndpointOptions
+{
+    /// <summary><c>openai</c> (OpenAI or any OpenAI-compatible server) or <c>azure-openai</c>.</summary>
+    public string Provider { get; set; } = "openai";
+
+    /// <summary>Base URL of the API, e.g. http://localhost:11434/v1 for Ollama. Empty means api.openai.com.</summary>
+    public string? BaseUrl { get; set; }
+
+    public string? ApiKey { get; set; }
+
+    /// <summary>Model used when an agent names only the endpoint (<c>model: ollama</c>).</summary>
+    public string? DefaultModel { get; set; }
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(ApiKey) || !string.IsNullOrWhiteSpace(BaseUrl);
+}
+
+/// <summary>Timeouts, retries and circuit breaking for calls to model providers.</summary>
+public sealed class ModelResilienceOptions
+{
+    /// <summary>Longest a single upstream attempt may take before it is abandoned (and maybe retried).</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Longest one model call may take across all its retries.</summary>
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Retries after a transient failure (5xx, 429, timeout, connection error); 0 disables retries.</summary>
+    public int MaxRetries { get; set; } = 2;
+
+    /// <summary>First retry delay; later ones grow exponentially with jitter. A Retry-After header from the provider wins.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A streaming answer that sends nothing for this long is treated as a timeout.</summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Failure ratio over the sampling window at which the circuit opens (per provider host).</summary>
+    public double CircuitBreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Calls needed in the sampling window before the breaker may open.</summary>
+    public int CircuitBreakerMinimumThroughput { get; set; } = 10;
+
+    public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
+{
+    static readonly string[] Providers = ["openai", "azure-openai"];
+
+    public ValidateOptionsResult Validate(string? name, ModelOptions options)
+    {
+        var failures = new List<string>();
+        foreach (var (endpointName, endpoint) in options.Endpoints)
+        {
+            var key = $"Models:Endpoints:{endpointName}";
+            if (!ModelReference.IsValidEndpointName(endpointName) || endpointName.Equals(ModelOptions.Offline, StringComparison.OrdinalIgnoreCase))
+                failures.Add($"{key}: endpoint names are 1-64 characters of a-z, 0-9 and '-', and 'offline' is reserved.");
+            if (!Providers.Contains(endpoint.Provider, StringComparer.OrdinalIgnoreCase))
+                failures.Add($"{key}:Provider is '{endpoint.Provider}'; use one of: {string.Join(", ", Providers)}.");
+            if (!string.IsNullOrWhiteSpace(endpoint.BaseUrl) &&
+                !(Uri.TryCreate(endpoint.BaseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+                failures.Add($"{key}:BaseUrl '{endpoint.BaseUrl}' is not an absolute http(s) URL.");
+            if (endpoint.Provider.Equals("azure-openai", StringComparison.OrdinalIgnoreCase))
+            {
+                if (string.IsNullOrWhiteSpace(endpoint.BaseUrl)) failures.Add($"{key}:BaseUrl is required for azure-openai (https://YOUR-RESOURCE.openai.azure.com).");
+                if (string.IsNullOrWhiteSpace(endpoint.ApiKey)) failures.Add($"{key}:ApiKey is required for azure-openai.");
+            }
+        }
+
+        var defaultModel = options.EffectiveDefaultModel;
+        if (!ModelReference.TryParse(defaultModel, out var reference))
+            failures.Add($"Models:DefaultModel '{defaultModel}' is not 'offline' or 'endpoint/model'.");
+        else if (!reference.IsOffline && !options.Endpoints.ContainsKey(reference.Endpoint))
+            failures.Add($"Models:DefaultModel '{defaultModel}' names endpoint '{reference.Endpoint}', which is not configured under Models:Endpoints.");
+
+        var r = options.Resilience;
+        if (r.AttemptTimeout <= TimeSpan.Zero || r.TotalTimeout < r.AttemptTimeout)
+            failures.Add("Models:Resilience: AttemptTimeout must be positive and at most TotalTimeout.");
+        if (r.MaxRetries is < 0 or > 10) failures.Add("Models:Resilience:MaxRetries must be between 0 and 10.");
+        if (r.StreamIdleTimeout <= TimeSpan.Zero) failures.Add("Models:Resilience:StreamIdleTimeout must be positive.");
+        if (r.CircuitBreakerFailureRatio is <= 0 or > 1) failures.Add("Models:Resilience:CircuitBreakerFailureRatio must be in (0, 1].");
+        if (r.CircuitBreakerMinimumThroughput < 2) failures.Add("Models:Resilience:CircuitBreakerMinimumThroughput must be at least 2.");
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

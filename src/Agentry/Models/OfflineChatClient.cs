@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+
+namespace Agentry.Models;
+
+/// <summary>
+/// The built-in model used when no provider is configured: deterministic, instant, and honest about not being an LLM.
+/// It answers from the agent's persona (read from the compiled system prompt) and the user's message, and obeys two
+/// directives so tool calls and handoffs can be exercised end to end without a provider:
+/// <c>/tool NAME {json-args}</c> calls tool NAME, then reports its result; <c>/handoff AGENT</c> calls
+/// <c>transfer_to_AGENT</c> when the agent may hand off to AGENT.
+/// </summary>
+public sealed class OfflineChatClient : IChatClient
+{
+    public const string ModelId = ModelOptions.Offline;
+    static readonly ChatClientMetadata Metadata = new("agentry-offline", defaultModelId: ModelId);
+
+    public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var history = messages as IList<ChatMessage> ?? messages.ToList();
+        var reply = Decide(history, options);
+        var inputTokens = history.Sum(m => TokenEstimator.Count(m.Text));
+        var response = new ChatResponse(reply)
+        {
+            ModelId = ModelId,
+            ResponseId = $"offline-{Guid.NewGuid():N}",
+            FinishReason = reply.Contents.OfType<FunctionCallContent>().Any() ? ChatFinishReason.ToolCalls : ChatFinishReason.Stop,
+            Usage = new UsageDetails { InputTokenCount = inputTokens, OutputTokenCount = TokenEstimator.Count(reply.Text), TotalTokenCount = inputTokens + TokenEstimator.Count(reply.Text) },
+        };
+        return Task.FromResult(response);
+    }
+
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var response = await GetResponseAsync(messages, options, cancellationToken);
+        var message = response.Messages[0];
+        var messageId = $"msg-{response.ResponseId}";
+        if (message.Contents.OfType<FunctionCallContent>().FirstOrDefault() is { } call)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, [call]) { MessageId = messageId, ModelId = ModelId, ResponseId = response.ResponseId };
+        }
+        else
+        {
+            // Word-sized chunks, so a client sees the same delta stream shape a real provider produces.
+            foreach (var chunk in Chunk(message.Text))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return new ChatResponseUpdate(ChatRole.Assistant, chunk) { MessageId = messageId, ModelId = ModelId, ResponseId = response.ResponseId };
+            }
+        }
+        yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(response.Usage!)])
+        {
+            MessageId = messageId, ModelId = ModelId, ResponseId = response.ResponseId, FinishReason = response.FinishReason,
+        };
+    }
+
+    static ChatMessage Decide(IList<ChatMessage> history, ChatOptions? options)
+    {
+        var persona = Persona.From(history.FirstOrDefault(m => m.Role == ChatRole.System)?.Text);
+
+        // After a tool ran, report what it returned.
+        if (history.Count > 0 && history[^1].Contents.OfType<FunctionResultContent>().FirstOrDefault() is { } result)
+        {
+            var name = FindCallName(history, result.CallId) ?? "the tool";
+            return Say($"{name} returned: {FormatResult(result.Result)}");
+        }
+
+        var user = history.LastOrDefault(m => m.Role == ChatRole.User)?.Text.Trim() ?? "";
+        if (user.StartsWith("/tool", StringComparison.OrdinalIgnoreCase)) return ToolDirective(user, options);
+        if (user.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase)) return HandoffDirective(user, options);
+
+        var firstReply = !history.Any(m => m.Role == ChatRole.Assistant);
+        var text = new StringBuilder();
+        if (firstReply && persona.Greeting is { } greeting) text.Append(greeting).Append(' ');
+        text.Append($"This is {persona.Name}, answering with Agentry's offline model (no LLM is configured, so replies are rule-based). ");
+        text.Append(user.Length == 0 ? "Your message was empty." : $"You said: \"{Shorten(user, 300)}\".");
+        if (persona.SignOff is { } signOff) text.Append(' ').Append(signOff);
+        return Say(text.ToString());
+    }
+
+    static ChatMessage ToolDirective(string line, ChatOptions? options)
+    {
+        var rest = line["/tool".Length..].Trim();
+        var space = rest.IndexOfAny([' ', '\t', '{']);
+        var name = space < 0 ? rest : rest[..space];
+        var argsText = space < 0 ? "" : rest[space..].Trim();
+        if (name.Length == 0) return Say("Usage: /tool NAME {json-arguments}");
+
+        var tool = options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault(t => t.Name.Equals(name, StringComparison.Ordinal));
+        if (tool is null)
+        {
+            var available = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).ToList() ?? [];
+            return Say($"This agent has no tool named '{name}'. Available tools: {(available.Count == 0 ? "none" : string.Join(", ", available))}.");
+        }
+
+        Dictionary<string, object?> arguments;
+        try
+        {
+            arguments = argsText.Length == 0 ? [] : JsonSerializer.Deserialize<Dictionary<string, object?>>(argsText) ?? [];
+        }
+        catch (JsonException e)
+        {
+            return Say($"The arguments for /tool {name} must be a JSON object: {e.Message}");
+        }
+        return new ChatMessage(ChatRole.Assistant, [new FunctionCallContent($"call_{Guid.NewGuid():N}", name, arguments)]);
+    }
+
+    static ChatMessage HandoffDirective(string line, ChatOptions? options)
+    {
+        var target = line["/handoff".Length..].Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first : "";
+        if (target.Length == 0) return Say("Usage: /handoff AGENT");
+        var toolName = $"transfer_to_{target}";
+        if (options?.Tools?.OfType<AIFunctionDeclaration>().Any(t => t.Name == toolName) != true)
+            return Say($"I cannot hand this conversation to '{target}': it is not one of this agent's handoff targets.");
+        return new ChatMessage(ChatRole.Assistant, [new FunctionCallContent($"call_{Guid.NewGuid():N}", toolName, new Dictionary<string, object?> { ["reason"] = "requested with /handoff" })]);
+    }
+
+    static string? FindCallName(IList<ChatMessage> history, string callId) =>
+        history.SelectMany(m => m.Contents).OfType<FunctionCallContent>().LastOrDefault(c => c.CallId == callId)?.Name;
+
+    static string FormatResult(object? result) => result switch
+    {
+        null => "nothing",
+        string s => s,
+        JsonElement e => e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText(),
+        _ => JsonSerializer.Serialize(result),
+    };
+
+    static ChatMessage Say(string text) => new(ChatRole.Assistant, text);
+
+    static string Shorten(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max), "…");
+
+    static IEnumerable<string> Chunk(string text)
+    {
+        var start = 0;
+        for (var i = 1; i <= text.Length; i++)
+        {
+            if (i == text.Length || text[i] == ' ')
+            {
+                yield return text[start..i];
+                start = i;
+            }
+        }
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is null && serviceType == typeof(ChatClientMetadata) ? Metadata :
+        serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
+
+    public void Dispose() { }
+
+    /// <summary>What the offline model reads back out of the compiled system prompt (see Agents/SystemPrompt).</summary>
+    sealed record Persona(string Name, string? Greeting, string? SignOff)
+    {
+        public static Persona From(string? systemPrompt)
+        {
+            if (string.IsNullOrEmpty(systemPrompt)) return new Persona("the assistant", null, null);
+            string? name = null, greeting = null, signOff = null;
+            foreach (var raw in systemPrompt.Split('\n'))
+            {
+                var line = raw.Trim();
+                if (name is null && line.StartsWith("You are ", StringComparison.Ordinal))
+                {
+                    var end = line.IndexOfAny([',', '.'], 8);
+                    name = end < 0 ? line[8..] : line[8..end];
+                }
+                else if (line.StartsWith("- Greeting: ", StringComparison.Ordinal)) greeting = Unquote(line["- Greeting: ".Length..]);
+                else if (line.StartsWith("- Sign-off: ", StringComparison.Ordinal)) signOff = Unquote(line["- Sign-off: ".Length..]);
+            }
+            return new Persona(name ?? "the assistant", greeting, signOff);
+        }
+
+        static string Unquote(string value) => value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
+    }
+}

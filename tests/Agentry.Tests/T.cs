@@ -1,0 +1,1 @@
+namespace Agentry.Tests; public class T { [Fact] public void X() => Assert.True(true); }
