@@ -27,23 +27,25 @@ public static class ApiExtensions
     public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        var api = builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions();
-
-        builder.Services.Configure<KestrelServerOptions>(k =>
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>>((kestrel, api) =>
         {
-            k.Limits.MaxRequestBodySize = api.MaxRequestBodyBytes;
-            k.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes;
+            kestrel.AddServerHeader = false;
         });
-        builder.Services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions, api.MaxJsonDepth));
+        builder.Services.AddOptions<JsonOptions>().Configure<IOptions<ApiOptions>>((json, api) => ConfigureJson(json.SerializerOptions, api.Value.MaxJsonDepth));
         // Bad requests throw in every environment, so ApiExceptionHandler can always say exactly what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 
+        // Registered before AddProblemDetails so it is asked first: problems are JSON even for an Accept: text/event-stream request.
+        builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
         {
             var problem = context.ProblemDetails;
             var status = problem.Status ?? context.HttpContext.Response.StatusCode;
             if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
                 problem.Type = problem is Microsoft.AspNetCore.Http.HttpValidationProblemDetails ? ProblemTypes.ValidationFailed : ProblemTypes.ForStatus(status);
+            problem.Status ??= status;
+            problem.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
             problem.Detail ??= ProblemTypes.DefaultDetail(status);
             problem.Extensions["traceId"] = System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
         });
@@ -58,6 +60,7 @@ public static class ApiExtensions
         options.DictionaryKeyPolicy = null;
         // Write endpoints reject properties they do not know, so a typo ("agentID") is an error instead of silently ignored.
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.PropertyNameCaseInsensitive = false;
         options.MaxDepth = maxDepth;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new UtcDateTimeOffsetConverter());

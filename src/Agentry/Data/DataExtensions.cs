@@ -25,10 +25,8 @@ public static class DataExtensions
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateOnStart();
-        var options = builder.Configuration.GetSection(DataOptions.Section).Get<DataOptions>() ?? new DataOptions();
-        var connectionString = SqliteConnectionString(options, builder.Environment.ContentRootPath);
-
-        builder.Services.AddDbContextPool<AgentryDbContext, SqliteAgentryDbContext>(db => db.UseSqlite(connectionString));
+        builder.Services.AddDbContextPool<AgentryDbContext, SqliteAgentryDbContext>((services, db) => db.UseSqlite(SqliteConnectionString(
+            services.GetRequiredService<IOptions<DataOptions>>().Value, services.GetRequiredService<IHostEnvironment>().ContentRootPath)));
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
     }

@@ -13,15 +13,16 @@ public static class ModelsExtensions
         builder.Services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         builder.Services.AddSingleton<ModelCatalog>();
 
-        var resilience = builder.Configuration.GetSection($"{ModelOptions.Section}:Resilience").Get<ModelResilienceOptions>() ?? new ModelResilienceOptions();
         builder.Services.AddHttpClient(UpstreamHttpClient, http => http.Timeout = Timeout.InfiniteTimeSpan)
             // Model clients live for the whole process, so rotate pooled connections instead of the handler to follow DNS changes.
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-            .AddStandardResilienceHandler(o =>
+            .AddStandardResilienceHandler().Configure((HttpStandardResilienceOptions o, IServiceProvider services) =>
             {
+                var resilience = services.GetRequiredService<IOptions<ModelOptions>>().Value.Resilience;
                 o.AttemptTimeout.Timeout = resilience.AttemptTimeout;
                 o.TotalRequestTimeout.Timeout = resilience.TotalTimeout;
-                o.Retry.MaxRetryAttempts = resilience.MaxRetries;
+                o.Retry.MaxRetryAttempts = Math.Max(1, resilience.MaxRetries);
+                if (resilience.MaxRetries == 0) o.Retry.ShouldHandle = _ => Polly.PredicateResult.False(); // the handler insists on at least one attempt
                 o.Retry.Delay = resilience.RetryBaseDelay;
                 o.Retry.UseJitter = true;
                 o.Retry.ShouldRetryAfterHeader = true;

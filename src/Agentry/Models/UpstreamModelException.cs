@@ -40,6 +40,9 @@ public sealed class UpstreamModelException(int status, string type, string title
                     return FromStatus(result.Status, result.GetRawResponse(), exception);
                 case HttpRequestException { StatusCode: { } code }:
                     return FromStatus((int)code, null, exception);
+                case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse }:
+                    return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
+                        "The model provider's response broke off or was malformed.", exception);
                 case HttpRequestException or SocketException:
                     return new UpstreamModelException(502, ProblemTypes.UpstreamUnreachable, "Model provider unreachable",
                         "Agentry could not connect to the model provider.", exception);

@@ -1,0 +1,186 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Agentry.Tests;
+
+/// <summary>
+/// The real service on a real Kestrel loopback port with its own SQLite file in a fresh temporary folder.
+/// Settings are applied as configuration, exactly as an operator would; pass a <see cref="FakeOpenAiServer"/> to point
+/// the <c>openai</c> endpoint at it (as OPENAI_API_KEY + OPENAI_BASE_URL would).
+/// </summary>
+public sealed class AgentryApp : WebApplicationFactory<Program>
+{
+    readonly Dictionary<string, string?> _settings;
+
+    public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null)
+    {
+        DataDirectory = Directory.CreateTempSubdirectory("agentry-test-").FullName;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Data:Directory"] = DataDirectory,
+            // Fast failure paths in tests; production defaults are in appsettings.json / ModelResilienceOptions.
+            ["Models:Resilience:RetryBaseDelay"] = "00:00:00.050",
+            ["Models:Resilience:AttemptTimeout"] = "00:00:10",
+            ["Models:Resilience:TotalTimeout"] = "00:00:30",
+        };
+        if (openAi is not null)
+        {
+            _settings["Models:Endpoints:openai:ApiKey"] = "sk-test";
+            _settings["Models:Endpoints:openai:BaseUrl"] = openAi.BaseUrl;
+        }
+        foreach (var (key, value) in settings ?? []) _settings[key] = value;
+        UseKestrel(0);
+    }
+
+    public string DataDirectory { get; }
+
+    /// <summary>A client for the API. When API keys arrive, this is the one place that adds them.</summary>
+    public HttpClient Client => _client ??= CreateApiClient();
+    HttpClient? _client;
+
+    public HttpClient CreateApiClient()
+    {
+        StartServer();
+        var client = CreateClient();
+        client.Timeout = TimeSpan.FromSeconds(60);
+        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return client;
+    }
+
+    public T Service<T>() where T : notnull
+    {
+        StartServer();
+        return Services.GetRequiredService<T>();
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _client?.Dispose();
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    // Convenience calls used across the tests.
+
+    public async Task<JsonObject> CreateConversationAsync(string agentId = "concierge", string? userId = null)
+    {
+        var response = await Client.PostAsJsonAsync("/v1/conversations", new { agentId, userId });
+        await Http.ExpectAsync(response, System.Net.HttpStatusCode.Created);
+        return await Http.JsonAsync(response);
+    }
+
+    public async Task<JsonObject> SendAsync(string conversationId, string content, string? agentId = null)
+    {
+        var response = await Client.PostAsJsonAsync($"/v1/conversations/{conversationId}/messages", new { content, agentId });
+        await Http.ExpectAsync(response, System.Net.HttpStatusCode.OK);
+        return await Http.JsonAsync(response);
+    }
+
+    public async Task<JsonArray> MessagesAsync(string conversationId)
+    {
+        var response = await Client.GetAsync($"/v1/conversations/{conversationId}/messages?limit=200");
+        await Http.ExpectAsync(response, System.Net.HttpStatusCode.OK);
+        return (await Http.JsonAsync(response))["data"]!.AsArray();
+    }
+}
+
+public static class Http
+{
+    public static async Task<JsonObject> JsonAsync(HttpResponseMessage response) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+
+    /// <summary>Asserts the status, showing the body when it differs (a problem's detail says why).</summary>
+    public static async Task ExpectAsync(HttpResponseMessage response, System.Net.HttpStatusCode status)
+    {
+        if (response.StatusCode != status)
+            Assert.Fail($"Expected {(int)status} but got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>Asserts an RFC 9457 problem with the given status and type, and returns it.</summary>
+    public static async Task<JsonObject> ProblemAsync(HttpResponseMessage response, int status, string type)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"Expected {status} but got {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonNode.Parse(body)!.AsObject();
+        Assert.Equal(type, (string?)problem["type"]);
+        Assert.Equal(status, (int?)problem["status"]);
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["title"]));
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["detail"]));
+        Assert.False(string.IsNullOrWhiteSpace((string?)problem["traceId"]));
+        Assert.DoesNotContain("   at ", body); // never a stack trace
+        return problem;
+    }
+
+    public static StringContent RawJson(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+}
+
+/// <summary>One parsed Server-Sent Event.</summary>
+public sealed record SseEvent(string Type, JsonNode? Data);
+
+public static class Sse
+{
+    /// <summary>Sends a streaming request and returns the response with headers read, body unread.</summary>
+    public static async Task<HttpResponseMessage> StartAsync(HttpClient client, string path, object body, CancellationToken cancellationToken = default)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Accept.Clear();
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    public static async IAsyncEnumerable<SseEvent> ReadAsync(HttpResponseMessage response, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
+        string? type = null;
+        var data = new System.Text.StringBuilder();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length == 0)
+            {
+                if (data.Length > 0) yield return new SseEvent(type ?? "message", JsonNode.Parse(data.ToString()));
+                type = null;
+                data.Clear();
+            }
+            else if (line.StartsWith("event:", StringComparison.Ordinal)) type = line[6..].Trim();
+            else if (line.StartsWith("data:", StringComparison.Ordinal)) data.Append(line[5..].TrimStart());
+        }
+    }
+
+    public static async Task<List<SseEvent>> ReadAllAsync(HttpResponseMessage response)
+    {
+        var events = new List<SseEvent>();
+        await foreach (var e in ReadAsync(response)) events.Add(e);
+        return events;
+    }
+}
+
+public static class Wait
+{
+    /// <summary>Polls a condition until it holds or the timeout passes; tests wait on conditions, not sleeps.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null, string? because = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting: {because ?? "condition"}");
+            await Task.Delay(20);
+        }
+    }
+
+    public static Task UntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null) =>
+        UntilAsync(() => Task.FromResult(condition()), timeout, because);
+}

@@ -1,0 +1,185 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Agentry.Api;
+
+namespace Agentry.Tests.Conversations;
+
+public sealed class ConversationsApiTests
+{
+    [Fact]
+    public async Task Quick_start_chat_with_the_concierge_on_the_offline_model_and_read_history_back()
+    {
+        await using var app = new AgentryApp();
+        var conversation = await app.CreateConversationAsync("concierge", userId: "user-1");
+        var id = (string)conversation["id"]!;
+        Assert.StartsWith("conv_", id);
+        Assert.Equal("concierge", (string?)conversation["agentId"]);
+
+        var turn = await app.SendAsync(id, "Hello, who are you?");
+        Assert.Equal("offline", (string?)turn["model"]);
+        Assert.Equal(id, (string?)turn["conversationId"]);
+        var messages = turn["messages"]!.AsArray();
+        Assert.Equal(2, messages.Count);
+        Assert.Equal("user", (string?)messages[0]!["role"]);
+        Assert.Equal("Hello, who are you?", (string?)messages[0]!["content"]);
+        var reply = messages[1]!;
+        Assert.Equal("assistant", (string?)reply["role"]);
+        Assert.Equal("concierge", (string?)reply["agentId"]);
+        Assert.StartsWith("Hi, I'm Ada from Northwind.", (string?)reply["content"]); // the persona's greeting opens the first reply
+        Assert.Contains("offline model", (string?)reply["content"]);
+        Assert.Equal("offline", (string?)reply["model"]);
+        Assert.True((int)turn["usage"]!["inputTokens"]! > 0);
+        Assert.True((int)turn["usage"]!["outputTokens"]! > 0);
+        Assert.Equal("completed", (string?)reply["status"]);
+        Assert.Equal("stop", (string?)reply["finishReason"]);
+
+        var second = await app.SendAsync(id, "Thanks");
+        Assert.DoesNotContain("Hi, I'm Ada", (string?)second["messages"]![1]!["content"]); // greeting only once
+
+        var history = await app.MessagesAsync(id);
+        Assert.Equal(["user", "assistant", "user", "assistant"], history.Select(m => (string)m!["role"]!).ToArray());
+        Assert.Equal([1L, 2L, 3L, 4L], history.Select(m => (long)m!["sequence"]!).ToArray());
+        Assert.EndsWith("Z", (string?)history[0]!["createdAt"]);
+
+        var fetched = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{id}"));
+        Assert.Equal(4, (int)fetched["messageCount"]!);
+        Assert.Equal("user-1", (string?)fetched["userId"]);
+    }
+
+    [Fact]
+    public async Task Offline_model_is_deterministic()
+    {
+        await using var app = new AgentryApp();
+        var a = await app.SendAsync((string)(await app.CreateConversationAsync("billing"))["id"]!, "Where is my invoice?");
+        var b = await app.SendAsync((string)(await app.CreateConversationAsync("billing"))["id"]!, "Where is my invoice?");
+        Assert.Equal((string?)a["messages"]![1]!["content"], (string?)b["messages"]![1]!["content"]);
+        Assert.Contains("This is Ben", (string?)a["messages"]![1]!["content"]);
+    }
+
+    [Fact]
+    public async Task Chat_endpoint_creates_a_conversation_with_the_default_agent_and_continues_it()
+    {
+        await using var app = new AgentryApp();
+        var first = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "Hi there", userId = "u-42" }));
+        var id = (string)first["conversationId"]!;
+        Assert.Equal("concierge", (string?)first["agentId"]);
+
+        var second = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "Can you help with billing?", conversationId = id, agentId = "billing" });
+        await Http.ExpectAsync(second, HttpStatusCode.OK);
+        var turn = await Http.JsonAsync(second);
+        Assert.Equal("billing", (string?)turn["agentId"]);
+        Assert.Contains("This is Ben", (string?)turn["messages"]![1]!["content"]);
+
+        var conversation = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{id}"));
+        Assert.Equal("billing", (string?)conversation["agentId"]); // naming an agent switches the conversation to it
+        Assert.Equal("u-42", (string?)conversation["userId"]);
+        Assert.Equal(4, (await app.MessagesAsync(id)).Count);
+    }
+
+    [Fact]
+    public async Task Lists_are_cursor_paginated_and_filterable()
+    {
+        await using var app = new AgentryApp();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++) ids.Add((string)(await app.CreateConversationAsync(i < 3 ? "sales" : "support", userId: "pager"))["id"]!);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations?userId=pager&limit=2{(cursor is null ? "" : $"&cursor={cursor}")}"));
+            seen.AddRange(page["data"]!.AsArray().Select(c => (string)c!["id"]!));
+            cursor = (string?)page["nextCursor"];
+        } while (cursor is not null);
+        Assert.Equal(ids.AsEnumerable().Reverse(), seen); // newest first, every conversation exactly once
+
+        var sales = await Http.JsonAsync(await app.Client.GetAsync("/v1/conversations?agentId=sales"));
+        Assert.Equal(3, sales["data"]!.AsArray().Count);
+
+        var id = ids[0];
+        for (var i = 0; i < 3; i++) await app.SendAsync(id, $"message {i}");
+        var firstPage = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{id}/messages?limit=4"));
+        Assert.Equal(4, firstPage["data"]!.AsArray().Count);
+        var nextPage = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{id}/messages?limit=4&cursor={firstPage["nextCursor"]}"));
+        Assert.Equal([5L, 6L], nextPage["data"]!.AsArray().Select(m => (long)m!["sequence"]!).ToArray());
+        Assert.Null(nextPage["nextCursor"]);
+
+        await Http.ProblemAsync(await app.Client.GetAsync("/v1/conversations?limit=0"), 400, ProblemTypes.ValidationFailed);
+        await Http.ProblemAsync(await app.Client.GetAsync($"/v1/conversations/{id}/messages?cursor=abc"), 400, ProblemTypes.ValidationFailed);
+    }
+
+    [Fact]
+    public async Task Deleting_a_conversation_removes_its_messages()
+    {
+        await using var app = new AgentryApp();
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        await app.SendAsync(id, "hello");
+        Assert.Equal(HttpStatusCode.NoContent, (await app.Client.DeleteAsync($"/v1/conversations/{id}")).StatusCode);
+        await Http.ProblemAsync(await app.Client.GetAsync($"/v1/conversations/{id}"), 404, ProblemTypes.ConversationNotFound);
+        await Http.ProblemAsync(await app.Client.GetAsync($"/v1/conversations/{id}/messages"), 404, ProblemTypes.ConversationNotFound);
+        await Http.ProblemAsync(await app.Client.DeleteAsync($"/v1/conversations/{id}"), 404, ProblemTypes.ConversationNotFound);
+
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Agentry.Data.AgentryDbContext>();
+        Assert.Equal(0, db.Messages.Count(m => m.ConversationId == id));
+    }
+
+    [Fact]
+    public async Task Unknown_agent_and_conversation_are_404_problems()
+    {
+        await using var app = new AgentryApp();
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/conversations", new { agentId = "nobody" }), 404, ProblemTypes.AgentNotFound);
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/conversations/conv_0000/messages", new { content = "hi" }), 404, ProblemTypes.ConversationNotFound);
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hi", agentId = "nobody" }), 404, ProblemTypes.AgentNotFound);
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "hi", agentId = "ghost" }), 404, ProblemTypes.AgentNotFound);
+        await Http.ProblemAsync(await app.Client.GetAsync("/v1/nothing-here"), 404, ProblemTypes.NotFound);
+        Assert.Empty(await app.MessagesAsync(id)); // a rejected turn stores nothing
+    }
+
+    [Fact]
+    public async Task Client_mistakes_get_clear_problems_and_store_nothing()
+    {
+        await using var app = new AgentryApp(settings: new() { ["Api:MaxRequestBodyBytes"] = "65536" });
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        var path = $"/v1/conversations/{id}/messages";
+
+        var malformed = await Http.ProblemAsync(await app.Client.PostAsync(path, Http.RawJson("{\"content\": \"hi\"")), 400, ProblemTypes.InvalidJson);
+        Assert.NotNull(malformed["errors"]);
+
+        var wrongType = await Http.ProblemAsync(await app.Client.PostAsync(path, Http.RawJson("{\"content\": 42}")), 400, ProblemTypes.InvalidJson);
+        Assert.Contains("$.content", wrongType["errors"]!.AsObject().Select(e => e.Key));
+
+        var unknownField = await Http.ProblemAsync(await app.Client.PostAsync(path, Http.RawJson("{\"content\": \"hi\", \"agentID\": \"x\"}")), 400, ProblemTypes.InvalidJson);
+        Assert.Contains("agentID", (string?)unknownField["detail"]);
+
+        await Http.ProblemAsync(await app.Client.PostAsync(path, new StringContent("content=hi", Encoding.UTF8, "application/x-www-form-urlencoded")), 415, ProblemTypes.UnsupportedMediaType);
+
+        var missing = await Http.ProblemAsync(await app.Client.PostAsJsonAsync(path, new { agentId = "billing" }), 400, ProblemTypes.ValidationFailed);
+        Assert.Equal("Required.", (string?)missing["errors"]!["content"]![0]);
+
+        var blank = await Http.ProblemAsync(await app.Client.PostAsJsonAsync(path, new { content = "   " }), 400, ProblemTypes.ValidationFailed);
+        Assert.NotNull(blank["errors"]!["content"]);
+
+        var tooLong = await Http.ProblemAsync(await app.Client.PostAsJsonAsync(path, new { content = new string('a', PostMessageLimit + 1) }), 400, ProblemTypes.ValidationFailed);
+        Assert.Contains("at most", (string?)tooLong["errors"]!["content"]![0]);
+
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync(path, new { content = new string('a', 70_000) }), 413, ProblemTypes.PayloadTooLarge);
+
+        var badAgent = await Http.ProblemAsync(await app.Client.PostAsJsonAsync(path, new { content = "hi", agentId = "Not A Slug" }), 400, ProblemTypes.ValidationFailed);
+        Assert.NotNull(badAgent["errors"]!["agentId"]);
+
+        var deep = "{\"agentId\":\"concierge\",\"metadata\":{\"a\":" + string.Concat(Enumerable.Repeat("[", 40)) + string.Concat(Enumerable.Repeat("]", 40)) + "}}";
+        await Http.ProblemAsync(await app.Client.PostAsync("/v1/conversations", Http.RawJson(deep)), 400, ProblemTypes.InvalidJson);
+
+        await Http.ProblemAsync(await app.Client.PutAsJsonAsync(path, new { content = "hi" }), 405, ProblemTypes.MethodNotAllowed);
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hi", conversationId = "not-an-id" }), 400, ProblemTypes.ValidationFailed);
+
+        Assert.Empty(await app.MessagesAsync(id));
+    }
+
+    const int PostMessageLimit = Agentry.Conversations.PostMessageRequest.MaxContentLength;
+}

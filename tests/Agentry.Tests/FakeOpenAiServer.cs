@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Agentry.Tests;
+
+/// <summary>What the fake provider does for one request. Unset fields mean "answer normally".</summary>
+public sealed record FakeReply
+{
+    public string? Text { get; init; }
+    /// <summary>Tool calls to make instead of answering: (name, JSON arguments).</summary>
+    public IReadOnlyList<(string Name, string Arguments)>? ToolCalls { get; init; }
+    public int Status { get; init; } = 200;
+    public string? RetryAfter { get; init; }
+    /// <summary>Wait this long before answering (to provoke timeouts).</summary>
+    public TimeSpan Delay { get; init; }
+    /// <summary>Hold the answer until this completes (to hold a turn open).</summary>
+    public Task? Gate { get; init; }
+    /// <summary>Pause between streamed chunks.</summary>
+    public TimeSpan ChunkDelay { get; init; }
+    /// <summary>Abort the connection after this many streamed chunks (a cut-off stream).</summary>
+    public int? CutAfterChunks { get; init; }
+    public int PromptTokens { get; init; } = 11;
+    public int CompletionTokens { get; init; } = 7;
+
+    public static FakeReply Say(string text) => new() { Text = text };
+    public static FakeReply Fail(int status, string? retryAfter = null) => new() { Status = status, RetryAfter = retryAfter };
+    public static FakeReply CallTool(string name, string arguments) => new() { ToolCalls = [(name, arguments)] };
+}
+
+/// <summary>A request the fake provider received.</summary>
+public sealed record FakeRequest(string Path, JsonObject Body, IHeaderDictionary Headers, DateTimeOffset ReceivedAt)
+{
+    public bool Stream => Body["stream"]?.GetValue<bool>() == true;
+    public JsonArray Messages => Body["messages"]!.AsArray();
+    public string LastUserText => Text(Messages.Last(m => (string?)m!["role"] == "user"));
+
+    /// <summary>A message's text, whether the client sent content as a string or as an array of parts.</summary>
+    public static string Text(JsonNode? message) => message?["content"] switch
+    {
+        JsonArray parts => string.Concat(parts.Select(p => (string?)p!["text"])),
+        JsonNode content => content.ToString(),
+        null => "",
+    };
+}
+
+/// <summary>
+/// An OpenAI-compatible chat completions server on a loopback port, so tests drive Agentry's real OpenAI SDK path.
+/// Replies are scripted per request with <see cref="Enqueue"/>; with nothing queued it echoes the user's message.
+/// </summary>
+public sealed class FakeOpenAiServer : IAsyncDisposable
+{
+    readonly WebApplication _app;
+    readonly ConcurrentQueue<FakeReply> _replies = new();
+    readonly ConcurrentQueue<FakeRequest> _requests = new();
+    int _aborted;
+
+    public FakeOpenAiServer()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _app = builder.Build();
+        _app.MapPost("/v1/chat/completions", HandleAsync);
+        _app.MapPost("/openai/v1/chat/completions", HandleAsync);
+        _app.StartAsync().GetAwaiter().GetResult();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = address + "/v1";
+        RootUrl = address;
+    }
+
+    /// <summary>What to give Agentry as OPENAI_BASE_URL.</summary>
+    public string BaseUrl { get; }
+    public string RootUrl { get; }
+    public IReadOnlyList<FakeRequest> Requests => _requests.ToArray();
+    /// <summary>How many requests the client abandoned before the fake finished answering.</summary>
+    public int AbortedRequests => Volatile.Read(ref _aborted);
+
+    public FakeOpenAiServer Enqueue(params FakeReply[] replies)
+    {
+        foreach (var reply in replies) _replies.Enqueue(reply);
+        return this;
+    }
+
+    async Task HandleAsync(HttpContext context)
+    {
+        var body = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        var headers = new HeaderDictionary(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value)); // Kestrel reuses the live collection
+        var request = new FakeRequest(context.Request.Path, body, headers, DateTimeOffset.UtcNow);
+        _requests.Enqueue(request);
+        var reply = _replies.TryDequeue(out var queued) ? queued : FakeReply.Say($"fake reply to: {request.LastUserText}");
+        var aborted = context.RequestAborted;
+        try
+        {
+            if (reply.Gate is not null) await reply.Gate.WaitAsync(aborted);
+            if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay, aborted);
+            if (reply.Status != 200)
+            {
+                context.Response.StatusCode = reply.Status;
+                if (reply.RetryAfter is not null) context.Response.Headers.RetryAfter = reply.RetryAfter;
+                await context.Response.WriteAsJsonAsync(new { error = new { message = $"fake failure {reply.Status}", type = "server_error", code = (string?)null } }, aborted);
+                return;
+            }
+            var model = (string?)body["model"] ?? "gpt-4o";
+            if (request.Stream) await StreamAsync(context, reply, model, aborted);
+            else await context.Response.WriteAsync(Completion(reply, model).ToJsonString(), aborted);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _aborted);
+        }
+        catch (IOException)
+        {
+            Interlocked.Increment(ref _aborted);
+        }
+    }
+
+    static JsonObject Completion(FakeReply reply, string model)
+    {
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.ToolCalls is null ? reply.Text : null };
+        if (reply.ToolCalls is not null) message["tool_calls"] = ToolCallsJson(reply.ToolCalls, includeIndex: false);
+        return new JsonObject
+        {
+            ["id"] = "chatcmpl-fake", ["object"] = "chat.completion", ["created"] = 1_764_000_000, ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = reply.ToolCalls is null ? "stop" : "tool_calls" }),
+            ["usage"] = Usage(reply),
+        };
+    }
+
+    static async Task StreamAsync(HttpContext context, FakeReply reply, string model, CancellationToken aborted)
+    {
+        context.Response.ContentType = "text/event-stream";
+        var chunks = new List<JsonObject>();
+        if (reply.ToolCalls is not null)
+        {
+            chunks.Add(Chunk(model, new JsonObject { ["role"] = "assistant", ["tool_calls"] = ToolCallsJson(reply.ToolCalls, includeIndex: true) }, null));
+            chunks.Add(Chunk(model, new JsonObject(), "tool_calls"));
+        }
+        else
+        {
+            var words = (reply.Text ?? "").Split(' ');
+            for (var i = 0; i < words.Length; i++)
+                chunks.Add(Chunk(model, new JsonObject { ["role"] = "assistant", ["content"] = (i == 0 ? "" : " ") + words[i] }, null));
+            chunks.Add(Chunk(model, new JsonObject(), "stop"));
+        }
+        var usage = Chunk(model, null, null);
+        usage["choices"] = new JsonArray();
+        usage["usage"] = Usage(reply);
+        chunks.Add(usage);
+
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            if (reply.CutAfterChunks is { } cut && i == cut)
+            {
+                context.Abort(); // the connection drops mid-answer, with no [DONE]
+                return;
+            }
+            await context.Response.WriteAsync($"data: {chunks[i].ToJsonString()}\n\n", Encoding.UTF8, aborted);
+            await context.Response.Body.FlushAsync(aborted);
+            if (reply.ChunkDelay > TimeSpan.Zero) await Task.Delay(reply.ChunkDelay, aborted);
+        }
+        await context.Response.WriteAsync("data: [DONE]\n\n", aborted);
+    }
+
+    static JsonObject Chunk(string model, JsonObject? delta, string? finishReason) => new()
+    {
+        ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1_764_000_000, ["model"] = model,
+        ["choices"] = delta is null ? new JsonArray() : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+    };
+
+    static JsonArray ToolCallsJson(IReadOnlyList<(string Name, string Arguments)> calls, bool includeIndex)
+    {
+        var array = new JsonArray();
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var call = new JsonObject
+            {
+                ["id"] = $"call_{i + 1}", ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = calls[i].Name, ["arguments"] = calls[i].Arguments },
+            };
+            if (includeIndex) call["index"] = i;
+            array.Add(call);
+        }
+        return array;
+    }
+
+    static JsonObject Usage(FakeReply reply) => new()
+    {
+        ["prompt_tokens"] = reply.PromptTokens, ["completion_tokens"] = reply.CompletionTokens, ["total_tokens"] = reply.PromptTokens + reply.CompletionTokens,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

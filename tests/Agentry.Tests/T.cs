@@ -1,1 +1,0 @@
-namespace Agentry.Tests; public class T { [Fact] public void X() => Assert.True(true); }
