@@ -1,0 +1,75 @@
+using Agentry.Models;
+using Agentry.Operations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Tests.Operations;
+
+public sealed class ConfigurationTests
+{
+    static ConfigurationManager Build(Dictionary<string, string?> variables, Dictionary<string, string?>? explicitSettings = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddEnvironmentVariables(); // the unprefixed source the aliases are placed before
+        builder.Configuration.AddInMemoryCollection(explicitSettings ?? []);
+        builder.AddConfigurationAliases(name => variables.GetValueOrDefault(name));
+        return builder.Configuration;
+    }
+
+    [Fact]
+    public void Operator_variable_names_map_onto_settings()
+    {
+        var configuration = Build(new()
+        {
+            ["OPENAI_API_KEY"] = "sk-1", ["OPENAI_BASE_URL"] = "http://localhost:11434/v1", ["OPENAI_MODEL"] = "llama3.1",
+            ["LOG_LEVEL"] = "warn", ["AGENTRY_DATA_DIR"] = "/var/lib/agentry", ["API_RATE_LIMIT"] = "250", ["ENABLE_SECURITY"] = "false",
+        });
+        Assert.Equal("sk-1", configuration["Models:Endpoints:openai:ApiKey"]);
+        Assert.Equal("http://localhost:11434/v1", configuration["Models:Endpoints:openai:BaseUrl"]);
+        Assert.Equal("llama3.1", configuration["Models:Endpoints:openai:DefaultModel"]);
+        Assert.Equal("Warning", configuration["Logging:LogLevel:Default"]);
+        Assert.Equal("/var/lib/agentry", configuration["Data:Directory"]);
+        Assert.Equal("250", configuration["RateLimit:PermitsPerMinute"]);
+        Assert.Equal("false", configuration["Security:Enabled"]);
+    }
+
+    [Fact]
+    public void Explicit_settings_win_over_aliases()
+    {
+        var configuration = Build(new() { ["AGENTRY_DATA_DIR"] = "/from-alias" }, new() { ["Data:Directory"] = "/explicit" });
+        Assert.Equal("/explicit", configuration["Data:Directory"]);
+    }
+
+    [Fact]
+    public void ENVIRONMENT_names_the_environment_only_when_the_standard_variables_are_absent()
+    {
+        Assert.Equal("Production", ConfigurationAliases.EnvironmentName(n => n == "ENVIRONMENT" ? "production" : null));
+        Assert.Equal("Development", ConfigurationAliases.EnvironmentName(n => n == "ENVIRONMENT" ? "dev" : null));
+        Assert.Null(ConfigurationAliases.EnvironmentName(n => n switch { "ENVIRONMENT" => "production", "ASPNETCORE_ENVIRONMENT" => "Staging", _ => null }));
+    }
+
+    [Fact]
+    public void Default_model_follows_the_openai_endpoint()
+    {
+        Assert.Equal("offline", new ModelOptions().EffectiveDefaultModel);
+        var withKey = new ModelOptions { Endpoints = { ["openai"] = new ModelEndpointOptions { ApiKey = "sk" } } };
+        Assert.Equal("openai/gpt-4o", withKey.EffectiveDefaultModel);
+        var local = new ModelOptions { Endpoints = { ["openai"] = new ModelEndpointOptions { BaseUrl = "http://localhost:11434/v1", DefaultModel = "llama3.1" } } };
+        Assert.Equal("openai/llama3.1", local.EffectiveDefaultModel);
+    }
+
+    [Theory]
+    [InlineData("Models:Endpoints:bad:Provider", "anthropic", "Models:Endpoints:bad:Provider is 'anthropic'")]
+    [InlineData("Models:Endpoints:local:BaseUrl", "not a url", "Models:Endpoints:local:BaseUrl 'not a url' is not an absolute http(s) URL")]
+    [InlineData("Models:DefaultModel", "ghost/model", "names endpoint 'ghost', which is not configured")]
+    [InlineData("Conversations:HistoryLimit", "0", "HistoryLimit")]
+    [InlineData("Api:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes")]
+    public async Task A_bad_setting_stops_start_up_with_a_message_naming_it(string key, string value, string expected)
+    {
+        await using var app = new AgentryApp(settings: new() { [key] = value });
+        var error = Assert.ThrowsAny<Exception>(() => app.Service<ModelCatalog>());
+        var validation = error as OptionsValidationException ?? Assert.IsType<OptionsValidationException>(error.InnerException, exactMatch: false);
+        Assert.Contains(expected, validation.Message);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Net;
+using System.Text.Json.Nodes;
+
+namespace Agentry.Tests.Operations;
+
+public sealed class HealthAndDocsTests
+{
+    [Fact]
+    public async Task Liveness_and_readiness_report_status_and_checks()
+    {
+        await using var app = new AgentryApp();
+        var live = await app.Client.GetAsync("/health/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("Healthy", (string?)(await Http.JsonAsync(live))["status"]);
+
+        var ready = await Http.JsonAsync(await app.Client.GetAsync("/health/ready"));
+        Assert.Equal("Healthy", (string?)ready["status"]);
+        Assert.Contains(ready["checks"]!.AsArray(), c => (string?)c!["name"] == "database" && (string?)c["status"] == "Healthy");
+    }
+
+    [Fact]
+    public async Task Readiness_fails_when_the_database_is_unusable()
+    {
+        await using var app = new AgentryApp();
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/health/ready")).StatusCode);
+
+        // Replace the database file with garbage: SQLite can no longer read it.
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var file = Path.Combine(app.DataDirectory, "agentry.db");
+        foreach (var f in Directory.GetFiles(app.DataDirectory)) File.Delete(f);
+        await File.WriteAllTextAsync(file, new string('x', 8192));
+
+        var ready = await app.Client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains((await Http.JsonAsync(ready))["checks"]!.AsArray(), c => (string?)c!["name"] == "database" && (string?)c["status"] == "Unhealthy");
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/health/live")).StatusCode); // the process itself is fine
+    }
+
+    [Fact]
+    public async Task OpenApi_document_describes_the_api_and_docs_page_is_served()
+    {
+        await using var app = new AgentryApp();
+        var document = JsonNode.Parse(await app.Client.GetStringAsync("/openapi/v1.json"))!;
+        var paths = document["paths"]!.AsObject().Select(p => p.Key).ToHashSet();
+        Assert.Superset(new HashSet<string>
+        {
+            "/v1/agents", "/v1/agents/{agentId}", "/v1/agents:reload", "/v1/conversations", "/v1/conversations/{conversationId}",
+            "/v1/conversations/{conversationId}/messages", "/v1/chat",
+        }, paths);
+
+        var docs = await app.Client.GetAsync("/docs");
+        Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
+        Assert.Equal("text/html", docs.Content.Headers.ContentType?.MediaType);
+        var html = await docs.Content.ReadAsStringAsync();
+        Assert.Contains("openapi/v1.json", html);
+        Assert.Contains("src=\"scalar.js\"", html);
+        // The reference UI is served from the package itself: nothing is fetched from a CDN.
+        var script = await app.Client.GetAsync("/docs/scalar.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 100_000);
+    }
+
+    [Fact]
+    public async Task Responses_carry_no_server_header()
+    {
+        await using var app = new AgentryApp();
+        var response = await app.Client.GetAsync("/health/live");
+        Assert.False(response.Headers.Contains("Server"));
+    }
+}
