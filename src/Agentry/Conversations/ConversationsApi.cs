@@ -143,6 +143,7 @@ public static class ConversationsExtensions
         builder.Services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ConversationGate>();
         builder.Services.AddScoped<TurnRunner>();
+        builder.Services.AddHttpContextAccessor();
         return builder;
     }
 }

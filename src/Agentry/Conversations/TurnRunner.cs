@@ -34,7 +34,8 @@ public sealed record TurnEvent(string Type, object Data)
 /// </summary>
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ConversationGate gate,
-    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, TimeProvider time, ILogger<TurnRunner> logger)
+    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, TimeProvider time, IHttpContextAccessor http,
+    ILogger<TurnRunner> logger)
 {
     readonly ConversationOptions _options = conversationOptions.Value;
 
@@ -125,7 +126,9 @@ public sealed partial class TurnRunner(
             if (failure is not null)
             {
                 LogStreamFailed(failure, turn.Conversation.Id);
-                yield return new TurnEvent(TurnEvent.Error, ApiExceptionHandler.Describe(failure, out _));
+                var problem = ApiExceptionHandler.Describe(failure, out _);
+                problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? http.HttpContext?.TraceIdentifier;
+                yield return new TurnEvent(TurnEvent.Error, problem);
                 yield break;
             }
             foreach (var message in stored.Where(m => m.Role == MessageRoles.Assistant))

@@ -104,6 +104,7 @@ public sealed class StreamingTests
         var error = events.Last();
         Assert.Equal("error", error.Type);
         Assert.StartsWith("urn:agentry:problem:upstream-", (string?)error.Data!["type"]);
+        Assert.False(string.IsNullOrEmpty((string?)error.Data!["traceId"]));
 
         var history = await app.MessagesAsync(id);
         Assert.Equal("one two three", (string?)history[1]!["content"]);
