@@ -1,24 +1,28 @@
 using Agentry.Agents;
 using Agentry.Api;
+using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
 using Agentry.Models;
 using Agentry.Operations;
+using Agentry.Security;
 using Agentry.Tools;
 
-// agentry [serve] | agentry migrate | agentry version — the server is the default verb.
+// agentry [serve] | migrate | keys … | audit verify | version — the server is the default verb.
 var (verb, hostArgs) = CommandLine.Split(args);
 if (verb is "help" or "--help" or "-h") { CommandLine.PrintHelp(); return 0; }
 if (verb is "version" or "--version") { Console.WriteLine(OperationsExtensions.Version); return 0; }
 
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
-    Args = hostArgs,
+    Args = CommandLine.SettingsOnly(hostArgs),
     EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
 });
 builder.AddConfigurationAliases();
 builder.AddApi();
 builder.AddData();
+builder.AddAudit();
+builder.AddSecurity();
 builder.AddModels();
 builder.AddTools();
 builder.AddAgents();
@@ -27,19 +31,17 @@ builder.AddOperations();
 
 var app = builder.Build();
 
-if (verb == "migrate")
-{
-    await app.Services.MigrateDatabaseAsync();
-    Console.WriteLine("Database migrated.");
-    return 0;
-}
-if (verb is not (null or "serve")) { CommandLine.PrintHelp(); return 2; }
+if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
 
 if (app.Services.MigrateOnStartup()) await app.Services.MigrateDatabaseAsync();
+await app.Services.EnsureAdminKeyAsync();
 app.Services.LoadAgentFiles();
 
 app.UseApi();
+app.UseSecurity();
 app.MapOperationsApi();
+app.MapSecurityApi();
+app.MapAuditApi();
 app.MapAgentsApi();
 app.MapConversationsApi();
 app.MapApiDocs();

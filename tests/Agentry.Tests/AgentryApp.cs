@@ -18,12 +18,19 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 {
     readonly Dictionary<string, string?> _settings;
 
+    /// <summary>The bootstrap admin key every test app starts with (as AGENTRY_ADMIN_KEY would give it).</summary>
+    public const string AdminKey = "agk_test-admin-key-0123456789abcdefghijklmnop";
+
     public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null)
     {
         DataDirectory = Directory.CreateTempSubdirectory("agentry-test-").FullName;
         _settings = new Dictionary<string, string?>
         {
             ["Data:Directory"] = DataDirectory,
+            ["Security:AdminKey"] = AdminKey,
+            // Functional tests send many requests; the limiter tests set their own limits.
+            ["RateLimit:PermitsPerMinute"] = "1000000",
+            ["RateLimit:ConcurrentRequests"] = "10000",
             // Fast failure paths in tests; production defaults are in appsettings.json / ModelResilienceOptions.
             ["Models:Resilience:RetryBaseDelay"] = "00:00:00.050",
             ["Models:Resilience:AttemptTimeout"] = "00:00:10",
@@ -40,17 +47,31 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 
     public string DataDirectory { get; }
 
-    /// <summary>A client for the API. When API keys arrive, this is the one place that adds them.</summary>
-    public HttpClient Client => _client ??= CreateApiClient();
+    /// <summary>A client authenticated with the admin key: the one place that gives test clients their key.</summary>
+    public HttpClient Client => _client ??= CreateApiClient(AdminKey);
     HttpClient? _client;
 
-    public HttpClient CreateApiClient()
+    /// <summary>A client sending <paramref name="apiKey"/> as a bearer token, or no key at all when null.</summary>
+    public HttpClient CreateApiClient(string? apiKey)
     {
         StartServer();
         var client = CreateClient();
         client.Timeout = TimeSpan.FromSeconds(60);
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return client;
+    }
+
+    /// <summary>Creates a key through the admin API and returns (id, secret).</summary>
+    public async Task<(string Id, string Secret)> CreateKeyAsync(string name, string[] scopes, object? limits = null)
+    {
+        var body = new Dictionary<string, object?> { ["name"] = name, ["scopes"] = scopes };
+        if (limits is not null)
+            foreach (var property in limits.GetType().GetProperties()) body[property.Name] = property.GetValue(limits);
+        var response = await Client.PostAsJsonAsync("/v1/admin/keys", body);
+        await Http.ExpectAsync(response, System.Net.HttpStatusCode.Created);
+        var created = await Http.JsonAsync(response);
+        return ((string)created["key"]!["id"]!, (string)created["secret"]!);
     }
 
     public T Service<T>() where T : notnull

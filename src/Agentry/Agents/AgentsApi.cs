@@ -1,6 +1,8 @@
 using Agentry.Api;
+using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Security;
 using Agentry.Tools;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -27,15 +29,15 @@ public static class AgentsApi
 {
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/agents:reload", Reload).WithTags("Agents").WithName("ReloadAgents")
+        app.MapPost("/v1/agents:reload", Reload).WithTags("Agents").WithName("ReloadAgents").RequireAuthorization(Policies.AgentsWrite)
             .WithSummary("Re-read the agents folder; on errors the previous definitions stay in force.");
 
         var group = app.MapGroup("/v1/agents").WithTags("Agents");
-        group.MapGet("/", List).WithName("ListAgents");
-        group.MapPost("/", Create).Validated().WithName("CreateAgent");
-        group.MapGet("/{agentId}", Get).WithName("GetAgent");
-        group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent");
-        group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent");
+        group.MapGet("/", List).WithName("ListAgents").RequireAuthorization(Policies.ReadAgents);
+        group.MapPost("/", Create).Validated().WithName("CreateAgent").RequireAuthorization(Policies.AgentsWrite);
+        group.MapGet("/{agentId}", Get).WithName("GetAgent").RequireAuthorization(Policies.ReadAgents);
+        group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent").RequireAuthorization(Policies.AgentsWrite);
+        group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent").RequireAuthorization(Policies.AgentsWrite);
         return group;
     }
 
@@ -53,7 +55,8 @@ public static class AgentsApi
             : Problems.AgentNotFound(agentId).ToResult();
 
     static async Task<Results<Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Create(
-        AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+        AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, AuditLog audit,
+        HttpContext http, CancellationToken ct)
     {
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
         if (catalog.IsFileAgent(agent.Id, out var file))
@@ -73,12 +76,14 @@ public static class AgentsApi
             // Another request created the same id between our check and our insert.
             return Problems.Conflict(ProblemTypes.AgentExists, $"Agent '{agent.Id}' already exists.");
         }
+        audit.Record(http, AuditActions.AgentCreated, $"agent:{agent.Id}", detail: new { agent.Name, agent.Model });
         return TypedResults.Created($"/v1/agents/{agent.Id}", AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, now, now)));
     }
 
     /// <summary>Creates or replaces an API-defined agent (201 when created, 200 when replaced).</summary>
     static async Task<Results<Ok<AgentDto>, Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Put(
-        string agentId, AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+        string agentId, AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time,
+        AuditLog audit, HttpContext http, CancellationToken ct)
     {
         if (agent.Id != agentId) return Problems.Validation("id", $"Must match the id in the path ('{agentId}').");
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
@@ -92,22 +97,28 @@ public static class AgentsApi
         stored.Definition = AgentCatalog.Serialize(agent);
         stored.UpdatedAt = now;
         await db.SaveChangesAsync(ct);
+        audit.Record(http, created ? AuditActions.AgentCreated : AuditActions.AgentUpdated, $"agent:{agentId}", detail: new { agent.Name, agent.Model });
 
         var dto = AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, stored.CreatedAt, now));
         return created ? TypedResults.Created($"/v1/agents/{agentId}", dto) : TypedResults.Ok(dto);
     }
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string agentId, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct)
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        string agentId, AgentCatalog catalog, AgentryDbContext db, AuditLog audit, HttpContext http, CancellationToken ct)
     {
         if (catalog.IsFileAgent(agentId, out var file))
             return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agentId}' is defined in {Path.GetFileName(file.Path)}; delete the file and reload instead.");
         var deleted = await db.Agents.Where(a => a.Id == agentId).ExecuteDeleteAsync(ct);
-        return deleted == 0 ? Problems.AgentNotFound(agentId).ToResult() : TypedResults.NoContent();
+        if (deleted == 0) return Problems.AgentNotFound(agentId).ToResult();
+        audit.Record(http, AuditActions.AgentDeleted, $"agent:{agentId}");
+        return TypedResults.NoContent();
     }
 
-    static Results<Ok<AgentReloadResult>, ProblemHttpResult> Reload(AgentCatalog catalog)
+    static Results<Ok<AgentReloadResult>, ProblemHttpResult> Reload(AgentCatalog catalog, AuditLog audit, HttpContext http)
     {
         var result = catalog.Reload();
+        audit.Record(http, AuditActions.AgentsReloaded, "agents", result.Errors.Count == 0 ? "success" : "failure",
+            new { loaded = result.Agents.Count, errors = result.Errors });
         if (result.Errors.Count > 0)
         {
             return TypedResults.Problem(statusCode: 422, type: ProblemTypes.AgentsReloadFailed, title: "Agent files have errors",

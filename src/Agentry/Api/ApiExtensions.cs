@@ -76,9 +76,10 @@ public static class ApiExtensions
     /// <summary>The OpenAPI document at /openapi/v1.json and a browsable reference at /docs.</summary>
     public static WebApplication MapApiDocs(this WebApplication app)
     {
-        app.MapOpenApi().ExcludeFromDescription();
+        // The API's description is public: it lists routes, not data, and clients need it before they have a key.
+        app.MapOpenApi().ExcludeFromDescription().AllowAnonymous();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Agentry API").WithOpenApiRoutePattern("/openapi/{documentName}.json"))
-            .ExcludeFromDescription();
+            .ExcludeFromDescription().AllowAnonymous();
         return app;
     }
 

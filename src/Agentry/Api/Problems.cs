@@ -32,18 +32,27 @@ public static class ProblemTypes
     public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
     public const string UpstreamTimeout = Prefix + "upstream-timeout";
     public const string AgentsReloadFailed = Prefix + "agents-reload-failed";
+    public const string Unauthorized = Prefix + "unauthorized";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string RateLimited = Prefix + "rate-limited";
+    public const string ConcurrencyLimited = Prefix + "too-many-concurrent-requests";
+    public const string TokenBudgetExceeded = Prefix + "token-budget-exceeded";
+    public const string KeyNotFound = Prefix + "key-not-found";
     public const string Internal = Prefix + "internal-error";
 
     /// <summary>The type used when a response carries only a status code (for example a 405 from routing).</summary>
     public static string ForStatus(int status) => status switch
     {
         400 => BadRequest,
+        401 => Unauthorized,
+        403 => Forbidden,
         404 => NotFound,
         405 => MethodNotAllowed,
         406 => NotAcceptable,
         409 => Conflict,
         413 => PayloadTooLarge,
         415 => UnsupportedMediaType,
+        429 => RateLimited,
         502 => UpstreamError,
         503 => UpstreamUnavailable,
         504 => UpstreamTimeout,

@@ -16,6 +16,8 @@ public sealed class Conversation
     /// value cannot both commit, so turns cannot interleave even across instances.
     /// </summary>
     public long LastSequence { get; set; }
+    /// <summary>The API key that created the conversation; with conversation isolation only it (or an admin) can see it.</summary>
+    public string? OwnerKeyId { get; set; }
 }
 
 public sealed class Message

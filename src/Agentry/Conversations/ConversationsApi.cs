@@ -4,9 +4,10 @@ using System.Text.Json;
 using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Data;
+using Agentry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Agentry.Conversations;
 
@@ -15,18 +16,18 @@ public static class ConversationsApi
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations").WithTags("Conversations");
-        group.MapPost("/", Create).Validated().WithName("CreateConversation");
-        group.MapGet("/", List).WithName("ListConversations");
-        group.MapGet("/{conversationId}", Get).WithName("GetConversation");
-        group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation");
-        group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages");
-        group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage")
+        group.MapPost("/", Create).Validated().WithName("CreateConversation").RequireAuthorization(Policies.Chat);
+        group.MapGet("/", List).WithName("ListConversations").RequireAuthorization(Policies.ReadConversations);
+        group.MapGet("/{conversationId}", Get).WithName("GetConversation").RequireAuthorization(Policies.ReadConversations);
+        group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation").RequireAuthorization(Policies.Chat);
+        group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages").RequireAuthorization(Policies.ReadConversations);
+        group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage").RequireAuthorization(Policies.Chat)
             .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithSummary("Send a user message and get the agent's reply (JSON, or SSE with Accept: text/event-stream or stream: true).");
 
-        app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat")
+        app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat").RequireAuthorization(Policies.Chat)
             .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
@@ -35,7 +36,7 @@ public static class ConversationsApi
     }
 
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult>> Create(
-        CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, CancellationToken ct)
+        CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, HttpContext http, CancellationToken ct)
     {
         if (!await agents.ExistsAsync(request.AgentId, db, ct)) return Problems.AgentNotFound(request.AgentId).ToResult();
         var now = time.GetUtcNow();
@@ -43,6 +44,7 @@ public static class ConversationsApi
         {
             Id = Ids.New(Ids.ConversationPrefix), AgentId = request.AgentId, UserId = request.UserId, Title = request.Title,
             Metadata = request.Metadata is null ? null : JsonSerializer.Serialize(request.Metadata), CreatedAt = now, UpdatedAt = now,
+            OwnerKeyId = http.GetCaller()?.KeyId,
         };
         db.Conversations.Add(conversation);
         await db.SaveChangesAsync(ct);
@@ -51,10 +53,10 @@ public static class ConversationsApi
 
     /// <summary>Newest first.</summary>
     static async Task<Results<Ok<Page<ConversationDto>>, ValidationProblem>> List(
-        string? userId, string? agentId, int? limit, string? cursor, AgentryDbContext db, CancellationToken ct)
+        string? userId, string? agentId, int? limit, string? cursor, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
-        var query = db.Conversations.AsNoTracking();
+        var query = db.Conversations.AsNoTracking().VisibleTo(http.GetCaller(), security.Value);
         if (userId is not null) query = query.Where(c => c.UserId == userId);
         if (agentId is not null) query = query.Where(c => c.AgentId == agentId);
         if (cursor is not null) query = query.Where(c => string.Compare(c.Id, cursor) < 0);
@@ -62,26 +64,29 @@ public static class ConversationsApi
         return TypedResults.Ok(Pagination.ToPage(rows, take, ConversationDto.From, c => c.Id));
     }
 
-    static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Get(string conversationId, AgentryDbContext db, CancellationToken ct) =>
-        await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, ct) is { } conversation
+    static async Task<Results<Ok<ConversationDto>, ProblemHttpResult>> Get(
+        string conversationId, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct) =>
+        await db.Conversations.AsNoTracking().VisibleTo(http.GetCaller(), security.Value).FirstOrDefaultAsync(c => c.Id == conversationId, ct) is { } conversation
             ? TypedResults.Ok(ConversationDto.From(conversation))
             : Problems.ConversationNotFound(conversationId).ToResult();
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string conversationId, AgentryDbContext db, CancellationToken ct)
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        string conversationId, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
     {
-        // Messages go with it (ON DELETE CASCADE).
-        var deleted = await db.Conversations.Where(c => c.Id == conversationId).ExecuteDeleteAsync(ct);
+        // Messages go with it (ON DELETE CASCADE). Another key's conversation answers 404, as if it did not exist.
+        var deleted = await db.Conversations.VisibleTo(http.GetCaller(), security.Value).Where(c => c.Id == conversationId).ExecuteDeleteAsync(ct);
         return deleted == 0 ? Problems.ConversationNotFound(conversationId).ToResult() : TypedResults.NoContent();
     }
 
     /// <summary>Oldest first; the cursor is the sequence number of the last message of the previous page.</summary>
     static async Task<Results<Ok<Page<MessageDto>>, ValidationProblem, ProblemHttpResult>> ListMessages(
-        string conversationId, int? limit, string? cursor, AgentryDbContext db, CancellationToken ct)
+        string conversationId, int? limit, string? cursor, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
         long after = 0;
         if (cursor is not null && !long.TryParse(cursor, out after)) return Problems.Validation("cursor", "Not a cursor returned by this endpoint.");
-        if (!await db.Conversations.AnyAsync(c => c.Id == conversationId, ct)) return Problems.ConversationNotFound(conversationId).ToResult();
+        if (!await db.Conversations.VisibleTo(http.GetCaller(), security.Value).AnyAsync(c => c.Id == conversationId, ct))
+            return Problems.ConversationNotFound(conversationId).ToResult();
         var rows = await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && m.Sequence > after)
             .OrderBy(m => m.Sequence).Take(take + 1).ToListAsync(ct);
@@ -89,10 +94,11 @@ public static class ConversationsApi
     }
 
     static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, new TurnRequest(conversationId, request.Content, request.AgentId, null), WantsStream(http, request.Stream), ct);
+        RespondAsync(runner, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller()), WantsStream(http, request.Stream), ct);
 
     static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId), WantsStream(http, request.Stream), ct);
+        RespondAsync(runner, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller()),
+            WantsStream(http, request.Stream), ct);
 
     static bool WantsStream(HttpContext http, bool? stream) =>
         stream ?? http.Request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));

@@ -5,6 +5,7 @@ using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Security;
 using Agentry.Tools;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
@@ -13,7 +14,7 @@ using Microsoft.Extensions.Options;
 namespace Agentry.Conversations;
 
 /// <summary>What a client asked for in one turn. A null conversation id starts a new conversation.</summary>
-public sealed record TurnRequest(string? ConversationId, string Content, string? AgentId, string? UserId);
+public sealed record TurnRequest(string? ConversationId, string Content, string? AgentId, string? UserId, Caller? Caller);
 
 /// <summary>One Server-Sent Event of a streaming turn.</summary>
 public sealed record TurnEvent(string Type, object Data)
@@ -34,8 +35,8 @@ public sealed record TurnEvent(string Type, object Data)
 /// </summary>
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ConversationGate gate,
-    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, TimeProvider time, IHttpContextAccessor http,
-    ILogger<TurnRunner> logger)
+    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<SecurityOptions> security, TokenBudget budget,
+    TimeProvider time, IHttpContextAccessor http, ILogger<TurnRunner> logger)
 {
     readonly ConversationOptions _options = conversationOptions.Value;
 
@@ -165,7 +166,7 @@ public sealed partial class TurnRunner(
 
     sealed record PreparedTurn(
         Conversation Conversation, bool IsNew, AgentDefinition Agent, ResolvedModel Model, List<ChatMessage> Prompt, ChatOptions ChatOptions,
-        string UserContent, IDisposable Lease, long StartedAt);
+        string UserContent, Caller? Caller, IDisposable Lease, long StartedAt);
 
     async Task<PreparedTurn> PrepareAsync(TurnRequest request, CancellationToken cancellationToken)
     {
@@ -181,18 +182,20 @@ public sealed partial class TurnRunner(
                 conversation = new Conversation
                 {
                     Id = conversationId, AgentId = request.AgentId ?? _options.DefaultAgent, UserId = request.UserId,
-                    CreatedAt = now, UpdatedAt = now,
+                    CreatedAt = now, UpdatedAt = now, OwnerKeyId = request.Caller?.KeyId,
                 };
             }
             else
             {
                 conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken)
                     ?? throw Problems.ConversationNotFound(conversationId);
+                if (!conversation.CanSee(request.Caller, security.Value)) throw Problems.ConversationNotFound(conversationId);
             }
 
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, db, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             var model = models.Resolve(agent.Model);
+            await budget.EnsureAvailableAsync(request.Caller, cancellationToken);
 
             var prompt = new List<ChatMessage> { new(ChatRole.System, SystemPrompt.Compile(agent)) };
             if (!isNew) prompt.AddRange(await LoadHistoryAsync(conversation.Id, cancellationToken));
@@ -205,7 +208,7 @@ public sealed partial class TurnRunner(
                 MaxOutputTokens = agent.MaxOutputTokens,
                 Tools = agentTools.Count > 0 ? agentTools : null,
             };
-            return new PreparedTurn(conversation, isNew, agent, model, prompt, chatOptions, request.Content, lease, Stopwatch.GetTimestamp());
+            return new PreparedTurn(conversation, isNew, agent, model, prompt, chatOptions, request.Content, request.Caller, lease, Stopwatch.GetTimestamp());
         }
         catch
         {
@@ -277,6 +280,8 @@ public sealed partial class TurnRunner(
             throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
                 $"Conversation '{conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
         }
+        // Charged after the commit, with what the provider reported: the budget counts real usage, including interrupted turns.
+        await budget.ChargeAsync(turn.Caller, (response.Usage?.InputTokenCount ?? 0) + (response.Usage?.OutputTokenCount ?? 0), CancellationToken.None);
         return stored;
     }
 

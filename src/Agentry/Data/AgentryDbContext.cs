@@ -1,4 +1,6 @@
 using Agentry.Agents;
+using Agentry.Audit;
+using Agentry.Security;
 using Agentry.Conversations;
 using Microsoft.EntityFrameworkCore;
 
@@ -13,6 +15,8 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Conversation> Conversations => Set<Conversation>();
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<StoredAgent> Agents => Set<StoredAgent>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -29,6 +33,8 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.Property(x => x.CreatedAt).HasColumnName("created_at");
             c.Property(x => x.UpdatedAt).HasColumnName("updated_at");
             c.Property(x => x.LastSequence).HasColumnName("last_sequence").IsConcurrencyToken();
+            c.Property(x => x.OwnerKeyId).HasColumnName("owner_key_id").HasMaxLength(40);
+            c.HasIndex(x => new { x.OwnerKeyId, x.Id }).HasDatabaseName("ix_conversations_owner");
             c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
             c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");
         });
@@ -64,6 +70,47 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             a.Property(x => x.Definition).HasColumnName("definition");
             a.Property(x => x.CreatedAt).HasColumnName("created_at");
             a.Property(x => x.UpdatedAt).HasColumnName("updated_at");
+        });
+
+        model.Entity<ApiKey>(k =>
+        {
+            k.ToTable("api_keys");
+            k.HasKey(x => x.Id);
+            k.Property(x => x.Id).HasColumnName("id").HasMaxLength(40);
+            k.Property(x => x.Name).HasColumnName("name").HasMaxLength(100);
+            k.Property(x => x.Prefix).HasColumnName("prefix").HasMaxLength(16);
+            k.Property(x => x.Hash).HasColumnName("hash").HasMaxLength(64);
+            k.Property(x => x.Scopes).HasColumnName("scopes").HasMaxLength(200);
+            k.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            k.Property(x => x.RequestsPerMinute).HasColumnName("requests_per_minute");
+            k.Property(x => x.ConcurrentRequests).HasColumnName("concurrent_requests");
+            k.Property(x => x.TokensPerMinute).HasColumnName("tokens_per_minute");
+            k.Property(x => x.TokensPerDay).HasColumnName("tokens_per_day");
+            k.Property(x => x.CreatedAt).HasColumnName("created_at");
+            k.Property(x => x.LastUsedAt).HasColumnName("last_used_at");
+            k.Property(x => x.RevokedAt).HasColumnName("revoked_at");
+            k.HasIndex(x => x.Hash).IsUnique().HasDatabaseName("ux_api_keys_hash");
+        });
+
+        model.Entity<AuditEvent>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(x => x.Id);
+            // Ids are assigned by the single writer because each row's hash covers its id.
+            e.Property(x => x.Id).HasColumnName("id").ValueGeneratedNever();
+            e.Property(x => x.Time).HasColumnName("time");
+            e.Property(x => x.Actor).HasColumnName("actor").HasMaxLength(64);
+            e.Property(x => x.ClientIp).HasColumnName("client_ip").HasMaxLength(64);
+            e.Property(x => x.Action).HasColumnName("action").HasMaxLength(64);
+            e.Property(x => x.Target).HasColumnName("target").HasMaxLength(200);
+            e.Property(x => x.Outcome).HasColumnName("outcome").HasMaxLength(64);
+            e.Property(x => x.TraceId).HasColumnName("trace_id").HasMaxLength(64);
+            e.Property(x => x.Count).HasColumnName("count");
+            e.Property(x => x.Detail).HasColumnName("detail");
+            e.Property(x => x.PreviousHash).HasColumnName("previous_hash").HasMaxLength(64);
+            e.Property(x => x.Hash).HasColumnName("hash").HasMaxLength(64);
+            e.HasIndex(x => new { x.Action, x.Id }).HasDatabaseName("ix_audit_events_action");
+            e.HasIndex(x => new { x.Actor, x.Id }).HasDatabaseName("ix_audit_events_actor");
         });
     }
 }

@@ -1,23 +1,174 @@
+using System.Globalization;
+using Agentry.Audit;
+using Agentry.Data;
+using Agentry.Security;
+
 namespace Agentry.Operations;
 
-/// <summary>One executable: the first argument, when it is not an option, picks the verb; the rest configure the host.</summary>
+/// <summary>One executable: the first argument, when it is not an option, picks the verb; <c>--Section:Key value</c> options configure the host.</summary>
 public static class CommandLine
 {
-    public static (string? Verb, string[] HostArgs) Split(string[] args) =>
+    public static (string? Verb, string[] Arguments) Split(string[] args) =>
         args.Length > 0 && !args[0].StartsWith('-') ? (args[0].ToLowerInvariant(), args[1..]) :
         args.Length > 0 && args[0] is "--help" or "-h" or "--version" ? (args[0], args[1..]) :
         (null, args);
+
+    /// <summary>The <c>--name value</c> and <c>--name=value</c> pairs, without positional words such as <c>create</c> or a key id.</summary>
+    public static string[] SettingsOnly(string[] args)
+    {
+        var kept = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) continue;
+            kept.Add(args[i]);
+            if (!args[i].Contains('=') && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) kept.Add(args[++i]);
+        }
+        return [.. kept];
+    }
 
     public static void PrintHelp() => Console.WriteLine("""
         Usage: agentry [verb] [--setting value ...]
 
         Verbs:
-          serve      Start the service (default).
-          migrate    Apply database migrations and exit.
-          version    Print the version.
-          help       Show this text.
+          serve                       Start the service (default).
+          migrate                     Apply database migrations and exit.
+          keys create --name N --scopes admin,agents:write,chat,read
+                      [--expires-in-days D] [--requests-per-minute N] [--concurrent-requests N]
+                      [--tokens-per-minute N] [--tokens-per-day N]
+                                      Create an API key; its secret is printed once.
+          keys list                   List keys (never their secrets).
+          keys revoke KEY_ID          Revoke a key; it stops working at once.
+          keys rotate KEY_ID          Give a key a new secret; the old one stops working at once.
+          audit verify                Check the audit log's hash chain; exit code 1 if it was tampered with.
+          version                     Print the version.
 
         Any setting can follow the verb, e.g. --urls http://0.0.0.0:8080 or --Data:Directory /var/lib/agentry.
-        See docs/configuration.md.
+        See docs/configuration.md and docs/security.md.
         """);
+
+    public static async Task<int> RunAsync(string verb, string[] args, IServiceProvider services)
+    {
+        if (services.MigrateOnStartup() || verb == "migrate") await services.MigrateDatabaseAsync();
+        var positional = Positional(args);
+        switch (verb, positional.FirstOrDefault())
+        {
+            case ("migrate", _):
+                Console.WriteLine("Database migrated.");
+                return 0;
+            case ("keys", "create"):
+                return await CreateKeyAsync(args, services);
+            case ("keys", "list"):
+                return await ListKeysAsync(services);
+            case ("keys", "revoke") when positional.Count == 2:
+                return await RevokeOrRotateAsync(services, positional[1], rotate: false);
+            case ("keys", "rotate") when positional.Count == 2:
+                return await RevokeOrRotateAsync(services, positional[1], rotate: true);
+            case ("audit", "verify"):
+                return await VerifyAuditAsync(services);
+            default:
+                PrintHelp();
+                return 2;
+        }
+    }
+
+    static async Task<int> CreateKeyAsync(string[] args, IServiceProvider services)
+    {
+        var options = Options(args);
+        var expiresInDays = Int(options, "expires-in-days");
+        var request = new CreateKeyRequest(
+            options.GetValueOrDefault("name") ?? "", (options.GetValueOrDefault("scopes") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            expiresInDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null,
+            Int(options, "requests-per-minute"), Int(options, "concurrent-requests"), Int(options, "tokens-per-minute"), Int(options, "tokens-per-day"));
+        var errors = new Api.ValidationErrors();
+        request.Validate(errors);
+        if (!errors.IsEmpty)
+        {
+            foreach (var (field, messages) in errors.ToDictionary()) Console.Error.WriteLine($"--{Kebab(field)}: {string.Join(" ", messages)}");
+            return 2;
+        }
+
+        await using var scope = services.CreateAsyncScope();
+        var created = await scope.ServiceProvider.GetRequiredService<ApiKeyManager>().CreateAsync(request, CancellationToken.None);
+        await AuditAsync(scope.ServiceProvider, AuditActions.KeyCreated, created.Key.Id, new { created.Key.Name, created.Key.Prefix, created.Key.Scopes });
+        Console.WriteLine($"Created key {created.Key.Id} ({created.Key.Name}, scopes: {string.Join(",", created.Key.Scopes)}). Its secret, shown only now:");
+        Console.WriteLine(created.Secret);
+        return 0;
+    }
+
+    static async Task<int> ListKeysAsync(IServiceProvider services)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var keys = await scope.ServiceProvider.GetRequiredService<ApiKeyManager>().ListAsync(CancellationToken.None);
+        Console.WriteLine($"{"ID",-38} {"NAME",-20} {"PREFIX",-13} {"STATUS",-8} {"SCOPES",-30} LAST USED");
+        foreach (var k in keys)
+            Console.WriteLine($"{k.Id,-38} {k.Name,-20} {k.Prefix,-13} {k.Status,-8} {string.Join(",", k.Scopes),-30} {k.LastUsedAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never"}");
+        return 0;
+    }
+
+    static async Task<int> RevokeOrRotateAsync(IServiceProvider services, string keyId, bool rotate)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
+        if (rotate)
+        {
+            if (await keys.RotateAsync(keyId, CancellationToken.None) is not { } rotated) return NotFound(keyId);
+            await AuditAsync(scope.ServiceProvider, AuditActions.KeyRotated, keyId, new { rotated.Key.Name, rotated.Key.Prefix });
+            Console.WriteLine($"Rotated {keyId}; the old secret no longer works. New secret, shown only now:");
+            Console.WriteLine(rotated.Secret);
+            return 0;
+        }
+        if (await keys.RevokeAsync(keyId, CancellationToken.None) is not { } revoked) return NotFound(keyId);
+        await AuditAsync(scope.ServiceProvider, AuditActions.KeyRevoked, keyId, new { revoked.Name, revoked.Prefix });
+        Console.WriteLine($"Revoked {keyId} ({revoked.Name}).");
+        return 0;
+    }
+
+    static async Task<int> VerifyAuditAsync(IServiceProvider services)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var result = await AuditChain.VerifyAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
+        Console.WriteLine(result.Valid
+            ? $"Audit log intact: {result.Checked} event(s) verified."
+            : $"AUDIT LOG TAMPERED: {result.Problem} ({result.Checked} event(s) checked).");
+        return result.Valid ? 0 : 1;
+    }
+
+    static int NotFound(string keyId)
+    {
+        Console.Error.WriteLine($"No active key with id '{keyId}'. See 'agentry keys list'.");
+        return 1;
+    }
+
+    static Task AuditAsync(IServiceProvider services, string action, string keyId, object detail) =>
+        AuditWriter.AppendAsync(services.GetRequiredService<AgentryDbContext>(),
+            [new AuditEntry(DateTimeOffset.UtcNow, "cli", null, action, $"key:{keyId}", "success", null, 1, detail)], CancellationToken.None);
+
+    static List<string> Positional(string[] args)
+    {
+        var words = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--", StringComparison.Ordinal)) { if (!args[i].Contains('=') && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) i++; }
+            else words.Add(args[i]);
+        }
+        return words;
+    }
+
+    static Dictionary<string, string> Options(string[] args)
+    {
+        var options = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)) continue;
+            var name = args[i][2..];
+            if (name.Split('=', 2) is [var n, var v]) options[n] = v;
+            else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) options[name] = args[++i];
+        }
+        return options;
+    }
+
+    static int? Int(Dictionary<string, string> options, string name) =>
+        options.TryGetValue(name, out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : null;
+
+    static string Kebab(string field) => string.Concat(field.Select(c => char.IsUpper(c) ? $"-{char.ToLowerInvariant(c)}" : c.ToString()));
 }

@@ -15,6 +15,8 @@ public static class ConfigurationAliases
         ("LOG_LEVEL", "Logging:LogLevel:Default"),
         ("API_RATE_LIMIT", "RateLimit:PermitsPerMinute"),
         ("ENABLE_SECURITY", "Security:Enabled"),
+        ("AGENTRY_ADMIN_KEY", "Security:AdminKey"),
+        ("AGENTRY_ADMIN_KEY_FILE", "Security:AdminKeyFile"),
     ];
 
     /// <summary>The environment name, honouring <c>ENVIRONMENT</c> when neither ASP.NET variable is set.</summary>

@@ -24,9 +24,9 @@ public static partial class OperationsExtensions
     public static WebApplication MapOperationsApi(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth })
-            .WithTags("Health").ExcludeFromDescription();
+            .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth })
-            .WithTags("Health").ExcludeFromDescription();
+            .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
         return app;
     }
 

@@ -43,6 +43,81 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("agents", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Audit.AuditEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("ClientIp")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_ip");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("count");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("PreviousHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("previous_hash");
+
+                    b.Property<string>("Target")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("target");
+
+                    b.Property<string>("Time")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time");
+
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Action", "Id")
+                        .HasDatabaseName("ix_audit_events_action");
+
+                    b.HasIndex("Actor", "Id")
+                        .HasDatabaseName("ix_audit_events_actor");
+
+                    b.ToTable("audit_events", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Conversations.Conversation", b =>
                 {
                     b.Property<string>("Id")
@@ -70,6 +145,11 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("metadata");
 
+                    b.Property<string>("OwnerKeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner_key_id");
+
                     b.Property<string>("Title")
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
@@ -89,6 +169,9 @@ namespace Agentry.Data.Migrations.Sqlite
 
                     b.HasIndex("AgentId", "Id")
                         .HasDatabaseName("ix_conversations_agent");
+
+                    b.HasIndex("OwnerKeyId", "Id")
+                        .HasDatabaseName("ix_conversations_owner");
 
                     b.HasIndex("UserId", "Id")
                         .HasDatabaseName("ix_conversations_user");
@@ -173,6 +256,79 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasDatabaseName("ux_messages_conversation_sequence");
 
                     b.ToTable("messages", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Security.ApiKey", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int?>("ConcurrentRequests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("concurrent_requests");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("LastUsedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Prefix")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("prefix");
+
+                    b.Property<int?>("RequestsPerMinute")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requests_per_minute");
+
+                    b.Property<string>("RevokedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("Scopes")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scopes");
+
+                    b.Property<int?>("TokensPerDay")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tokens_per_day");
+
+                    b.Property<int?>("TokensPerMinute")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tokens_per_minute");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Hash")
+                        .IsUnique()
+                        .HasDatabaseName("ux_api_keys_hash");
+
+                    b.ToTable("api_keys", (string)null);
                 });
 
             modelBuilder.Entity("Agentry.Conversations.Message", b =>

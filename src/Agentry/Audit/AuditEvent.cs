@@ -1,0 +1,40 @@
+namespace Agentry.Audit;
+
+/// <summary>
+/// One row of the append-only audit log. Each row stores the hash of the previous row and its own hash over
+/// its content and that link, so editing or deleting a row breaks the chain (<see cref="AuditChain.Verify"/>).
+/// </summary>
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public DateTimeOffset Time { get; set; }
+    /// <summary>Key id, <c>anonymous</c>, or <c>system</c>.</summary>
+    public required string Actor { get; set; }
+    public string? ClientIp { get; set; }
+    public required string Action { get; set; }
+    public string? Target { get; set; }
+    public required string Outcome { get; set; }
+    public string? TraceId { get; set; }
+    /// <summary>How many occurrences this row stands for (aggregated events such as repeated authentication failures).</summary>
+    public int Count { get; set; } = 1;
+    /// <summary>JSON object with details; secrets are never put here.</summary>
+    public string? Detail { get; set; }
+    public required string PreviousHash { get; set; }
+    public required string Hash { get; set; }
+}
+
+public static class AuditActions
+{
+    public const string AuthFailed = "auth.failed";
+    public const string KeyCreated = "key.created";
+    public const string KeyRotated = "key.rotated";
+    public const string KeyRevoked = "key.revoked";
+    public const string AgentCreated = "agent.created";
+    public const string AgentUpdated = "agent.updated";
+    public const string AgentDeleted = "agent.deleted";
+    public const string AgentsReloaded = "agents.reloaded";
+    public const string RateLimited = "ratelimit.rejected";
+    public const string BudgetExceeded = "budget.rejected";
+    public const string SecurityBootstrap = "security.bootstrap";
+    public const string SecurityDisabled = "security.disabled";
+}

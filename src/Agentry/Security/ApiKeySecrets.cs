@@ -1,0 +1,20 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Agentry.Security;
+
+/// <summary>Making, recognising and hashing key secrets.</summary>
+public static class ApiKeySecrets
+{
+    public const string SecretPrefix = "agk_";
+    const int DisplayLength = 12;
+
+    /// <summary>A new secret: <c>agk_</c> + 32 random bytes, base64url (43 characters).</summary>
+    public static string NewSecret() => SecretPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    public static string DisplayPrefix(string secret) => secret.Length <= DisplayLength ? secret[..Math.Min(4, secret.Length)] : secret[..DisplayLength];
+
+    static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

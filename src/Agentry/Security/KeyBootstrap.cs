@@ -1,0 +1,89 @@
+using Agentry.Audit;
+using Agentry.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Security;
+
+/// <summary>
+/// Makes sure the operator can get in on first start: when no key exists, the admin key comes from
+/// AGENTRY_ADMIN_KEY (or the file AGENTRY_ADMIN_KEY_FILE names); failing that, one is generated, printed once to
+/// the console and written to admin-key.txt in the data folder, readable only by the service's user.
+/// </summary>
+public static partial class KeyBootstrap
+{
+    public const string KeyFileName = "admin-key.txt";
+
+    public static async Task EnsureAdminKeyAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        var options = services.GetRequiredService<IOptions<SecurityOptions>>().Value;
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Security");
+        if (!options.Enabled)
+        {
+            LogSecurityDisabled(logger);
+            services.GetRequiredService<AuditLog>().Record(AuditActions.SecurityDisabled, "system", null, null, "warning");
+            return;
+        }
+
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        if (await db.ApiKeys.AnyAsync(cancellationToken)) return;
+
+        var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
+        var audit = services.GetRequiredService<AuditLog>();
+        var provided = options.AdminKey ?? ReadKeyFile(options.AdminKeyFile);
+        if (provided is not null)
+        {
+            var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, cancellationToken);
+            audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{key.Id}", "success", new { source = options.AdminKey is null ? "file" : "environment", key.Prefix });
+            LogImported(logger, key.Prefix);
+            return;
+        }
+
+        var created = await keys.CreateAsync(new CreateKeyRequest("bootstrap-admin", [Scopes.Admin], null, null, null, null, null), cancellationToken);
+        var dataOptions = services.GetRequiredService<IOptions<DataOptions>>().Value;
+        var folder = Path.GetFullPath(Path.Combine(services.GetRequiredService<IHostEnvironment>().ContentRootPath, dataOptions.Directory));
+        Directory.CreateDirectory(folder);
+        var file = Path.Combine(folder, KeyFileName);
+        await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);
+        audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{created.Key.Id}", "success", new { source = "generated", created.Key.Prefix, file });
+
+        // Printed, not logged: log pipelines ship lines elsewhere, the console of a first start is the operator's.
+        Console.WriteLine();
+        Console.WriteLine("  No API key existed, so an admin key was created. It is shown only this once:");
+        Console.WriteLine();
+        Console.WriteLine($"    {created.Secret}");
+        Console.WriteLine();
+        Console.WriteLine($"  It is also in {file} (readable only by this user). Use it as 'Authorization: Bearer <key>'.");
+        Console.WriteLine();
+        LogGenerated(logger, created.Key.Prefix, file);
+    }
+
+    static string? ReadKeyFile(string? path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) return null;
+        var text = File.ReadAllText(path).Trim();
+        if (text.Length < 24) throw new InvalidOperationException($"Security:AdminKeyFile '{path}' must hold a key of at least 24 characters.");
+        return text;
+    }
+
+    static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        await using var stream = new FileStream(path, options);
+        await using var writer = new StreamWriter(stream);
+        await writer.WriteAsync(content.AsMemory(), cancellationToken);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,
+        Message = "SECURITY IS DISABLED (ENABLE_SECURITY=false): every request is treated as admin. This is allowed only in Development.")]
+    static partial void LogSecurityDisabled(ILogger logger);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Created the bootstrap admin key {Prefix}… from AGENTRY_ADMIN_KEY")]
+    static partial void LogImported(ILogger logger, string prefix);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Generated the bootstrap admin key {Prefix}…; its secret is in {File}")]
+    static partial void LogGenerated(ILogger logger, string prefix, string file);
+}

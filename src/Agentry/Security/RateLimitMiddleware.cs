@@ -1,0 +1,89 @@
+using System.Globalization;
+using Agentry.Api;
+using Agentry.Audit;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Security;
+
+/// <summary>
+/// Requests per minute and requests in flight, per key (per client IP without a valid key). Every limited response
+/// carries the IETF <c>RateLimit-Policy</c> and <c>RateLimit</c> headers; a rejection is a 429 problem with Retry-After.
+/// Health probes are exempt, so a load balancer polling them never eats a client's budget.
+/// </summary>
+public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var settings = options.CurrentValue;
+        if (!settings.Enabled || context.Request.Path.StartsWithSegments("/health") || HttpMethods.IsOptions(context.Request.Method))
+        {
+            await next(context);
+            return;
+        }
+
+        var caller = context.GetCaller();
+        var partition = caller is null ? $"ip:{context.Connection.RemoteIpAddress}" : $"key:{caller.KeyId}";
+        var actor = caller?.KeyId ?? "anonymous";
+        var perMinute = caller?.Limits.RequestsPerMinute ?? settings.PermitsPerMinute;
+
+        var decision = await store.AcquireRequestAsync(partition, perMinute, context.RequestAborted);
+        var resetSeconds = Math.Max(1, (int)Math.Ceiling(decision.Reset.TotalSeconds));
+        context.Response.Headers["RateLimit-Policy"] = $"\"requests\";q={perMinute};w=60";
+        context.Response.Headers["RateLimit"] = $"\"requests\";r={decision.Remaining};t={resetSeconds}";
+        if (!decision.Allowed)
+        {
+            audit.RecordAggregated(AuditActions.RateLimited, actor, context.Connection.RemoteIpAddress?.ToString(), null, "requests-per-minute");
+            await RejectAsync(context, resetSeconds, ProblemTypes.RateLimited, "Rate limit exceeded",
+                $"This client may make {perMinute} requests per minute; try again in {resetSeconds} s.");
+            return;
+        }
+
+        var concurrencyLimit = caller?.Limits.ConcurrentRequests ?? settings.ConcurrentRequests;
+        var slot = await store.AcquireConcurrencyAsync(partition, concurrencyLimit, context.RequestAborted);
+        if (!slot.Allowed)
+        {
+            audit.RecordAggregated(AuditActions.RateLimited, actor, context.Connection.RemoteIpAddress?.ToString(), null, "concurrent-requests");
+            await RejectAsync(context, 1, ProblemTypes.ConcurrencyLimited, "Too many concurrent requests",
+                $"This client may have {concurrencyLimit} requests in flight at once; wait for one to finish.");
+            return;
+        }
+        using (slot.Lease)
+        {
+            await next(context);
+        }
+    }
+
+    internal static Task RejectAsync(HttpContext context, int retryAfterSeconds, string type, string title, string detail)
+    {
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = 429, Type = type, Title = title, Detail = detail },
+        }).AsTask();
+    }
+}
+
+/// <summary>Token budgets per key, checked before a turn calls the model and charged with the usage the provider reported.</summary>
+public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit)
+{
+    public async Task EnsureAvailableAsync(Caller? caller, CancellationToken cancellationToken)
+    {
+        if (caller is null || !options.CurrentValue.Enabled) return;
+        var (perMinute, perDay) = Limits(caller);
+        if (perMinute is null && perDay is null) return;
+        var decision = await store.CheckTokensAsync($"key:{caller.KeyId}", perMinute, perDay, cancellationToken);
+        if (decision.Allowed) return;
+        audit.RecordAggregated(AuditActions.BudgetExceeded, caller.KeyId, null, null, $"tokens-per-{decision.ExceededWindow}");
+        throw new ApiProblemException(429, ProblemTypes.TokenBudgetExceeded, "Token budget exhausted",
+            $"This key has used {decision.Used} of its {decision.Limit} model tokens per {decision.ExceededWindow}; the budget renews in {Math.Ceiling(decision.Reset.TotalSeconds)} s.")
+        { RetryAfter = decision.Reset };
+    }
+
+    public ValueTask ChargeAsync(Caller? caller, long tokens, CancellationToken cancellationToken) =>
+        caller is null || tokens <= 0 ? ValueTask.CompletedTask : store.AddTokensAsync($"key:{caller.KeyId}", tokens, cancellationToken);
+
+    (int? PerMinute, int? PerDay) Limits(Caller caller) =>
+        (caller.Limits.TokensPerMinute ?? options.CurrentValue.TokensPerMinute, caller.Limits.TokensPerDay ?? options.CurrentValue.TokensPerDay);
+}

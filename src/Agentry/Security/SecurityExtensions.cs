@@ -1,0 +1,70 @@
+using Agentry.Data;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Security;
+
+public static class SecurityExtensions
+{
+    const string CorsPolicy = "agentry";
+
+    public static IHostApplicationBuilder AddSecurity(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddHostedService<ApiKeyUsageFlusher>();
+        builder.Services.AddScoped<ApiKeyManager>();
+        builder.Services.AddSingleton<IRateLimitStore, InMemoryRateLimitStore>();
+        builder.Services.AddSingleton<TokenBudget>();
+
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            // Secure by default: an endpoint that forgets RequireAuthorization still needs a valid key.
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build())
+            .AddScopePolicies();
+
+        builder.Services.AddCors();
+        builder.Services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
+            .Configure<IOptions<SecurityOptions>>((cors, security) => cors.AddPolicy(CorsPolicy, policy =>
+            {
+                var origins = security.Value.CorsAllowedOrigins;
+                if (origins.Contains("*")) policy.AllowAnyOrigin(); // never combined with credentials: keys travel in headers, not cookies
+                else policy.WithOrigins(origins);
+                policy.WithMethods("GET", "POST", "PUT", "DELETE")
+                    .WithHeaders("Authorization", "X-API-Key", "Content-Type", "Accept", "traceparent")
+                    .WithExposedHeaders("Location", "Retry-After", "RateLimit", "RateLimit-Policy")
+                    .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
+            }));
+        return builder;
+    }
+
+    static AuthorizationBuilder AddScopePolicies(this AuthorizationBuilder authorization)
+    {
+        foreach (var (policy, scopes) in Policies.AllowedScopes)
+            authorization.AddPolicy(policy, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
+                .RequireClaim(Caller.ClaimScope, scopes));
+        return authorization;
+    }
+
+    /// <summary>Headers, CORS, authentication, rate limits, authorization — in that order.</summary>
+    public static WebApplication UseSecurity(this WebApplication app)
+    {
+        app.UseMiddleware<SecurityHeadersMiddleware>();
+        app.UseCors(CorsPolicy);
+        app.UseAuthentication();
+        app.UseMiddleware<RateLimitMiddleware>();
+        app.UseAuthorization();
+        return app;
+    }
+
+    public static WebApplication MapSecurityApi(this WebApplication app)
+    {
+        app.MapKeysApi();
+        return app;
+    }
+}
