@@ -21,8 +21,11 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
     /// <summary>The bootstrap admin key every test app starts with (as AGENTRY_ADMIN_KEY would give it).</summary>
     public const string AdminKey = "agk_test-admin-key-0123456789abcdefghijklmnop";
 
-    public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null)
+    readonly string _environment;
+
+    public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null, string environment = "Testing")
     {
+        _environment = environment;
         DataDirectory = Directory.CreateTempSubdirectory("agentry-test-").FullName;
         _settings = new Dictionary<string, string?>
         {
@@ -82,7 +85,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(_environment);
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
     }
 

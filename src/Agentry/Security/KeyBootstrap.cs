@@ -31,11 +31,12 @@ public static partial class KeyBootstrap
 
         var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
         var audit = services.GetRequiredService<AuditLog>();
-        var provided = options.AdminKey ?? ReadKeyFile(options.AdminKeyFile);
+        var fromEnvironment = string.IsNullOrWhiteSpace(options.AdminKey) ? null : options.AdminKey.Trim();
+        var provided = fromEnvironment ?? ReadKeyFile(options.AdminKeyFile);
         if (provided is not null)
         {
             var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, cancellationToken);
-            audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{key.Id}", "success", new { source = options.AdminKey is null ? "file" : "environment", key.Prefix });
+            audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{key.Id}", "success", new { source = fromEnvironment is null ? "file" : "environment", key.Prefix });
             LogImported(logger, key.Prefix);
             return;
         }

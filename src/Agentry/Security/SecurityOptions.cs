@@ -41,7 +41,7 @@ public sealed class SecurityOptionsValidator(IHostEnvironment environment) : IVa
                 "remove the setting, or set ENVIRONMENT=Development on a machine that only you can reach.");
         if (options.ConversationIsolation is not ("key" or "none"))
             failures.Add($"Security:ConversationIsolation is '{options.ConversationIsolation}'; use 'key' or 'none'.");
-        if (options.AdminKey is { } key && key.Length < 24)
+        if (options.AdminKey is { Length: > 0 } key && key.Length < 24)
             failures.Add("Security:AdminKey (AGENTRY_ADMIN_KEY) must be at least 24 characters; generate one with 'agentry keys create'.");
         if (options.KeyCacheDuration < TimeSpan.Zero || options.KeyCacheDuration > TimeSpan.FromMinutes(1))
             failures.Add("Security:KeyCacheDuration must be between 0 and 1 minute, so revocations take effect quickly.");
