@@ -10,15 +10,16 @@ public sealed record AgentDefinition : IValidatable
 {
     public string Id { get; init; } = "";
     public string Name { get; init; } = "";
-    public string Description { get; init; } = "";
+    public string Description { get; init => field = value ?? ""; } = "";
     /// <summary><c>offline</c>, <c>endpoint</c> or <c>endpoint/model</c>; null uses Models:DefaultModel.</summary>
     public string? Model { get; init; }
-    public string Instructions { get; init; } = "";
-    public Personality Personality { get; init; } = new();
-    public List<AgentRule> Rules { get; init; } = [];
-    public List<string> Tools { get; init; } = [];
+    public string Instructions { get; init => field = value ?? ""; } = "";
+    // JSON null means "none": stored definitions and handlers never see null collections.
+    public Personality Personality { get; init => field = value ?? new(); } = new();
+    public List<AgentRule> Rules { get; init => field = value ?? []; } = [];
+    public List<string> Tools { get; init => field = value ?? []; } = [];
     /// <summary>Agents this agent may hand the conversation to.</summary>
-    public List<string> Handoffs { get; init; } = [];
+    public List<string> Handoffs { get; init => field = value ?? []; } = [];
     public double? Temperature { get; init; }
     public int? MaxOutputTokens { get; init; }
 
@@ -66,13 +67,13 @@ public sealed record Personality
     public string? Role { get; init; }
     public string? Tone { get; init; }
     public string? Style { get; init; }
-    public List<string> Traits { get; init; } = [];
+    public List<string> Traits { get; init => field = value ?? []; } = [];
     /// <summary>Language the agent answers in, e.g. "English" or "the user's language".</summary>
     public string? Language { get; init; }
     public string? Greeting { get; init; }
     public string? SignOff { get; init; }
     /// <summary>Phrases the agent must never say.</summary>
-    public List<string> Avoid { get; init; } = [];
+    public List<string> Avoid { get; init => field = value ?? []; } = [];
 
     public void Validate(ValidationErrors errors)
     {
@@ -93,5 +94,5 @@ public sealed record Personality
 public sealed record AgentRule
 {
     public string Id { get; init; } = "";
-    public string Description { get; init; } = "";
+    public string Description { get; init => field = value ?? ""; } = "";
 }
