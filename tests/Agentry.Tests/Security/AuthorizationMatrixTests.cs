@@ -1,0 +1,101 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Agentry.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Agentry.Tests.Security;
+
+/// <summary>
+/// Walks every operation in the OpenAPI document with no key, a wrong key, a revoked key, an expired key and a key
+/// of each scope. An operation missing from <see cref="Allowed"/> fails the test, so a new endpoint cannot ship
+/// without a decision about who may call it.
+/// </summary>
+public sealed class AuthorizationMatrixTests
+{
+    /// <summary>Operation id → the scopes that may call it (admin always may).</summary>
+    static readonly Dictionary<string, string[]> Allowed = new()
+    {
+        ["ListAgents"] = ["read", "agents:write"],
+        ["GetAgent"] = ["read", "agents:write"],
+        ["CreateAgent"] = ["agents:write"],
+        ["PutAgent"] = ["agents:write"],
+        ["DeleteAgent"] = ["agents:write"],
+        ["ReloadAgents"] = ["agents:write"],
+        ["CreateConversation"] = ["chat"],
+        ["ListConversations"] = ["chat", "read"],
+        ["GetConversation"] = ["chat", "read"],
+        ["DeleteConversation"] = ["chat"],
+        ["ListMessages"] = ["chat", "read"],
+        ["PostMessage"] = ["chat"],
+        ["Chat"] = ["chat"],
+        ["CreateKey"] = [],
+        ["ListKeys"] = [],
+        ["RevokeKey"] = [],
+        ["RotateKey"] = [],
+        ["QueryAudit"] = [],
+        ["VerifyAudit"] = [],
+    };
+
+    [Fact]
+    public async Task Every_operation_answers_as_its_scopes_say()
+    {
+        await using var app = new AgentryApp();
+        var conversation = (string)(await app.CreateConversationAsync())["id"]!;
+        var keys = new Dictionary<string, string>
+        {
+            ["admin"] = AgentryApp.AdminKey,
+            ["agents:write"] = (await app.CreateKeyAsync("w", ["agents:write"])).Secret,
+            ["chat"] = (await app.CreateKeyAsync("c", ["chat"])).Secret,
+            ["read"] = (await app.CreateKeyAsync("r", ["read"])).Secret,
+        };
+        var (revokedId, revoked) = await app.CreateKeyAsync("revoked", ["admin"]);
+        await app.Client.DeleteAsync($"/v1/admin/keys/{revokedId}");
+        var (expiredId, expired) = await app.CreateKeyAsync("expired", ["admin"]);
+        await using (var scope = app.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<AgentryDbContext>().ApiKeys.Where(k => k.Id == expiredId)
+                .ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1)));
+        app.Service<Agentry.Security.ApiKeyStore>().Invalidate();
+
+        var document = JsonNode.Parse(await app.Client.GetStringAsync("/openapi/v1.json"))!;
+        var operations = new List<(string Method, string Path, string Id)>();
+        foreach (var (path, item) in document["paths"]!.AsObject())
+            foreach (var (method, operation) in item!.AsObject())
+                if (method is "get" or "post" or "put" or "delete")
+                    operations.Add((method.ToUpperInvariant(), path, (string)operation!["operationId"]!));
+
+        Assert.Equal(Allowed.Keys.Order(), operations.Select(o => o.Id).Order()); // every operation has a row, every row an operation
+
+        var failures = new List<string>();
+        foreach (var (method, template, id) in operations)
+        {
+            var path = template.Replace("{agentId}", "concierge").Replace("{conversationId}", conversation).Replace("{keyId}", "key_matrix");
+            foreach (var (caller, secret) in new (string, string?)[] { ("no key", null), ("wrong key", "agk_wrong-wrong-wrong-wrong-wrong-wrong-0"), ("revoked key", revoked), ("expired key", expired) })
+            {
+                var status = await SendAsync(app, method, path, secret);
+                if (status != HttpStatusCode.Unauthorized) failures.Add($"{method} {template} with {caller}: {(int)status}, expected 401");
+            }
+            foreach (var (scope, secret) in keys)
+            {
+                var status = await SendAsync(app, method, path, secret);
+                var allowed = scope == "admin" || Allowed[id].Contains(scope);
+                if (allowed && status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+                    failures.Add($"{method} {template} with {scope}: {(int)status}, expected access");
+                if (!allowed && status != HttpStatusCode.Forbidden)
+                    failures.Add($"{method} {template} with {scope}: {(int)status}, expected 403");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    static async Task<HttpStatusCode> SendAsync(AgentryApp app, string method, string path, string? secret)
+    {
+        using var client = app.CreateApiClient(secret);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method is "POST" or "PUT") request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request);
+        Assert.True((int)response.StatusCode < 500, $"{method} {path} answered {(int)response.StatusCode}");
+        return response.StatusCode;
+    }
+}
