@@ -43,6 +43,7 @@ app.MapOperationsApi();
 app.MapSecurityApi();
 app.MapAuditApi();
 app.MapAgentsApi();
+app.MapToolsApi();
 app.MapConversationsApi();
 app.MapApiDocs();
 app.LogStartupBanner();

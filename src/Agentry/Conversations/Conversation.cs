@@ -46,6 +46,8 @@ public static class MessageRoles
     public const string User = "user";
     public const string Assistant = "assistant";
     public const string Tool = "tool";
+    /// <summary>The conversation moved to another agent; metadata holds from, to, reason and how it was decided.</summary>
+    public const string Handoff = "handoff";
 }
 
 public static class MessageStatus

@@ -18,6 +18,10 @@ public sealed class ConversationOptions
     /// <summary>Tool results longer than this are truncated before they are stored.</summary>
     [Range(100, 1_000_000)]
     public int MaxStoredToolResultChars { get; set; } = 4_000;
+
+    /// <summary>Handoffs allowed within one turn; stops two agents passing a user back and forth forever.</summary>
+    [Range(0, 20)]
+    public int MaxHandoffsPerTurn { get; set; } = 3;
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using Agentry.Agents;
 using Agentry.Api;
@@ -22,111 +23,114 @@ public sealed record TurnEvent(string Type, object Data)
     public const string Delta = "message.delta";
     public const string ToolCall = "tool.call";
     public const string ToolResult = "tool.result";
+    public const string Handoff = "handoff";
     public const string MessageCompleted = "message.completed";
     public const string TurnCompleted = "turn.completed";
     public const string Error = "error";
 }
 
 /// <summary>
-/// Runs a turn: loads the conversation's recent history, calls the agent's model, and stores the user's message
-/// with everything the model produced in one transaction. A turn that fails before the model produced anything
-/// stores nothing, so the client can simply retry; a streamed turn that is cut short stores what the user saw,
-/// marked interrupted.
+/// Runs a turn as a small orchestrator over <see cref="IChatClient"/>: the active agent's model is called; its tool
+/// calls run (with limits) and feed back; a <c>transfer_to_AGENT</c> call hands the conversation to that agent, which
+/// answers within the same turn (up to a hop limit). The user's message and everything produced are stored in one
+/// transaction. A turn that fails before producing anything stores nothing (retry-safe); one cut short stores what it
+/// produced, marked interrupted. Streaming and non-streaming share this one loop.
 /// </summary>
 public sealed partial class TurnRunner(
-    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ConversationGate gate,
-    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<SecurityOptions> security, TokenBudget budget,
-    TimeProvider time, IHttpContextAccessor http, ILogger<TurnRunner> logger)
+    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
+    IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
+    IOptions<SecurityOptions> security, TokenBudget budget, TimeProvider time, IHttpContextAccessor http, ILogger<TurnRunner> logger)
 {
+    public const string HandoffPrefix = "transfer_to_";
     readonly ConversationOptions _options = conversationOptions.Value;
 
     public async Task<TurnDto> RunAsync(TurnRequest request, CancellationToken cancellationToken)
     {
-        var turn = await PrepareAsync(request, cancellationToken);
-        try
-        {
-            ChatResponse response;
-            try
-            {
-                response = await turn.Model.Client.GetResponseAsync(turn.Prompt, turn.ChatOptions, cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                throw UpstreamModelException.TryClassify(e) ?? throw new InvalidOperationException("The model call failed.", e);
-            }
-            var messages = await CommitAsync(turn, response, MessageStatus.Completed, null);
-            return ToDto(turn, messages, response.Usage);
-        }
-        finally
-        {
-            turn.Lease.Dispose();
-        }
+        TurnDto? completed = null;
+        await foreach (var e in ExecuteAsync(request, stream: false, cancellationToken))
+            if (e.Data is TurnDto turn) completed = turn;
+        return completed ?? throw new InvalidOperationException("The turn ended without a result.");
     }
 
-    public async IAsyncEnumerable<TurnEvent> StreamAsync(TurnRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<TurnEvent> StreamAsync(TurnRequest request, CancellationToken cancellationToken) =>
+        ExecuteAsync(request, stream: true, cancellationToken);
+
+    async IAsyncEnumerable<TurnEvent> ExecuteAsync(TurnRequest request, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var turn = await PrepareAsync(request, cancellationToken);
-        var updates = new List<ChatResponseUpdate>();
         var yielded = 0;
         var committed = false;
         Exception? failure = null;
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var idleTimeout = modelOptions.Value.Resilience.StreamIdleTimeout;
         try
         {
-            var upstream = turn.Model.Client.GetStreamingResponseAsync(turn.Prompt, turn.ChatOptions, idle.Token).GetAsyncEnumerator(idle.Token);
-            try
+            while (true)
             {
-                while (true)
+                var step = new ModelStep();
+                await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken))
                 {
-                    idle.CancelAfter(idleTimeout);
-                    bool more;
-                    try
-                    {
-                        more = await upstream.MoveNextAsync();
-                    }
-                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                    {
-                        break; // the client went away; the finally block stores what was generated
-                    }
-                    catch (OperationCanceledException e) when (idle.IsCancellationRequested)
-                    {
-                        failure = UpstreamModelException.Timeout($"The model provider sent nothing for {idleTimeout.TotalSeconds:0.#} s.", e);
-                        break;
-                    }
-                    catch (Exception e)
-                    {
-                        failure = UpstreamModelException.TryClassify(e) ?? e;
-                        break;
-                    }
-                    if (!more) break;
+                    yielded++;
+                    yield return e;
+                }
+                turn.AddUsage(step.Usage);
+                if (step.Text.Length > 0) turn.AddAssistant(step.Text);
+                if (step.Failure is not null) { failure = step.Failure; break; }
+                if (cancellationToken.IsCancellationRequested) break;
+                if (step.Calls.Count == 0)
+                {
+                    turn.FinishReason = step.FinishReason ?? "stop";
+                    break;
+                }
 
-                    var update = upstream.Current;
-                    updates.Add(update);
-                    foreach (var content in update.Contents)
+                var results = new List<AIContent>();
+                HandoffDecision? handoff = null;
+                foreach (var call in step.Calls)
+                {
+                    if (call.Name.StartsWith(HandoffPrefix, StringComparison.Ordinal))
                     {
-                        var streamed = ToEvent(turn, content, updates);
-                        if (streamed is null) continue;
-                        yielded++;
-                        yield return streamed;
+                        handoff = await DecideHandoffAsync(turn, call, cancellationToken);
+                        if (handoff.Target is not null) break;
+                        results.Add(new FunctionResultContent(call.CallId, handoff.Error));
+                        continue;
                     }
+
+                    yield return new TurnEvent(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
+                    var outcome = turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
+                        ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
+                        : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
+                    turn.ToolCalls++;
+                    turn.AddTool(call, outcome, _options.MaxStoredToolResultChars);
+                    results.Add(new FunctionResultContent(call.CallId, outcome.ResultForModel));
+                    yield return new TurnEvent(TurnEvent.ToolResult,
+                        new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
+                }
+
+                if (handoff?.Target is { } target)
+                {
+                    var from = turn.Agent.Id;
+                    await SwitchAgentAsync(turn, target, handoff.Reason, "tool", cancellationToken);
+                    yield return new TurnEvent(TurnEvent.Handoff, new { from, to = target.Id, reason = handoff.Reason });
+                    continue;
+                }
+
+                turn.Context.Add(new ChatMessage(ChatRole.Assistant, [.. step.Calls]));
+                turn.Context.Add(new ChatMessage(ChatRole.Tool, results));
+                if (++turn.ToolRounds > toolOptions.Value.MaxCallsPerTurn + 1)
+                {
+                    turn.FinishReason = "tool_limit";
+                    break;
                 }
             }
-            finally
-            {
-                await upstream.DisposeAsync();
-            }
 
-            if (failure is not null && yielded == 0) throw failure; // nothing reached the client: answer with a plain problem
-            if (cancellationToken.IsCancellationRequested) yield break;
+            if (failure is not null && !turn.ProducedAnything) throw failure; // nothing happened that needs keeping: a plain problem
+            if (cancellationToken.IsCancellationRequested) yield break;         // the finally block stores what was produced
 
-            var response = updates.ToChatResponse();
             var status = failure is null ? MessageStatus.Completed : MessageStatus.Interrupted;
-            var stored = await CommitAsync(turn, response, status, failure is null ? null : "error");
+            var stored = await CommitAsync(turn, status, failure is null ? null : "error");
             committed = true;
             if (failure is not null)
             {
-                LogStreamFailed(failure, turn.Conversation.Id);
+                LogTurnFailed(failure, turn.Conversation.Id);
+                if (!stream) throw failure;
                 var problem = ApiExceptionHandler.Describe(failure, out _);
                 problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? http.HttpContext?.TraceIdentifier;
                 yield return new TurnEvent(TurnEvent.Error, problem);
@@ -134,16 +138,16 @@ public sealed partial class TurnRunner(
             }
             foreach (var message in stored.Where(m => m.Role == MessageRoles.Assistant))
                 yield return new TurnEvent(TurnEvent.MessageCompleted, MessageDto.From(message));
-            yield return new TurnEvent(TurnEvent.TurnCompleted, ToDto(turn, stored, response.Usage));
+            yield return new TurnEvent(TurnEvent.TurnCompleted, ToDto(turn, stored));
         }
         finally
         {
-            // Reached without a commit when the client disconnected or stopped reading: keep what it was shown.
-            if (!committed && !(failure is not null && yielded == 0))
+            // Reached without a commit when the client disconnected or stopped reading: keep what was produced.
+            if (!committed && (failure is null || turn.ProducedAnything))
             {
                 try
                 {
-                    await CommitAsync(turn, updates.ToChatResponse(), MessageStatus.Interrupted, "client_disconnected");
+                    await CommitAsync(turn, MessageStatus.Interrupted, "client_disconnected");
                 }
                 catch (Exception e) when (e is DbUpdateException or ApiProblemException)
                 {
@@ -154,21 +158,133 @@ public sealed partial class TurnRunner(
         }
     }
 
-    static TurnEvent? ToEvent(PreparedTurn turn, AIContent content, List<ChatResponseUpdate> updates) => content switch
+    /// <summary>One call to the active agent's model. Streams deltas when streaming; fills <paramref name="step"/> either way.</summary>
+    async IAsyncEnumerable<TurnEvent> CallModelAsync(TurnState turn, ModelStep step, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        TextContent { Text.Length: > 0 } text => new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = text.Text }),
-        FunctionCallContent call => new TurnEvent(TurnEvent.ToolCall,
-            new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments }),
-        FunctionResultContent result => new TurnEvent(TurnEvent.ToolResult,
-            new { agentId = turn.Agent.Id, callId = result.CallId, name = FindCall(updates.SelectMany(u => u.Contents), result.CallId)?.Name, result = ResultText(result) }),
-        _ => null,
-    };
+        var prompt = new List<ChatMessage>(turn.Context.Count + 1) { new(ChatRole.System, turn.SystemPrompt) };
+        prompt.AddRange(turn.Context);
+        var options = turn.ChatOptions();
+        var text = new StringBuilder();
 
-    sealed record PreparedTurn(
-        Conversation Conversation, bool IsNew, AgentDefinition Agent, ResolvedModel Model, List<ChatMessage> Prompt, ChatOptions ChatOptions,
-        string UserContent, Caller? Caller, IDisposable Lease, long StartedAt);
+        if (!stream)
+        {
+            try
+            {
+                var response = await turn.Model.Client.GetResponseAsync(prompt, options, cancellationToken);
+                foreach (var message in response.Messages)
+                    foreach (var content in message.Contents)
+                        if (content is TextContent t) text.Append(t.Text);
+                        else if (content is FunctionCallContent call) step.Calls.Add(call);
+                step.Usage = response.Usage;
+                step.FinishReason = response.FinishReason?.Value;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                step.Failure = (Exception?)UpstreamModelException.TryClassify(e) ?? new InvalidOperationException("The model call failed.", e);
+            }
+            step.Text = text.ToString();
+            yield break;
+        }
 
-    async Task<PreparedTurn> PrepareAsync(TurnRequest request, CancellationToken cancellationToken)
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var idleTimeout = modelOptions.Value.Resilience.StreamIdleTimeout;
+        var upstream = turn.Model.Client.GetStreamingResponseAsync(prompt, options, idle.Token).GetAsyncEnumerator(idle.Token);
+        try
+        {
+            while (true)
+            {
+                idle.CancelAfter(idleTimeout);
+                bool more;
+                try
+                {
+                    more = await upstream.MoveNextAsync();
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (OperationCanceledException e) when (idle.IsCancellationRequested)
+                {
+                    step.Failure = UpstreamModelException.Timeout($"The model provider sent nothing for {idleTimeout.TotalSeconds:0.#} s.", e);
+                    break;
+                }
+                catch (Exception e)
+                {
+                    step.Failure = UpstreamModelException.TryClassify(e) ?? e;
+                    break;
+                }
+                if (!more) break;
+
+                var update = upstream.Current;
+                if (update.FinishReason is { } finish) step.FinishReason = finish.Value;
+                foreach (var content in update.Contents)
+                {
+                    switch (content)
+                    {
+                        case TextContent { Text.Length: > 0 } delta:
+                            text.Append(delta.Text);
+                            step.Text = text.ToString(); // kept current, so a cut-off stream stores what the user saw
+                            yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = delta.Text });
+                            break;
+                        case FunctionCallContent call:
+                            step.Calls.Add(call);
+                            break;
+                        case UsageContent usage:
+                            step.Usage = usage.Details;
+                            break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await upstream.DisposeAsync();
+        }
+        step.Text = text.ToString();
+    }
+
+    sealed class ModelStep
+    {
+        public string Text { get; set; } = "";
+        public List<FunctionCallContent> Calls { get; } = [];
+        public UsageDetails? Usage { get; set; }
+        public string? FinishReason { get; set; }
+        public Exception? Failure { get; set; }
+    }
+
+    sealed record HandoffDecision(AgentDefinition? Target, string Reason, string Error);
+
+    async Task<HandoffDecision> DecideHandoffAsync(TurnState turn, FunctionCallContent call, CancellationToken cancellationToken)
+    {
+        var targetId = call.Name[HandoffPrefix.Length..];
+        var reason = call.Arguments?.TryGetValue("reason", out var r) == true ? r?.ToString() ?? "" : "";
+        if (!turn.Agent.Handoffs.Contains(targetId))
+            return new HandoffDecision(null, reason, $"Error: '{targetId}' is not one of this agent's handoff targets.");
+        if (turn.Hops >= _options.MaxHandoffsPerTurn)
+            return new HandoffDecision(null, reason, $"Error: this turn was already handed over {turn.Hops} times, the most allowed. Answer the user yourself.");
+        var target = (await agents.FindAsync(targetId, db, cancellationToken))?.Definition;
+        return target is null
+            ? new HandoffDecision(null, reason, $"Error: agent '{targetId}' does not exist.")
+            : new HandoffDecision(target, string.IsNullOrWhiteSpace(reason) ? $"{turn.Agent.Id} transferred the conversation" : reason, "");
+    }
+
+    /// <summary>Hands the turn to another agent: recorded as a message, and the new agent starts from the shared history.</summary>
+    async Task SwitchAgentAsync(TurnState turn, AgentDefinition target, string reason, string mode, CancellationToken cancellationToken)
+    {
+        var from = turn.Agent.Id;
+        turn.AddHandoff(from, target.Id, reason, mode);
+        turn.Hops++;
+        turn.Agent = target;
+        turn.Model = models.Resolve(target.Model);
+        await budget.EnsureAvailableAsync(turn.Caller, cancellationToken);
+        // The new agent sees the conversation's text, not the previous agent's tool calls.
+        turn.Context = [.. turn.History];
+        turn.SystemPrompt = SystemPrompt.Compile(target) +
+            $"\n\n## Handoff\nYou have just received this conversation from {from}. Reason: {reason}. Continue helping the user; do not greet them again.";
+        turn.ToolSet = BuildTools(target);
+    }
+
+    async Task<TurnState> PrepareAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
         var lease = gate.TryEnter(conversationId) ?? throw Busy(conversationId);
@@ -197,18 +313,15 @@ public sealed partial class TurnRunner(
             var model = models.Resolve(agent.Model);
             await budget.EnsureAvailableAsync(request.Caller, cancellationToken);
 
-            var prompt = new List<ChatMessage> { new(ChatRole.System, SystemPrompt.Compile(agent)) };
-            if (!isNew) prompt.AddRange(await LoadHistoryAsync(conversation.Id, cancellationToken));
-            prompt.Add(new ChatMessage(ChatRole.User, request.Content));
-
-            var agentTools = tools.Resolve(agent.Tools).ToList<AITool>();
-            var chatOptions = new ChatOptions
+            var history = isNew ? [] : await LoadHistoryAsync(conversation.Id, cancellationToken);
+            history.Add(new ChatMessage(ChatRole.User, request.Content));
+            var turn = new TurnState(conversation, isNew, agent, model, history, request.Caller, lease, time.GetUtcNow())
             {
-                Temperature = (float?)agent.Temperature,
-                MaxOutputTokens = agent.MaxOutputTokens,
-                Tools = agentTools.Count > 0 ? agentTools : null,
+                SystemPrompt = SystemPrompt.Compile(agent),
+                ToolSet = BuildTools(agent),
             };
-            return new PreparedTurn(conversation, isNew, agent, model, prompt, chatOptions, request.Content, request.Caller, lease, Stopwatch.GetTimestamp());
+            turn.Produced.Add(NewMessage(conversation.Id, MessageRoles.User, agent.Id, request.Content));
+            return turn;
         }
         catch
         {
@@ -217,8 +330,22 @@ public sealed partial class TurnRunner(
         }
     }
 
+    /// <summary>The agent's tools plus one <c>transfer_to_AGENT</c> declaration per handoff target.</summary>
+    List<AITool> BuildTools(AgentDefinition agent)
+    {
+        var set = tools.Resolve(agent.Tools).ToList<AITool>();
+        foreach (var target in agent.Handoffs)
+            set.Add(AIFunctionFactory.CreateDeclaration($"{HandoffPrefix}{target}",
+                $"Transfer the conversation to the '{target}' agent when it is better placed to help.", HandoffSchema));
+        return set;
+    }
+
+    static readonly JsonElement HandoffSchema = JsonDocument.Parse("""
+        {"type":"object","properties":{"reason":{"type":"string","description":"Why the other agent should take over"}},"required":["reason"]}
+        """).RootElement.Clone();
+
     /// <summary>The newest messages that carry text, oldest first; reads one index range however long the conversation is.</summary>
-    async Task<IEnumerable<ChatMessage>> LoadHistoryAsync(string conversationId, CancellationToken cancellationToken)
+    async Task<List<ChatMessage>> LoadHistoryAsync(string conversationId, CancellationToken cancellationToken)
     {
         var recent = await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
@@ -227,44 +354,31 @@ public sealed partial class TurnRunner(
             .Select(m => new { m.Role, m.Content })
             .ToListAsync(cancellationToken);
         recent.Reverse();
-        return recent.Select(m => new ChatMessage(m.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, m.Content));
+        return recent.Select(m => new ChatMessage(m.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, m.Content)).ToList();
     }
 
-    async Task<List<Message>> CommitAsync(PreparedTurn turn, ChatResponse response, string status, string? finishReasonOverride)
+    async Task<List<Message>> CommitAsync(TurnState turn, string status, string? finishReasonOverride)
     {
         var now = time.GetUtcNow();
         var conversation = turn.Conversation;
-        var sequence = conversation.LastSequence;
-        var stored = new List<Message>
-        {
-            NewMessage(conversation.Id, ++sequence, MessageRoles.User, turn.Agent.Id, turn.UserContent, now),
-        };
-
-        var produced = response.Messages;
-        var calls = produced.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
-        foreach (var message in produced)
-        {
-            foreach (var result in message.Contents.OfType<FunctionResultContent>())
-            {
-                var call = FindCall(calls, result.CallId);
-                var tool = NewMessage(conversation.Id, ++sequence, MessageRoles.Tool, turn.Agent.Id, Truncate(ResultText(result)), now);
-                tool.Metadata = JsonSerializer.Serialize(new { toolName = call?.Name, callId = result.CallId, arguments = call?.Arguments });
-                stored.Add(tool);
-            }
-            if (message.Role == ChatRole.Assistant && !string.IsNullOrWhiteSpace(message.Text))
-                stored.Add(NewMessage(conversation.Id, ++sequence, MessageRoles.Assistant, turn.Agent.Id, message.Text, now));
-        }
+        var stored = turn.Produced;
 
         // Every turn ends with one assistant message carrying the model facts, even when the model said nothing.
         var last = stored[^1].Role == MessageRoles.Assistant ? stored[^1] : null;
-        if (last is null) stored.Add(last = NewMessage(conversation.Id, ++sequence, MessageRoles.Assistant, turn.Agent.Id, "", now));
+        if (last is null) stored.Add(last = NewMessage(conversation.Id, MessageRoles.Assistant, turn.Agent.Id, ""));
         last.Model = turn.Model.Name;
-        last.InputTokens = (int?)response.Usage?.InputTokenCount;
-        last.OutputTokens = (int?)response.Usage?.OutputTokenCount;
-        last.LatencyMs = (int)Stopwatch.GetElapsedTime(turn.StartedAt).TotalMilliseconds;
-        last.FinishReason = finishReasonOverride ?? response.FinishReason?.Value ?? "stop";
+        last.InputTokens = (int)turn.InputTokens;
+        last.OutputTokens = (int)turn.OutputTokens;
+        last.LatencyMs = (int)Stopwatch.GetElapsedTime(turn.StartedTimestamp).TotalMilliseconds;
+        last.FinishReason = finishReasonOverride ?? turn.FinishReason ?? "stop";
         last.Status = status;
 
+        var sequence = conversation.LastSequence;
+        foreach (var message in stored)
+        {
+            message.Sequence = ++sequence;
+            message.CreatedAt = now;
+        }
         conversation.LastSequence = sequence;
         conversation.UpdatedAt = now;
         conversation.AgentId = turn.Agent.Id;
@@ -281,42 +395,95 @@ public sealed partial class TurnRunner(
                 $"Conversation '{conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
         }
         // Charged after the commit, with what the provider reported: the budget counts real usage, including interrupted turns.
-        await budget.ChargeAsync(turn.Caller, (response.Usage?.InputTokenCount ?? 0) + (response.Usage?.OutputTokenCount ?? 0), CancellationToken.None);
+        await budget.ChargeAsync(turn.Caller, turn.InputTokens + turn.OutputTokens, CancellationToken.None);
         return stored;
     }
 
-    static Message NewMessage(string conversationId, long sequence, string role, string agentId, string content, DateTimeOffset now) => new()
+    static Message NewMessage(string conversationId, string role, string agentId, string content) => new()
     {
-        Id = Ids.New(Ids.MessagePrefix), ConversationId = conversationId, Sequence = sequence, Role = role, AgentId = agentId,
-        Content = content, CreatedAt = now,
+        Id = Ids.New(Ids.MessagePrefix), ConversationId = conversationId, Role = role, AgentId = agentId, Content = content,
     };
 
-    static TurnDto ToDto(PreparedTurn turn, List<Message> stored, UsageDetails? usage) =>
+    static TurnDto ToDto(TurnState turn, List<Message> stored) =>
         new(turn.Conversation.Id, turn.Agent.Id, stored.Select(MessageDto.From).ToList(),
-            new UsageDto((int)(usage?.InputTokenCount ?? 0), (int)(usage?.OutputTokenCount ?? 0)), turn.Model.Name);
-
-    static FunctionCallContent? FindCall(IEnumerable<AIContent> contents, string callId) =>
-        contents.OfType<FunctionCallContent>().LastOrDefault(c => c.CallId == callId);
-
-    static string ResultText(FunctionResultContent result) => result.Exception is not null ? $"Error: {result.Exception.Message}" : result.Result switch
-    {
-        null => "",
-        string s => s,
-        JsonElement { ValueKind: JsonValueKind.String } e => e.GetString()!,
-        JsonElement e => e.GetRawText(),
-        var other => JsonSerializer.Serialize(other),
-    };
-
-    string Truncate(string text) =>
-        text.Length <= _options.MaxStoredToolResultChars ? text : string.Concat(text.AsSpan(0, _options.MaxStoredToolResultChars), "…[truncated]");
+            new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens), turn.Model.Name);
 
     static ApiProblemException Busy(string conversationId) =>
         new(409, ProblemTypes.ConversationBusy, "Conversation busy",
             $"Conversation '{conversationId}' is already answering another message; wait for that turn to finish, then retry.")
         { RetryAfter = TimeSpan.FromSeconds(1) };
 
-    [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Streaming turn in {ConversationId} failed after output began; partial reply stored as interrupted")]
-    partial void LogStreamFailed(Exception exception, string conversationId);
+    /// <summary>Everything one turn accumulates while agents, models and tools take their steps.</summary>
+    sealed class TurnState(
+        Conversation conversation, bool isNew, AgentDefinition agent, ResolvedModel model, List<ChatMessage> history, Caller? caller,
+        IDisposable lease, DateTimeOffset startedAt)
+    {
+        public Conversation Conversation { get; } = conversation;
+        public bool IsNew { get; } = isNew;
+        public AgentDefinition Agent { get; set; } = agent;
+        public ResolvedModel Model { get; set; } = model;
+        /// <summary>The conversation's text as every agent of this turn sees it: stored history plus the new user message.</summary>
+        public List<ChatMessage> History { get; } = history;
+        /// <summary>The active agent's working context: the history plus its own tool rounds.</summary>
+        public List<ChatMessage> Context { get; set; } = [.. history];
+        public required string SystemPrompt { get; set; }
+        public required List<AITool> ToolSet { get; set; }
+        public Caller? Caller { get; } = caller;
+        public IDisposable Lease { get; } = lease;
+        public DateTimeOffset StartedAt { get; } = startedAt;
+        public long StartedTimestamp { get; } = Stopwatch.GetTimestamp();
+        public List<Message> Produced { get; } = [];
+        public long InputTokens { get; private set; }
+        public long OutputTokens { get; private set; }
+        public int Hops { get; set; }
+        public int ToolCalls { get; set; }
+        public int ToolRounds { get; set; }
+        public string? FinishReason { get; set; }
+
+        /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
+        public bool ProducedAnything => Produced.Count > 1;
+
+        public ChatOptions ChatOptions() => new()
+        {
+            Temperature = (float?)Agent.Temperature,
+            MaxOutputTokens = Agent.MaxOutputTokens,
+            Tools = ToolSet.Count > 0 ? ToolSet : null,
+        };
+
+        public void AddUsage(UsageDetails? usage)
+        {
+            InputTokens += usage?.InputTokenCount ?? 0;
+            OutputTokens += usage?.OutputTokenCount ?? 0;
+        }
+
+        public void AddAssistant(string text)
+        {
+            Produced.Add(NewMessage(Conversation.Id, MessageRoles.Assistant, Agent.Id, text));
+            History.Add(new ChatMessage(ChatRole.Assistant, text));
+            Context.Add(new ChatMessage(ChatRole.Assistant, text));
+        }
+
+        public void AddTool(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars)
+        {
+            var content = outcome.ResultForModel.Length <= maxStoredChars ? outcome.ResultForModel : outcome.ResultForModel[..maxStoredChars] + "…[truncated]";
+            var message = NewMessage(Conversation.Id, MessageRoles.Tool, Agent.Id, content);
+            message.Metadata = JsonSerializer.Serialize(new
+            {
+                toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = outcome.Outcome, durationMs = outcome.DurationMs,
+            });
+            Produced.Add(message);
+        }
+
+        public void AddHandoff(string from, string to, string reason, string mode)
+        {
+            var message = NewMessage(Conversation.Id, MessageRoles.Handoff, to, $"Transferred from {from} to {to}: {reason}");
+            message.Metadata = JsonSerializer.Serialize(new { from, to, reason, mode });
+            Produced.Add(message);
+        }
+    }
+
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Turn in {ConversationId} failed after producing output; partial turn stored as interrupted")]
+    partial void LogTurnFailed(Exception exception, string conversationId);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not store the interrupted turn of {ConversationId}")]
     partial void LogInterruptedNotStored(Exception exception, string conversationId);

@@ -79,12 +79,9 @@ public sealed class ModelCatalog(IOptions<ModelOptions> options, IHttpClientFact
     }
 
     IChatClient Pipeline(IChatClient inner) =>
+        // Tool calls and handoffs are run by the turn orchestrator (Conversations/TurnRunner), not by function-invoking middleware,
+        // so limits, approvals and handoffs apply the same way to every provider.
         new ChatClientBuilder(inner)
-            .UseFunctionInvocation(loggerFactory, f =>
-            {
-                f.MaximumIterationsPerRequest = 8;
-                f.IncludeDetailedErrors = false;
-            })
             .UseOpenTelemetry(loggerFactory, sourceName: "Agentry.Models")
             .UseLogging(loggerFactory)
             .Build(services);

@@ -70,10 +70,14 @@ public sealed class OfflineChatClient : IChatClient
         }
 
         var user = history.LastOrDefault(m => m.Role == ChatRole.User)?.Text.Trim() ?? "";
-        if (user.StartsWith("/tool", StringComparison.OrdinalIgnoreCase)) return ToolDirective(user, options);
-        if (user.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase)) return HandoffDirective(user, options);
+        // A directive is for the agent it was sent to; an agent that just received the conversation answers instead.
+        if (!persona.JustHandedOff)
+        {
+            if (user.StartsWith("/tool", StringComparison.OrdinalIgnoreCase)) return ToolDirective(user, options);
+            if (user.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase)) return HandoffDirective(user, options);
+        }
 
-        var firstReply = !history.Any(m => m.Role == ChatRole.Assistant);
+        var firstReply = !history.Any(m => m.Role == ChatRole.Assistant) && !persona.JustHandedOff;
         var text = new StringBuilder();
         if (firstReply && persona.Greeting is { } greeting) text.Append(greeting).Append(' ');
         text.Append($"This is {persona.Name}, answering with Agentry's offline model (no LLM is configured, so replies are rule-based). ");
@@ -93,7 +97,7 @@ public sealed class OfflineChatClient : IChatClient
         var tool = options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault(t => t.Name.Equals(name, StringComparison.Ordinal));
         if (tool is null)
         {
-            var available = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).ToList() ?? [];
+            var available = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).Where(n => !n.StartsWith("transfer_to_", StringComparison.Ordinal)).ToList() ?? [];
             return Say($"This agent has no tool named '{name}'. Available tools: {(available.Count == 0 ? "none" : string.Join(", ", available))}.");
         }
 
@@ -154,11 +158,11 @@ public sealed class OfflineChatClient : IChatClient
     public void Dispose() { }
 
     /// <summary>What the offline model reads back out of the compiled system prompt (see Agents/SystemPrompt).</summary>
-    sealed record Persona(string Name, string? Greeting, string? SignOff)
+    sealed record Persona(string Name, string? Greeting, string? SignOff, bool JustHandedOff)
     {
         public static Persona From(string? systemPrompt)
         {
-            if (string.IsNullOrEmpty(systemPrompt)) return new Persona("the assistant", null, null);
+            if (string.IsNullOrEmpty(systemPrompt)) return new Persona("the assistant", null, null, false);
             string? name = null, greeting = null, signOff = null;
             foreach (var raw in systemPrompt.Split('\n'))
             {
@@ -171,7 +175,7 @@ public sealed class OfflineChatClient : IChatClient
                 else if (line.StartsWith("- Greeting: ", StringComparison.Ordinal)) greeting = Unquote(line["- Greeting: ".Length..]);
                 else if (line.StartsWith("- Sign-off: ", StringComparison.Ordinal)) signOff = Unquote(line["- Sign-off: ".Length..]);
             }
-            return new Persona(name ?? "the assistant", greeting, signOff);
+            return new Persona(name ?? "the assistant", greeting, signOff, systemPrompt.Contains("\n## Handoff\nYou have just received", StringComparison.Ordinal));
         }
 
         static string Unquote(string value) => value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;

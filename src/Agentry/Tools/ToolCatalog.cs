@@ -1,22 +1,53 @@
 using System.ComponentModel;
 using System.Globalization;
+using System.Text.Json;
+using Agentry.Audit;
+using Agentry.Conversations;
+using Agentry.Data;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 
 namespace Agentry.Tools;
 
+public sealed class ToolOptions
+{
+    public const string Section = "Tools";
+
+    /// <summary>Tool calls allowed in one turn, across all agents that answer it.</summary>
+    [System.ComponentModel.DataAnnotations.Range(1, 100)]
+    public int MaxCallsPerTurn { get; set; } = 8;
+
+    /// <summary>A tool that runs longer is cancelled and the model is told it timed out.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest tool result given back to the model, in characters.</summary>
+    [System.ComponentModel.DataAnnotations.Range(100, 1_000_000)]
+    public int MaxResultChars { get; set; } = 8_000;
+
+    /// <summary>Hosts the <c>http_get</c> tool may fetch from; empty (the default) turns the tool off.</summary>
+    public string[] HttpGetAllowedHosts { get; set; } = [];
+}
+
 /// <summary>A tool as the API lists it.</summary>
-public sealed record ToolInfo(string Name, string Description);
+public sealed record ToolInfo(string Name, string Description, bool Enabled, JsonElement Parameters, IReadOnlyList<string> Agents);
+
+/// <summary>What a tool call needs to know about the turn it runs in.</summary>
+public sealed record ToolContext(string ConversationId, string AgentId, string? CallerKeyId);
 
 /// <summary>
-/// The built-in tools an agent can enable by name in its <c>tools</c> list. Each is an <see cref="AIFunction"/>, so the
-/// model pipeline's function invocation runs it and feeds the result back to the model.
+/// The built-in tools an agent can enable by name in its <c>tools</c> list. Each is an <see cref="AIFunction"/>;
+/// the turn orchestrator invokes them with a timeout and feeds results (or errors) back to the model.
 /// </summary>
 public sealed class ToolCatalog
 {
+    public const string ContextKey = "agentry.tool-context";
     readonly Dictionary<string, AIFunction> _tools;
+    readonly ToolOptions _options;
 
-    public ToolCatalog(TimeProvider time)
+    public ToolCatalog(TimeProvider time, IOptions<ToolOptions> options, IHttpClientFactory http)
     {
+        _options = options.Value;
         AIFunction[] tools =
         [
             AIFunctionFactory.Create(() => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture), "current_time",
@@ -24,27 +55,84 @@ public sealed class ToolCatalog
             AIFunctionFactory.Create(([Description("An arithmetic expression with + - * / % ^, parentheses and decimals, e.g. (2+3)*4")] string expression)
                 => Calculator.Evaluate(expression).ToString(CultureInfo.InvariantCulture), "calculator",
                 "Evaluates an arithmetic expression exactly as written and returns the number."),
+            AIFunctionFactory.Create(SearchConversationAsync, "conversation_search",
+                "Finds earlier messages of this conversation that contain the given words; returns up to five, newest first."),
+            AIFunctionFactory.Create(EscalateToHuman, "escalate_to_human",
+                "Asks a human colleague to take over this conversation. Use when you cannot help or the customer asks for a person."),
+            AIFunctionFactory.Create(RequestRefund, "refund",
+                "Files a refund request for the finance team and returns its reference. Amount in the account's currency."),
+            AIFunctionFactory.Create((string url, CancellationToken ct) => HttpGetAsync(http, url, ct), "http_get",
+                "Fetches a web page or API response (text, at most 64 KB) from an allowed host."),
         ];
         _tools = tools.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
     public bool Exists(string name) => _tools.ContainsKey(name);
 
-    public IReadOnlyList<ToolInfo> List() => _tools.Values.Select(t => new ToolInfo(t.Name, t.Description)).OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+    public bool IsEnabled(string name) => name != "http_get" || _options.HttpGetAllowedHosts.Length > 0;
+
+    public IEnumerable<AIFunction> All => _tools.Values;
+
+    public AIFunction? Find(string name) => _tools.GetValueOrDefault(name) is { } tool && IsEnabled(name) ? tool : null;
 
     public IEnumerable<AIFunction> Resolve(IEnumerable<string> names)
     {
         foreach (var name in names)
-            if (_tools.TryGetValue(name, out var tool)) yield return tool;
+            if (Find(name) is { } tool) yield return tool;
     }
-}
 
-public static class ToolsExtensions
-{
-    public static IHostApplicationBuilder AddTools(this IHostApplicationBuilder builder)
+    static async Task<string> SearchConversationAsync([Description("Words to look for")] string query, AIFunctionArguments arguments, CancellationToken ct)
     {
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ToolCatalog>();
-        return builder;
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        var db = arguments.Services!.GetRequiredService<AgentryDbContext>();
+        var words = query.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var candidates = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == context.ConversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant))
+            .OrderByDescending(m => m.Sequence).Take(500).Select(m => new { m.Role, m.Content, m.Sequence }).ToListAsync(ct);
+        var hits = candidates.Where(m => words.All(w => m.Content.Contains(w, StringComparison.OrdinalIgnoreCase))).Take(5)
+            .Select(m => $"#{m.Sequence} {m.Role}: {(m.Content.Length > 300 ? m.Content[..300] + "…" : m.Content)}").ToList();
+        return hits.Count == 0 ? "No earlier message matches." : string.Join("\n", hits);
+    }
+
+    static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)
+    {
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        arguments.Services!.GetRequiredService<AuditLog>().Record("conversation.escalated", context.CallerKeyId ?? "system", null,
+            $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
+        return "A human colleague has been asked to take over this conversation.";
+    }
+
+    static string RequestRefund([Description("Amount to refund")] decimal amount, [Description("Why the refund is due")] string reason, AIFunctionArguments arguments)
+    {
+        if (amount <= 0) throw new ArgumentException("The amount must be positive.");
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        var reference = $"RF-{Guid.CreateVersion7().ToString("N")[^8..].ToUpperInvariant()}";
+        // Recorded in the audit log, the system of record for the finance team until a payment system is connected (MCP).
+        arguments.Services!.GetRequiredService<AuditLog>().Record("refund.requested", context.CallerKeyId ?? "system", null,
+            $"conversation:{context.ConversationId}", "success", new { reference, amount, reason, context.AgentId });
+        return $"Refund request {reference} for {amount.ToString(CultureInfo.InvariantCulture)} filed; the finance team pays it within 5 business days.";
+    }
+
+    async Task<string> HttpGetAsync(IHttpClientFactory http, string url, CancellationToken ct)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ArgumentException("The url must be an absolute http(s) URL.");
+        if (!_options.HttpGetAllowedHosts.Contains(uri.Host, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentException($"The host '{uri.Host}' is not on the allowed list.");
+        using var client = http.CreateClient(ToolsExtensions.HttpGetClient);
+        using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, ct);
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[64 * 1024];
+        var read = 0;
+        while (read < buffer.Length && await body.ReadAsync(buffer.AsMemory(read), ct) is var n and > 0) read += n;
+        return $"HTTP {(int)response.StatusCode}\n{System.Text.Encoding.UTF8.GetString(buffer, 0, read)}";
+    }
+
+    public IReadOnlyList<ToolInfo> List(IEnumerable<Agents.AgentDefinition> agents)
+    {
+        var byTool = agents.SelectMany(a => a.Tools.Select(t => (Tool: t, Agent: a.Id))).ToLookup(x => x.Tool, x => x.Agent);
+        return _tools.Values.OrderBy(t => t.Name, StringComparer.Ordinal)
+            .Select(t => new ToolInfo(t.Name, t.Description, IsEnabled(t.Name), t.JsonSchema, byTool[t.Name].Order(StringComparer.Ordinal).ToList()))
+            .ToList();
     }
 }

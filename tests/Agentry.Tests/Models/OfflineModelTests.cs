@@ -53,7 +53,7 @@ public sealed class OfflineModelTests
         var badArgs = await app.SendAsync(id, "/tool calculator {not json");
         Assert.StartsWith("The arguments for /tool calculator must be a JSON object", (string?)badArgs["messages"]![1]!["content"]);
 
-        var handoff = await app.SendAsync(id, "/handoff billing");
-        Assert.Contains("cannot hand this conversation to 'billing'", (string?)handoff["messages"]![1]!["content"]);
+        var handoff = await app.SendAsync(id, "/handoff concierge");
+        Assert.Contains("cannot hand this conversation to 'concierge'", (string?)handoff["messages"]![1]!["content"]);
     }
 }

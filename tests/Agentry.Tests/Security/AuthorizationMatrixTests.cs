@@ -23,6 +23,7 @@ public sealed class AuthorizationMatrixTests
         ["PutAgent"] = ["agents:write"],
         ["DeleteAgent"] = ["agents:write"],
         ["ReloadAgents"] = ["agents:write"],
+        ["ListTools"] = ["read", "agents:write"],
         ["CreateConversation"] = ["chat"],
         ["ListConversations"] = ["chat", "read"],
         ["GetConversation"] = ["chat", "read"],

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Tools;
+
+/// <summary>How a tool call ended. <see cref="ResultForModel"/> is what the model sees; errors are results too.</summary>
+public sealed record ToolOutcome(string Outcome, string ResultForModel, int DurationMs)
+{
+    public const string Success = "success";
+    public const string Error = "error";
+    public const string Timeout = "timeout";
+    public const string Denied = "denied";
+    public const string UnknownTool = "unknown-tool";
+    public const string LimitReached = "limit-reached";
+}
+
+/// <summary>
+/// Runs one tool call with the per-tool timeout and result-size cap. A failing tool never fails the turn: the
+/// model receives "Error: …" and decides what to tell the user.
+/// </summary>
+public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> options, IServiceProvider services)
+{
+    public async Task<ToolOutcome> InvokeAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        if (!allowedTools.Contains(call.Name) || catalog.Find(call.Name) is not { } tool)
+            return new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.Timeout);
+        var arguments = new AIFunctionArguments(call.Arguments) { Services = services };
+        arguments.Context = new Dictionary<object, object?> { [ToolCatalog.ContextKey] = context };
+        try
+        {
+            var result = await tool.InvokeAsync(arguments, timeout.Token);
+            return new ToolOutcome(ToolOutcome.Success, Truncate(Text(result)), Elapsed());
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new ToolOutcome(ToolOutcome.Timeout, $"Error: the tool did not finish within {options.Value.Timeout.TotalSeconds:0.#} s.", Elapsed());
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or JsonException or HttpRequestException)
+        {
+            // These carry messages written for the caller (bad arguments, refused host); anything else stays generic.
+            return new ToolOutcome(ToolOutcome.Error, Truncate($"Error: {e.Message}"), Elapsed());
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new ToolOutcome(ToolOutcome.Error, "Error: the tool failed.", Elapsed());
+        }
+    }
+
+    string Truncate(string text) =>
+        text.Length <= options.Value.MaxResultChars ? text : string.Concat(text.AsSpan(0, options.Value.MaxResultChars), "…[truncated]");
+
+    static string Text(object? result) => result switch
+    {
+        null => "",
+        string s => s,
+        JsonElement { ValueKind: JsonValueKind.String } e => e.GetString()!,
+        JsonElement e => e.GetRawText(),
+        _ => JsonSerializer.Serialize(result),
+    };
+}
