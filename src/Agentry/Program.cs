@@ -5,6 +5,7 @@ using Agentry.Conversations;
 using Agentry.Data;
 using Agentry.Models;
 using Agentry.Operations;
+using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
 
@@ -26,6 +27,7 @@ builder.AddSecurity();
 builder.AddModels();
 builder.AddTools();
 builder.AddAgents();
+builder.AddRules();
 builder.AddConversations();
 builder.AddOperations();
 
@@ -44,6 +46,8 @@ app.MapSecurityApi();
 app.MapAuditApi();
 app.MapAgentsApi();
 app.MapToolsApi();
+app.MapRulesApi();
+app.MapApprovalsApi();
 app.MapConversationsApi();
 app.MapApiDocs();
 app.LogStartupBanner();

@@ -48,6 +48,12 @@ public sealed partial class AgentCatalog
 
     public IReadOnlyCollection<FileAgent> FileAgents => _files.Agents.Values.ToList();
 
+    /// <summary>Rules every agent obeys before its own (from <c>_global.yaml</c> in the agents folder).</summary>
+    public IReadOnlyList<Rules.AgentRule> GlobalRules => _files.GlobalRules;
+
+    /// <summary>The rules enforced for an agent: the global ones, then its own.</summary>
+    public IEnumerable<Rules.AgentRule> EnforcedRules(AgentDefinition agent) => GlobalRules.Concat(agent.Rules).Where(r => r.IsEnforced);
+
     /// <summary>Reads the folder. On errors the previous set stays in force and the errors are returned.</summary>
     public AgentFileSet Reload()
     {

@@ -1,4 +1,5 @@
 using Agentry.Api;
+using Agentry.Rules;
 
 namespace Agentry.Agents;
 
@@ -38,10 +39,8 @@ public sealed record AgentDefinition : IValidatable
         errors.Count("rules", Rules, 100);
         for (var i = 0; i < (Rules?.Count ?? 0); i++)
         {
-            var rule = Rules![i];
-            if (rule is null) { errors.Add($"rules[{i}]", "Must be an object with id and description."); continue; }
-            errors.Slug($"rules[{i}].id", rule.Id);
-            errors.Required($"rules[{i}].description", rule.Description, 2_000);
+            if (Rules![i] is { } rule) rule.Validate(errors, $"rules[{i}]");
+            else errors.Add($"rules[{i}]", "Must be an object with id and description.");
         }
         if (Rules?.Where(r => r is not null).GroupBy(r => r.Id).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
             errors.Add("rules", $"Rule id '{duplicate.Key}' is used more than once.");
@@ -88,11 +87,4 @@ public sealed record Personality
         errors.Count("personality.avoid", Avoid, 50);
         for (var i = 0; i < (Avoid?.Count ?? 0); i++) errors.Required($"personality.avoid[{i}]", Avoid![i], 200);
     }
-}
-
-/// <summary>A business rule. Today its description is compiled into the prompt; enforcement comes with the rules engine.</summary>
-public sealed record AgentRule
-{
-    public string Id { get; init; } = "";
-    public string Description { get; init => field = value ?? ""; } = "";
 }

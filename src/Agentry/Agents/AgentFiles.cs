@@ -9,7 +9,17 @@ namespace Agentry.Agents;
 public sealed record FileAgent(AgentDefinition Definition, string Path);
 
 /// <summary>The result of reading the agents folder: the agents that loaded and, per file, what was wrong.</summary>
-public sealed record AgentFileSet(IReadOnlyDictionary<string, FileAgent> Agents, IReadOnlyList<string> Errors);
+public sealed record AgentFileSet(IReadOnlyDictionary<string, FileAgent> Agents, IReadOnlyList<string> Errors)
+{
+    /// <summary>Rules from <c>_global.yaml</c>, applied to every agent before its own.</summary>
+    public IReadOnlyList<Rules.AgentRule> GlobalRules { get; init; } = [];
+}
+
+/// <summary>The shape of <c>_global.yaml</c>.</summary>
+public sealed record GlobalRulesFile
+{
+    public List<Rules.AgentRule> Rules { get; init => field = value ?? []; } = [];
+}
 
 /// <summary>Reads agent definitions from <c>*.yaml</c>/<c>*.yml</c> files (agents as code).</summary>
 public static class AgentFiles
@@ -24,9 +34,11 @@ public static class AgentFiles
         var agents = new Dictionary<string, FileAgent>(StringComparer.Ordinal);
         var errors = new List<string>();
         if (!Directory.Exists(directory)) return new AgentFileSet(agents, errors);
+        var globalRules = LoadGlobalRules(Path.Combine(directory, GlobalRulesFileName), errors);
 
         var files = Directory.EnumerateFiles(directory, "*.*", SearchOption.TopDirectoryOnly)
             .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            .Where(f => !System.IO.Path.GetFileName(f).StartsWith('_'))
             .Order(StringComparer.Ordinal);
         foreach (var path in files)
         {
@@ -61,7 +73,27 @@ public static class AgentFiles
             }
             agents[agent.Id] = new FileAgent(agent, path);
         }
-        return new AgentFileSet(agents, errors);
+        return new AgentFileSet(agents, errors) { GlobalRules = globalRules };
+    }
+
+    public const string GlobalRulesFileName = "_global.yaml";
+
+    static List<Rules.AgentRule> LoadGlobalRules(string path, List<string> errors)
+    {
+        if (!File.Exists(path)) return [];
+        try
+        {
+            var file = Yaml.Deserialize<GlobalRulesFile>(File.ReadAllText(path)) ?? new GlobalRulesFile();
+            var validation = new ValidationErrors();
+            for (var i = 0; i < file.Rules.Count; i++) file.Rules[i].Validate(validation, $"rules[{i}]");
+            if (validation.IsEmpty) return file.Rules;
+            errors.AddRange(validation.ToDictionary().Select(e => $"{GlobalRulesFileName}: {e.Key}: {string.Join(" ", e.Value)}"));
+        }
+        catch (YamlException e)
+        {
+            errors.Add($"{GlobalRulesFileName}, line {e.Start.Line}, column {e.Start.Column}: {Unwrap(e.InnerException?.Message ?? e.Message)}");
+        }
+        return [];
     }
 
     // YamlDotNet says "Property 'colour' not found on type 'Agentry.Agents.Personality'."; users know YAML keys, not .NET types.

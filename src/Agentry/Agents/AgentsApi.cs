@@ -2,6 +2,7 @@ using Agentry.Api;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -19,6 +19,9 @@ public static class ProblemTypes
     public const string AgentExists = Prefix + "agent-exists";
     public const string AgentDefinedInFile = Prefix + "agent-defined-in-file";
     public const string ConversationBusy = Prefix + "conversation-busy";
+    public const string ApprovalPending = Prefix + "approval-pending";
+    public const string ApprovalNotFound = Prefix + "approval-not-found";
+    public const string ApprovalDecided = Prefix + "approval-already-decided";
     public const string Conflict = Prefix + "conflict";
     public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string PayloadTooLarge = Prefix + "payload-too-large";

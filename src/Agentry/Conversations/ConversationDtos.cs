@@ -71,7 +71,12 @@ public sealed record MessageDto(
 }
 
 /// <summary>The result of one turn: the messages it added (the user's first) and what the model used.</summary>
-public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyList<MessageDto> Messages, UsageDto Usage, string Model);
+public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyList<MessageDto> Messages, UsageDto Usage, string Model)
+{
+    /// <summary><c>completed</c>, or <c>pending_approval</c> when a rule held a tool call for a human (see <see cref="PendingApprovalId"/>).</summary>
+    public string Status { get; init; } = "completed";
+    public string? PendingApprovalId { get; init; }
+}
 
 public static class Ids
 {

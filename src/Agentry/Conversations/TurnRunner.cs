@@ -4,8 +4,10 @@ using System.Text;
 using System.Text.Json;
 using Agentry.Agents;
 using Agentry.Api;
+using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
 using Microsoft.EntityFrameworkCore;
@@ -24,6 +26,8 @@ public sealed record TurnEvent(string Type, object Data)
     public const string ToolCall = "tool.call";
     public const string ToolResult = "tool.result";
     public const string Handoff = "handoff";
+    public const string Rule = "rule";
+    public const string ApprovalPending = "approval.pending";
     public const string MessageCompleted = "message.completed";
     public const string TurnCompleted = "turn.completed";
     public const string Error = "error";
@@ -39,31 +43,53 @@ public sealed record TurnEvent(string Type, object Data)
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
     IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
-    IOptions<SecurityOptions> security, TokenBudget budget, TimeProvider time, IHttpContextAccessor http, ILogger<TurnRunner> logger)
+    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, AuditLog audit, TimeProvider time, IHttpContextAccessor http,
+    ILogger<TurnRunner> logger)
 {
     public const string HandoffPrefix = "transfer_to_";
     readonly ConversationOptions _options = conversationOptions.Value;
 
-    public async Task<TurnDto> RunAsync(TurnRequest request, CancellationToken cancellationToken)
+    public async Task<TurnDto> RunAsync(TurnRequest request, CancellationToken cancellationToken) =>
+        await CollectAsync(ExecuteAsync(await PrepareAsync(request, cancellationToken), stream: false, cancellationToken));
+
+    public async IAsyncEnumerable<TurnEvent> StreamAsync(TurnRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var e in ExecuteAsync(await PrepareAsync(request, cancellationToken), stream: true, cancellationToken)) yield return e;
+    }
+
+    /// <summary>Continues the turn that stopped at <paramref name="approval"/>: the tool runs (or is refused) and the agent answers.</summary>
+    public async Task<TurnDto> ResumeAsync(Approval approval, bool approved, string? note, Caller? decidedBy, CancellationToken cancellationToken) =>
+        await CollectAsync(ExecuteAsync(await PrepareResumeAsync(approval, approved, note, decidedBy, cancellationToken), stream: false, cancellationToken));
+
+    static async Task<TurnDto> CollectAsync(IAsyncEnumerable<TurnEvent> events)
     {
         TurnDto? completed = null;
-        await foreach (var e in ExecuteAsync(request, stream: false, cancellationToken))
+        await foreach (var e in events)
             if (e.Data is TurnDto turn) completed = turn;
         return completed ?? throw new InvalidOperationException("The turn ended without a result.");
     }
 
-    public IAsyncEnumerable<TurnEvent> StreamAsync(TurnRequest request, CancellationToken cancellationToken) =>
-        ExecuteAsync(request, stream: true, cancellationToken);
-
-    async IAsyncEnumerable<TurnEvent> ExecuteAsync(TurnRequest request, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    async IAsyncEnumerable<TurnEvent> ExecuteAsync(TurnState turn, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var turn = await PrepareAsync(request, cancellationToken);
         var yielded = 0;
         var committed = false;
         Exception? failure = null;
         try
         {
-            while (true)
+            if (turn.IsUserTurn)
+            {
+                foreach (var e in await ApplyInputRulesAsync(turn, agents.EnforcedRules(turn.Agent), cancellationToken)) yield return e;
+                if (turn.EscalateTo is { } escalateTo && escalateTo != turn.Agent.Id && turn.BlockedReply is null &&
+                    (await agents.FindAsync(escalateTo, db, cancellationToken))?.Definition is { } escalationTarget)
+                {
+                    var from = turn.Agent.Id;
+                    await SwitchAgentAsync(turn, escalationTarget, $"rule {turn.EscalationRule} escalated the conversation", "rule", cancellationToken);
+                    yield return new TurnEvent(TurnEvent.Handoff, new { from, to = escalationTarget.Id, reason = $"rule {turn.EscalationRule}" });
+                    foreach (var e in await ApplyInputRulesAsync(turn, turn.Agent.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
+                }
+            }
+
+            while (turn.BlockedReply is null && turn.PendingApproval is null)
             {
                 var step = new ModelStep();
                 await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken))
@@ -72,7 +98,12 @@ public sealed partial class TurnRunner(
                     yield return e;
                 }
                 turn.AddUsage(step.Usage);
-                if (step.Text.Length > 0) turn.AddAssistant(step.Text);
+                if (step.Text.Length > 0)
+                {
+                    var (text, ruleEvents) = await ApplyOutputRulesAsync(turn, step.Text, cancellationToken);
+                    foreach (var e in ruleEvents) yield return e;
+                    if (turn.BufferOutput && stream && step.Failure is null) yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text });
+                }
                 if (step.Failure is not null) { failure = step.Failure; break; }
                 if (cancellationToken.IsCancellationRequested) break;
                 if (step.Calls.Count == 0)
@@ -94,21 +125,34 @@ public sealed partial class TurnRunner(
                     }
 
                     yield return new TurnEvent(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
-                    var outcome = turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
+                    var verdict = ruleEngine.CheckTool(agents.EnforcedRules(turn.Agent), call.Name, call.Arguments);
+                    foreach (var decision in verdict.Decisions) yield return RuleEvent(turn, decision);
+                    if (verdict.Denied is null && verdict.NeedsApproval is { } approvalRule)
+                    {
+                        var approval = HoldForApproval(turn, call, approvalRule, verdict.Decisions);
+                        yield return new TurnEvent(TurnEvent.ApprovalPending,
+                            new { approvalId = approval.Id, agentId = turn.Agent.Id, tool = call.Name, arguments = call.Arguments, rule = approvalRule.Id });
+                        break;
+                    }
+                    var outcome = verdict.Denied is { } deniedBy
+                        ? new ToolOutcome(ToolOutcome.Denied, $"Error: rule '{deniedBy.Id}' does not allow this call. {deniedBy.Description}".TrimEnd(), 0)
+                        : turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
                         ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
                         : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
                     turn.ToolCalls++;
-                    turn.AddTool(call, outcome, _options.MaxStoredToolResultChars);
+                    turn.AddTool(call, outcome, _options.MaxStoredToolResultChars, verdict.Decisions);
                     results.Add(new FunctionResultContent(call.CallId, outcome.ResultForModel));
                     yield return new TurnEvent(TurnEvent.ToolResult,
                         new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
                 }
 
+                if (turn.PendingApproval is not null) break;
                 if (handoff?.Target is { } target)
                 {
                     var from = turn.Agent.Id;
                     await SwitchAgentAsync(turn, target, handoff.Reason, "tool", cancellationToken);
                     yield return new TurnEvent(TurnEvent.Handoff, new { from, to = target.Id, reason = handoff.Reason });
+                    foreach (var e in await ApplyInputRulesAsync(turn, target.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
                     continue;
                 }
 
@@ -224,7 +268,8 @@ public sealed partial class TurnRunner(
                         case TextContent { Text.Length: > 0 } delta:
                             text.Append(delta.Text);
                             step.Text = text.ToString(); // kept current, so a cut-off stream stores what the user saw
-                            yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = delta.Text });
+                            // With output rules the reply is held back until they have run: the user sees only the checked text.
+                            if (!turn.BufferOutput) yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = delta.Text });
                             break;
                         case FunctionCallContent call:
                             step.Calls.Add(call);
@@ -282,6 +327,72 @@ public sealed partial class TurnRunner(
         turn.SystemPrompt = SystemPrompt.Compile(target) +
             $"\n\n## Handoff\nYou have just received this conversation from {from}. Reason: {reason}. Continue helping the user; do not greet them again.";
         turn.ToolSet = BuildTools(target);
+        turn.BufferOutput = agents.EnforcedRules(target).Any(r => r.Stage == RuleStages.Output);
+    }
+
+    /// <summary>Input rules on the user's message: it may be redacted or rewritten (what is stored and what models see), blocked, or escalated.</summary>
+    async Task<List<TurnEvent>> ApplyInputRulesAsync(TurnState turn, IEnumerable<AgentRule> rules, CancellationToken cancellationToken)
+    {
+        var user = turn.Produced[0];
+        var verdict = await ruleEngine.CheckTextAsync(RuleStages.Input, rules, user.Content, cancellationToken);
+        if (verdict.Decisions.Count == 0) return [];
+        if (verdict.Text != user.Content)
+        {
+            user.Content = verdict.Text;
+            var redacted = new ChatMessage(ChatRole.User, verdict.Text);
+            turn.History[^1] = redacted;
+            turn.Context[turn.Context.FindLastIndex(m => m.Role == ChatRole.User)] = redacted;
+        }
+        turn.Decide(user, verdict.Decisions);
+        if (verdict.Blocked is { } blocked)
+        {
+            turn.BlockedReply = blocked.Reply;
+            turn.AddAssistant(blocked.Reply!);
+            turn.FinishReason = "rule_blocked";
+        }
+        if (verdict.Escalation is { } escalation)
+        {
+            turn.EscalateTo = escalation.EscalateTo;
+            turn.EscalationRule = escalation.Id;
+            if (escalation.EscalateTo == "human")
+                audit.Record("conversation.escalated", turn.Caller?.KeyId ?? "system", null, $"conversation:{turn.Conversation.Id}", "pending-human",
+                    new { rule = escalation.Id, agentId = turn.Agent.Id });
+        }
+        return verdict.Decisions.Select(d => RuleEvent(turn, d)).ToList();
+    }
+
+    /// <summary>Output rules on a reply, then stored as the agent's message.</summary>
+    async Task<(string Text, List<TurnEvent> Events)> ApplyOutputRulesAsync(TurnState turn, string text, CancellationToken cancellationToken)
+    {
+        var verdict = await ruleEngine.CheckTextAsync(RuleStages.Output, agents.EnforcedRules(turn.Agent), text, cancellationToken);
+        var final = verdict.Blocked?.Reply ?? verdict.Text;
+        var message = turn.AddAssistant(final);
+        if (verdict.Decisions.Count == 0) return (final, []);
+        turn.Decide(message, verdict.Decisions);
+        return (final, verdict.Decisions.Select(d => RuleEvent(turn, d)).ToList());
+    }
+
+    /// <summary>Every rule decision is an SSE event, part of the message it concerns, and an audit event.</summary>
+    TurnEvent RuleEvent(TurnState turn, RuleDecision decision)
+    {
+        audit.Record($"rule.{decision.Action}", turn.Caller?.KeyId ?? "system", null, $"agent:{turn.Agent.Id}", decision.Action,
+            new { rule = decision.Rule, decision.Stage, decision.Detail, conversationId = turn.Conversation.Id });
+        return new TurnEvent(TurnEvent.Rule, new { agentId = turn.Agent.Id, rule = decision.Rule, stage = decision.Stage, action = decision.Action, detail = decision.Detail });
+    }
+
+    Approval HoldForApproval(TurnState turn, FunctionCallContent call, AgentRule rule, IReadOnlyList<RuleDecision> decisions)
+    {
+        var approval = new Approval
+        {
+            Id = Ids.New("apr"), ConversationId = turn.Conversation.Id, AgentId = turn.Agent.Id, ToolName = call.Name, CallId = call.CallId,
+            Arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>()), RuleId = rule.Id, CreatedAt = time.GetUtcNow(),
+        };
+        db.Approvals.Add(approval); // saved with the turn
+        turn.PendingApproval = approval;
+        turn.AddTool(call, new ToolOutcome("pending-approval", $"Waiting for approval ({approval.Id}).", 0), _options.MaxStoredToolResultChars, decisions);
+        turn.AddAssistant($"This needs a supervisor's approval before I can go ahead ({rule.Description.TrimEnd('.')}). I will continue as soon as it is decided.".Replace(" ().", ".", StringComparison.Ordinal));
+        turn.FinishReason = "pending_approval";
+        return approval;
     }
 
     async Task<TurnState> PrepareAsync(TurnRequest request, CancellationToken cancellationToken)
@@ -306,6 +417,9 @@ public sealed partial class TurnRunner(
                 conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken)
                     ?? throw Problems.ConversationNotFound(conversationId);
                 if (!conversation.CanSee(request.Caller, security.Value)) throw Problems.ConversationNotFound(conversationId);
+                if (await db.Approvals.AnyAsync(a => a.ConversationId == conversationId && a.Status == ApprovalStatus.Pending, cancellationToken))
+                    throw new ApiProblemException(409, ProblemTypes.ApprovalPending, "Approval pending",
+                        $"Conversation '{conversationId}' is waiting for a human to approve or reject a tool call; it continues once that is decided.");
             }
 
             var agentId = request.AgentId ?? conversation.AgentId;
@@ -319,8 +433,52 @@ public sealed partial class TurnRunner(
             {
                 SystemPrompt = SystemPrompt.Compile(agent),
                 ToolSet = BuildTools(agent),
+                IsUserTurn = true,
+                BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
             };
             turn.Produced.Add(NewMessage(conversation.Id, MessageRoles.User, agent.Id, request.Content));
+            return turn;
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Rebuilds the stopped turn's context, records the decision, and runs (or refuses) the held tool call.</summary>
+    async Task<TurnState> PrepareResumeAsync(Approval approval, bool approved, string? note, Caller? decidedBy, CancellationToken cancellationToken)
+    {
+        var lease = gate.TryEnter(approval.ConversationId) ?? throw Busy(approval.ConversationId);
+        try
+        {
+            var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == approval.ConversationId, cancellationToken)
+                ?? throw Problems.ConversationNotFound(approval.ConversationId);
+            var agent = (await agents.FindAsync(approval.AgentId, db, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(approval.AgentId);
+            var model = models.Resolve(agent.Model);
+            var history = await LoadHistoryAsync(conversation.Id, cancellationToken);
+            var turn = new TurnState(conversation, false, agent, model, history, decidedBy, lease, time.GetUtcNow())
+            {
+                SystemPrompt = SystemPrompt.Compile(agent),
+                ToolSet = BuildTools(agent),
+                BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
+            };
+
+            approval.Status = approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
+            approval.DecidedAt = time.GetUtcNow();
+            approval.DecidedBy = decidedBy?.KeyId ?? "system";
+            approval.Note = note;
+            var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(approval.Arguments) ?? [];
+            var call = new FunctionCallContent(approval.CallId, approval.ToolName, arguments);
+            var outcome = approved
+                ? await toolInvoker.InvokeAsync(call, new ToolContext(conversation.Id, agent.Id, conversation.OwnerKeyId), agent.Tools, cancellationToken)
+                : new ToolOutcome(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(note) ? "" : $" Note: {note}")}", 0);
+            turn.ToolCalls++;
+            turn.AddTool(call, outcome, _options.MaxStoredToolResultChars, []);
+            turn.Context.Add(new ChatMessage(ChatRole.Assistant, [call]));
+            turn.Context.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(call.CallId, outcome.ResultForModel)]));
+            audit.Record(approved ? "approval.approved" : "approval.rejected", decidedBy?.KeyId ?? "system", null, $"approval:{approval.Id}", approval.Status,
+                new { approval.ConversationId, approval.ToolName, approval.RuleId, note, toolOutcome = outcome.Outcome });
             return turn;
         }
         catch
@@ -378,6 +536,12 @@ public sealed partial class TurnRunner(
         {
             message.Sequence = ++sequence;
             message.CreatedAt = now;
+            if (turn.Decisions.TryGetValue(message, out var decisions))
+            {
+                var metadata = message.Metadata is null ? new System.Text.Json.Nodes.JsonObject() : System.Text.Json.Nodes.JsonNode.Parse(message.Metadata)!.AsObject();
+                metadata["rules"] = JsonSerializer.SerializeToNode(decisions, RuleJson);
+                message.Metadata = metadata.ToJsonString();
+            }
         }
         conversation.LastSequence = sequence;
         conversation.UpdatedAt = now;
@@ -399,6 +563,8 @@ public sealed partial class TurnRunner(
         return stored;
     }
 
+    static readonly JsonSerializerOptions RuleJson = new(JsonSerializerDefaults.Web);
+
     static Message NewMessage(string conversationId, string role, string agentId, string content) => new()
     {
         Id = Ids.New(Ids.MessagePrefix), ConversationId = conversationId, Role = role, AgentId = agentId, Content = content,
@@ -406,7 +572,11 @@ public sealed partial class TurnRunner(
 
     static TurnDto ToDto(TurnState turn, List<Message> stored) =>
         new(turn.Conversation.Id, turn.Agent.Id, stored.Select(MessageDto.From).ToList(),
-            new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens), turn.Model.Name);
+            new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens), turn.Model.Name)
+        {
+            Status = turn.PendingApproval is null ? "completed" : "pending_approval",
+            PendingApprovalId = turn.PendingApproval?.Id,
+        };
 
     static ApiProblemException Busy(string conversationId) =>
         new(409, ProblemTypes.ConversationBusy, "Conversation busy",
@@ -439,9 +609,24 @@ public sealed partial class TurnRunner(
         public int ToolCalls { get; set; }
         public int ToolRounds { get; set; }
         public string? FinishReason { get; set; }
+        /// <summary>A new user message (as opposed to the continuation of an approved tool call).</summary>
+        public bool IsUserTurn { get; init; }
+        /// <summary>Hold deltas back until output rules have checked the reply.</summary>
+        public bool BufferOutput { get; set; }
+        public string? BlockedReply { get; set; }
+        public string? EscalateTo { get; set; }
+        public string? EscalationRule { get; set; }
+        public Approval? PendingApproval { get; set; }
+        public Dictionary<Message, List<RuleDecision>> Decisions { get; } = new(ReferenceEqualityComparer.Instance);
 
         /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
-        public bool ProducedAnything => Produced.Count > 1;
+        public bool ProducedAnything => Produced.Count > (IsUserTurn ? 1 : 0);
+
+        public void Decide(Message message, IEnumerable<RuleDecision> decisions)
+        {
+            if (!Decisions.TryGetValue(message, out var list)) Decisions[message] = list = [];
+            list.AddRange(decisions);
+        }
 
         public ChatOptions ChatOptions() => new()
         {
@@ -456,14 +641,16 @@ public sealed partial class TurnRunner(
             OutputTokens += usage?.OutputTokenCount ?? 0;
         }
 
-        public void AddAssistant(string text)
+        public Message AddAssistant(string text)
         {
-            Produced.Add(NewMessage(Conversation.Id, MessageRoles.Assistant, Agent.Id, text));
+            var message = NewMessage(Conversation.Id, MessageRoles.Assistant, Agent.Id, text);
+            Produced.Add(message);
             History.Add(new ChatMessage(ChatRole.Assistant, text));
             Context.Add(new ChatMessage(ChatRole.Assistant, text));
+            return message;
         }
 
-        public void AddTool(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars)
+        public void AddTool(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars, IReadOnlyList<RuleDecision> decisions)
         {
             var content = outcome.ResultForModel.Length <= maxStoredChars ? outcome.ResultForModel : outcome.ResultForModel[..maxStoredChars] + "…[truncated]";
             var message = NewMessage(Conversation.Id, MessageRoles.Tool, Agent.Id, content);
@@ -472,6 +659,7 @@ public sealed partial class TurnRunner(
                 toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = outcome.Outcome, durationMs = outcome.DurationMs,
             });
             Produced.Add(message);
+            if (decisions.Count > 0) Decide(message, decisions);
         }
 
         public void AddHandoff(string from, string to, string reason, string mode)

@@ -16,6 +16,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<StoredAgent> Agents => Set<StoredAgent>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Approval> Approvals => Set<Approval>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -70,6 +71,27 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             a.Property(x => x.Definition).HasColumnName("definition");
             a.Property(x => x.CreatedAt).HasColumnName("created_at");
             a.Property(x => x.UpdatedAt).HasColumnName("updated_at");
+        });
+
+        model.Entity<Approval>(a =>
+        {
+            a.ToTable("approvals");
+            a.HasKey(x => x.Id);
+            a.Property(x => x.Id).HasColumnName("id").HasMaxLength(40);
+            a.Property(x => x.ConversationId).HasColumnName("conversation_id").HasMaxLength(40);
+            a.Property(x => x.AgentId).HasColumnName("agent_id").HasMaxLength(64);
+            a.Property(x => x.ToolName).HasColumnName("tool_name").HasMaxLength(128);
+            a.Property(x => x.CallId).HasColumnName("call_id").HasMaxLength(128);
+            a.Property(x => x.Arguments).HasColumnName("arguments");
+            a.Property(x => x.RuleId).HasColumnName("rule_id").HasMaxLength(64);
+            a.Property(x => x.Status).HasColumnName("status").HasMaxLength(16);
+            a.Property(x => x.CreatedAt).HasColumnName("created_at");
+            a.Property(x => x.DecidedAt).HasColumnName("decided_at");
+            a.Property(x => x.DecidedBy).HasColumnName("decided_by").HasMaxLength(64);
+            a.Property(x => x.Note).HasColumnName("note").HasMaxLength(1000);
+            a.HasIndex(x => new { x.ConversationId, x.Status }).HasDatabaseName("ix_approvals_conversation_status");
+            a.HasIndex(x => new { x.Status, x.Id }).HasDatabaseName("ix_approvals_status");
+            a.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
         });
 
         model.Entity<ApiKey>(k =>

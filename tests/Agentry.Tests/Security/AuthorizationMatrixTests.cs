@@ -24,6 +24,11 @@ public sealed class AuthorizationMatrixTests
         ["DeleteAgent"] = ["agents:write"],
         ["ReloadAgents"] = ["agents:write"],
         ["ListTools"] = ["read", "agents:write"],
+        ["TestRules"] = ["read", "agents:write"],
+        ["ListApprovals"] = [],
+        ["GetApproval"] = [],
+        ["ApproveToolCall"] = [],
+        ["RejectToolCall"] = [],
         ["CreateConversation"] = ["chat"],
         ["ListConversations"] = ["chat", "read"],
         ["GetConversation"] = ["chat", "read"],
@@ -71,7 +76,7 @@ public sealed class AuthorizationMatrixTests
         var failures = new List<string>();
         foreach (var (method, template, id) in operations)
         {
-            var path = template.Replace("{agentId}", "concierge").Replace("{conversationId}", conversation).Replace("{keyId}", "key_matrix");
+            var path = template.Replace("{agentId}", "concierge").Replace("{conversationId}", conversation).Replace("{keyId}", "key_matrix").Replace("{approvalId}", "apr_matrix");
             foreach (var (caller, secret) in new (string, string?)[] { ("no key", null), ("wrong key", "agk_wrong-wrong-wrong-wrong-wrong-wrong-0"), ("revoked key", revoked), ("expired key", expired) })
             {
                 var status = await SendAsync(app, method, path, secret);

@@ -1,0 +1,69 @@
+using Agentry.Api;
+using Agentry.Data;
+using Agentry.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Conversations;
+
+public sealed record ApprovalDto(
+    string Id, string ConversationId, string AgentId, string ToolName, System.Text.Json.JsonElement Arguments, string RuleId, string Status,
+    DateTimeOffset CreatedAt, DateTimeOffset? DecidedAt, string? DecidedBy, string? Note)
+{
+    public static ApprovalDto From(Approval a) => new(a.Id, a.ConversationId, a.AgentId, a.ToolName,
+        System.Text.Json.JsonDocument.Parse(a.Arguments).RootElement.Clone(), a.RuleId, a.Status, a.CreatedAt, a.DecidedAt, a.DecidedBy, a.Note);
+}
+
+public sealed record ApprovalDecision(string? Note) : IValidatable
+{
+    public void Validate(ValidationErrors errors) => errors.MaxLength("note", Note, 1_000);
+}
+
+/// <summary>Human decisions on tool calls that a rule held (e.g. refunds over a limit). Deciding continues the stopped turn.</summary>
+public static class ApprovalsApi
+{
+    public static RouteGroupBuilder MapApprovalsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/admin/approvals").WithTags("Approvals").RequireAuthorization(Policies.Admin);
+        group.MapGet("/", List).WithName("ListApprovals");
+        group.MapGet("/{approvalId}", Get).WithName("GetApproval");
+        group.MapPost("/{approvalId}/approve", Approve).Validated().WithName("ApproveToolCall")
+            .WithSummary("Approve: the tool runs and the agent answers; returns the continued turn.");
+        group.MapPost("/{approvalId}/reject", Reject).Validated().WithName("RejectToolCall")
+            .WithSummary("Reject: the agent is told the call was refused and answers; returns the continued turn.");
+        return group;
+    }
+
+    static async Task<Results<Ok<Page<ApprovalDto>>, ValidationProblem>> List(string? status, int? limit, string? cursor, AgentryDbContext db, CancellationToken ct)
+    {
+        if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        var query = db.Approvals.AsNoTracking();
+        if (status is not null) query = query.Where(a => a.Status == status);
+        if (cursor is not null) query = query.Where(a => string.Compare(a.Id, cursor) < 0);
+        var rows = await query.OrderByDescending(a => a.Id).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(Pagination.ToPage(rows, take, ApprovalDto.From, a => a.Id));
+    }
+
+    static async Task<Results<Ok<ApprovalDto>, ProblemHttpResult>> Get(string approvalId, AgentryDbContext db, CancellationToken ct) =>
+        await db.Approvals.AsNoTracking().FirstOrDefaultAsync(a => a.Id == approvalId, ct) is { } approval
+            ? TypedResults.Ok(ApprovalDto.From(approval))
+            : NotFound(approvalId);
+
+    static Task<Results<Ok<TurnDto>, ProblemHttpResult>> Approve(string approvalId, ApprovalDecision decision, AgentryDbContext db, TurnRunner runner, HttpContext http, CancellationToken ct) =>
+        DecideAsync(approvalId, approved: true, decision.Note, db, runner, http, ct);
+
+    static Task<Results<Ok<TurnDto>, ProblemHttpResult>> Reject(string approvalId, ApprovalDecision decision, AgentryDbContext db, TurnRunner runner, HttpContext http, CancellationToken ct) =>
+        DecideAsync(approvalId, approved: false, decision.Note, db, runner, http, ct);
+
+    static async Task<Results<Ok<TurnDto>, ProblemHttpResult>> DecideAsync(
+        string approvalId, bool approved, string? note, AgentryDbContext db, TurnRunner runner, HttpContext http, CancellationToken ct)
+    {
+        var approval = await db.Approvals.FirstOrDefaultAsync(a => a.Id == approvalId, ct);
+        if (approval is null) return NotFound(approvalId);
+        if (approval.Status != ApprovalStatus.Pending)
+            return Problems.Conflict(ProblemTypes.ApprovalDecided, $"Approval '{approvalId}' was already {approval.Status}.");
+        return TypedResults.Ok(await runner.ResumeAsync(approval, approved, note, http.GetCaller(), ct));
+    }
+
+    static ProblemHttpResult NotFound(string approvalId) => Problems.NotFound(ProblemTypes.ApprovalNotFound, $"No approval with id '{approvalId}' exists.");
+}
