@@ -99,7 +99,8 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 
     // Convenience calls used across the tests.
 
-    public async Task<JsonObject> CreateConversationAsync(string agentId = "concierge", string? userId = null)
+    /// <summary>Starts a conversation; the default agent is support, which answers itself (the concierge routes by meaning).</summary>
+    public async Task<JsonObject> CreateConversationAsync(string agentId = "support", string? userId = null)
     {
         var response = await Client.PostAsJsonAsync("/v1/conversations", new { agentId, userId });
         await Http.ExpectAsync(response, System.Net.HttpStatusCode.Created);

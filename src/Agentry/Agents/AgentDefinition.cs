@@ -23,6 +23,8 @@ public sealed record AgentDefinition : IValidatable
     public List<string> Handoffs { get; init => field = value ?? []; } = [];
     public double? Temperature { get; init; }
     public int? MaxOutputTokens { get; init; }
+    /// <summary>How a router agent chooses among its handoffs without a model call (see <see cref="SemanticRouter"/>).</summary>
+    public RoutingOptions Routing { get; init => field = value ?? new(); } = new();
 
     public const int MaxOutputTokensLimit = 128_000;
 
@@ -53,6 +55,7 @@ public sealed record AgentDefinition : IValidatable
             errors.Slug($"handoffs[{i}]", Handoffs![i]);
             if (Handoffs[i] == Id) errors.Add($"handoffs[{i}]", "An agent cannot hand off to itself.");
         }
+        Routing.Validate(errors, Handoffs ?? []);
         errors.Range("temperature", Temperature, 0, 2);
         if (MaxOutputTokens is { } max && (max < 1 || max > MaxOutputTokensLimit))
             errors.Add("maxOutputTokens", $"Must be between 1 and {MaxOutputTokensLimit}.");

@@ -9,6 +9,7 @@ public static class AgentsExtensions
     {
         builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<AgentCatalog>();
+        builder.Services.AddSingleton<SemanticRouter>();
         return builder;
     }
 

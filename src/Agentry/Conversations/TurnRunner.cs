@@ -43,7 +43,7 @@ public sealed record TurnEvent(string Type, object Data)
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
     IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
-    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, AuditLog audit, TimeProvider time, IHttpContextAccessor http,
+    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, TimeProvider time, IHttpContextAccessor http,
     ILogger<TurnRunner> logger)
 {
     public const string HandoffPrefix = "transfer_to_";
@@ -86,6 +86,19 @@ public sealed partial class TurnRunner(
                     await SwitchAgentAsync(turn, escalationTarget, $"rule {turn.EscalationRule} escalated the conversation", "rule", cancellationToken);
                     yield return new TurnEvent(TurnEvent.Handoff, new { from, to = escalationTarget.Id, reason = $"rule {turn.EscalationRule}" });
                     foreach (var e in await ApplyInputRulesAsync(turn, turn.Agent.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
+                }
+                if (turn.Agent.Routing.IsSemantic && turn.BlockedReply is null && !IsDirective(turn.Produced[0].Content))
+                {
+                    // A router agent decides by embedding similarity, with no model call; the chosen agent answers this same turn.
+                    var route = await router.RouteAsync(turn.Agent, turn.Produced[0].Content, db, cancellationToken);
+                    var targetId = route.Target ?? turn.Agent.Routing.Fallback;
+                    if (targetId is not null && targetId != turn.Agent.Id && (await agents.FindAsync(targetId, db, cancellationToken))?.Definition is { } routed)
+                    {
+                        var from = turn.Agent.Id;
+                        await SwitchAgentAsync(turn, routed, route.Reason, "semantic", cancellationToken);
+                        yield return new TurnEvent(TurnEvent.Handoff, new { from, to = routed.Id, reason = route.Reason, score = route.Score });
+                        foreach (var e in await ApplyInputRulesAsync(turn, routed.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
+                    }
                 }
             }
 
@@ -564,6 +577,10 @@ public sealed partial class TurnRunner(
     }
 
     static readonly JsonSerializerOptions RuleJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The offline model's /tool and /handoff directives are addressed to the current agent, so routing leaves them alone.</summary>
+    static bool IsDirective(string content) =>
+        content.StartsWith("/tool", StringComparison.OrdinalIgnoreCase) || content.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase);
 
     static Message NewMessage(string conversationId, string role, string agentId, string content) => new()
     {

@@ -51,7 +51,7 @@ public sealed class HandoffTests
         await using var app = new AgentryApp(openAi);
         openAi.Enqueue(FakeReply.CallTool("transfer_to_billing", "{\"reason\":\"double charge\"}"), FakeReply.Say("Ben here, let me look at that charge."));
 
-        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "I was charged twice" }));
+        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "I was charged twice", agentId = "support" }));
         Assert.Equal("billing", (string?)turn["agentId"]);
         Assert.Equal("double charge", (string?)turn["messages"]![1]!["metadata"]!["reason"]);
         Assert.Equal("Ben here, let me look at that charge.", (string?)turn["messages"]![2]!["content"]);
@@ -60,7 +60,7 @@ public sealed class HandoffTests
         Assert.Contains(first.Body["tools"]!.AsArray(), t => (string?)t!["function"]!["name"] == "transfer_to_billing");
         var second = openAi.Requests[1];
         Assert.StartsWith("You are Ben", FakeRequest.Text(second.Messages[0]));
-        Assert.Contains("You have just received this conversation from concierge. Reason: double charge", FakeRequest.Text(second.Messages[0]));
+        Assert.Contains("You have just received this conversation from support. Reason: double charge", FakeRequest.Text(second.Messages[0]));
         Assert.DoesNotContain(second.Messages, m => (string?)m!["role"] == "tool" || m!["tool_calls"] is not null);
         Assert.Equal("I was charged twice", second.LastUserText);
     }
