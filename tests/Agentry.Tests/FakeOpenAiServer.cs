@@ -71,6 +71,12 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", HandleAsync);
         _app.MapPost("/openai/v1/chat/completions", HandleAsync);
+        // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M.
+        _app.MapGet("/page", async (int? size, int? delayMs, HttpContext context) =>
+        {
+            if (delayMs is > 0) await Task.Delay(delayMs.Value, context.RequestAborted);
+            return Results.Text("<p>" + new string('x', size ?? 20) + "</p>", "text/html");
+        });
         _app.StartAsync().GetAwaiter().GetResult();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = address + "/v1";
