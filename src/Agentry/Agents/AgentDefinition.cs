@@ -25,6 +25,8 @@ public sealed record AgentDefinition : IValidatable
     public int? MaxOutputTokens { get; init; }
     /// <summary>How a router agent chooses among its handoffs without a model call (see <see cref="SemanticRouter"/>).</summary>
     public RoutingOptions Routing { get; init => field = value ?? new(); } = new();
+    /// <summary>Makes this entry a workflow of other agents, addressed like an agent.</summary>
+    public WorkflowOptions? Workflow { get; init; }
 
     public const int MaxOutputTokensLimit = 128_000;
 
@@ -56,6 +58,7 @@ public sealed record AgentDefinition : IValidatable
             if (Handoffs[i] == Id) errors.Add($"handoffs[{i}]", "An agent cannot hand off to itself.");
         }
         Routing.Validate(errors, Handoffs ?? []);
+        Workflow?.Validate(errors, Id);
         errors.Range("temperature", Temperature, 0, 2);
         if (MaxOutputTokens is { } max && (max < 1 || max > MaxOutputTokensLimit))
             errors.Add("maxOutputTokens", $"Must be between 1 and {MaxOutputTokensLimit}.");
@@ -89,5 +92,33 @@ public sealed record Personality
         for (var i = 0; i < (Traits?.Count ?? 0); i++) errors.Required($"personality.traits[{i}]", Traits![i], 100);
         errors.Count("personality.avoid", Avoid, 50);
         for (var i = 0; i < (Avoid?.Count ?? 0); i++) errors.Required($"personality.avoid[{i}]", Avoid![i], 200);
+    }
+}
+
+/// <summary>A named multi-agent workflow.</summary>
+public sealed record WorkflowOptions
+{
+    public const string Sequential = "sequential";
+    public const string Group = "group";
+
+    /// <summary><c>sequential</c>: each agent's output feeds the next. <c>group</c>: agents take turns on a shared transcript.</summary>
+    public string Type { get; init; } = Sequential;
+    public List<string> Agents { get; init => field = value ?? []; } = [];
+    /// <summary>group: most turns in all.</summary>
+    public int MaxRounds { get; init; } = 4;
+    /// <summary>group: a reply containing this phrase ends the workflow (e.g. APPROVED).</summary>
+    public string? Until { get; init; }
+
+    public void Validate(ValidationErrors errors, string selfId)
+    {
+        if (Type is not (Sequential or Group)) errors.Add("workflow.type", "Use 'sequential' or 'group'.");
+        if (Agents.Count is < 1 or > 10) errors.Add("workflow.agents", "Between 1 and 10 agents.");
+        for (var i = 0; i < Agents.Count; i++)
+        {
+            errors.Slug($"workflow.agents[{i}]", Agents[i]);
+            if (Agents[i] == selfId) errors.Add($"workflow.agents[{i}]", "A workflow cannot contain itself.");
+        }
+        if (MaxRounds is < 1 or > 20) errors.Add("workflow.maxRounds", "Between 1 and 20.");
+        errors.MaxLength("workflow.until", Until, 100);
     }
 }

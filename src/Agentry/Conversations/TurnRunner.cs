@@ -28,6 +28,7 @@ public sealed record TurnEvent(string Type, object Data)
     public const string Handoff = "handoff";
     public const string Rule = "rule";
     public const string ApprovalPending = "approval.pending";
+    public const string WorkflowStep = "workflow.step";
     public const string MessageCompleted = "message.completed";
     public const string TurnCompleted = "turn.completed";
     public const string Error = "error";
@@ -71,7 +72,6 @@ public sealed partial class TurnRunner(
 
     async IAsyncEnumerable<TurnEvent> ExecuteAsync(TurnState turn, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var yielded = 0;
         var committed = false;
         Exception? failure = null;
         try
@@ -102,81 +102,11 @@ public sealed partial class TurnRunner(
                 }
             }
 
-            while (turn.BlockedReply is null && turn.PendingApproval is null)
-            {
-                var step = new ModelStep();
-                await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken))
-                {
-                    yielded++;
-                    yield return e;
-                }
-                turn.AddUsage(step.Usage);
-                if (step.Text.Length > 0)
-                {
-                    var (text, ruleEvents) = await ApplyOutputRulesAsync(turn, step.Text, cancellationToken);
-                    foreach (var e in ruleEvents) yield return e;
-                    if (turn.BufferOutput && stream && step.Failure is null) yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text });
-                }
-                if (step.Failure is not null) { failure = step.Failure; break; }
-                if (cancellationToken.IsCancellationRequested) break;
-                if (step.Calls.Count == 0)
-                {
-                    turn.FinishReason = step.FinishReason ?? "stop";
-                    break;
-                }
-
-                var results = new List<AIContent>();
-                HandoffDecision? handoff = null;
-                foreach (var call in step.Calls)
-                {
-                    if (call.Name.StartsWith(HandoffPrefix, StringComparison.Ordinal))
-                    {
-                        handoff = await DecideHandoffAsync(turn, call, cancellationToken);
-                        if (handoff.Target is not null) break;
-                        results.Add(new FunctionResultContent(call.CallId, handoff.Error));
-                        continue;
-                    }
-
-                    yield return new TurnEvent(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
-                    var verdict = ruleEngine.CheckTool(agents.EnforcedRules(turn.Agent), call.Name, call.Arguments);
-                    foreach (var decision in verdict.Decisions) yield return RuleEvent(turn, decision);
-                    if (verdict.Denied is null && verdict.NeedsApproval is { } approvalRule)
-                    {
-                        var approval = HoldForApproval(turn, call, approvalRule, verdict.Decisions);
-                        yield return new TurnEvent(TurnEvent.ApprovalPending,
-                            new { approvalId = approval.Id, agentId = turn.Agent.Id, tool = call.Name, arguments = call.Arguments, rule = approvalRule.Id });
-                        break;
-                    }
-                    var outcome = verdict.Denied is { } deniedBy
-                        ? new ToolOutcome(ToolOutcome.Denied, $"Error: rule '{deniedBy.Id}' does not allow this call. {deniedBy.Description}".TrimEnd(), 0)
-                        : turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
-                        ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
-                        : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
-                    turn.ToolCalls++;
-                    turn.AddTool(call, outcome, _options.MaxStoredToolResultChars, verdict.Decisions);
-                    results.Add(new FunctionResultContent(call.CallId, outcome.ResultForModel));
-                    yield return new TurnEvent(TurnEvent.ToolResult,
-                        new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
-                }
-
-                if (turn.PendingApproval is not null) break;
-                if (handoff?.Target is { } target)
-                {
-                    var from = turn.Agent.Id;
-                    await SwitchAgentAsync(turn, target, handoff.Reason, "tool", cancellationToken);
-                    yield return new TurnEvent(TurnEvent.Handoff, new { from, to = target.Id, reason = handoff.Reason });
-                    foreach (var e in await ApplyInputRulesAsync(turn, target.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
-                    continue;
-                }
-
-                turn.Context.Add(new ChatMessage(ChatRole.Assistant, [.. step.Calls]));
-                turn.Context.Add(new ChatMessage(ChatRole.Tool, results));
-                if (++turn.ToolRounds > toolOptions.Value.MaxCallsPerTurn + 1)
-                {
-                    turn.FinishReason = "tool_limit";
-                    break;
-                }
-            }
+            var run = turn.Agent.Workflow is { } workflow && turn.IsUserTurn && turn.BlockedReply is null
+                ? RunWorkflowAsync(turn, workflow, stream, cancellationToken)
+                : RunAgentAsync(turn, stream, cancellationToken);
+            await foreach (var e in run) yield return e;
+            failure = turn.Failure;
 
             if (failure is not null && !turn.ProducedAnything) throw failure; // nothing happened that needs keeping: a plain problem
             if (cancellationToken.IsCancellationRequested) yield break;         // the finally block stores what was produced
@@ -213,6 +143,129 @@ public sealed partial class TurnRunner(
             }
             turn.Lease.Dispose();
         }
+    }
+
+    /// <summary>The active agent works until it answers: model calls, tool calls fed back, handoffs to other agents.</summary>
+    async IAsyncEnumerable<TurnEvent> RunAgentAsync(TurnState turn, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (turn.BlockedReply is null && turn.PendingApproval is null)
+        {
+            var step = new ModelStep();
+            await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken)) yield return e;
+            turn.AddUsage(step.Usage);
+            if (step.Text.Length > 0)
+            {
+                var (text, ruleEvents) = await ApplyOutputRulesAsync(turn, step.Text, cancellationToken);
+                foreach (var e in ruleEvents) yield return e;
+                if (turn.BufferOutput && stream && step.Failure is null) yield return new TurnEvent(TurnEvent.Delta, new { agentId = turn.Agent.Id, text });
+            }
+            if (step.Failure is not null) { turn.Failure = step.Failure; break; }
+            if (cancellationToken.IsCancellationRequested) break;
+            if (step.Calls.Count == 0)
+            {
+                turn.FinishReason = step.FinishReason ?? "stop";
+                break;
+            }
+
+            var results = new List<AIContent>();
+            HandoffDecision? handoff = null;
+            foreach (var call in step.Calls)
+            {
+                if (call.Name.StartsWith(HandoffPrefix, StringComparison.Ordinal))
+                {
+                    handoff = await DecideHandoffAsync(turn, call, cancellationToken);
+                    if (handoff.Target is not null) break;
+                    results.Add(new FunctionResultContent(call.CallId, handoff.Error));
+                    continue;
+                }
+
+                yield return new TurnEvent(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
+                var verdict = ruleEngine.CheckTool(agents.EnforcedRules(turn.Agent), call.Name, call.Arguments);
+                foreach (var decision in verdict.Decisions) yield return RuleEvent(turn, decision);
+                if (verdict.Denied is null && verdict.NeedsApproval is { } approvalRule)
+                {
+                    var approval = HoldForApproval(turn, call, approvalRule, verdict.Decisions);
+                    yield return new TurnEvent(TurnEvent.ApprovalPending,
+                        new { approvalId = approval.Id, agentId = turn.Agent.Id, tool = call.Name, arguments = call.Arguments, rule = approvalRule.Id });
+                    break;
+                }
+                var outcome = verdict.Denied is { } deniedBy
+                    ? new ToolOutcome(ToolOutcome.Denied, $"Error: rule '{deniedBy.Id}' does not allow this call. {deniedBy.Description}".TrimEnd(), 0)
+                    : turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
+                    ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
+                    : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
+                turn.ToolCalls++;
+                turn.AddTool(call, outcome, _options.MaxStoredToolResultChars, verdict.Decisions);
+                results.Add(new FunctionResultContent(call.CallId, outcome.ResultForModel));
+                yield return new TurnEvent(TurnEvent.ToolResult,
+                    new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
+            }
+
+            if (turn.PendingApproval is not null) break;
+            if (handoff?.Target is { } target)
+            {
+                var from = turn.Agent.Id;
+                await SwitchAgentAsync(turn, target, handoff.Reason, "tool", cancellationToken);
+                yield return new TurnEvent(TurnEvent.Handoff, new { from, to = target.Id, reason = handoff.Reason });
+                foreach (var e in await ApplyInputRulesAsync(turn, target.Rules.Where(r => r.IsEnforced), cancellationToken)) yield return e;
+                continue;
+            }
+
+            turn.Context.Add(new ChatMessage(ChatRole.Assistant, [.. step.Calls]));
+            turn.Context.Add(new ChatMessage(ChatRole.Tool, results));
+            if (++turn.ToolRounds > toolOptions.Value.MaxCallsPerTurn + 1)
+            {
+                turn.FinishReason = "tool_limit";
+                break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a workflow agent: <c>sequential</c> passes each member's output to the next; <c>group</c> lets members take
+    /// turns (round-robin) on a shared transcript until one says the <c>until</c> phrase or the rounds run out.
+    /// </summary>
+    async IAsyncEnumerable<TurnEvent> RunWorkflowAsync(TurnState turn, WorkflowOptions workflow, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var workflowAgent = turn.Agent;
+        turn.ConversationAgentId = workflowAgent.Id;
+        var members = new List<AgentDefinition>();
+        foreach (var id in workflow.Agents)
+            members.Add((await agents.FindAsync(id, db, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(id));
+
+        var conversationSoFar = turn.History.ToList();
+        var contributions = new List<(string Agent, string Text)>();
+        var rounds = workflow.Type == WorkflowOptions.Sequential ? members.Count : workflow.MaxRounds;
+        for (var round = 0; round < rounds; round++)
+        {
+            var agent = members[round % members.Count];
+            turn.Agent = agent;
+            turn.Model = models.Resolve(agent.Model);
+            turn.ToolSet = tools.Resolve(agent.Tools).ToList<AITool>(); // members answer; they do not hand off
+            turn.BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
+            turn.SystemPrompt = SystemPrompt.Compile(agent) +
+                $"\n\n## Workflow\nYou are step {round + 1} of the '{workflowAgent.Name}' workflow ({workflow.Type}: {string.Join(", ", workflow.Agents)}). Do your part; others do theirs.";
+            turn.Context = [.. conversationSoFar];
+            if (workflow.Type == WorkflowOptions.Sequential && contributions.Count > 0)
+                turn.Context.Add(new ChatMessage(ChatRole.User, $"Output of {contributions[^1].Agent}:\n{contributions[^1].Text}\n\nTake it from here."));
+            else
+                foreach (var (member, text) in contributions)
+                    turn.Context.Add(member == agent.Id ? new ChatMessage(ChatRole.Assistant, text) : new ChatMessage(ChatRole.User, $"[{member}] {text}"));
+
+            yield return new TurnEvent(TurnEvent.WorkflowStep, new { workflow = workflowAgent.Id, step = round + 1, agentId = agent.Id });
+            var before = turn.Produced.Count;
+            await foreach (var e in RunAgentAsync(turn, stream, cancellationToken)) yield return e;
+            if (turn.Failure is not null || turn.PendingApproval is not null || cancellationToken.IsCancellationRequested) yield break;
+
+            var said = turn.Produced.Skip(before).LastOrDefault(m => m.Role == MessageRoles.Assistant)?.Content ?? "";
+            contributions.Add((agent.Id, said));
+            if (workflow.Type == WorkflowOptions.Group && workflow.Until is { Length: > 0 } until && said.Contains(until, StringComparison.OrdinalIgnoreCase))
+            {
+                turn.FinishReason = "workflow_done";
+                yield break;
+            }
+        }
+        turn.FinishReason = workflow.Type == WorkflowOptions.Group ? "max_rounds" : "stop";
     }
 
     /// <summary>One call to the active agent's model. Streams deltas when streaming; fills <paramref name="step"/> either way.</summary>
@@ -558,7 +611,7 @@ public sealed partial class TurnRunner(
         }
         conversation.LastSequence = sequence;
         conversation.UpdatedAt = now;
-        conversation.AgentId = turn.Agent.Id;
+        conversation.AgentId = turn.ConversationAgentId ?? turn.Agent.Id;
         if (turn.IsNew) db.Conversations.Add(conversation);
         db.Messages.AddRange(stored);
         try
@@ -588,7 +641,7 @@ public sealed partial class TurnRunner(
     };
 
     static TurnDto ToDto(TurnState turn, List<Message> stored) =>
-        new(turn.Conversation.Id, turn.Agent.Id, stored.Select(MessageDto.From).ToList(),
+        new(turn.Conversation.Id, turn.ConversationAgentId ?? turn.Agent.Id, stored.Select(MessageDto.From).ToList(),
             new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens), turn.Model.Name)
         {
             Status = turn.PendingApproval is null ? "completed" : "pending_approval",
@@ -634,6 +687,9 @@ public sealed partial class TurnRunner(
         public string? EscalateTo { get; set; }
         public string? EscalationRule { get; set; }
         public Approval? PendingApproval { get; set; }
+        public Exception? Failure { get; set; }
+        /// <summary>The agent the conversation stays with after the turn when that is not the last speaker (a workflow).</summary>
+        public string? ConversationAgentId { get; set; }
         public Dictionary<Message, List<RuleDecision>> Decisions { get; } = new(ReferenceEqualityComparer.Instance);
 
         /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>

@@ -13,10 +13,10 @@ public sealed class AgentsApiTests
         await using var app = new AgentryApp();
         var page = await Http.JsonAsync(await app.Client.GetAsync("/v1/agents"));
         var agents = page["data"]!.AsArray();
-        Assert.Equal(["billing", "concierge", "sales", "support"], agents.Select(a => (string)a!["id"]!).ToArray());
+        Assert.Equal(["billing", "concierge", "plan-advice", "sales", "support"], agents.Select(a => (string)a!["id"]!).ToArray());
         Assert.All(agents, a => Assert.Equal("file", (string?)a!["source"]));
         var names = agents.Select(a => (string)a!["name"]!).ToHashSet();
-        Assert.Equal(4, names.Count); // distinct personas
+        Assert.Equal(5, names.Count); // distinct personas
 
         var concierge = await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/concierge"));
         Assert.Equal("concierge.yaml", (string?)concierge["file"]);
@@ -99,7 +99,7 @@ public sealed class AgentsApiTests
         await Http.ProblemAsync(await app.Client.PutAsJsonAsync("/v1/agents/x", new { id = "y", name = "Y" }), 400, ProblemTypes.ValidationFailed);
 
         var all = await Http.JsonAsync(await app.Client.GetAsync("/v1/agents"));
-        Assert.Equal(4, all["data"]!.AsArray().Count); // nothing was written
+        Assert.Equal(5, all["data"]!.AsArray().Count); // nothing was written
     }
 
     [Fact]
