@@ -79,6 +79,42 @@ public sealed record Personality
     public string? SignOff { get; init; }
     /// <summary>Phrases the agent must never say.</summary>
     public List<string> Avoid { get; init => field = value ?? []; } = [];
+    /// <summary>Fields a conversation may override when it starts (tone, style, language, traits, greeting, signOff).</summary>
+    public List<string> Overridable { get; init => field = value ?? []; } = [];
+
+    public static readonly string[] OverridableFields = ["tone", "style", "language", "traits", "greeting", "signOff"];
+
+    /// <summary>This personality with a conversation's overrides applied, for the fields this personality allows.</summary>
+    public Personality With(Personality? overrides)
+    {
+        if (overrides is null) return this;
+        bool May(string field) => Overridable.Contains(field);
+        return this with
+        {
+            Tone = May("tone") && overrides.Tone is { } tone ? tone : Tone,
+            Style = May("style") && overrides.Style is { } style ? style : Style,
+            Language = May("language") && overrides.Language is { } language ? language : Language,
+            Traits = May("traits") && overrides.Traits.Count > 0 ? overrides.Traits : Traits,
+            Greeting = May("greeting") && overrides.Greeting is { } greeting ? greeting : Greeting,
+            SignOff = May("signOff") && overrides.SignOff is { } signOff ? signOff : SignOff,
+        };
+    }
+
+    /// <summary>The fields an override sets that this personality does not allow.</summary>
+    public IEnumerable<string> Disallowed(Personality overrides)
+    {
+        var set = new List<string>();
+        if (overrides.Tone is not null) set.Add("tone");
+        if (overrides.Style is not null) set.Add("style");
+        if (overrides.Language is not null) set.Add("language");
+        if (overrides.Traits.Count > 0) set.Add("traits");
+        if (overrides.Greeting is not null) set.Add("greeting");
+        if (overrides.SignOff is not null) set.Add("signOff");
+        if (overrides.Role is not null) set.Add("role");
+        if (overrides.Avoid.Count > 0) set.Add("avoid");
+        if (overrides.Overridable.Count > 0) set.Add("overridable");
+        return set.Where(f => !Overridable.Contains(f));
+    }
 
     public void Validate(ValidationErrors errors)
     {
@@ -91,6 +127,8 @@ public sealed record Personality
         errors.Count("personality.traits", Traits, 20);
         for (var i = 0; i < (Traits?.Count ?? 0); i++) errors.Required($"personality.traits[{i}]", Traits![i], 100);
         errors.Count("personality.avoid", Avoid, 50);
+        foreach (var field in Overridable ?? [])
+            if (!OverridableFields.Contains(field)) errors.Add("personality.overridable", $"'{field}' cannot be overridden; use {string.Join(", ", OverridableFields)}.");
         for (var i = 0; i < (Avoid?.Count ?? 0); i++) errors.Required($"personality.avoid[{i}]", Avoid![i], 200);
     }
 }

@@ -18,6 +18,8 @@ public sealed class Conversation
     public long LastSequence { get; set; }
     /// <summary>The API key that created the conversation; with conversation isolation only it (or an admin) can see it.</summary>
     public string? OwnerKeyId { get; set; }
+    /// <summary>Personality fields this conversation overrides (JSON), within what its agent allows.</summary>
+    public string? PersonalityOverride { get; set; }
 }
 
 public sealed class Message

@@ -3,7 +3,8 @@ using Agentry.Api;
 
 namespace Agentry.Conversations;
 
-public sealed record CreateConversationRequest(string AgentId, string? UserId, string? Title, Dictionary<string, JsonElement>? Metadata) : IValidatable
+public sealed record CreateConversationRequest(
+    string AgentId, string? UserId, string? Title, Dictionary<string, JsonElement>? Metadata, Agents.Personality? Personality = null) : IValidatable
 {
     public const int MaxMetadataBytes = 16 * 1024;
 
@@ -13,6 +14,7 @@ public sealed record CreateConversationRequest(string AgentId, string? UserId, s
         errors.MaxLength("userId", UserId, 128);
         errors.MaxLength("title", Title, 200);
         ValidateMetadata(errors, Metadata);
+        Personality?.Validate(errors);
     }
 
     public static void ValidateMetadata(ValidationErrors errors, Dictionary<string, JsonElement>? metadata)
@@ -52,6 +54,9 @@ public sealed record ChatRequest(string Message, string? AgentId, string? Conver
 public sealed record ConversationDto(
     string Id, string AgentId, string? UserId, string? Title, JsonElement? Metadata, long MessageCount, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
+    /// <summary>The agent's opening message, on the response that created the conversation.</summary>
+    public string? Greeting { get; init; }
+
     public static ConversationDto From(Conversation c) =>
         new(c.Id, c.AgentId, c.UserId, c.Title, ParseJson(c.Metadata), c.LastSequence, c.CreatedAt, c.UpdatedAt);
 

@@ -13,6 +13,8 @@ namespace Agentry.Conversations;
 
 public static class ConversationsApi
 {
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations").WithTags("Conversations");
@@ -35,20 +37,35 @@ public static class ConversationsApi
         return group;
     }
 
-    static async Task<Results<Created<ConversationDto>, ProblemHttpResult>> Create(
+    static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(
         CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, HttpContext http, CancellationToken ct)
     {
-        if (!await agents.ExistsAsync(request.AgentId, db, ct)) return Problems.AgentNotFound(request.AgentId).ToResult();
+        if (await agents.FindAsync(request.AgentId, db, ct) is not { } agent) return Problems.AgentNotFound(request.AgentId).ToResult();
+        if (request.Personality is { } overrides && agent.Definition.Personality.Disallowed(overrides).ToList() is { Count: > 0 } disallowed)
+            return Problems.Validation(disallowed.ToDictionary(f => $"personality.{f}",
+                f => new[] { $"Agent '{agent.Definition.Id}' does not allow conversations to override {f}." }));
         var now = time.GetUtcNow();
         var conversation = new Conversation
         {
             Id = Ids.New(Ids.ConversationPrefix), AgentId = request.AgentId, UserId = request.UserId, Title = request.Title,
             Metadata = request.Metadata is null ? null : JsonSerializer.Serialize(request.Metadata), CreatedAt = now, UpdatedAt = now,
             OwnerKeyId = http.GetCaller()?.KeyId,
+            PersonalityOverride = request.Personality is null ? null : JsonSerializer.Serialize(request.Personality, Json),
         };
         db.Conversations.Add(conversation);
+        // A configured greeting opens the conversation, so a chat window has something to show before the user types.
+        var greeting = agent.Definition.Personality.With(request.Personality).Greeting;
+        if (!string.IsNullOrWhiteSpace(greeting))
+        {
+            conversation.LastSequence = 1;
+            db.Messages.Add(new Message
+            {
+                Id = Ids.New(Ids.MessagePrefix), ConversationId = conversation.Id, Sequence = 1, Role = MessageRoles.Assistant, AgentId = agent.Definition.Id,
+                Content = greeting, FinishReason = "greeting", CreatedAt = now,
+            });
+        }
         await db.SaveChangesAsync(ct);
-        return TypedResults.Created($"/v1/conversations/{conversation.Id}", ConversationDto.From(conversation));
+        return TypedResults.Created($"/v1/conversations/{conversation.Id}", ConversationDto.From(conversation) with { Greeting = greeting });
     }
 
     /// <summary>Newest first.</summary>

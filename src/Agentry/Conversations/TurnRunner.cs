@@ -243,7 +243,7 @@ public sealed partial class TurnRunner(
             turn.Model = models.Resolve(agent.Model);
             turn.ToolSet = tools.Resolve(agent.Tools).ToList<AITool>(); // members answer; they do not hand off
             turn.BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
-            turn.SystemPrompt = SystemPrompt.Compile(agent) +
+            turn.SystemPrompt = CompilePrompt(agent, turn.Conversation) +
                 $"\n\n## Workflow\nYou are step {round + 1} of the '{workflowAgent.Name}' workflow ({workflow.Type}: {string.Join(", ", workflow.Agents)}). Do your part; others do theirs.";
             turn.Context = [.. conversationSoFar];
             if (workflow.Type == WorkflowOptions.Sequential && contributions.Count > 0)
@@ -390,7 +390,7 @@ public sealed partial class TurnRunner(
         await budget.EnsureAvailableAsync(turn.Caller, cancellationToken);
         // The new agent sees the conversation's text, not the previous agent's tool calls.
         turn.Context = [.. turn.History];
-        turn.SystemPrompt = SystemPrompt.Compile(target) +
+        turn.SystemPrompt = CompilePrompt(target, turn.Conversation) +
             $"\n\n## Handoff\nYou have just received this conversation from {from}. Reason: {reason}. Continue helping the user; do not greet them again.";
         turn.ToolSet = BuildTools(target);
         turn.BufferOutput = agents.EnforcedRules(target).Any(r => r.Stage == RuleStages.Output);
@@ -497,7 +497,7 @@ public sealed partial class TurnRunner(
             history.Add(new ChatMessage(ChatRole.User, request.Content));
             var turn = new TurnState(conversation, isNew, agent, model, history, request.Caller, lease, time.GetUtcNow())
             {
-                SystemPrompt = SystemPrompt.Compile(agent),
+                SystemPrompt = CompilePrompt(agent, conversation),
                 ToolSet = BuildTools(agent),
                 IsUserTurn = true,
                 BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
@@ -525,7 +525,7 @@ public sealed partial class TurnRunner(
             var history = await LoadHistoryAsync(conversation.Id, cancellationToken);
             var turn = new TurnState(conversation, false, agent, model, history, decidedBy, lease, time.GetUtcNow())
             {
-                SystemPrompt = SystemPrompt.Compile(agent),
+                SystemPrompt = CompilePrompt(agent, conversation),
                 ToolSet = BuildTools(agent),
                 BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
             };
@@ -630,6 +630,14 @@ public sealed partial class TurnRunner(
     }
 
     static readonly JsonSerializerOptions RuleJson = new(JsonSerializerDefaults.Web);
+
+    /// <summary>The agent's prompt with the conversation's personality overrides, where the agent allows them.</summary>
+    static string CompilePrompt(AgentDefinition agent, Conversation conversation)
+    {
+        if (conversation.PersonalityOverride is null) return SystemPrompt.Compile(agent);
+        var overrides = JsonSerializer.Deserialize<Personality>(conversation.PersonalityOverride, RuleJson);
+        return SystemPrompt.Compile(agent with { Personality = agent.Personality.With(overrides) });
+    }
 
     /// <summary>The offline model's /tool and /handoff directives are addressed to the current agent, so routing leaves them alone.</summary>
     static bool IsDirective(string content) =>

@@ -35,6 +35,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.Property(x => x.UpdatedAt).HasColumnName("updated_at");
             c.Property(x => x.LastSequence).HasColumnName("last_sequence").IsConcurrencyToken();
             c.Property(x => x.OwnerKeyId).HasColumnName("owner_key_id").HasMaxLength(40);
+            c.Property(x => x.PersonalityOverride).HasColumnName("personality_override");
             c.HasIndex(x => new { x.OwnerKeyId, x.Id }).HasDatabaseName("ix_conversations_owner");
             c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
             c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");

@@ -17,6 +17,7 @@ public sealed class ConversationsApiTests
         var id = (string)conversation["id"]!;
         Assert.StartsWith("conv_", id);
         Assert.Equal("concierge", (string?)conversation["agentId"]);
+        Assert.Equal("Hi, I'm Ada from Northwind. How can I help you today?", (string?)conversation["greeting"]); // the greeting opens it
 
         var turn = await app.SendAsync(id, "Hello, who are you?");
         Assert.Equal("offline", (string?)turn["model"]);
@@ -28,7 +29,7 @@ public sealed class ConversationsApiTests
         var reply = messages[1]!;
         Assert.Equal("assistant", (string?)reply["role"]);
         Assert.Equal("concierge", (string?)reply["agentId"]);
-        Assert.StartsWith("Hi, I'm Ada from Northwind.", (string?)reply["content"]); // the persona's greeting opens the first reply
+        Assert.StartsWith("This is Ada", (string?)reply["content"]); // greeted already, so straight to the point
         Assert.Contains("offline model", (string?)reply["content"]);
         Assert.Equal("offline", (string?)reply["model"]);
         Assert.True((int)turn["usage"]!["inputTokens"]! > 0);
@@ -40,12 +41,13 @@ public sealed class ConversationsApiTests
         Assert.DoesNotContain("Hi, I'm Ada", (string?)second["messages"]![1]!["content"]); // greeting only once
 
         var history = await app.MessagesAsync(id);
-        Assert.Equal(["user", "assistant", "user", "assistant"], history.Select(m => (string)m!["role"]!).ToArray());
-        Assert.Equal([1L, 2L, 3L, 4L], history.Select(m => (long)m!["sequence"]!).ToArray());
+        Assert.Equal(["assistant", "user", "assistant", "user", "assistant"], history.Select(m => (string)m!["role"]!).ToArray());
+        Assert.Equal("greeting", (string?)history[0]!["finishReason"]);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], history.Select(m => (long)m!["sequence"]!).ToArray());
         Assert.EndsWith("Z", (string?)history[0]!["createdAt"]);
 
         var fetched = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{id}"));
-        Assert.Equal(4, (int)fetched["messageCount"]!);
+        Assert.Equal(5, (int)fetched["messageCount"]!);
         Assert.Equal("user-1", (string?)fetched["userId"]);
     }
 

@@ -228,6 +228,10 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("owner_key_id");
 
+                    b.Property<string>("PersonalityOverride")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("personality_override");
+
                     b.Property<string>("Title")
                         .HasMaxLength(200)
                         .HasColumnType("TEXT")
