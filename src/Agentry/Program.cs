@@ -4,6 +4,7 @@ using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Observability;
 using Agentry.Operations;
 using Agentry.Rules;
 using Agentry.Security;
@@ -20,6 +21,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
 });
 builder.AddConfigurationAliases();
+builder.AddObservability();
 builder.AddApi();
 builder.AddData();
 builder.AddAudit();
@@ -41,7 +43,9 @@ app.Services.LoadAgentFiles();
 
 app.UseApi();
 app.UseSecurity();
+app.UseRequestLogScope();
 app.MapOperationsApi();
+app.MapObservabilityApi();
 app.MapSecurityApi();
 app.MapAuditApi();
 app.MapAgentsApi();

@@ -23,9 +23,13 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 
     readonly string _environment;
 
-    public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null, string environment = "Testing")
+    readonly Action<IServiceCollection>? _services;
+
+    public AgentryApp(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null, string environment = "Testing",
+        Action<IServiceCollection>? services = null)
     {
         _environment = environment;
+        _services = services;
         DataDirectory = Directory.CreateTempSubdirectory("agentry-test-").FullName;
         _settings = new Dictionary<string, string?>
         {
@@ -87,6 +91,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
     {
         builder.UseEnvironment(_environment);
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        if (_services is not null) builder.ConfigureServices(_services);
     }
 
     public override async ValueTask DisposeAsync()

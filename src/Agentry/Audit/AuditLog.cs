@@ -24,6 +24,9 @@ public sealed class AuditLog(TimeProvider time)
 
     internal ChannelReader<AuditEntry> Reader => _queue.Reader;
 
+    /// <summary>Events queued and not yet written.</summary>
+    public int Pending => _queue.Reader.Count;
+
     public void Record(string action, string actor, string? clientIp, string? target, string outcome, object? detail = null) =>
         _queue.Writer.TryWrite(new AuditEntry(time.GetUtcNow(), actor, clientIp, action, target, outcome, Activity.Current?.TraceId.ToString(), 1, detail));
 

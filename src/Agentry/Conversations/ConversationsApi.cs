@@ -111,10 +111,10 @@ public static class ConversationsApi
     }
 
     static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller()), WantsStream(http, request.Stream), ct);
+        RespondAsync(runner, http, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller()), WantsStream(http, request.Stream), ct);
 
     static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller()),
+        RespondAsync(runner, http, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller()),
             WantsStream(http, request.Stream), ct);
 
     static bool WantsStream(HttpContext http, bool? stream) =>
@@ -124,7 +124,7 @@ public static class ConversationsApi
     /// For a stream, the first event is awaited before the response starts, so a turn that fails early (unknown
     /// conversation, busy, provider down) still gets a proper status code and problem body instead of an SSE error.
     /// </summary>
-    static async Task<IResult> RespondAsync(TurnRunner runner, TurnRequest request, bool stream, CancellationToken ct)
+    static async Task<IResult> RespondAsync(TurnRunner runner, HttpContext http, TurnRequest request, bool stream, CancellationToken ct)
     {
         if (!stream) return TypedResults.Ok(await runner.RunAsync(request, ct));
 
@@ -139,11 +139,13 @@ public static class ConversationsApi
             await events.DisposeAsync();
             throw;
         }
-        return TypedResults.ServerSentEvents(Continue(events, any, ct));
+        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), ct));
     }
 
-    static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, [EnumeratorCancellation] CancellationToken ct)
+    static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, Observability.AgentryTelemetry telemetry,
+        [EnumeratorCancellation] CancellationToken ct)
     {
+        telemetry.StreamOpened();
         try
         {
             if (!any) yield break;
@@ -154,6 +156,7 @@ public static class ConversationsApi
         }
         finally
         {
+            telemetry.StreamClosed();
             await events.DisposeAsync();
         }
     }

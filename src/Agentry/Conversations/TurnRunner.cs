@@ -7,6 +7,7 @@ using Agentry.Api;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
+using Agentry.Observability;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
@@ -44,7 +45,7 @@ public sealed record TurnEvent(string Type, object Data)
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
     IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
-    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, TimeProvider time, IHttpContextAccessor http,
+    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, AgentryTelemetry telemetry, TimeProvider time, IHttpContextAccessor http,
     ILogger<TurnRunner> logger)
 {
     public const string HandoffPrefix = "transfer_to_";
@@ -74,6 +75,8 @@ public sealed partial class TurnRunner(
     {
         var committed = false;
         Exception? failure = null;
+        turn.Activity = AgentryTelemetry.Source.StartActivity("agentry.turn");
+        turn.Activity?.SetTag("agentry.conversation.id", turn.Conversation.Id).SetTag("agentry.agent.id", turn.Agent.Id).SetTag("agentry.stream", stream);
         try
         {
             if (turn.IsUserTurn)
@@ -142,6 +145,11 @@ public sealed partial class TurnRunner(
                 }
             }
             turn.Lease.Dispose();
+            var outcome = committed && failure is null ? turn.PendingApproval is null ? "completed" : "pending_approval" : failure is null ? "interrupted" : "failed";
+            telemetry.TurnCompleted(turn.Agent.Id, outcome, Stopwatch.GetElapsedTime(turn.StartedTimestamp));
+            turn.Activity?.SetTag("agentry.turn.outcome", outcome).SetTag("agentry.agent.final", turn.Agent.Id);
+            if (failure is not null) turn.Activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+            turn.Activity?.Dispose();
         }
     }
 
@@ -153,6 +161,7 @@ public sealed partial class TurnRunner(
             var step = new ModelStep();
             await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken)) yield return e;
             turn.AddUsage(step.Usage);
+            telemetry.TokensUsed(turn.Model.Name, turn.Agent.Id, step.Usage?.InputTokenCount ?? 0, step.Usage?.OutputTokenCount ?? 0);
             if (step.Text.Length > 0)
             {
                 var (text, ruleEvents) = await ApplyOutputRulesAsync(turn, step.Text, cancellationToken);
@@ -193,8 +202,10 @@ public sealed partial class TurnRunner(
                     ? new ToolOutcome(ToolOutcome.Denied, $"Error: rule '{deniedBy.Id}' does not allow this call. {deniedBy.Description}".TrimEnd(), 0)
                     : turn.ToolCalls >= toolOptions.Value.MaxCallsPerTurn
                     ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
-                    : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
+                    : await toolInvoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken,
+                        turn.Activity?.Context ?? default);
                 turn.ToolCalls++;
+                telemetry.ToolCalled(call.Name, outcome.Outcome, TimeSpan.FromMilliseconds(outcome.DurationMs));
                 turn.AddTool(call, outcome, _options.MaxStoredToolResultChars, verdict.Decisions);
                 results.Add(new FunctionResultContent(call.CallId, outcome.ResultForModel));
                 yield return new TurnEvent(TurnEvent.ToolResult,
@@ -271,6 +282,8 @@ public sealed partial class TurnRunner(
     /// <summary>One call to the active agent's model. Streams deltas when streaming; fills <paramref name="step"/> either way.</summary>
     async IAsyncEnumerable<TurnEvent> CallModelAsync(TurnState turn, ModelStep step, bool stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // The async iterator runs each step on its caller's context, so re-enter the turn span for the model call's span.
+        if (turn.Activity is not null) Activity.Current = turn.Activity;
         var prompt = new List<ChatMessage>(turn.Context.Count + 1) { new(ChatRole.System, turn.SystemPrompt) };
         prompt.AddRange(turn.Context);
         var options = turn.ChatOptions();
@@ -384,6 +397,8 @@ public sealed partial class TurnRunner(
     {
         var from = turn.Agent.Id;
         turn.AddHandoff(from, target.Id, reason, mode);
+        telemetry.HandedOff(from, target.Id, mode);
+        turn.Activity?.AddEvent(new ActivityEvent("agentry.handoff", tags: new ActivityTagsCollection { ["from"] = from, ["to"] = target.Id, ["mode"] = mode }));
         turn.Hops++;
         turn.Agent = target;
         turn.Model = models.Resolve(target.Model);
@@ -441,6 +456,8 @@ public sealed partial class TurnRunner(
     /// <summary>Every rule decision is an SSE event, part of the message it concerns, and an audit event.</summary>
     TurnEvent RuleEvent(TurnState turn, RuleDecision decision)
     {
+        telemetry.RuleDecided(decision.Rule, decision.Stage, decision.Action);
+        turn.Activity?.AddEvent(new ActivityEvent("agentry.rule", tags: new ActivityTagsCollection { ["rule"] = decision.Rule, ["stage"] = decision.Stage, ["action"] = decision.Action }));
         audit.Record($"rule.{decision.Action}", turn.Caller?.KeyId ?? "system", null, $"agent:{turn.Agent.Id}", decision.Action,
             new { rule = decision.Rule, decision.Stage, decision.Detail, conversationId = turn.Conversation.Id });
         return new TurnEvent(TurnEvent.Rule, new { agentId = turn.Agent.Id, rule = decision.Rule, stage = decision.Stage, action = decision.Action, detail = decision.Detail });
@@ -696,6 +713,7 @@ public sealed partial class TurnRunner(
         public string? EscalationRule { get; set; }
         public Approval? PendingApproval { get; set; }
         public Exception? Failure { get; set; }
+        public Activity? Activity { get; set; }
         /// <summary>The agent the conversation stays with after the turn when that is not the last speaker (a workflow).</summary>
         public string? ConversationAgentId { get; set; }
         public Dictionary<Message, List<RuleDecision>> Decisions { get; } = new(ReferenceEqualityComparer.Instance);

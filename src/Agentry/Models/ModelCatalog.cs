@@ -16,7 +16,9 @@ public sealed record ResolvedModel(string Name, IChatClient Client);
 /// Turns an agent's <c>model</c> reference into an <see cref="IChatClient"/> pipeline, built once per endpoint and
 /// model. This is the only place that knows about providers; everything else sees <see cref="IChatClient"/>.
 /// </summary>
-public sealed class ModelCatalog(IOptions<ModelOptions> options, IHttpClientFactory httpClients, ILoggerFactory loggerFactory, IServiceProvider services)
+public sealed class ModelCatalog(
+    IOptions<ModelOptions> options, IOptions<Observability.ObservabilityOptions> observability, IHttpClientFactory httpClients, ILoggerFactory loggerFactory,
+    IServiceProvider services)
 {
     readonly ConcurrentDictionary<string, ResolvedModel> _clients = new(StringComparer.Ordinal);
     readonly ModelOptions _options = options.Value;
@@ -82,7 +84,7 @@ public sealed class ModelCatalog(IOptions<ModelOptions> options, IHttpClientFact
         // Tool calls and handoffs are run by the turn orchestrator (Conversations/TurnRunner), not by function-invoking middleware,
         // so limits, approvals and handoffs apply the same way to every provider.
         new ChatClientBuilder(inner)
-            .UseOpenTelemetry(loggerFactory, sourceName: "Agentry.Models")
+            .UseOpenTelemetry(loggerFactory, sourceName: "Agentry.Models", configure: o => o.EnableSensitiveData = observability.Value.RecordContent)
             .UseLogging(loggerFactory)
             .Build(services);
 

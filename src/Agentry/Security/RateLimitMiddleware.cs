@@ -10,7 +10,8 @@ namespace Agentry.Security;
 /// carries the IETF <c>RateLimit-Policy</c> and <c>RateLimit</c> headers; a rejection is a 429 problem with Retry-After.
 /// Health probes are exempt, so a load balancer polling them never eats a client's budget.
 /// </summary>
-public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit)
+public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit,
+    Observability.AgentryTelemetry telemetry)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -33,6 +34,7 @@ public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore st
         if (!decision.Allowed)
         {
             audit.RecordAggregated(AuditActions.RateLimited, actor, context.Connection.RemoteIpAddress?.ToString(), null, "requests-per-minute");
+            telemetry.LimitRejected("requests-per-minute");
             await RejectAsync(context, resetSeconds, ProblemTypes.RateLimited, "Rate limit exceeded",
                 $"This client may make {perMinute} requests per minute; try again in {resetSeconds} s.");
             return;
@@ -43,6 +45,7 @@ public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore st
         if (!slot.Allowed)
         {
             audit.RecordAggregated(AuditActions.RateLimited, actor, context.Connection.RemoteIpAddress?.ToString(), null, "concurrent-requests");
+            telemetry.LimitRejected("concurrent-requests");
             await RejectAsync(context, 1, ProblemTypes.ConcurrencyLimited, "Too many concurrent requests",
                 $"This client may have {concurrencyLimit} requests in flight at once; wait for one to finish.");
             return;
@@ -66,7 +69,7 @@ public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore st
 }
 
 /// <summary>Token budgets per key, checked before a turn calls the model and charged with the usage the provider reported.</summary>
-public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit)
+public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit, Observability.AgentryTelemetry telemetry)
 {
     public async Task EnsureAvailableAsync(Caller? caller, CancellationToken cancellationToken)
     {
@@ -76,6 +79,7 @@ public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimit
         var decision = await store.CheckTokensAsync($"key:{caller.KeyId}", perMinute, perDay, cancellationToken);
         if (decision.Allowed) return;
         audit.RecordAggregated(AuditActions.BudgetExceeded, caller.KeyId, null, null, $"tokens-per-{decision.ExceededWindow}");
+        telemetry.LimitRejected($"tokens-per-{decision.ExceededWindow}");
         throw new ApiProblemException(429, ProblemTypes.TokenBudgetExceeded, "Token budget exhausted",
             $"This key has used {decision.Used} of its {decision.Limit} model tokens per {decision.ExceededWindow}; the budget renews in {Math.Ceiling(decision.Reset.TotalSeconds)} s.")
         { RetryAfter = decision.Reset };

@@ -22,7 +22,18 @@ public sealed record ToolOutcome(string Outcome, string ResultForModel, int Dura
 /// </summary>
 public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> options, IServiceProvider services)
 {
-    public async Task<ToolOutcome> InvokeAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken)
+    public async Task<ToolOutcome> InvokeAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken,
+        ActivityContext parent = default)
+    {
+        using var span = Observability.AgentryTelemetry.Source.StartActivity($"agentry.tool {call.Name}", ActivityKind.Internal, parent);
+        span?.SetTag("agentry.tool.name", call.Name).SetTag("agentry.agent.id", context.AgentId);
+        var outcome = await RunAsync(call, context, allowedTools, cancellationToken);
+        span?.SetTag("agentry.tool.outcome", outcome.Outcome);
+        if (outcome.Outcome != ToolOutcome.Success) span?.SetStatus(ActivityStatusCode.Error, outcome.Outcome);
+        return outcome;
+    }
+
+    async Task<ToolOutcome> RunAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;

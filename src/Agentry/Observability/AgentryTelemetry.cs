@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Agentry.Observability;
+
+/// <summary>
+/// Agentry's own instruments and activity source. Names follow OpenTelemetry conventions (dot-separated, units in
+/// seconds); docs/observability.md lists every one with its Prometheus name.
+/// </summary>
+public sealed class AgentryTelemetry
+{
+    public const string Name = "Agentry";
+    public static readonly ActivitySource Source = new(Name, Operations.OperationsExtensions.Version);
+
+    readonly Histogram<double> _turnDuration;
+    readonly Counter<long> _tokens;
+    readonly Counter<long> _handoffs;
+    readonly Counter<long> _toolCalls;
+    readonly Histogram<double> _toolDuration;
+    readonly Counter<long> _ruleDecisions;
+    readonly Counter<long> _limitRejections;
+    readonly UpDownCounter<long> _activeStreams;
+
+    public AgentryTelemetry(IMeterFactory meters)
+    {
+        var meter = meters.Create(Name, Operations.OperationsExtensions.Version);
+        _turnDuration = meter.CreateHistogram<double>("agentry.turn.duration", "s", "Time to complete a turn, by the agent that answered and the outcome.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
+        _tokens = meter.CreateCounter<long>("agentry.tokens", "{token}", "Model tokens used, by model, agent and direction (input/output).");
+        _handoffs = meter.CreateCounter<long>("agentry.handoffs", "{handoff}", "Conversations handed from one agent to another, by how it was decided.");
+        _toolCalls = meter.CreateCounter<long>("agentry.tool.calls", "{call}", "Tool calls by tool and outcome.");
+        _toolDuration = meter.CreateHistogram<double>("agentry.tool.duration", "s", "How long tool calls take, by tool.");
+        _ruleDecisions = meter.CreateCounter<long>("agentry.rule.decisions", "{decision}", "Rules that fired, by rule, stage and action.");
+        _limitRejections = meter.CreateCounter<long>("agentry.limit.rejections", "{request}", "Requests refused by rate limits and token budgets, by kind.");
+        _activeStreams = meter.CreateUpDownCounter<long>("agentry.sse.active", "{stream}", "Server-Sent Event streams open right now.");
+        Meter = meter;
+    }
+
+    public Meter Meter { get; }
+
+    public void TurnCompleted(string agent, string status, TimeSpan duration) =>
+        _turnDuration.Record(duration.TotalSeconds, new("agent", agent), new("status", status));
+
+    public void TokensUsed(string model, string agent, long input, long output)
+    {
+        if (input > 0) _tokens.Add(input, new("model", model), new("agent", agent), new("direction", "input"));
+        if (output > 0) _tokens.Add(output, new("model", model), new("agent", agent), new("direction", "output"));
+    }
+
+    public void HandedOff(string from, string to, string mode) => _handoffs.Add(1, new("from", from), new("to", to), new("mode", mode));
+
+    public void ToolCalled(string tool, string outcome, TimeSpan duration)
+    {
+        _toolCalls.Add(1, new("tool", tool), new("outcome", outcome));
+        _toolDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("tool", tool));
+    }
+
+    public void RuleDecided(string rule, string stage, string action) => _ruleDecisions.Add(1, new("rule", rule), new("stage", stage), new("action", action));
+
+    public void LimitRejected(string kind) => _limitRejections.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void StreamOpened() => _activeStreams.Add(1);
+
+    public void StreamClosed() => _activeStreams.Add(-1);
+}

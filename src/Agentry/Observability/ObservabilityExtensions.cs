@@ -1,0 +1,108 @@
+using System.Net;
+using Agentry.Audit;
+using Agentry.Security;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Agentry.Observability;
+
+public sealed class ObservabilityOptions
+{
+    public const string Section = "Observability";
+
+    /// <summary>Networks (CIDR) that may scrape /metrics without a key; admin keys may always. Unset: this machine only; <c>none</c>: keys only.</summary>
+    public string[]? MetricsAllowedNetworks { get; set; }
+
+    public IEnumerable<IPNetwork> EffectiveMetricsNetworks =>
+        (MetricsAllowedNetworks ?? ["127.0.0.0/8", "::1/128"]).Where(n => n != "none").Select(IPNetwork.Parse);
+
+    /// <summary>OTLP endpoint for traces and metrics (e.g. http://otel-collector:4317); empty turns OTLP export off.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary>Record prompt and completion text on model spans. Off by default: traces often leave the trust boundary.</summary>
+    public bool RecordContent { get; set; }
+
+    /// <summary>Structured JSON logs; on outside Development unless set.</summary>
+    public bool? JsonLogs { get; set; }
+}
+
+public static class ObservabilityExtensions
+{
+    public const string MetricsPolicy = "metrics";
+
+    public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section).ValidateOnStart()
+            .Validate(o => (o.MetricsAllowedNetworks ?? []).All(n => n == "none" || IPNetwork.TryParse(n, out _)),
+                "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.");
+        var options = builder.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
+
+        if (options.JsonLogs ?? !builder.Environment.IsDevelopment())
+        {
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+
+        builder.Services.AddSingleton<AgentryTelemetry>();
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("agentry", serviceVersion: Operations.OperationsExtensions.Version))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(AgentryTelemetry.Name, "Agentry.Models", "System.Runtime", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel",
+                        "System.Net.Http")
+                    .AddAspNetCoreInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddPrometheusExporter();
+                if (options.OtlpEndpoint is { Length: > 0 } endpoint) metrics.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(AgentryTelemetry.Name, "Agentry.Models")
+                    .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
+                    .AddHttpClientInstrumentation()
+                    .AddEntityFrameworkCoreInstrumentation();
+                if (options.OtlpEndpoint is { Length: > 0 } endpoint) tracing.AddOtlpExporter(o => o.Endpoint = new Uri(endpoint));
+            });
+
+        builder.Services.AddAuthorizationBuilder().AddPolicy(MetricsPolicy, policy => policy.RequireAssertion(context =>
+        {
+            if (context.User.HasClaim(Caller.ClaimScope, Scopes.Admin)) return true;
+            var http = context.Resource as HttpContext;
+            var address = http?.Connection.RemoteIpAddress;
+            if (http is null || address is null) return false;
+            if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+            return http.RequestServices.GetRequiredService<IOptions<ObservabilityOptions>>().Value.EffectiveMetricsNetworks.Any(n => n.Contains(address));
+        }));
+        return builder;
+    }
+
+    /// <summary>Adds the key id to every log line's scope (trace and span ids come from activity tracking).</summary>
+    public static WebApplication UseRequestLogScope(this WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Requests");
+        app.Use(async (context, next) =>
+        {
+            using (logger.BeginScope(new Dictionary<string, object?> { ["RequestId"] = context.TraceIdentifier, ["KeyId"] = context.GetCaller()?.KeyId }))
+                await next(context);
+        });
+        return app;
+    }
+
+    public static WebApplication MapObservabilityApi(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(MetricsPolicy).ExcludeFromDescription();
+        var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
+        var audit = app.Services.GetRequiredService<AuditLog>();
+        telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");
+        return app;
+    }
+}

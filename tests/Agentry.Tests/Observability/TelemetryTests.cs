@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using OpenTelemetry.Trace;
+
+namespace Agentry.Tests.Observability;
+
+/// <summary>
+/// Meters and activity sources are process-wide, so another test's app would add to these numbers and spans:
+/// this collection runs alone.
+/// </summary>
+[CollectionDefinition(nameof(TelemetryTests), DisableParallelization = true)]
+public sealed class TelemetryTestGroup;
+
+[Collection(nameof(TelemetryTests))]
+public sealed partial class TelemetryTests
+{
+    static async Task<string> ScrapeAsync(HttpClient client) => await client.GetStringAsync("/metrics");
+
+    static async Task<int> RawPostAsync(Uri baseAddress, string path, string json, params (string Name, string Value)[] headers)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(baseAddress.Host, baseAddress.Port);
+        await using var stream = tcp.GetStream();
+        var body = System.Text.Encoding.UTF8.GetBytes(json);
+        var head = $"POST {path} HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n" +
+                   string.Concat(headers.Select(h => $"{h.Name}: {h.Value}\r\n")) + "\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(body);
+        using var reader = new StreamReader(stream);
+        var statusLine = await reader.ReadLineAsync() ?? "";
+        await reader.ReadToEndAsync();
+        return int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sums a Prometheus series' samples whose labels contain all the given label pairs.</summary>
+    static double Sum(string exposition, string metric, params string[] labels) =>
+        exposition.Split('\n')
+            .Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal) || l.StartsWith(metric + " ", StringComparison.Ordinal))
+            .Where(l => labels.All(label => l.Contains(label, StringComparison.Ordinal)))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+
+    [Fact]
+    public async Task Metrics_move_with_a_scripted_conversation()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var before = await ScrapeAsync(app.Client);
+
+        // support hands to billing, billing uses the calculator and answers; a card number is redacted by a rule.
+        openAi.Enqueue(FakeReply.CallTool("transfer_to_billing", "{\"reason\":\"charges\"}"), FakeReply.CallTool("calculator", "{\"expression\":\"2*49\"}"),
+            FakeReply.Say("You were charged 98 in total."));
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/chat",
+            new { message = "card 4111 1111 1111 1111 was charged twice 49", agentId = "support" }), HttpStatusCode.OK);
+
+        string after = "";
+        await Wait.UntilAsync(async () => Sum(after = await ScrapeAsync(app.Client), "agentry_tool_calls_total", "tool=\"calculator\"") >= 1,
+            because: "the scrape shows the tool call");
+        Assert.Equal(1, Sum(after, "agentry_turn_duration_seconds_count", "agent=\"billing\"", "status=\"completed\"") - Sum(before, "agentry_turn_duration_seconds_count", "agent=\"billing\""));
+        Assert.Equal(1, Sum(after, "agentry_handoffs_total", "from=\"support\"", "to=\"billing\"", "mode=\"tool\""));
+        Assert.Equal(1, Sum(after, "agentry_tool_calls_total", "tool=\"calculator\"", "outcome=\"success\""));
+        Assert.Equal(1, Sum(after, "agentry_rule_decisions_total", "rule=\"no-card-numbers\"", "action=\"redact\""));
+        Assert.Equal(3 * 11, Sum(after, "agentry_tokens_total", "direction=\"input\""));   // three model calls, 11 input tokens each
+        Assert.Equal(3 * 7, Sum(after, "agentry_tokens_total", "direction=\"output\""));
+        Assert.True(Sum(after, "gen_ai_client_token_usage_count") >= 3, "Microsoft.Extensions.AI's GenAI metrics are exported");
+        Assert.True(Sum(after, "http_server_request_duration_seconds_count", "http_route=\"/v1/chat\"") >= 1);
+        Assert.Contains("dotnet_gc_heap_total_allocated_bytes", after);
+
+        // Rate-limit rejections are counted too.
+        var (_, secret) = await app.CreateKeyAsync("tiny", ["read"], new { requestsPerMinute = 1 });
+        var tiny = app.CreateApiClient(secret);
+        await tiny.GetAsync("/v1/agents");
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await tiny.GetAsync("/v1/agents")).StatusCode);
+        await Wait.UntilAsync(async () => Sum(await ScrapeAsync(app.Client), "agentry_limit_rejections_total", "kind=\"requests-per-minute\"") == 1,
+            because: "the rejection is counted");
+    }
+
+    [Fact]
+    public async Task Metrics_need_an_admin_key_outside_the_allowed_networks()
+    {
+        await using var app = new AgentryApp(settings: new() { ["Observability:MetricsAllowedNetworks:0"] = "10.99.0.0/16", ["Observability:MetricsAllowedNetworks:1"] = "10.98.0.0/16" });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.CreateApiClient(null).GetAsync("/metrics")).StatusCode);
+        var (_, reader) = await app.CreateKeyAsync("reader", ["read"]);
+        Assert.Equal(HttpStatusCode.Forbidden, (await app.CreateApiClient(reader).GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/metrics")).StatusCode);
+
+        await using var local = new AgentryApp(); // default: this machine may scrape without a key
+        var scrape = await local.CreateApiClient(null).GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
+        Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_turn_with_a_handoff_and_a_tool_call_is_one_trace_with_nested_spans()
+    {
+        var spans = new List<Activity>();
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        openAi.Enqueue(FakeReply.CallTool("transfer_to_billing", "{\"reason\":\"charges\"}"), FakeReply.CallTool("calculator", "{\"expression\":\"2*49\"}"),
+            FakeReply.Say("98 in total."));
+
+        // Sent over a raw socket: any HttpClient in this process would be traced too and replace the traceparent with its own.
+        var status = await RawPostAsync(app.Client.BaseAddress!, "/v1/chat", "{\"message\":\"charged twice 49\",\"agentId\":\"support\"}",
+            ("Authorization", $"Bearer {AgentryApp.AdminKey}"), ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+        Assert.Equal(200, status);
+
+        // The request's server span ends last; once it is exported, take a stable copy (the exporter appends from another thread).
+        await Wait.UntilAsync(() => spans.ToArray().Any(s => s.Kind == ActivityKind.Server && s.DisplayName == "POST /v1/chat"), because: "the request's spans are exported");
+        var all = spans.ToArray();
+        var turn = all.Single(s => s.OperationName == "agentry.turn");
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", turn.TraceId.ToString()); // W3C traceparent is honoured
+        var server = all.Single(s => s.Kind == ActivityKind.Server && s.TraceId == turn.TraceId && s.DisplayName == "POST /v1/chat");
+        Assert.Equal(server.SpanId, turn.ParentSpanId);
+        Assert.Equal("billing", turn.GetTagItem("agentry.agent.final"));
+        Assert.Contains(turn.Events, e => e.Name == "agentry.handoff");
+
+        var children = all.Where(s => s.ParentSpanId == turn.SpanId).ToList();
+        Assert.Equal(3, children.Count(s => s.Source.Name == "Agentry.Models")); // three model calls
+        var tool = Assert.Single(children, s => s.OperationName == "agentry.tool calculator");
+        Assert.Equal("success", tool.GetTagItem("agentry.tool.outcome"));
+        Assert.Contains(all, s => s.Kind == ActivityKind.Client && s.TraceId == turn.TraceId && s.DisplayName.StartsWith("POST", StringComparison.Ordinal)); // the provider call
+        Assert.DoesNotContain(all.SelectMany(s => s.Tags), t => t.Value?.Contains("charged twice", StringComparison.Ordinal) == true); // no prompt text by default
+    }
+}
