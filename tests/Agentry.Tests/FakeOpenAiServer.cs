@@ -71,6 +71,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", HandleAsync);
         _app.MapPost("/openai/v1/chat/completions", HandleAsync);
+        _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o", @object = "model" } } }));
         // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M.
         _app.MapGet("/page", async (int? size, int? delayMs, HttpContext context) =>
         {

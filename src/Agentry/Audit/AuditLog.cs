@@ -19,7 +19,8 @@ public sealed record AuditEntry(
 /// </summary>
 public sealed class AuditLog(TimeProvider time)
 {
-    readonly Channel<AuditEntry> _queue = Channel.CreateUnbounded<AuditEntry>(new UnboundedChannelOptions { SingleReader = true });
+    // Not declared single-reader: only the multi-reader channel can report its Count (the queue-length gauge and health check).
+    readonly Channel<AuditEntry> _queue = Channel.CreateUnbounded<AuditEntry>();
     readonly ConcurrentDictionary<(string Action, string Actor, string? Ip, string? Target, string Outcome, long Minute), int> _aggregated = new();
 
     internal ChannelReader<AuditEntry> Reader => _queue.Reader;

@@ -14,9 +14,17 @@ public static partial class OperationsExtensions
     public static string Version { get; } =
         typeof(OperationsExtensions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    public const string ProbeClient = "model-probe";
+
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddHealthChecks();
+        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateOnStart();
+        builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
+        builder.Services.AddHealthChecks()
+            .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
+            .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
+            .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"]);
         return builder;
     }
 
@@ -27,6 +35,9 @@ public static partial class OperationsExtensions
             .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth })
             .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
+        // Every check with its details, for operators; the anonymous probes above say only what a load balancer needs.
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteDetailedHealth })
+            .WithTags("Health").ExcludeFromDescription().RequireAuthorization(Security.Policies.Admin);
         return app;
     }
 
@@ -43,6 +54,27 @@ public static partial class OperationsExtensions
                 status = e.Value.Status.ToString(),
                 description = e.Value.Description,
                 durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+            }),
+        };
+        return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);
+    }
+
+    static Task WriteDetailedHealth(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            version = Version,
+            durationMs = Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            checks = report.Entries.Select(e => new
+            {
+                name = e.Key,
+                status = e.Value.Status.ToString(),
+                description = e.Value.Description,
+                durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+                tags = e.Value.Tags,
+                data = e.Value.Data,
             }),
         };
         return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);

@@ -19,6 +19,38 @@ public sealed class HealthAndDocsTests
     }
 
     [Fact]
+    public async Task Readiness_checks_the_model_provider_disk_and_workers_and_details_need_an_admin_key()
+    {
+        var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Health:ModelProbeInterval"] = "00:00:00" });
+        var ready = await Http.JsonAsync(await app.Client.GetAsync("/health/ready"));
+        Assert.Equal("Healthy", (string?)ready["status"]);
+        Assert.Equal(["background-workers", "database", "disk-space", "model-provider"], ready["checks"]!.AsArray().Select(c => (string)c!["name"]!).Order().ToArray());
+
+        await openAi.DisposeAsync(); // the provider goes away: degraded, still ready (other endpoints and the offline model work)
+        var degraded = await app.Client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, degraded.StatusCode);
+        var report = await Http.JsonAsync(degraded);
+        Assert.Equal("Degraded", (string?)report["status"]);
+        Assert.Equal("Degraded", (string?)report["checks"]!.AsArray().Single(c => (string?)c!["name"] == "model-provider")!["status"]);
+
+        await Http.ProblemAsync(await app.CreateApiClient(null).GetAsync("/health"), 401, Agentry.Api.ProblemTypes.Unauthorized);
+        var detailed = await Http.JsonAsync(await app.Client.GetAsync("/health"));
+        var provider = detailed["checks"]!.AsArray().Single(c => (string?)c!["name"] == "model-provider")!;
+        Assert.Equal("unreachable", (string?)provider["data"]!["openai"]);
+        Assert.NotNull(detailed["checks"]!.AsArray().Single(c => (string?)c!["name"] == "disk-space")!["data"]!["freeMegabytes"]);
+    }
+
+    [Fact]
+    public async Task Readiness_fails_when_the_disk_is_nearly_full()
+    {
+        await using var app = new AgentryApp(settings: new() { ["Health:MinFreeDiskMegabytes"] = "999999999" });
+        var ready = await app.Client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Equal("Unhealthy", (string?)(await Http.JsonAsync(ready))["checks"]!.AsArray().Single(c => (string?)c!["name"] == "disk-space")!["status"]);
+    }
+
+    [Fact]
     public async Task Readiness_fails_when_the_database_is_unusable()
     {
         await using var app = new AgentryApp();

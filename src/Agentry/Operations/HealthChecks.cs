@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using Agentry.Audit;
+using Agentry.Data;
+using Agentry.Models;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Operations;
+
+public sealed class HealthOptions
+{
+    public const string Section = "Health";
+
+    /// <summary>Readiness fails when the data folder's disk has less free space than this.</summary>
+    public long MinFreeDiskMegabytes { get; set; } = 500;
+
+    /// <summary>How long a model provider probe result is reused: probes must not cost a completion per health check.</summary>
+    public TimeSpan ModelProbeInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Asks each configured OpenAI-compatible endpoint for its model list (cheap, no tokens), at most once per interval.
+/// A provider that does not answer makes the service Degraded, not unready: every instance shares the provider, so
+/// taking instances out of the load balancer would not help, while the other endpoints and the offline model still work.
+/// </summary>
+public sealed class ModelProviderHealthCheck(IOptions<ModelOptions> models, IOptions<HealthOptions> options, IHttpClientFactory http, TimeProvider time) : IHealthCheck
+{
+    readonly ConcurrentDictionary<string, (DateTimeOffset At, string? Problem)> Probes = new();
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>();
+        var problems = new List<string>();
+        foreach (var (name, endpoint) in models.Value.Endpoints.Where(e => e.Value.IsConfigured))
+        {
+            var url = (endpoint.Provider == "azure-openai" ? endpoint.BaseUrl!.TrimEnd('/') + "/openai/v1" : (endpoint.BaseUrl ?? "https://api.openai.com/v1").TrimEnd('/')) + "/models";
+            var cacheKey = $"{name}|{url}";
+            if (!Probes.TryGetValue(cacheKey, out var probe) || time.GetUtcNow() - probe.At > options.Value.ModelProbeInterval)
+            {
+                probe = (time.GetUtcNow(), await ProbeAsync(url, endpoint, cancellationToken));
+                Probes[cacheKey] = probe;
+            }
+            data[name] = probe.Problem ?? "reachable";
+            if (probe.Problem is not null) problems.Add($"{name}: {probe.Problem}");
+        }
+        data["default"] = models.Value.EffectiveDefaultModel;
+        return problems.Count == 0
+            ? HealthCheckResult.Healthy(data.Count == 1 ? "Offline model only." : "Model endpoints reachable.", data)
+            : HealthCheckResult.Degraded(string.Join("; ", problems), data: data);
+    }
+
+    async Task<string?> ProbeAsync(string url, ModelEndpointOptions endpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var client = http.CreateClient(OperationsExtensions.ProbeClient);
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            if (!string.IsNullOrWhiteSpace(endpoint.ApiKey))
+            {
+                request.Headers.Authorization = new("Bearer", endpoint.ApiKey);
+                request.Headers.Add("api-key", endpoint.ApiKey);
+            }
+            using var response = await client.SendAsync(request, cancellationToken);
+            return (int)response.StatusCode is >= 500 or 401 or 403 ? $"answered {(int)response.StatusCode}" : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return e is TaskCanceledException ? "timed out" : "unreachable";
+        }
+    }
+}
+
+/// <summary>Unready when the data folder's disk is nearly full: SQLite would start failing writes.</summary>
+public sealed class DiskSpaceHealthCheck(IOptions<DataOptions> data, IOptions<HealthOptions> options, IHostEnvironment environment) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var folder = Path.GetFullPath(Path.Combine(environment.ContentRootPath, data.Value.Directory));
+        var free = FreeBytes(folder);
+        var minimum = options.Value.MinFreeDiskMegabytes * 1024 * 1024;
+        var details = new Dictionary<string, object> { ["folder"] = folder, ["freeMegabytes"] = free / 1024 / 1024, ["minimumMegabytes"] = options.Value.MinFreeDiskMegabytes };
+        return Task.FromResult(free >= minimum
+            ? HealthCheckResult.Healthy($"{free / 1024 / 1024} MB free.", details)
+            : HealthCheckResult.Unhealthy($"Only {free / 1024 / 1024} MB free on the data folder's disk (minimum {options.Value.MinFreeDiskMegabytes} MB).", data: details));
+    }
+
+    public static long FreeBytes(string folder)
+    {
+        var existing = folder;
+        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent) existing = parent;
+        return new DriveInfo(existing).AvailableFreeSpace;
+    }
+}
+
+/// <summary>The audit writer must be running and keeping up.</summary>
+public sealed class BackgroundWorkersHealthCheck(AuditWriter writer, AuditLog audit) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object> { ["auditQueue"] = audit.Pending };
+        if (writer.ExecuteTask is { IsCompleted: true })
+            return Task.FromResult(HealthCheckResult.Unhealthy("The audit writer stopped.", writer.ExecuteTask.Exception, data));
+        return Task.FromResult(audit.Pending > 10_000
+            ? HealthCheckResult.Degraded($"{audit.Pending} audit events are waiting to be written.", data: data)
+            : HealthCheckResult.Healthy("Background workers running.", data));
+    }
+}
