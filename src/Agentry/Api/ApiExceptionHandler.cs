@@ -10,7 +10,7 @@ namespace Agentry.Api;
 /// that says what to fix; upstream model failures become 502/503/504; anything else is a 500 whose detail never
 /// contains the exception text or a stack trace (those go to the log, joined by the traceId).
 /// </summary>
-public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, Observability.ErrorTracker errors, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -22,6 +22,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         }
 
         var problem = Describe(exception, out var retryAfter);
+        if (problem.Status >= 500) errors.Record(exception, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? httpContext.TraceIdentifier);
         if (problem.Status >= 500 && exception is not UpstreamModelException) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
         else if (exception is UpstreamModelException) LogUpstream(exception.Message);
 

@@ -45,7 +45,7 @@ public sealed record TurnEvent(string Type, object Data)
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
     IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
-    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, AgentryTelemetry telemetry, TimeProvider time, IHttpContextAccessor http,
+    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, AgentryTelemetry telemetry, ErrorTracker errors, TimeProvider time, IHttpContextAccessor http,
     ILogger<TurnRunner> logger)
 {
     public const string HandoffPrefix = "transfer_to_";
@@ -120,7 +120,8 @@ public sealed partial class TurnRunner(
             if (failure is not null)
             {
                 LogTurnFailed(failure, turn.Conversation.Id);
-                if (!stream) throw failure;
+                if (!stream) throw failure; // the exception handler records it
+                errors.Record(failure, Activity.Current?.TraceId.ToString() ?? http.HttpContext?.TraceIdentifier);
                 var problem = ApiExceptionHandler.Describe(failure, out _);
                 problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? http.HttpContext?.TraceIdentifier;
                 yield return new TurnEvent(TurnEvent.Error, problem);

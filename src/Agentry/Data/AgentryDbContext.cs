@@ -16,6 +16,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<StoredAgent> Agents => Set<StoredAgent>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Observability.ErrorGroup> ErrorGroups => Set<Observability.ErrorGroup>();
     public DbSet<Approval> Approvals => Set<Approval>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
@@ -93,6 +94,21 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             a.HasIndex(x => new { x.ConversationId, x.Status }).HasDatabaseName("ix_approvals_conversation_status");
             a.HasIndex(x => new { x.Status, x.Id }).HasDatabaseName("ix_approvals_status");
             a.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<Observability.ErrorGroup>(g =>
+        {
+            g.ToTable("error_groups");
+            g.HasKey(x => x.Fingerprint);
+            g.Property(x => x.Fingerprint).HasColumnName("fingerprint").HasMaxLength(16);
+            g.Property(x => x.Kind).HasColumnName("kind").HasMaxLength(16);
+            g.Property(x => x.Type).HasColumnName("type").HasMaxLength(300);
+            g.Property(x => x.Frames).HasColumnName("frames").HasMaxLength(1000);
+            g.Property(x => x.Count).HasColumnName("count");
+            g.Property(x => x.FirstSeen).HasColumnName("first_seen");
+            g.Property(x => x.LastSeen).HasColumnName("last_seen");
+            g.Property(x => x.SampleTraceId).HasColumnName("sample_trace_id").HasMaxLength(64);
+            g.Property(x => x.LastMessage).HasColumnName("last_message");
         });
 
         model.Entity<ApiKey>(k =>

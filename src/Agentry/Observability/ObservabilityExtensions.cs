@@ -53,6 +53,8 @@ public static class ObservabilityExtensions
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
 
         builder.Services.AddSingleton<AgentryTelemetry>();
+        builder.Services.AddSingleton<ErrorTracker>();
+        builder.Services.AddHostedService<ErrorTrackerFlusher>();
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("agentry", serviceVersion: Operations.OperationsExtensions.Version))
             .WithMetrics(metrics =>
@@ -100,6 +102,7 @@ public static class ObservabilityExtensions
     public static WebApplication MapObservabilityApi(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(MetricsPolicy).ExcludeFromDescription();
+        app.MapErrorsApi();
         var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
         var audit = app.Services.GetRequiredService<AuditLog>();
         telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");

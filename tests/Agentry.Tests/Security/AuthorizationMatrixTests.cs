@@ -29,6 +29,7 @@ public sealed class AuthorizationMatrixTests
         ["GetApproval"] = [],
         ["ApproveToolCall"] = [],
         ["RejectToolCall"] = [],
+        ["ListErrors"] = [],
         ["CreateConversation"] = ["chat"],
         ["ListConversations"] = ["chat", "read"],
         ["GetConversation"] = ["chat", "read"],
