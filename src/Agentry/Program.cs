@@ -42,6 +42,7 @@ await app.Services.EnsureAdminKeyAsync();
 app.Services.LoadAgentFiles();
 
 app.UseApi();
+app.UseRequestAnalytics(); // outside security, so refused requests (401/403/429) are counted too
 app.UseSecurity();
 app.UseRequestLogScope();
 app.MapOperationsApi();

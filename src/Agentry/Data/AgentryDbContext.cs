@@ -16,6 +16,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<StoredAgent> Agents => Set<StoredAgent>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<Observability.AnalyticsBucket> AnalyticsBuckets => Set<Observability.AnalyticsBucket>();
     public DbSet<Observability.ErrorGroup> ErrorGroups => Set<Observability.ErrorGroup>();
     public DbSet<Approval> Approvals => Set<Approval>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
@@ -109,6 +110,21 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             g.Property(x => x.LastSeen).HasColumnName("last_seen");
             g.Property(x => x.SampleTraceId).HasColumnName("sample_trace_id").HasMaxLength(64);
             g.Property(x => x.LastMessage).HasColumnName("last_message");
+        });
+
+        model.Entity<Observability.AnalyticsBucket>(b =>
+        {
+            b.ToTable("analytics_buckets");
+            b.HasKey(x => new { x.Day, x.Dimension, x.Value });
+            b.Property(x => x.Day).HasColumnName("day").HasMaxLength(10);
+            b.Property(x => x.Dimension).HasColumnName("dimension").HasMaxLength(16);
+            b.Property(x => x.Value).HasColumnName("value").HasMaxLength(300);
+            b.Property(x => x.Requests).HasColumnName("requests");
+            b.Property(x => x.Errors).HasColumnName("errors");
+            b.Property(x => x.InputTokens).HasColumnName("input_tokens");
+            b.Property(x => x.OutputTokens).HasColumnName("output_tokens");
+            b.Property(x => x.CostUsd).HasColumnName("cost_usd");
+            b.Property(x => x.Latency).HasColumnName("latency");
         });
 
         model.Entity<ApiKey>(k =>

@@ -54,6 +54,9 @@ public static class ObservabilityExtensions
 
         builder.Services.AddSingleton<AgentryTelemetry>();
         builder.Services.AddSingleton<ErrorTracker>();
+        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<Analytics>();
+        builder.Services.AddHostedService<AnalyticsFlusher>();
         builder.Services.AddHostedService<ErrorTrackerFlusher>();
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("agentry", serviceVersion: Operations.OperationsExtensions.Version))
@@ -103,6 +106,7 @@ public static class ObservabilityExtensions
     {
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(MetricsPolicy).ExcludeFromDescription();
         app.MapErrorsApi();
+        app.MapAnalyticsApi();
         var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
         var audit = app.Services.GetRequiredService<AuditLog>();
         telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");

@@ -30,6 +30,7 @@ public sealed class AuthorizationMatrixTests
         ["ApproveToolCall"] = [],
         ["RejectToolCall"] = [],
         ["ListErrors"] = [],
+        ["QueryAnalytics"] = [],
         ["CreateConversation"] = ["chat"],
         ["ListConversations"] = ["chat", "read"],
         ["GetConversation"] = ["chat", "read"],

@@ -340,6 +340,53 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Observability.AnalyticsBucket", b =>
+                {
+                    b.Property<string>("Day")
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("day");
+
+                    b.Property<string>("Dimension")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dimension");
+
+                    b.Property<string>("Value")
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("value");
+
+                    b.Property<double>("CostUsd")
+                        .HasColumnType("REAL")
+                        .HasColumnName("cost_usd");
+
+                    b.Property<long>("Errors")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("errors");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<string>("Latency")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("latency");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requests");
+
+                    b.HasKey("Day", "Dimension", "Value");
+
+                    b.ToTable("analytics_buckets", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Observability.ErrorGroup", b =>
                 {
                     b.Property<string>("Fingerprint")

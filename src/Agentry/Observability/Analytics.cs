@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Agentry.Api;
+using Agentry.Data;
+using Agentry.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Observability;
+
+/// <summary>One day's totals for one value of one dimension (a key, an agent, a model, a route, or the whole day).</summary>
+public sealed class AnalyticsBucket
+{
+    public required string Day { get; set; }
+    public required string Dimension { get; set; }
+    public required string Value { get; set; }
+    public long Requests { get; set; }
+    public long Errors { get; set; }
+    public long InputTokens { get; set; }
+    public long OutputTokens { get; set; }
+    public double CostUsd { get; set; }
+    /// <summary>Latency counts per <see cref="Analytics.BucketBoundsMs"/> bucket, as a JSON array: percentiles survive merging.</summary>
+    public string Latency { get; set; } = "[]";
+}
+
+public sealed class ModelPrice
+{
+    public double InputPerMillion { get; set; }
+    public double OutputPerMillion { get; set; }
+}
+
+public sealed class AnalyticsOptions
+{
+    public const string Section = "Analytics";
+
+    /// <summary>USD per million tokens, by model (<c>openai/gpt-4o</c> or just <c>gpt-4o</c>). GPT-4o's list prices ship as the default.</summary>
+    public Dictionary<string, ModelPrice> Prices { get; set; } = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["gpt-4o"] = new() { InputPerMillion = 2.50, OutputPerMillion = 10.00 },
+        ["gpt-4o-mini"] = new() { InputPerMillion = 0.15, OutputPerMillion = 0.60 },
+    };
+
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Request and turn analytics, aggregated in memory per day and dimension and merged into <c>analytics_buckets</c>
+/// periodically and on shutdown: no database write per request.
+/// </summary>
+public sealed class Analytics(TimeProvider time, IOptions<AnalyticsOptions> options)
+{
+    public static readonly double[] BucketBoundsMs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, double.PositiveInfinity];
+    public static readonly string[] Dimensions = ["key", "agent", "model", "route", "day"];
+
+    readonly ConcurrentDictionary<(string Day, string Dimension, string Value), Pending> _pending = new();
+
+    sealed class Pending
+    {
+        public long Requests, Errors, InputTokens, OutputTokens;
+        public double CostUsd;
+        public readonly long[] Latency = new long[BucketBoundsMs.Length];
+    }
+
+    /// <summary>An HTTP request: counted for its key, its route and the day.</summary>
+    public void RecordRequest(string? keyId, string route, int status, TimeSpan latency)
+    {
+        var day = Today();
+        foreach (var (dimension, value) in new[] { ("key", keyId ?? "anonymous"), ("route", route), ("day", "all") })
+            Add(day, dimension, value, p =>
+            {
+                Interlocked.Increment(ref p.Requests);
+                if (status >= 400) Interlocked.Increment(ref p.Errors);
+                Interlocked.Increment(ref p.Latency[Bucket(latency)]);
+            });
+    }
+
+    /// <summary>A turn: counted as a request for its agent and model; its tokens and cost count everywhere.</summary>
+    public void RecordTurn(string? keyId, string agent, string model, bool failed, TimeSpan latency, long inputTokens, long outputTokens)
+    {
+        var day = Today();
+        var cost = Cost(model, inputTokens, outputTokens);
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model) })
+            Add(day, dimension, value, p =>
+            {
+                Interlocked.Increment(ref p.Requests);
+                if (failed) Interlocked.Increment(ref p.Errors);
+                Interlocked.Increment(ref p.Latency[Bucket(latency)]);
+            });
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("key", keyId ?? "anonymous"), ("day", "all") })
+            Add(day, dimension, value, p =>
+            {
+                Interlocked.Add(ref p.InputTokens, inputTokens);
+                Interlocked.Add(ref p.OutputTokens, outputTokens);
+                lock (p) p.CostUsd += cost;
+            });
+    }
+
+    public double Cost(string model, long input, long output)
+    {
+        var prices = options.Value.Prices;
+        var price = prices.GetValueOrDefault(model) ?? prices.GetValueOrDefault(model[(model.IndexOf('/') + 1)..]);
+        return price is null ? 0 : (input * price.InputPerMillion + output * price.OutputPerMillion) / 1_000_000;
+    }
+
+    void Add(string day, string dimension, string value, Action<Pending> change) => change(_pending.GetOrAdd((day, dimension, value), _ => new Pending()));
+
+    string Today() => time.GetUtcNow().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    static int Bucket(TimeSpan latency)
+    {
+        var ms = latency.TotalMilliseconds;
+        for (var i = 0; i < BucketBoundsMs.Length; i++) if (ms <= BucketBoundsMs[i]) return i;
+        return BucketBoundsMs.Length - 1;
+    }
+
+    public async Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken)
+    {
+        foreach (var key in _pending.Keys)
+        {
+            if (!_pending.TryRemove(key, out var p)) continue;
+            var row = await db.AnalyticsBuckets.FirstOrDefaultAsync(b => b.Day == key.Day && b.Dimension == key.Dimension && b.Value == key.Value, cancellationToken);
+            if (row is null) db.AnalyticsBuckets.Add(row = new AnalyticsBucket { Day = key.Day, Dimension = key.Dimension, Value = key.Value });
+            row.Requests += p.Requests;
+            row.Errors += p.Errors;
+            row.InputTokens += p.InputTokens;
+            row.OutputTokens += p.OutputTokens;
+            row.CostUsd += p.CostUsd;
+            var latency = JsonSerializer.Deserialize<long[]>(row.Latency) is { Length: > 0 } stored ? stored : new long[BucketBoundsMs.Length];
+            for (var i = 0; i < latency.Length; i++) latency[i] += p.Latency[i];
+            row.Latency = JsonSerializer.Serialize(latency);
+        }
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>The bucket's upper bound below which the given share of samples fall (null without samples).</summary>
+    public static double? Percentile(long[] counts, double share)
+    {
+        var total = counts.Sum();
+        if (total == 0) return null;
+        long seen = 0;
+        for (var i = 0; i < counts.Length; i++)
+        {
+            seen += counts[i];
+            if (seen >= share * total) return double.IsInfinity(BucketBoundsMs[i]) ? BucketBoundsMs[^2] : BucketBoundsMs[i];
+        }
+        return BucketBoundsMs[^2];
+    }
+}
+
+public sealed class AnalyticsFlusher(Analytics analytics, IServiceScopeFactory scopes, IOptions<AnalyticsOptions> options, ILogger<AnalyticsFlusher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.FlushInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await FlushAsync(cancellationToken);
+    }
+
+    async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await analytics.FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
+        }
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+        {
+#pragma warning disable CA1848 // rare path
+            logger.LogWarning(e, "Could not store analytics");
+#pragma warning restore CA1848
+        }
+    }
+}
+
+public sealed record AnalyticsRow(
+    string Group, long Requests, long Errors, double? LatencyP50Ms, double? LatencyP95Ms, double? LatencyP99Ms, long InputTokens, long OutputTokens, double EstimatedCostUsd);
+
+public static class AnalyticsApi
+{
+    public static RouteHandlerBuilder MapAnalyticsApi(this IEndpointRouteBuilder app) =>
+        app.MapGet("/v1/admin/analytics", Query).WithTags("Observability").WithName("QueryAnalytics").RequireAuthorization(Policies.Admin)
+            .Produces<Page<AnalyticsRow>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .WithSummary("Requests, errors, latency percentiles, tokens and estimated cost grouped by key, agent, model, route or day (format=csv for CSV).");
+
+    static async Task<Results<Ok<Page<AnalyticsRow>>, FileContentHttpResult, ValidationProblem>> Query(
+        string? groupBy, DateOnly? from, DateOnly? to, string? format, Analytics analytics, AgentryDbContext db, HttpContext http, CancellationToken ct)
+    {
+        groupBy ??= "day";
+        if (!Analytics.Dimensions.Contains(groupBy)) return Problems.Validation("groupBy", $"Use one of: {string.Join(", ", Analytics.Dimensions)}.");
+        await analytics.FlushAsync(db, ct); // include the last seconds
+        var first = (from ?? DateOnly.MinValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var last = (to ?? DateOnly.MaxValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var buckets = await db.AnalyticsBuckets.AsNoTracking()
+            .Where(b => b.Dimension == groupBy && string.Compare(b.Day, first) >= 0 && string.Compare(b.Day, last) <= 0).ToListAsync(ct);
+        var rows = buckets.GroupBy(b => groupBy == "day" ? b.Day : b.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+        {
+            var latency = new long[Analytics.BucketBoundsMs.Length];
+            foreach (var b in g)
+                if (JsonSerializer.Deserialize<long[]>(b.Latency) is { Length: > 0 } counts)
+                    for (var i = 0; i < latency.Length; i++) latency[i] += counts[i];
+            return new AnalyticsRow(g.Key, g.Sum(b => b.Requests), g.Sum(b => b.Errors), Analytics.Percentile(latency, 0.5), Analytics.Percentile(latency, 0.95),
+                Analytics.Percentile(latency, 0.99), g.Sum(b => b.InputTokens), g.Sum(b => b.OutputTokens), Math.Round(g.Sum(b => b.CostUsd), 6));
+        }).ToList();
+
+        var wantsCsv = format == "csv" || http.Request.Headers.Accept.Any(a => a?.Contains("text/csv", StringComparison.OrdinalIgnoreCase) == true);
+        if (!wantsCsv) return TypedResults.Ok(new Page<AnalyticsRow>(rows, null));
+        var csv = new StringBuilder($"{groupBy},requests,errors,latency_p50_ms,latency_p95_ms,latency_p99_ms,input_tokens,output_tokens,estimated_cost_usd\n");
+        foreach (var r in rows)
+            csv.Append(CultureInfo.InvariantCulture, $"{Csv(r.Group)},{r.Requests},{r.Errors},{r.LatencyP50Ms},{r.LatencyP95Ms},{r.LatencyP99Ms},{r.InputTokens},{r.OutputTokens},{r.EstimatedCostUsd}\n");
+        return TypedResults.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"agentry-analytics-{groupBy}.csv");
+    }
+
+    static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+
+    /// <summary>Counts every request by key and route once the response is done.</summary>
+    public static WebApplication UseRequestAnalytics(this WebApplication app)
+    {
+        var analytics = app.Services.GetRequiredService<Analytics>();
+        app.Use(async (context, next) =>
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                var path = context.Request.Path;
+                if (!path.StartsWithSegments("/health") && !path.StartsWithSegments("/metrics"))
+                {
+                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
+                    analytics.RecordRequest(context.GetCaller()?.KeyId, $"{context.Request.Method} {route}", context.Response.StatusCode,
+                        System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                }
+            }
+        });
+        return app;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Net.Http.Json;
+using Agentry.Api;
+
+namespace Agentry.Tests.Observability;
+
+public sealed class AnalyticsTests
+{
+    [Fact]
+    public async Task Analytics_totals_match_the_provider_reported_usage_and_export_as_csv()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var (keyId, secret) = await app.CreateKeyAsync("app", ["chat"]);
+        var client = app.CreateApiClient(secret);
+        openAi.Enqueue(new FakeReply { Text = "one", PromptTokens = 1000, CompletionTokens = 200 }, new FakeReply { Text = "two", PromptTokens = 3000, CompletionTokens = 800 });
+        var first = await Http.JsonAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "a", agentId = "support" }));
+        await client.PostAsJsonAsync($"/v1/conversations/{first["conversationId"]}/messages", new { content = "b" });
+        await client.GetAsync("/v1/agents"); // a 403 for this chat key: an error for the key and the route
+
+        var byModel = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=model"));
+        var model = byModel["data"]!.AsArray().Single(r => (string?)r!["group"] == "openai/gpt-4o")!;
+        Assert.Equal(2, (long)model["requests"]!);
+        Assert.Equal(4000, (long)model["inputTokens"]!);
+        Assert.Equal(1000, (long)model["outputTokens"]!);
+        Assert.Equal(4000 * 2.50 / 1e6 + 1000 * 10.00 / 1e6, (double)model["estimatedCostUsd"]!, 9); // GPT-4o list prices
+        Assert.NotNull(model["latencyP50Ms"]);
+
+        // A request is counted when its response has been sent, which can be a moment after the client has it.
+        System.Text.Json.Nodes.JsonNode key = null!;
+        await Wait.UntilAsync(async () => (long)(key = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=key")))["data"]!.AsArray()
+            .Single(r => (string?)r!["group"] == keyId)!)["requests"]! == 3, because: "the key's three requests are counted");
+        Assert.Equal(3, (long)key["requests"]!);
+        Assert.Equal(1, (long)key["errors"]!);
+        Assert.Equal(4000, (long)key["inputTokens"]!);
+
+        var byRoute = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=route"));
+        Assert.Contains(byRoute["data"]!.AsArray(), r => (string?)r!["group"] == "POST /v1/chat" && (long)r["requests"]! == 1);
+        var byAgent = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=agent"));
+        Assert.Equal(2, (long)byAgent["data"]!.AsArray().Single(r => (string?)r!["group"] == "support")!["requests"]!);
+
+        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var csv = await app.Client.GetAsync($"/v1/admin/analytics?groupBy=day&from={today}&to={today}&format=csv");
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        var lines = (await csv.Content.ReadAsStringAsync()).Trim().Split('\n');
+        Assert.Equal("day,requests,errors,latency_p50_ms,latency_p95_ms,latency_p99_ms,input_tokens,output_tokens,estimated_cost_usd", lines[0]);
+        Assert.StartsWith(today + ",", lines[1]);
+        Assert.Contains(",4000,1000,", lines[1]);
+
+        var none = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=day&to=2000-01-01"));
+        Assert.Empty(none["data"]!.AsArray());
+        await Http.ProblemAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=planet"), 400, ProblemTypes.ValidationFailed);
+    }
+}
