@@ -62,6 +62,10 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     readonly ConcurrentQueue<FakeReply> _replies = new();
     readonly ConcurrentQueue<FakeRequest> _requests = new();
     int _aborted;
+    readonly ConcurrentQueue<(string Body, string Signature)> _webhooks = new();
+
+    /// <summary>Webhook calls received on /webhook, oldest first.</summary>
+    public IReadOnlyList<(string Body, string Signature)> Webhooks => _webhooks.ToArray();
 
     public FakeOpenAiServer()
     {
@@ -71,6 +75,13 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         _app = builder.Build();
         _app.MapPost("/v1/chat/completions", HandleAsync);
         _app.MapPost("/openai/v1/chat/completions", HandleAsync);
+        // A webhook receiver for alert notifications: records each body with its signature header.
+        _app.MapPost("/webhook", async (HttpContext context) =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            _webhooks.Enqueue((await reader.ReadToEndAsync(), context.Request.Headers["X-Agentry-Signature"].ToString()));
+            return Results.Ok();
+        });
         _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o", @object = "model" } } }));
         // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M.
         _app.MapGet("/page", async (int? size, int? delayMs, HttpContext context) =>

@@ -45,7 +45,7 @@ public sealed record TurnEvent(string Type, object Data)
 public sealed partial class TurnRunner(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ToolCatalog tools, ToolInvoker toolInvoker, ConversationGate gate,
     IOptions<ConversationOptions> conversationOptions, IOptions<ModelOptions> modelOptions, IOptions<ToolOptions> toolOptions,
-    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, AgentryTelemetry telemetry, ErrorTracker errors, Analytics analytics, TimeProvider time, IHttpContextAccessor http,
+    IOptions<SecurityOptions> security, TokenBudget budget, RuleEngine ruleEngine, SemanticRouter router, AuditLog audit, AgentryTelemetry telemetry, ErrorTracker errors, Analytics analytics, SystemMonitor monitor, TimeProvider time, IHttpContextAccessor http,
     ILogger<TurnRunner> logger)
 {
     public const string HandoffPrefix = "transfer_to_";
@@ -148,6 +148,7 @@ public sealed partial class TurnRunner(
             turn.Lease.Dispose();
             var outcome = committed && failure is null ? turn.PendingApproval is null ? "completed" : "pending_approval" : failure is null ? "interrupted" : "failed";
             telemetry.TurnCompleted(turn.Agent.Id, outcome, Stopwatch.GetElapsedTime(turn.StartedTimestamp));
+            monitor.TurnFinished(Stopwatch.GetElapsedTime(turn.StartedTimestamp), failure is UpstreamModelException);
             analytics.RecordTurn(turn.Caller?.KeyId, turn.ConversationAgentId ?? turn.Agent.Id, turn.Model.Name, outcome is "failed" or "interrupted",
                 Stopwatch.GetElapsedTime(turn.StartedTimestamp), turn.InputTokens, turn.OutputTokens);
             turn.Activity?.SetTag("agentry.turn.outcome", outcome).SetTag("agentry.agent.final", turn.Agent.Id);

@@ -59,7 +59,20 @@ public sealed class AgentryTelemetry
 
     public void LimitRejected(string kind) => _limitRejections.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
-    public void StreamOpened() => _activeStreams.Add(1);
+    long _openStreams;
 
-    public void StreamClosed() => _activeStreams.Add(-1);
+    /// <summary>SSE streams open now (the gauge's value, also read by the resource monitor).</summary>
+    public long OpenStreams => Interlocked.Read(ref _openStreams);
+
+    public void StreamOpened()
+    {
+        Interlocked.Increment(ref _openStreams);
+        _activeStreams.Add(1);
+    }
+
+    public void StreamClosed()
+    {
+        Interlocked.Decrement(ref _openStreams);
+        _activeStreams.Add(-1);
+    }
 }

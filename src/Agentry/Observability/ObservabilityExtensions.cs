@@ -32,6 +32,7 @@ public sealed class ObservabilityOptions
 public static class ObservabilityExtensions
 {
     public const string MetricsPolicy = "metrics";
+    public const string WebhookClient = "alert-webhook";
 
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
@@ -57,6 +58,18 @@ public static class ObservabilityExtensions
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<Analytics>();
         builder.Services.AddHostedService<AnalyticsFlusher>();
+        builder.Services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateOnStart()
+            .Validate(o => o.EffectiveAlerts.All(a => ResourceSample.Metrics.Contains(a.Metric) && (a.Above is not null || a.Below is not null) && a.RaiseAfter >= 1 && a.ClearAfter >= 1),
+                $"Monitoring:Alerts: each needs a Metric ({string.Join(", ", ResourceSample.Metrics)}), Above or Below, and RaiseAfter/ClearAfter of at least 1.")
+            .Validate(o => o.SampleInterval > TimeSpan.Zero, "Monitoring:SampleInterval must be positive.");
+        builder.Services.AddSingleton<SystemMonitor>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<SystemMonitor>());
+        builder.Services.AddHttpClient(WebhookClient).AddStandardResilienceHandler(o =>
+        {
+            o.Retry.MaxRetryAttempts = 3; // a receiver that blips still gets the alert
+            o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(5);
+            o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(30);
+        });
         builder.Services.AddHostedService<ErrorTrackerFlusher>();
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("agentry", serviceVersion: Operations.OperationsExtensions.Version))
@@ -107,6 +120,7 @@ public static class ObservabilityExtensions
         app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(MetricsPolicy).ExcludeFromDescription();
         app.MapErrorsApi();
         app.MapAnalyticsApi();
+        app.MapSystemHealthApi();
         var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
         var audit = app.Services.GetRequiredService<AuditLog>();
         telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");

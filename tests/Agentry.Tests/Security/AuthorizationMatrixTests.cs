@@ -31,6 +31,7 @@ public sealed class AuthorizationMatrixTests
         ["RejectToolCall"] = [],
         ["ListErrors"] = [],
         ["QueryAnalytics"] = [],
+        ["SystemHealth"] = [],
         ["CreateConversation"] = ["chat"],
         ["ListConversations"] = ["chat", "read"],
         ["GetConversation"] = ["chat", "read"],

@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Agentry.Api;
+using Agentry.Audit;
+using Agentry.Data;
+using Agentry.Operations;
+using Agentry.Security;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Observability;
+
+public sealed class AlertRule
+{
+    public string Name { get; set; } = "";
+    /// <summary>One of <see cref="ResourceSample"/>'s figures: cpuPercent, workingSetMb, gcHeapMb, threadPoolQueue, sseStreams, databaseMb, freeDiskMb, upstreamErrorPercent, p95LatencyMs.</summary>
+    public string Metric { get; set; } = "";
+    public double? Above { get; set; }
+    public double? Below { get; set; }
+    /// <summary>Consecutive breaching samples before the alert is raised.</summary>
+    public int RaiseAfter { get; set; } = 3;
+    /// <summary>Consecutive healthy samples before it clears.</summary>
+    public int ClearAfter { get; set; } = 3;
+}
+
+public sealed class MonitoringOptions
+{
+    public const string Section = "Monitoring";
+
+    public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Alert thresholds. Unset: the defaults below; set to replace them.</summary>
+    public List<AlertRule>? Alerts { get; set; }
+
+    /// <summary>POST raised/cleared alerts here (JSON), signed with <see cref="WebhookSecret"/>.</summary>
+    public string? WebhookUrl { get; set; }
+
+    /// <summary>HMAC-SHA256 key for the X-Agentry-Signature header of webhook calls.</summary>
+    public string? WebhookSecret { get; set; }
+
+    public IReadOnlyList<AlertRule> EffectiveAlerts => Alerts ??
+    [
+        new() { Name = "high-cpu", Metric = "cpuPercent", Above = 90 },
+        new() { Name = "high-memory", Metric = "workingSetMb", Above = 4096 },
+        new() { Name = "thread-pool-starvation", Metric = "threadPoolQueue", Above = 1000 },
+        new() { Name = "low-disk", Metric = "freeDiskMb", Below = 1024 },
+        new() { Name = "upstream-errors", Metric = "upstreamErrorPercent", Above = 20 },
+        new() { Name = "slow-turns", Metric = "p95LatencyMs", Above = 15000 },
+    ];
+}
+
+/// <summary>One reading of the machine and the service.</summary>
+public sealed record ResourceSample(
+    DateTimeOffset At, double CpuPercent, double WorkingSetMb, double GcHeapMb, long ThreadPoolQueue, long SseStreams, double DatabaseMb, double FreeDiskMb,
+    double UpstreamErrorPercent, double? P95LatencyMs)
+{
+    public double? Get(string metric) => metric switch
+    {
+        "cpuPercent" => CpuPercent, "workingSetMb" => WorkingSetMb, "gcHeapMb" => GcHeapMb, "threadPoolQueue" => ThreadPoolQueue,
+        "sseStreams" => SseStreams, "databaseMb" => DatabaseMb, "freeDiskMb" => FreeDiskMb, "upstreamErrorPercent" => UpstreamErrorPercent,
+        "p95LatencyMs" => P95LatencyMs, _ => null,
+    };
+
+    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs"];
+}
+
+public sealed record AlertState(string Name, string Metric, string State, double? Value, double Threshold, string Direction, DateTimeOffset Since);
+
+/// <summary>
+/// Samples resources on a timer and raises or clears alerts with hysteresis (N breaching samples to raise, M healthy
+/// ones to clear). Each change is logged, audited, exported as the <c>agentry.alerts.active</c> gauge, listed at
+/// <c>/system/health</c>, and POSTed to the webhook when one is configured.
+/// </summary>
+public sealed partial class SystemMonitor(
+    IOptions<MonitoringOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AgentryTelemetry telemetry, AuditLog audit,
+    IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService
+{
+    readonly DateTimeOffset _started = time.GetUtcNow();
+    readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
+    readonly ConcurrentQueue<AlertState> _recent = new();
+    readonly ConcurrentQueue<double> _turnLatencies = new();
+    long _modelCalls, _modelFailures, _lastCalls, _lastFailures;
+    TimeSpan _lastCpu = Process.GetCurrentProcess().TotalProcessorTime;
+    DateTimeOffset _lastSampleAt = time.GetUtcNow();
+
+    public ResourceSample? Latest { get; private set; }
+    public DateTimeOffset Started => _started;
+    public IEnumerable<AlertState> Active => _alerts.Values.Select(a => a.Active).OfType<AlertState>();
+    public IEnumerable<AlertState> Recent => _recent.Reverse();
+
+    public void TurnFinished(TimeSpan latency, bool upstreamFailed)
+    {
+        _turnLatencies.Enqueue(latency.TotalMilliseconds);
+        while (_turnLatencies.Count > 1000) _turnLatencies.TryDequeue(out _);
+        Interlocked.Increment(ref _modelCalls);
+        if (upstreamFailed) Interlocked.Increment(ref _modelFailures);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        telemetry.Meter.CreateObservableGauge("agentry.alerts.active", () => _alerts.Select(a =>
+            new Measurement<int>(a.Value.Active is null ? 0 : 1, new KeyValuePair<string, object?>("alert", a.Key))), "{alert}", "1 while an alert is raised.");
+        using var timer = new PeriodicTimer(options.Value.SampleInterval);
+        try
+        {
+            do
+            {
+                var sample = Sample();
+                Latest = sample;
+                foreach (var rule in options.Value.EffectiveAlerts) await EvaluateAsync(rule, sample, stoppingToken);
+            } while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    ResourceSample Sample()
+    {
+        var now = time.GetUtcNow();
+        var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var elapsed = (now - _lastSampleAt).TotalMilliseconds;
+        var cpuPercent = elapsed <= 0 ? 0 : (cpu - _lastCpu).TotalMilliseconds / (elapsed * Environment.ProcessorCount) * 100;
+        (_lastCpu, _lastSampleAt) = (cpu, now);
+
+        var calls = Interlocked.Read(ref _modelCalls);
+        var failures = Interlocked.Read(ref _modelFailures);
+        var windowCalls = calls - _lastCalls;
+        var errorPercent = windowCalls == 0 ? 0 : (double)(failures - _lastFailures) / windowCalls * 100;
+        (_lastCalls, _lastFailures) = (calls, failures);
+
+        var latencies = _turnLatencies.ToArray();
+        Array.Sort(latencies);
+        double? p95 = latencies.Length == 0 ? null : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(latencies.Length * 0.95) - 1)];
+
+        var folder = Path.GetFullPath(Path.Combine(environment.ContentRootPath, data.Value.Directory));
+        var database = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "agentry.db*").Sum(f => new FileInfo(f).Length) : 0;
+        return new ResourceSample(now, Math.Round(Math.Max(0, cpuPercent), 1), Math.Round(process.WorkingSet64 / 1048576.0, 1),
+            Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), ThreadPool.PendingWorkItemCount, telemetry.OpenStreams,
+            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95);
+    }
+
+    async Task EvaluateAsync(AlertRule rule, ResourceSample sample, CancellationToken cancellationToken)
+    {
+        var value = sample.Get(rule.Metric);
+        var breached = value is { } v && ((rule.Above is { } above && v > above) || (rule.Below is { } below && v < below));
+        var (breaches, healthy, active) = _alerts.GetValueOrDefault(rule.Name);
+        (breaches, healthy) = breached ? (breaches + 1, 0) : (0, healthy + 1);
+        AlertState? change = null;
+        if (active is null && breaches >= rule.RaiseAfter)
+            active = change = new AlertState(rule.Name, rule.Metric, "raised", value, rule.Above ?? rule.Below ?? 0, rule.Above is not null ? "above" : "below", sample.At);
+        else if (active is not null && healthy >= rule.ClearAfter)
+        {
+            change = active with { State = "cleared", Value = value, Since = sample.At };
+            active = null;
+        }
+        _alerts[rule.Name] = (breaches, healthy, active);
+        if (change is null) return;
+
+        _recent.Enqueue(change);
+        while (_recent.Count > 50) _recent.TryDequeue(out _);
+        if (change.State == "raised") LogRaised(change.Name, change.Metric, change.Value, change.Direction, change.Threshold);
+        else LogCleared(change.Name, change.Metric, change.Value);
+        audit.Record($"alert.{change.State}", "system", null, $"alert:{change.Name}", change.State, change);
+        await NotifyAsync(change, cancellationToken);
+    }
+
+    async Task NotifyAsync(AlertState change, CancellationToken cancellationToken)
+    {
+        if (options.Value.WebhookUrl is not { Length: > 0 } url) return;
+        var body = JsonSerializer.Serialize(new { service = "agentry", version = OperationsExtensions.Version, alert = change }, JsonSerializerOptions.Web);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (options.Value.WebhookSecret is { Length: > 0 } secret)
+            request.Headers.Add("X-Agentry-Signature", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body))));
+        try
+        {
+            using var response = await http.CreateClient(ObservabilityExtensions.WebhookClient).SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode) LogWebhookFailed(null, (int)response.StatusCode);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException)
+        {
+            LogWebhookFailed(e, 0);
+        }
+    }
+
+    [LoggerMessage(EventId = 7000, Level = LogLevel.Warning, Message = "ALERT {Alert} raised: {Metric} = {Value} is {Direction} {Threshold}")]
+    partial void LogRaised(string alert, string metric, double? value, string direction, double threshold);
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "Alert {Alert} cleared: {Metric} = {Value}")]
+    partial void LogCleared(string alert, string metric, double? value);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Alert webhook failed (status {Status})")]
+    partial void LogWebhookFailed(Exception? exception, int status);
+}
+
+public static class SystemHealthApi
+{
+    public static RouteHandlerBuilder MapSystemHealthApi(this IEndpointRouteBuilder app) =>
+        app.MapGet("/system/health", Get).WithTags("Observability").WithName("SystemHealth").RequireAuthorization(Policies.Admin)
+            .WithSummary("Current resource figures, active and recent alerts, uptime and version.");
+
+    static Ok<object> Get(SystemMonitor monitor, TimeProvider time) => TypedResults.Ok<object>(new
+    {
+        version = OperationsExtensions.Version,
+        startedAt = monitor.Started,
+        uptimeSeconds = Math.Round((time.GetUtcNow() - monitor.Started).TotalSeconds),
+        resources = monitor.Latest,
+        alerts = new { active = monitor.Active.ToList(), recent = monitor.Recent.ToList() },
+    });
+}
