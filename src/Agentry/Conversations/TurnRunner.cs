@@ -166,6 +166,7 @@ public sealed partial class TurnRunner(
             await foreach (var e in CallModelAsync(turn, step, stream, cancellationToken)) yield return e;
             turn.AddUsage(step.Usage);
             telemetry.TokensUsed(turn.Model.Name, turn.Agent.Id, step.Usage?.InputTokenCount ?? 0, step.Usage?.OutputTokenCount ?? 0);
+            telemetry.CostIncurred(turn.Model.Name, turn.Agent.Id, analytics.Cost(turn.Model.Name, step.Usage?.InputTokenCount ?? 0, step.Usage?.OutputTokenCount ?? 0));
             if (step.Text.Length > 0)
             {
                 var (text, ruleEvents) = await ApplyOutputRulesAsync(turn, step.Text, cancellationToken);

@@ -20,6 +20,7 @@ public sealed class AgentryTelemetry
     readonly Counter<long> _ruleDecisions;
     readonly Counter<long> _limitRejections;
     readonly UpDownCounter<long> _activeStreams;
+    readonly Counter<double> _cost;
 
     public AgentryTelemetry(IMeterFactory meters)
     {
@@ -32,6 +33,7 @@ public sealed class AgentryTelemetry
         _toolDuration = meter.CreateHistogram<double>("agentry.tool.duration", "s", "How long tool calls take, by tool.");
         _ruleDecisions = meter.CreateCounter<long>("agentry.rule.decisions", "{decision}", "Rules that fired, by rule, stage and action.");
         _limitRejections = meter.CreateCounter<long>("agentry.limit.rejections", "{request}", "Requests refused by rate limits and token budgets, by kind.");
+        _cost = meter.CreateCounter<double>("agentry.cost.usd", "{USD}", "Estimated model cost in US dollars (Analytics:Prices), by model and agent.");
         _activeStreams = meter.CreateUpDownCounter<long>("agentry.sse.active", "{stream}", "Server-Sent Event streams open right now.");
         Meter = meter;
     }
@@ -45,6 +47,11 @@ public sealed class AgentryTelemetry
     {
         if (input > 0) _tokens.Add(input, new("model", model), new("agent", agent), new("direction", "input"));
         if (output > 0) _tokens.Add(output, new("model", model), new("agent", agent), new("direction", "output"));
+    }
+
+    public void CostIncurred(string model, string agent, double usd)
+    {
+        if (usd > 0) _cost.Add(usd, new("model", model), new("agent", agent));
     }
 
     public void HandedOff(string from, string to, string mode) => _handoffs.Add(1, new("from", from), new("to", to), new("mode", mode));

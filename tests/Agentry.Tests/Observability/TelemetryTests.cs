@@ -74,7 +74,22 @@ public sealed partial class TelemetryTests
         Assert.Equal(HttpStatusCode.TooManyRequests, (await tiny.GetAsync("/v1/agents")).StatusCode);
         await Wait.UntilAsync(async () => Sum(await ScrapeAsync(app.Client), "agentry_limit_rejections_total", "kind=\"requests-per-minute\"") == 1,
             because: "the rejection is counted");
+
+        // The shipped Grafana dashboard only queries series that really exist.
+        using (var stream = await Sse.StartAsync(app.Client, "/v1/chat", new { message = "stream", agentId = "support" })) await Sse.ReadAllAsync(stream);
+        var exposition = "";
+        // The exporter caches a scrape briefly, so wait for one taken after the stream.
+        await Wait.UntilAsync(async () => (exposition = await ScrapeAsync(app.Client)).Contains("\nagentry_sse_active{", StringComparison.Ordinal),
+            because: "the stream gauge is exported");
+        var dashboard = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "agentry-dashboard.json"));
+        var queried = MetricName().Matches(dashboard).Select(m => m.Value).Distinct().ToList();
+        Assert.True(queried.Count >= 15, $"only {queried.Count} metrics found in the dashboard");
+        var missing = queried.Where(name => !exposition.Contains("\n" + name + "{", StringComparison.Ordinal) && !exposition.Contains("\n" + name + " ", StringComparison.Ordinal)).ToList();
+        Assert.True(missing.Count == 0, "dashboard queries series that are not exported: " + string.Join(", ", missing));
     }
+
+    [GeneratedRegex(@"\b(?:agentry|http_server|gen_ai|dotnet)_[a-z_]+(?=\{)")]
+    private static partial Regex MetricName();
 
     [Fact]
     public async Task Metrics_need_an_admin_key_outside_the_allowed_networks()
