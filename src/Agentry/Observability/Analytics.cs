@@ -150,40 +150,12 @@ public sealed class Analytics(TimeProvider time, IOptions<AnalyticsOptions> opti
     }
 }
 
-public sealed class AnalyticsFlusher(Analytics analytics, IServiceScopeFactory scopes, IOptions<AnalyticsOptions> options, ILogger<AnalyticsFlusher> logger) : BackgroundService
+public sealed class AnalyticsFlusher(Analytics analytics, IServiceScopeFactory scopes, IOptions<AnalyticsOptions> options, ILogger<AnalyticsFlusher> logger)
+    : PeriodicFlush(scopes, logger, options.Value.FlushInterval)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.FlushInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(CancellationToken.None);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string What => "analytics";
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken);
-    }
-
-    async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await analytics.FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
-        }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
-        {
-#pragma warning disable CA1848 // rare path
-            logger.LogWarning(e, "Could not store analytics");
-#pragma warning restore CA1848
-        }
-    }
+    protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => analytics.FlushAsync(db, cancellationToken);
 }
 
 public sealed record AnalyticsRow(

@@ -109,41 +109,12 @@ public sealed partial class ErrorTracker(TimeProvider time)
     private static partial Regex SecretPattern();
 }
 
-public sealed partial class ErrorTrackerFlusher(ErrorTracker tracker, IServiceScopeFactory scopes, ILogger<ErrorTrackerFlusher> logger) : BackgroundService
+public sealed class ErrorTrackerFlusher(ErrorTracker tracker, IServiceScopeFactory scopes, ILogger<ErrorTrackerFlusher> logger)
+    : PeriodicFlush(scopes, logger, TimeSpan.FromSeconds(10))
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(10));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(CancellationToken.None);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string What => "error groups";
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken);
-    }
-
-    async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await tracker.FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
-        }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            LogFlushFailed(e);
-        }
-    }
-
-    [LoggerMessage(EventId = 6000, Level = LogLevel.Warning, Message = "Could not store error groups")]
-    partial void LogFlushFailed(Exception exception);
+    protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => tracker.FlushAsync(db, cancellationToken);
 }
 
 public static class ErrorsApi

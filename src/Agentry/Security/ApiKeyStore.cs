@@ -43,39 +43,10 @@ public sealed class ApiKeyStore(IOptions<SecurityOptions> options, TimeProvider 
 }
 
 /// <summary>Writes last-used times every 30 seconds and once more on shutdown.</summary>
-public sealed partial class ApiKeyUsageFlusher(ApiKeyStore store, IServiceScopeFactory scopes, ILogger<ApiKeyUsageFlusher> logger) : BackgroundService
+public sealed class ApiKeyUsageFlusher(ApiKeyStore store, IServiceScopeFactory scopes, ILogger<ApiKeyUsageFlusher> logger)
+    : PeriodicFlush(scopes, logger, TimeSpan.FromSeconds(30))
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(30));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(stoppingToken);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override string What => "API key last-used times";
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        await FlushAsync(cancellationToken);
-    }
-
-    async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await store.FlushLastUsedAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogFlushFailed(e);
-        }
-    }
-
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning, Message = "Could not record API key last-used times")]
-    partial void LogFlushFailed(Exception exception);
+    protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => store.FlushLastUsedAsync(db, cancellationToken);
 }
