@@ -25,7 +25,10 @@ public sealed class ObservabilityOptions
     /// <summary>Record prompt and completion text on model spans. Off by default: traces often leave the trust boundary.</summary>
     public bool RecordContent { get; set; }
 
-    /// <summary>Structured JSON logs; on outside Development unless set.</summary>
+    /// <summary>
+    /// Structured JSON logs. Unset: on outside Development whenever output goes to a pipe or file (containers, systemd,
+    /// log shippers), and human-readable when a person runs the service in a terminal.
+    /// </summary>
     public bool? JsonLogs { get; set; }
 }
 
@@ -41,14 +44,14 @@ public static class ObservabilityExtensions
                 "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.");
         var options = builder.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
 
-        if (options.JsonLogs ?? !builder.Environment.IsDevelopment())
+        if (options.JsonLogs ?? (!builder.Environment.IsDevelopment() && Console.IsOutputRedirected))
         {
             builder.Logging.ClearProviders();
             builder.Logging.AddJsonConsole(o =>
             {
                 o.IncludeScopes = true;
                 o.UseUtcTimestamp = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
             });
         }
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
