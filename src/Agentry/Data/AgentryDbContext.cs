@@ -1,7 +1,7 @@
 using Agentry.Agents;
 using Agentry.Audit;
-using Agentry.Security;
 using Agentry.Conversations;
+using Agentry.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Data;

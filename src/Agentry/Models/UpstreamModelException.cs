@@ -59,7 +59,8 @@ public sealed class UpstreamModelException(int status, string type, string title
         return status switch
         {
             429 => new UpstreamModelException(503, ProblemTypes.UpstreamRateLimited, "Model provider rate limited",
-                "The model provider is rate limiting Agentry; try again later.", inner) { RetryAfter = retryAfter ?? TimeSpan.FromSeconds(10) },
+                "The model provider is rate limiting Agentry; try again later.", inner)
+            { RetryAfter = retryAfter ?? TimeSpan.FromSeconds(10) },
             401 or 403 => new UpstreamModelException(502, ProblemTypes.UpstreamRejected, "Model provider rejected credentials",
                 $"The model provider answered {status}: check the endpoint's API key (OPENAI_API_KEY or Models:Endpoints:*:ApiKey).", inner),
             408 or 504 => Timeout($"The model provider answered {status}.", inner),

@@ -60,9 +60,16 @@ public sealed record ResourceSample(
 {
     public double? Get(string metric) => metric switch
     {
-        "cpuPercent" => CpuPercent, "workingSetMb" => WorkingSetMb, "gcHeapMb" => GcHeapMb, "threadPoolQueue" => ThreadPoolQueue,
-        "sseStreams" => SseStreams, "databaseMb" => DatabaseMb, "freeDiskMb" => FreeDiskMb, "upstreamErrorPercent" => UpstreamErrorPercent,
-        "p95LatencyMs" => P95LatencyMs, _ => null,
+        "cpuPercent" => CpuPercent,
+        "workingSetMb" => WorkingSetMb,
+        "gcHeapMb" => GcHeapMb,
+        "threadPoolQueue" => ThreadPoolQueue,
+        "sseStreams" => SseStreams,
+        "databaseMb" => DatabaseMb,
+        "freeDiskMb" => FreeDiskMb,
+        "upstreamErrorPercent" => UpstreamErrorPercent,
+        "p95LatencyMs" => P95LatencyMs,
+        _ => null,
     };
 
     public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs"];

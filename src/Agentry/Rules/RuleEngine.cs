@@ -227,8 +227,13 @@ public sealed partial record Condition(string Argument, string Operator, string 
         {
             return Operator switch
             {
-                "<" => number < limit, "<=" => number <= limit, ">" => number > limit, ">=" => number >= limit,
-                "==" => number == limit, "!=" => number != limit, _ => false,
+                "<" => number < limit,
+                "<=" => number <= limit,
+                ">" => number > limit,
+                ">=" => number >= limit,
+                "==" => number == limit,
+                "!=" => number != limit,
+                _ => false,
             };
         }
         return Operator switch

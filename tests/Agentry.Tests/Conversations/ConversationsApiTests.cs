@@ -1,9 +1,9 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Agentry.Api;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agentry.Tests.Conversations;
 
