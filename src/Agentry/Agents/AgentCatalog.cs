@@ -46,8 +46,6 @@ public sealed partial class AgentCatalog
 
     public string Directory { get; }
 
-    public IReadOnlyCollection<FileAgent> FileAgents => _files.Agents.Values.ToList();
-
     /// <summary>Rules every agent obeys before its own (from <c>_global.yaml</c> in the agents folder).</summary>
     public IReadOnlyList<Rules.AgentRule> GlobalRules => _files.GlobalRules;
 
@@ -76,9 +74,6 @@ public sealed partial class AgentCatalog
         var stored = await db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == id, cancellationToken);
         return stored is null ? null : FromStored(stored);
     }
-
-    public async Task<bool> ExistsAsync(string id, AgentryDbContext db, CancellationToken cancellationToken) =>
-        _files.Agents.ContainsKey(id) || await db.Agents.AnyAsync(a => a.Id == id, cancellationToken);
 
     /// <summary>All agents ordered by id; agent counts are small (tens), so the merge happens in memory.</summary>
     public async Task<List<AgentEntry>> ListAsync(AgentryDbContext db, CancellationToken cancellationToken)

@@ -71,8 +71,6 @@ public sealed class ToolCatalog
 
     public bool IsEnabled(string name) => name != "http_get" || _options.HttpGetAllowedHosts.Length > 0;
 
-    public IEnumerable<AIFunction> All => _tools.Values;
-
     public AIFunction? Find(string name) => _tools.GetValueOrDefault(name) is { } tool && IsEnabled(name) ? tool : null;
 
     public IEnumerable<AIFunction> Resolve(IEnumerable<string> names)
