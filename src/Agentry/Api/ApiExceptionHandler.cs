@@ -72,6 +72,9 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             return problem;
         }
 
+        if (bad.Message.Contains("no body was provided", StringComparison.Ordinal))
+            return new ProblemDetails { Status = 400, Type = ProblemTypes.InvalidJson, Title = "Invalid JSON", Detail = "The request body is empty or null; send a JSON object." };
+
         // Messages of BadHttpRequestException name the parameter and what was wrong; they carry no secrets.
         return new ProblemDetails { Status = status, Type = ProblemTypes.ForStatus(status), Title = "Bad request", Detail = bad.Message };
     }
@@ -87,6 +90,11 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
     // the field goes into errors' key, so keep the human part and the position.
     static string CleanJsonMessage(string message)
     {
+        // The two mistakes clients make most, said in their terms rather than System.Text.Json's.
+        if (UnknownPropertyPattern().Match(message) is { Success: true } unknown)
+            return $"Unknown property '{unknown.Groups[1].Value}'; property names are camelCase and case-sensitive.";
+        if (message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
+            return "The value has the wrong type for this field" + (PositionPattern().Match(message) is { Success: true } at ? $" ({at.Value})." : ".");
         var cut = message.IndexOf(" Path: ", StringComparison.Ordinal);
         var head = cut > 0 ? message[..cut] : message;
         var position = cut > 0 ? message[(message.IndexOf('|', cut) is var p and > 0 ? p + 1 : cut)..].Trim() : "";
@@ -95,6 +103,12 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         var typeNames = TypeNamePattern().Replace(head, "the expected type");
         return string.IsNullOrEmpty(position) ? typeNames : $"{typeNames} ({position.TrimEnd('.')})";
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^The JSON property '([^']*)' could not be mapped")]
+    private static partial System.Text.RegularExpressions.Regex UnknownPropertyPattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"LineNumber: \d+ \| BytePositionInLine: \d+")]
+    private static partial System.Text.RegularExpressions.Regex PositionPattern();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"Agentry\.[A-Za-z0-9_.+`\[\]]+")]
     private static partial System.Text.RegularExpressions.Regex TypeNamePattern();

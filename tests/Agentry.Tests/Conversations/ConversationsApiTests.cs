@@ -156,7 +156,10 @@ public sealed class ConversationsApiTests
         Assert.Contains("$.content", wrongType["errors"]!.AsObject().Select(e => e.Key));
 
         var unknownField = await Http.ProblemAsync(await app.Client.PostAsync(path, Http.RawJson("{\"content\": \"hi\", \"agentID\": \"x\"}")), 400, ProblemTypes.InvalidJson);
-        Assert.Contains("agentID", (string?)unknownField["detail"]);
+        Assert.Equal("Unknown property 'agentID'; property names are camelCase and case-sensitive.", (string?)unknownField["errors"]!["$.agentID"]![0]);
+        Assert.StartsWith("The value has the wrong type for this field", (string?)wrongType["errors"]!["$.content"]![0]);
+        var empty = await Http.ProblemAsync(await app.Client.PostAsync(path, Http.RawJson("null")), 400, ProblemTypes.InvalidJson);
+        Assert.Equal("The request body is empty or null; send a JSON object.", (string?)empty["detail"]);
 
         await Http.ProblemAsync(await app.Client.PostAsync(path, new StringContent("content=hi", Encoding.UTF8, "application/x-www-form-urlencoded")), 415, ProblemTypes.UnsupportedMediaType);
 
