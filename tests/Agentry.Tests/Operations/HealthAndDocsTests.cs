@@ -73,6 +73,8 @@ public sealed class HealthAndDocsTests
     {
         await using var app = new AgentryApp();
         var document = JsonNode.Parse(await app.Client.GetStringAsync("/openapi/v1.json"))!;
+        Assert.Equal("Agentry API", (string?)document["info"]!["title"]);
+        Assert.Equal("bearer", (string?)document["components"]!["securitySchemes"]!["apiKey"]!["scheme"]);
         var paths = document["paths"]!.AsObject().Select(p => p.Key).ToHashSet();
         Assert.Superset(new HashSet<string>
         {
