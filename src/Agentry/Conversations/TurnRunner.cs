@@ -258,7 +258,7 @@ public sealed partial class TurnRunner(
             turn.Agent = agent;
             turn.Model = models.Resolve(agent.Model);
             turn.ToolSet = tools.Resolve(agent.Tools).ToList<AITool>(); // members answer; they do not hand off
-            turn.BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
+            turn.BufferOutput = HoldsOutputBack(agent);
             turn.SystemPrompt = CompilePrompt(agent, turn.Conversation) +
                 $"\n\n## Workflow\nYou are step {round + 1} of the '{workflowAgent.Name}' workflow ({workflow.Type}: {string.Join(", ", workflow.Agents)}). Do your part; others do theirs.";
             turn.Context = [.. conversationSoFar];
@@ -413,7 +413,7 @@ public sealed partial class TurnRunner(
         turn.SystemPrompt = CompilePrompt(target, turn.Conversation) +
             $"\n\n## Handoff\nYou have just received this conversation from {from}. Reason: {reason}. Continue helping the user; do not greet them again.";
         turn.ToolSet = BuildTools(target);
-        turn.BufferOutput = agents.EnforcedRules(target).Any(r => r.Stage == RuleStages.Output);
+        turn.BufferOutput = HoldsOutputBack(target);
     }
 
     /// <summary>Input rules on the user's message: it may be redacted or rewritten (what is stored and what models see), blocked, or escalated.</summary>
@@ -522,7 +522,7 @@ public sealed partial class TurnRunner(
                 SystemPrompt = CompilePrompt(agent, conversation),
                 ToolSet = BuildTools(agent),
                 IsUserTurn = true,
-                BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
+                BufferOutput = HoldsOutputBack(agent),
             };
             turn.Produced.Add(NewMessage(conversation.Id, MessageRoles.User, agent.Id, request.Content));
             return turn;
@@ -549,7 +549,7 @@ public sealed partial class TurnRunner(
             {
                 SystemPrompt = CompilePrompt(agent, conversation),
                 ToolSet = BuildTools(agent),
-                BufferOutput = agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output),
+                BufferOutput = HoldsOutputBack(agent),
             };
 
             approval.Status = approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
@@ -575,6 +575,9 @@ public sealed partial class TurnRunner(
             throw;
         }
     }
+
+    /// <summary>With output rules a streamed reply is held back until they have run, so the user sees only the checked text.</summary>
+    bool HoldsOutputBack(AgentDefinition agent) => agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
 
     /// <summary>The agent's tools plus one <c>transfer_to_AGENT</c> declaration per handoff target.</summary>
     List<AITool> BuildTools(AgentDefinition agent)

@@ -18,6 +18,9 @@ public sealed class DataOptions
 
     /// <summary>Apply pending migrations when the service starts. Turn off to run <c>agentry migrate</c> as a separate step.</summary>
     public bool MigrateOnStartup { get; set; } = true;
+
+    /// <summary>The data folder as an absolute path: relative settings start at the content root.</summary>
+    public string FullDirectory(string contentRoot) => Path.GetFullPath(Path.Combine(contentRoot, Directory));
 }
 
 public static class DataExtensions
@@ -34,7 +37,7 @@ public static class DataExtensions
     public static string SqliteConnectionString(DataOptions options, string contentRoot)
     {
         if (!string.IsNullOrWhiteSpace(options.ConnectionString)) return options.ConnectionString;
-        var directory = Path.GetFullPath(Path.Combine(contentRoot, options.Directory));
+        var directory = options.FullDirectory(contentRoot);
         return new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "agentry.db"), Pooling = true }.ToString();
     }
 

@@ -66,7 +66,7 @@ public sealed class OfflineChatClient : IChatClient
         if (history.Count > 0 && history[^1].Contents.OfType<FunctionResultContent>().FirstOrDefault() is { } result)
         {
             var name = FindCallName(history, result.CallId) ?? "the tool";
-            return Say($"{name} returned: {FormatResult(result.Result)}");
+            return Say($"{name} returned: {Tools.ToolInvoker.Text(result.Result)}");
         }
 
         var user = history.LastOrDefault(m => m.Role == ChatRole.User)?.Text.Trim() ?? "";
@@ -125,14 +125,6 @@ public sealed class OfflineChatClient : IChatClient
 
     static string? FindCallName(IList<ChatMessage> history, string callId) =>
         history.SelectMany(m => m.Contents).OfType<FunctionCallContent>().LastOrDefault(c => c.CallId == callId)?.Name;
-
-    static string FormatResult(object? result) => result switch
-    {
-        null => "nothing",
-        string s => s,
-        JsonElement e => e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText(),
-        _ => JsonSerializer.Serialize(result),
-    };
 
     static ChatMessage Say(string text) => new(ChatRole.Assistant, text);
 

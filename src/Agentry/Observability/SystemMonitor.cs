@@ -145,7 +145,7 @@ public sealed partial class SystemMonitor(
         Array.Sort(latencies);
         double? p95 = latencies.Length == 0 ? null : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(latencies.Length * 0.95) - 1)];
 
-        var folder = Path.GetFullPath(Path.Combine(environment.ContentRootPath, data.Value.Directory));
+        var folder = data.Value.FullDirectory(environment.ContentRootPath);
         var database = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "agentry.db*").Sum(f => new FileInfo(f).Length) : 0;
         return new ResourceSample(now, Math.Round(Math.Max(0, cpuPercent), 1), Math.Round(process.WorkingSet64 / 1048576.0, 1),
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), ThreadPool.PendingWorkItemCount, telemetry.OpenStreams,

@@ -75,7 +75,7 @@ public sealed class DiskSpaceHealthCheck(IOptions<DataOptions> data, IOptions<He
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var folder = Path.GetFullPath(Path.Combine(environment.ContentRootPath, data.Value.Directory));
+        var folder = data.Value.FullDirectory(environment.ContentRootPath);
         var free = FreeBytes(folder);
         var minimum = options.Value.MinFreeDiskMegabytes * 1024 * 1024;
         var details = new Dictionary<string, object> { ["folder"] = folder, ["freeMegabytes"] = free / 1024 / 1024, ["minimumMegabytes"] = options.Value.MinFreeDiskMegabytes };

@@ -66,20 +66,14 @@ public sealed class ApiKeyAuthenticationHandler(
         Response.Headers.WWWAuthenticate = failure is null
             ? "Bearer realm=\"agentry\""
             : $"Bearer realm=\"agentry\", error=\"invalid_token\", error_description=\"{failure}\"";
-        await WriteProblemAsync(401, ProblemTypes.Unauthorized, "Unauthorized",
+        await Problems.WriteAsync(Context, 401, ProblemTypes.Unauthorized, "Unauthorized",
             failure ?? "Send an API key as 'Authorization: Bearer agk_…' or 'X-API-Key: agk_…'.");
     }
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         Response.StatusCode = StatusCodes.Status403Forbidden;
-        await WriteProblemAsync(403, ProblemTypes.Forbidden, "Forbidden", "This API key does not have the scope this endpoint needs.");
+        await Problems.WriteAsync(Context, 403, ProblemTypes.Forbidden, "Forbidden", "This API key does not have the scope this endpoint needs.");
     }
 
-    Task WriteProblemAsync(int status, string type, string title, string detail) =>
-        Context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = Context,
-            ProblemDetails = { Status = status, Type = type, Title = title, Detail = detail },
-        }).AsTask();
 }

@@ -43,7 +43,7 @@ public static partial class KeyBootstrap
 
         var created = await keys.CreateAsync(new CreateKeyRequest("bootstrap-admin", [Scopes.Admin], null, null, null, null, null), cancellationToken);
         var dataOptions = services.GetRequiredService<IOptions<DataOptions>>().Value;
-        var folder = Path.GetFullPath(Path.Combine(services.GetRequiredService<IHostEnvironment>().ContentRootPath, dataOptions.Directory));
+        var folder = dataOptions.FullDirectory(services.GetRequiredService<IHostEnvironment>().ContentRootPath);
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, KeyFileName);
         await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);

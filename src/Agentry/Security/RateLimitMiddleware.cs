@@ -60,11 +60,7 @@ public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore st
     {
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails = { Status = 429, Type = type, Title = title, Detail = detail },
-        }).AsTask();
+        return Problems.WriteAsync(context, 429, type, title, detail);
     }
 }
 

@@ -67,7 +67,8 @@ public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> optio
     string Truncate(string text) =>
         text.Length <= options.Value.MaxResultChars ? text : string.Concat(text.AsSpan(0, options.Value.MaxResultChars), "…[truncated]");
 
-    static string Text(object? result) => result switch
+    /// <summary>A tool's return value as the text a model (or a person) reads.</summary>
+    public static string Text(object? result) => result switch
     {
         null => "",
         string s => s,
