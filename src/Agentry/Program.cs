@@ -1,5 +1,6 @@
 using Agentry.Agents;
 using Agentry.Api;
+using Agentry.Approvals;
 using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
@@ -21,6 +22,8 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
 });
 builder.AddConfigurationAliases();
+builder.UseDefaultAddress();
+builder.Services.AddSingleton(TimeProvider.System);
 builder.AddObservability();
 builder.AddApi();
 builder.AddData();
@@ -30,6 +33,7 @@ builder.AddModels();
 builder.AddTools();
 builder.AddAgents();
 builder.AddRules();
+builder.AddApprovals();
 builder.AddConversations();
 builder.AddOperations();
 

@@ -42,16 +42,16 @@ public static class AgentsApi
         return group;
     }
 
-    static async Task<Results<Ok<Page<AgentDto>>, ValidationProblem>> List(int? limit, string? cursor, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct)
+    static async Task<Results<Ok<Page<AgentDto>>, ValidationProblem>> List(int? limit, string? cursor, AgentCatalog catalog, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
-        var all = await catalog.ListAsync(db, ct);
+        var all = await catalog.ListAsync(ct);
         var rows = all.Where(a => cursor is null || string.CompareOrdinal(a.Definition.Id, cursor) > 0).Take(take + 1).ToList();
         return TypedResults.Ok(Pagination.ToPage(rows, take, AgentDto.From, a => a.Definition.Id));
     }
 
-    static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> Get(string agentId, AgentCatalog catalog, AgentryDbContext db, CancellationToken ct) =>
-        await catalog.FindAsync(agentId, db, ct) is { } agent
+    static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> Get(string agentId, AgentCatalog catalog, CancellationToken ct) =>
+        await catalog.FindAsync(agentId, ct) is { } agent
             ? TypedResults.Ok(AgentDto.From(agent))
             : Problems.AgentNotFound(agentId).ToResult();
 
@@ -68,6 +68,7 @@ public static class AgentsApi
         var now = time.GetUtcNow();
         var stored = new StoredAgent { Id = agent.Id, Definition = AgentCatalog.Serialize(agent), CreatedAt = now, UpdatedAt = now };
         db.Agents.Add(stored);
+        audit.Stage(db, AuditActor.From(http), AuditActions.AgentCreated, $"agent:{agent.Id}", detail: new { agent.Name, agent.Model });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -77,7 +78,6 @@ public static class AgentsApi
             // Another request created the same id between our check and our insert.
             return Problems.Conflict(ProblemTypes.AgentExists, $"Agent '{agent.Id}' already exists.");
         }
-        audit.Record(http, AuditActions.AgentCreated, $"agent:{agent.Id}", detail: new { agent.Name, agent.Model });
         return TypedResults.Created($"/v1/agents/{agent.Id}", AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, now, now)));
     }
 
@@ -97,8 +97,8 @@ public static class AgentsApi
         if (stored is null) db.Agents.Add(stored = new StoredAgent { Id = agentId, Definition = "", CreatedAt = now });
         stored.Definition = AgentCatalog.Serialize(agent);
         stored.UpdatedAt = now;
+        audit.Stage(db, AuditActor.From(http), created ? AuditActions.AgentCreated : AuditActions.AgentUpdated, $"agent:{agentId}", detail: new { agent.Name, agent.Model });
         await db.SaveChangesAsync(ct);
-        audit.Record(http, created ? AuditActions.AgentCreated : AuditActions.AgentUpdated, $"agent:{agentId}", detail: new { agent.Name, agent.Model });
 
         var dto = AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, stored.CreatedAt, now));
         return created ? TypedResults.Created($"/v1/agents/{agentId}", dto) : TypedResults.Ok(dto);
@@ -109,17 +109,19 @@ public static class AgentsApi
     {
         if (catalog.IsFileAgent(agentId, out var file))
             return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agentId}' is defined in {Path.GetFileName(file.Path)}; delete the file and reload instead.");
-        var deleted = await db.Agents.Where(a => a.Id == agentId).ExecuteDeleteAsync(ct);
-        if (deleted == 0) return Problems.AgentNotFound(agentId).ToResult();
-        audit.Record(http, AuditActions.AgentDeleted, $"agent:{agentId}");
+        var stored = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, ct);
+        if (stored is null) return Problems.AgentNotFound(agentId).ToResult();
+        db.Agents.Remove(stored);
+        audit.Stage(db, AuditActor.From(http), AuditActions.AgentDeleted, $"agent:{agentId}");
+        await db.SaveChangesAsync(ct);
         return TypedResults.NoContent();
     }
 
-    static Results<Ok<AgentReloadResult>, ProblemHttpResult> Reload(AgentCatalog catalog, AuditLog audit, HttpContext http)
+    static async Task<Results<Ok<AgentReloadResult>, ProblemHttpResult>> Reload(AgentFileCatalog files, AuditLog audit, AgentryDbContext db, HttpContext http, CancellationToken ct)
     {
-        var result = catalog.Reload();
-        audit.Record(http, AuditActions.AgentsReloaded, "agents", result.Errors.Count == 0 ? "success" : "failure",
-            new { loaded = result.Agents.Count, errors = result.Errors });
+        var result = files.Reload();
+        await audit.RecordAsync(db, AuditActor.From(http), AuditActions.AgentsReloaded, "agents", result.Errors.Count == 0 ? "success" : "failure",
+            new { loaded = result.Agents.Count, errors = result.Errors }, ct);
         if (result.Errors.Count > 0)
         {
             return TypedResults.Problem(statusCode: 422, type: ProblemTypes.AgentsReloadFailed, title: "Agent files have errors",

@@ -8,8 +8,11 @@ public static class AgentsExtensions
     public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
-        builder.Services.AddSingleton<AgentCatalog>();
+        builder.Services.AddSingleton<AgentFileCatalog>();
+        builder.Services.AddScoped<AgentCatalog>();
         builder.Services.AddSingleton<SemanticRouter>();
+        builder.Services.AddScoped<Handoffs>();
+        builder.Services.AddScoped<WorkflowRunner>();
         return builder;
     }
 
@@ -19,7 +22,7 @@ public static class AgentsExtensions
     /// </summary>
     public static void LoadAgentFiles(this IServiceProvider services)
     {
-        var catalog = services.GetRequiredService<AgentCatalog>();
+        var catalog = services.GetRequiredService<AgentFileCatalog>();
         var result = catalog.Reload();
         if (result.Errors.Count > 0)
             throw new InvalidOperationException($"Agent files in {catalog.Directory} have errors:{Environment.NewLine}  " +
@@ -29,7 +32,7 @@ public static class AgentsExtensions
         if (options.Watch && Directory.Exists(catalog.Directory)) Watch(services, catalog);
     }
 
-    static void Watch(IServiceProvider services, AgentCatalog catalog)
+    static void Watch(IServiceProvider services, AgentFileCatalog catalog)
     {
         var provider = new PhysicalFileProvider(catalog.Directory);
         var lifetime = services.GetRequiredService<IHostApplicationLifetime>();

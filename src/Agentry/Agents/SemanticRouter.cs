@@ -1,7 +1,6 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using Agentry.Api;
-using Agentry.Data;
-using Agentry.Models;
 using Microsoft.Extensions.AI;
 
 namespace Agentry.Agents;
@@ -40,22 +39,22 @@ public sealed record RoutingOptions
 /// <summary>Where the router sends a message, with the evidence.</summary>
 public sealed record RouteDecision(string? Target, double Score, string Reason);
 
-public sealed class SemanticRouter(IEmbeddingGenerator<string, Embedding<float>> embeddings, AgentCatalog agents)
+/// <summary>Embeds the user's message and each target's description and examples, and picks the most similar target.</summary>
+public sealed class SemanticRouter(IEmbeddingGenerator<string, Embedding<float>> embeddings)
 {
-    public async Task<RouteDecision> RouteAsync(AgentDefinition router, string message, AgentryDbContext db, CancellationToken cancellationToken)
+    public async Task<RouteDecision> RouteAsync(AgentDefinition router, string message, IReadOnlyList<AgentDefinition> targets, CancellationToken cancellationToken)
     {
         var candidates = new List<(string Agent, string Text)>();
-        foreach (var target in router.Handoffs)
+        foreach (var agent in targets)
         {
-            if ((await agents.FindAsync(target, db, cancellationToken))?.Definition is not { } agent) continue;
-            if (!string.IsNullOrWhiteSpace(agent.Description)) candidates.Add((target, agent.Description));
-            foreach (var example in router.Routing.Examples.GetValueOrDefault(target) ?? []) candidates.Add((target, example));
+            if (!string.IsNullOrWhiteSpace(agent.Description)) candidates.Add((agent.Id, agent.Description));
+            foreach (var example in router.Routing.Examples.GetValueOrDefault(agent.Id) ?? []) candidates.Add((agent.Id, example));
         }
         if (candidates.Count == 0) return new RouteDecision(null, 0, "no routing targets");
 
         var vectors = await embeddings.GenerateAsync([message, .. candidates.Select(c => c.Text)], cancellationToken: cancellationToken);
         var query = vectors[0].Vector;
-        var best = candidates.Select((c, i) => (c.Agent, c.Text, Score: LocalEmbeddingGenerator.Cosine(query.Span, vectors[i + 1].Vector.Span)))
+        var best = candidates.Select((c, i) => (c.Agent, c.Text, Score: (double)TensorPrimitives.CosineSimilarity(query.Span, vectors[i + 1].Vector.Span)))
             .MaxBy(c => c.Score);
         var score = best.Score.ToString("0.00", CultureInfo.InvariantCulture);
         return best.Score >= router.Routing.Threshold

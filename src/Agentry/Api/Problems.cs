@@ -34,6 +34,9 @@ public static class ProblemTypes
     public const string UpstreamRateLimited = Prefix + "upstream-rate-limited";
     public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
     public const string UpstreamTimeout = Prefix + "upstream-timeout";
+    /// <summary>The provider's answer ended before it said it was finished (a cut stream, no finish reason).</summary>
+    public const string UpstreamIncomplete = Prefix + "upstream-incomplete";
+    public const string ShuttingDown = Prefix + "shutting-down";
     public const string AgentsReloadFailed = Prefix + "agents-reload-failed";
     public const string Unauthorized = Prefix + "unauthorized";
     public const string Forbidden = Prefix + "forbidden";

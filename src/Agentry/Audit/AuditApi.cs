@@ -44,14 +44,3 @@ public static class AuditApi
     static async Task<Ok<AuditVerification>> Verify(AgentryDbContext db, CancellationToken ct) =>
         TypedResults.Ok(await AuditChain.VerifyAsync(db, ct));
 }
-
-public static class AuditExtensions
-{
-    public static IHostApplicationBuilder AddAudit(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<AuditLog>();
-        builder.Services.AddSingleton<AuditWriter>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<AuditWriter>());
-        return builder;
-    }
-}

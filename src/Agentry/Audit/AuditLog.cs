@@ -1,40 +1,59 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using Agentry.Data;
-using Agentry.Security;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Agentry.Audit;
 
-/// <summary>An event waiting to be written.</summary>
-public sealed record AuditEntry(
-    DateTimeOffset Time, string Actor, string? ClientIp, string Action, string? Target, string Outcome, string? TraceId, int Count, object? Detail);
-
 /// <summary>
-/// Records audit events without slowing requests: callers enqueue, one background writer appends batches in a
-/// single transaction each and extends the hash chain. Repeated noisy events (authentication failures, limit
-/// rejections) are counted per minute and written as one row. On shutdown everything queued is written.
+/// Records audit events. An event about a change the API acknowledges is <see cref="Stage">staged</see> in the same
+/// database transaction as the change, so it is durable the moment the change is; the writer then appends it to the hash
+/// chain. Events about nothing stored (alerts) are <see cref="Enqueue">queued</see> for the writer, and high-volume noise
+/// (authentication failures, limit rejections) is <see cref="RecordAggregated">counted</see> per minute and written as
+/// one row: those two wait in memory and a crash can lose the last seconds of them.
 /// </summary>
 public sealed class AuditLog(TimeProvider time)
 {
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
     // Not declared single-reader: only the multi-reader channel can report its Count (the queue-length gauge and health check).
     readonly Channel<AuditEntry> _queue = Channel.CreateUnbounded<AuditEntry>();
     readonly ConcurrentDictionary<(string Action, string Actor, string? Ip, string? Target, string Outcome, long Minute), int> _aggregated = new();
+    readonly Channel<bool> _staged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     internal ChannelReader<AuditEntry> Reader => _queue.Reader;
 
-    /// <summary>Events queued and not yet written.</summary>
+    /// <summary>Signalled when staged events were committed, so the writer chains them without polling.</summary>
+    internal ChannelReader<bool> Staged => _staged.Reader;
+
+    /// <summary>Events queued in memory and not yet written.</summary>
     public int Pending => _queue.Reader.Count;
 
-    public void Record(string action, string actor, string? clientIp, string? target, string outcome, object? detail = null) =>
-        _queue.Writer.TryWrite(new AuditEntry(time.GetUtcNow(), actor, clientIp, action, target, outcome, Activity.Current?.TraceId.ToString(), 1, detail));
+    /// <summary>
+    /// Adds the event to <paramref name="db"/>'s unit of work: it is stored by the caller's next SaveChanges, in the same
+    /// transaction as the change it describes, or not at all.
+    /// </summary>
+    public void Stage(AgentryDbContext db, AuditActor actor, string action, string? target, string outcome = "success", object? detail = null) =>
+        db.AuditOutbox.Add(new AuditOutboxEntry
+        {
+            Time = time.GetUtcNow(), Actor = actor.Actor, ClientIp = actor.ClientIp, Action = action, Target = target, Outcome = outcome,
+            TraceId = actor.TraceId, Detail = Serialize(detail),
+        });
 
-    /// <summary>Records an event on behalf of the request's caller.</summary>
-    public void Record(HttpContext http, string action, string? target, string outcome = "success", object? detail = null) =>
-        _queue.Writer.TryWrite(new AuditEntry(time.GetUtcNow(), http.GetCaller()?.KeyId ?? "anonymous", http.Connection.RemoteIpAddress?.ToString(),
-            action, target, outcome, Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier, 1, detail));
+    /// <summary>Stages the event and saves: for acknowledged actions that change no row themselves (a reload, a start-up decision).</summary>
+    public async Task RecordAsync(AgentryDbContext db, AuditActor actor, string action, string? target, string outcome = "success", object? detail = null,
+        CancellationToken cancellationToken = default)
+    {
+        Stage(db, actor, action, target, outcome, detail);
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>Queues an event that describes no stored change (an alert raised); written within moments, best effort across a crash.</summary>
+    public void Enqueue(AuditActor actor, string action, string? target, string outcome, object? detail = null) =>
+        _queue.Writer.TryWrite(new AuditEntry(time.GetUtcNow(), actor.Actor, actor.ClientIp, action, target, outcome, actor.TraceId, 1, Serialize(detail)));
 
     /// <summary>Counts an occurrence; one row per (action, actor, client, target, outcome) and minute is written.</summary>
     public void RecordAggregated(string action, string actor, string? clientIp, string? target, string outcome)
@@ -53,110 +72,36 @@ public sealed class AuditLog(TimeProvider time)
             if (!_aggregated.TryRemove(key, out var count)) continue;
             var windowStart = DateTimeOffset.FromUnixTimeSeconds(key.Minute * 60);
             _queue.Writer.TryWrite(new AuditEntry(windowStart, key.Actor, key.Ip, key.Action, key.Target, key.Outcome, null, count,
-                new { window = "1m", from = windowStart, count }));
+                Serialize(new { window = "1m", from = windowStart, count })));
         }
     }
 
-    internal void Complete() => _queue.Writer.TryComplete();
+    internal void SignalStaged() => _staged.Writer.TryWrite(true);
+
+    static string? Serialize(object? detail) => detail is null ? null : JsonSerializer.Serialize(detail, Json);
 }
 
-/// <summary>The single writer of the audit log.</summary>
-public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scopes, ILogger<AuditWriter> logger) : BackgroundService
+/// <summary>Wakes the audit writer after a save that committed staged audit events.</summary>
+public sealed class AuditOutboxInterceptor(AuditLog audit) : SaveChangesInterceptor
 {
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    readonly ConditionalWeakTable<DbContext, object> _staging = [];
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        using var aggregation = new PeriodicTimer(TimeSpan.FromSeconds(5));
-        var tick = aggregation.WaitForNextTickAsync(stoppingToken).AsTask();
-        var ready = log.Reader.WaitToReadAsync(stoppingToken).AsTask();
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                if (await Task.WhenAny(ready, tick) == tick)
-                {
-                    await tick;
-                    log.FlushAggregated(all: false);
-                    tick = aggregation.WaitForNextTickAsync(stoppingToken).AsTask();
-                    continue;
-                }
-                if (!await ready) break;
-                await WriteAvailableAsync(CancellationToken.None);
-                ready = log.Reader.WaitToReadAsync(stoppingToken).AsTask();
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
+        if (eventData.Context is { } db && db.ChangeTracker.Entries<AuditOutboxEntry>().Any(e => e.State == EntityState.Added))
+            _staging.AddOrUpdate(db, audit);
+        return ValueTask.FromResult(result);
     }
 
-    /// <summary>On a graceful shutdown nothing queued is lost: aggregated counts and the queue are written out.</summary>
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    public override ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
-        await base.StopAsync(cancellationToken);
-        log.FlushAggregated(all: true);
-        await WriteAvailableAsync(cancellationToken);
+        if (eventData.Context is { } db && _staging.Remove(db)) audit.SignalStaged();
+        return ValueTask.FromResult(result);
     }
 
-    async Task WriteAvailableAsync(CancellationToken cancellationToken)
+    public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
     {
-        var batch = new List<AuditEntry>();
-        while (batch.Count < 500 && log.Reader.TryRead(out var entry)) batch.Add(entry);
-        while (batch.Count > 0)
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    await using var scope = scopes.CreateAsyncScope();
-                    await AppendAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), batch, cancellationToken);
-                    break;
-                }
-                catch (Exception e) when (e is DbUpdateException or InvalidOperationException && attempt < 3)
-                {
-                    // Another process (the command line) appended at the same moment; re-read the chain head and retry.
-                    LogRetry(e);
-                }
-                catch (Exception e) when (e is DbUpdateException or InvalidOperationException)
-                {
-                    LogWriteFailed(e, batch.Count);
-                    return;
-                }
-            }
-            batch.Clear();
-            while (batch.Count < 500 && log.Reader.TryRead(out var entry)) batch.Add(entry);
-        }
+        if (eventData.Context is { } db) _staging.Remove(db);
+        return Task.CompletedTask;
     }
-
-    /// <summary>Appends events to the chain in one transaction. Also used by the command line, which has no writer running.</summary>
-    public static async Task AppendAsync(AgentryDbContext db, IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var last = await db.AuditEvents.AsNoTracking().OrderByDescending(e => e.Id).Select(e => new { e.Id, e.Hash }).FirstOrDefaultAsync(cancellationToken);
-        var previousHash = last?.Hash ?? AuditChain.Genesis;
-        var nextId = (last?.Id ?? 0) + 1;
-        foreach (var entry in entries)
-        {
-            var row = new AuditEvent
-            {
-                Id = nextId++, Time = entry.Time, Actor = entry.Actor, ClientIp = entry.ClientIp, Action = entry.Action, Target = entry.Target,
-                Outcome = entry.Outcome, TraceId = entry.TraceId, Count = entry.Count,
-                Detail = entry.Detail is null ? null : JsonSerializer.Serialize(entry.Detail, Json),
-                PreviousHash = previousHash, Hash = "",
-            };
-            row.Hash = AuditChain.ComputeHash(row);
-            previousHash = row.Hash;
-            db.AuditEvents.Add(row);
-        }
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        db.ChangeTracker.Clear();
-    }
-
-    [LoggerMessage(EventId = 5000, Level = LogLevel.Debug, Message = "Audit append conflicted with another writer; retrying")]
-    partial void LogRetry(Exception exception);
-
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "Could not write {Count} audit event(s)")]
-    partial void LogWriteFailed(Exception exception, int count);
 }

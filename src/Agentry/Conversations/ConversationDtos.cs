@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Agentry.Api;
+using Agentry.Data;
 
 namespace Agentry.Conversations;
 
@@ -81,19 +82,4 @@ public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyLis
     /// <summary><c>completed</c>, or <c>pending_approval</c> when a rule held a tool call for a human (see <see cref="PendingApprovalId"/>).</summary>
     public string Status { get; init; } = "completed";
     public string? PendingApprovalId { get; init; }
-}
-
-public static class Ids
-{
-    public const string ConversationPrefix = "conv";
-    public const string MessagePrefix = "msg";
-
-    /// <summary>Prefixed, time-ordered ids (UUIDv7), so sorting by id is sorting by creation time.</summary>
-    public static string New(string prefix) => $"{prefix}_{Guid.CreateVersion7():N}";
-
-    public static bool IsValid(string value, string prefix) =>
-        value.Length == prefix.Length + 33 && value.StartsWith(prefix + "_", StringComparison.Ordinal) &&
-        value.AsSpan(prefix.Length + 1).IndexOfAnyExcept(HexDigits) < 0;
-
-    static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 
 namespace Agentry.Conversations;
@@ -22,27 +21,11 @@ public sealed class ConversationOptions
     /// <summary>Handoffs allowed within one turn; stops two agents passing a user back and forth forever.</summary>
     [Range(0, 20)]
     public int MaxHandoffsPerTurn { get; set; } = 3;
-}
 
-/// <summary>
-/// Admits one turn at a time per conversation on this instance; a second concurrent turn is refused with 409
-/// instead of queueing, because a chat client that sends two turns at once has a bug, and a queued turn would
-/// answer against history its sender has not seen. Across instances the conversation's concurrency token does the same.
-/// </summary>
-public sealed class ConversationGate
-{
-    readonly ConcurrentDictionary<string, byte> _active = new(StringComparer.Ordinal);
-
-    public IDisposable? TryEnter(string conversationId) =>
-        _active.TryAdd(conversationId, 0) ? new Lease(this, conversationId) : null;
-
-    sealed class Lease(ConversationGate gate, string id) : IDisposable
-    {
-        int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0) gate._active.TryRemove(id, out _);
-        }
-    }
+    /// <summary>
+    /// On shutdown (SIGTERM), how long running turns may go on before they are cut short, stored as interrupted and told
+    /// to their clients. Below the host's 30 s shutdown timeout, so streams end cleanly instead of being reset.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:25")]
+    public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -40,7 +40,7 @@ public static class ConversationsApi
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(
         CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, HttpContext http, CancellationToken ct)
     {
-        if (await agents.FindAsync(request.AgentId, db, ct) is not { } agent) return Problems.AgentNotFound(request.AgentId).ToResult();
+        if (await agents.FindAsync(request.AgentId, ct) is not { } agent) return Problems.AgentNotFound(request.AgentId).ToResult();
         if (request.Personality is { } overrides && agent.Definition.Personality.Disallowed(overrides).ToList() is { Count: > 0 } disallowed)
             return Problems.Validation(disallowed.ToDictionary(f => $"personality.{f}",
                 f => new[] { $"Agent '{agent.Definition.Id}' does not allow conversations to override {f}." }));
@@ -111,11 +111,14 @@ public static class ConversationsApi
     }
 
     static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, http, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller()), WantsStream(http, request.Stream), ct);
+        RespondAsync(runner, http, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller(), TraceId(http)),
+            WantsStream(http, request.Stream), ct);
 
     static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, http, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller()),
+        RespondAsync(runner, http, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller(), TraceId(http)),
             WantsStream(http, request.Stream), ct);
+
+    static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
 
     static bool WantsStream(HttpContext http, bool? stream) =>
         stream ?? http.Request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
@@ -159,17 +162,5 @@ public static class ConversationsApi
             telemetry.StreamClosed();
             await events.DisposeAsync();
         }
-    }
-}
-
-public static class ConversationsExtensions
-{
-    public static IHostApplicationBuilder AddConversations(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<ConversationGate>();
-        builder.Services.AddScoped<TurnRunner>();
-        builder.Services.AddHttpContextAccessor();
-        return builder;
     }
 }

@@ -4,10 +4,11 @@ namespace Agentry.Data;
 
 /// <summary>
 /// Writes state that is aggregated in memory (usage timestamps, error counts, analytics) to the database every
-/// <paramref name="interval"/> and once more on a graceful shutdown, so hot paths never write per request and nothing
-/// counted is lost when the service stops.
+/// <paramref name="interval"/> and once more when the service stops, so hot paths never write per request and nothing
+/// counted is lost on a graceful shutdown. The last write runs after the web server has drained (it is an
+/// <see cref="IHostedLifecycleService"/>), so the requests finished during the drain are counted too.
 /// </summary>
-public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger logger, TimeSpan interval) : BackgroundService
+public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger logger, TimeSpan interval) : BackgroundService, IHostedLifecycleService
 {
     protected abstract string What { get; }
 
@@ -25,11 +26,19 @@ public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger
         }
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    int _stopped;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
     {
-        await base.StopAsync(cancellationToken);
-        await RunAsync(cancellationToken);
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return; // a host can be stopped twice (test hosts are); flush once
+        // The host's token may already be spent by a long drain; the final write gets its own bound instead.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await RunAsync(bound.Token);
     }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -38,8 +47,9 @@ public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger
             await using var scope = scopes.CreateAsyncScope();
             await FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
         }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or OperationCanceledException or Microsoft.Data.Sqlite.SqliteException)
         {
+            // Never fatal: a failed flush keeps nothing from the next one, and a crash on the way out would lose more.
             LogFlushFailed(e, What);
         }
     }

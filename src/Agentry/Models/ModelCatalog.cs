@@ -17,8 +17,7 @@ public sealed record ResolvedModel(string Name, IChatClient Client);
 /// model. This is the only place that knows about providers; everything else sees <see cref="IChatClient"/>.
 /// </summary>
 public sealed class ModelCatalog(
-    IOptions<ModelOptions> options, IOptions<Observability.ObservabilityOptions> observability, IHttpClientFactory httpClients, ILoggerFactory loggerFactory,
-    IServiceProvider services)
+    IOptions<ModelOptions> options, IOptions<Observability.ObservabilityOptions> observability, IHttpClientFactory httpClients, IServiceProvider services)
 {
     readonly ConcurrentDictionary<string, ResolvedModel> _clients = new(StringComparer.Ordinal);
     readonly ModelOptions _options = options.Value;
@@ -81,11 +80,11 @@ public sealed class ModelCatalog(
     }
 
     IChatClient Pipeline(IChatClient inner) =>
-        // Tool calls and handoffs are run by the turn orchestrator (Conversations/TurnRunner), not by function-invoking middleware,
-        // so limits, approvals and handoffs apply the same way to every provider.
+        // Tool calls and handoffs are run by the turn (Conversations/AgentLoop), not by function-invoking middleware, so
+        // limits, approvals and handoffs apply the same way to every provider. No logging middleware: a failed call is
+        // logged once, concisely, by ModelInvoker, and the OpenTelemetry span records each call.
         new ChatClientBuilder(inner)
-            .UseOpenTelemetry(loggerFactory, sourceName: "Agentry.Models", configure: o => o.EnableSensitiveData = observability.Value.RecordContent)
-            .UseLogging(loggerFactory)
+            .UseOpenTelemetry(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, "Agentry.Models", o => o.EnableSensitiveData = observability.Value.RecordContent)
             .Build(services);
 
     (string Name, ModelEndpointOptions Options)? FindEndpoint(string name)

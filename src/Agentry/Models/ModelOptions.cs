@@ -18,6 +18,9 @@ public sealed class ModelOptions
 
     public ModelResilienceOptions Resilience { get; set; } = new();
 
+    /// <summary>Memory for cached sentence embeddings (routing examples, rule phrases, recent messages); least recently used go first.</summary>
+    public int EmbeddingCacheMegabytes { get; set; } = 16;
+
     /// <summary>The default model after applying the rule described on <see cref="DefaultModel"/>.</summary>
     public string EffectiveDefaultModel
     {
@@ -46,23 +49,33 @@ public sealed class ModelEndpointOptions
     public bool IsConfigured => !string.IsNullOrWhiteSpace(ApiKey) || !string.IsNullOrWhiteSpace(BaseUrl);
 }
 
-/// <summary>Timeouts, retries and circuit breaking for calls to model providers.</summary>
+/// <summary>
+/// Timeouts, retries and circuit breaking for calls to model providers. Agentry always asks the provider to stream, so a
+/// hung provider is noticed within seconds whether or not the client streams: nothing for <see cref="TimeToFirstToken"/>,
+/// or a pause of <see cref="StreamIdleTimeout"/> mid-answer, fails the call with 504.
+/// </summary>
 public sealed class ModelResilienceOptions
 {
-    /// <summary>Longest a single upstream attempt may take before it is abandoned (and maybe retried).</summary>
-    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>Longest one HTTP attempt may wait for the provider to start its response before it is abandoned (and maybe retried).</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Longest one model call may take across all its retries.</summary>
+    /// <summary>
+    /// Longest wait, retries included, from sending a request to the first streamed chunk of the answer. Raise it for
+    /// reasoning models that think for a long time before they say anything.
+    /// </summary>
+    public TimeSpan TimeToFirstToken { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Once the answer has started, the longest pause between two chunks.</summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest one model call may take from request to last chunk, however steadily it streams.</summary>
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
-    /// <summary>Retries after a transient failure (5xx, 429, timeout, connection error); 0 disables retries.</summary>
+    /// <summary>Retries after a transient failure (5xx, 429, timeout, connection error, an answer cut short before anyone saw it); 0 disables retries.</summary>
     public int MaxRetries { get; set; } = 2;
 
     /// <summary>First retry delay; later ones grow exponentially with jitter. A Retry-After header from the provider wins.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>A streaming answer that sends nothing for this long is treated as a timeout.</summary>
-    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Failure ratio over the sampling window at which the circuit opens (per provider host).</summary>
     public double CircuitBreakerFailureRatio { get; set; } = 0.5;
@@ -71,6 +84,9 @@ public sealed class ModelResilienceOptions
     public int CircuitBreakerMinimumThroughput { get; set; } = 10;
 
     public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The first-token budget, never longer than the whole call may take.</summary>
+    public TimeSpan EffectiveTimeToFirstToken => TimeToFirstToken < TotalTimeout ? TimeToFirstToken : TotalTimeout;
 }
 
 public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
@@ -108,6 +124,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             failures.Add("Models:Resilience: AttemptTimeout must be positive and at most TotalTimeout.");
         if (r.MaxRetries is < 0 or > 10) failures.Add("Models:Resilience:MaxRetries must be between 0 and 10.");
         if (r.StreamIdleTimeout <= TimeSpan.Zero) failures.Add("Models:Resilience:StreamIdleTimeout must be positive.");
+        if (r.TimeToFirstToken <= TimeSpan.Zero) failures.Add("Models:Resilience:TimeToFirstToken must be positive.");
+        if (options.EmbeddingCacheMegabytes is < 1 or > 4096) failures.Add("Models:EmbeddingCacheMegabytes must be between 1 and 4096.");
         if (r.CircuitBreakerFailureRatio is <= 0 or > 1) failures.Add("Models:Resilience:CircuitBreakerFailureRatio must be in (0, 1].");
         if (r.CircuitBreakerMinimumThroughput < 2) failures.Add("Models:Resilience:CircuitBreakerMinimumThroughput must be at least 2.");
 

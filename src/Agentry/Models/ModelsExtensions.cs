@@ -1,9 +1,13 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Polly.Telemetry;
 
 namespace Agentry.Models;
 
-public static class ModelsExtensions
+public static partial class ModelsExtensions
 {
     public const string UpstreamHttpClient = "model-upstream";
 
@@ -12,15 +16,28 @@ public static class ModelsExtensions
         builder.Services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddSingleton<ModelInvoker>();
 
+        // Local sentence embeddings behind Microsoft.Extensions.AI's caching generator: routing examples and rule phrases
+        // are embedded once, and the size limit keeps the cache from growing with every distinct message.
+        builder.Services.AddSingleton<LocalEmbeddingGenerator>();
+        builder.Services.AddEmbeddingGenerator(services => services.GetRequiredService<LocalEmbeddingGenerator>())
+            .UseDistributedCache(new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions
+            {
+                SizeLimit = (long)builder.Configuration.GetValue($"{ModelOptions.Section}:{nameof(ModelOptions.EmbeddingCacheMegabytes)}", 16) * 1024 * 1024,
+            })));
+
+        builder.Services.AddTransient<UpstreamAttempts.Handler>();
         builder.Services.AddHttpClient(UpstreamHttpClient, http => http.Timeout = Timeout.InfiniteTimeSpan)
             // Model clients live for the whole process, so rotate pooled connections instead of the handler to follow DNS changes.
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
             .AddStandardResilienceHandler().Configure((HttpStandardResilienceOptions o, IServiceProvider services) =>
             {
                 var resilience = services.GetRequiredService<IOptions<ModelOptions>>().Value.Resilience;
+                var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Models.Resilience");
                 o.AttemptTimeout.Timeout = resilience.AttemptTimeout;
-                o.TotalRequestTimeout.Timeout = resilience.TotalTimeout;
+                // Covers getting the response started, retries included; ModelInvoker bounds the streamed answer itself.
+                o.TotalRequestTimeout.Timeout = resilience.EffectiveTimeToFirstToken;
                 o.Retry.MaxRetryAttempts = Math.Max(1, resilience.MaxRetries);
                 if (resilience.MaxRetries == 0) o.Retry.ShouldHandle = _ => Polly.PredicateResult.False(); // the handler insists on at least one attempt
                 o.Retry.Delay = resilience.RetryBaseDelay;
@@ -31,9 +48,33 @@ public static class ModelsExtensions
                 o.CircuitBreaker.BreakDuration = resilience.CircuitBreakerBreakDuration;
                 var sampling = resilience.AttemptTimeout * 2 + TimeSpan.FromSeconds(1);
                 o.CircuitBreaker.SamplingDuration = sampling > TimeSpan.FromSeconds(30) ? sampling : TimeSpan.FromSeconds(30);
+                o.CircuitBreaker.OnOpened = args =>
+                {
+                    LogCircuitOpened(logger, args.BreakDuration.TotalSeconds, args.Outcome.Result is { } response ? (int)response.StatusCode : null,
+                        args.Outcome.Exception?.GetType().Name);
+                    return ValueTask.CompletedTask;
+                };
+                o.CircuitBreaker.OnClosed = _ =>
+                {
+                    LogCircuitClosed(logger);
+                    return ValueTask.CompletedTask;
+                };
             })
             // One breaker per provider host: a failing local Ollama must not stop calls to OpenAI.
             .SelectPipelineByAuthority();
+        // Counts each attempt for the failure line: added after the resilience handler, so it sits inside it.
+        builder.Services.AddHttpClient(UpstreamHttpClient).AddHttpMessageHandler<UpstreamAttempts.Handler>();
+
+        // Polly logs every attempt and retry at Warning with the exception and its stack. A failed model call is logged
+        // once, concisely, by ModelInvoker, and the breaker's openings above; Polly's own events stay at Debug.
+        builder.Services.Configure<TelemetryOptions>(o => o.SeverityProvider = _ => ResilienceEventSeverity.Debug);
         return builder;
     }
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning,
+        Message = "Circuit to a model provider opened for {BreakSeconds} s after repeated failures (last: status {Status} {Exception}); calls fail fast until it closes")]
+    static partial void LogCircuitOpened(ILogger logger, double breakSeconds, int? status, string? exception);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Circuit to a model provider closed; calls go through again")]
+    static partial void LogCircuitClosed(ILogger logger);
 }

@@ -7,8 +7,8 @@ using Polly.Timeout;
 namespace Agentry.Models;
 
 /// <summary>
-/// A model provider call that failed after Agentry's retries: the client gets 502 (the provider answered badly or
-/// could not be reached), 503 (it is rate limiting us or the circuit is open) or 504 (it took too long).
+/// A model provider call that failed after Agentry's retries: the client gets 502 (the provider answered badly, broke
+/// off or could not be reached), 503 (it is rate limiting us or the circuit is open) or 504 (it took too long).
 /// </summary>
 public sealed class UpstreamModelException(int status, string type, string title, string detail, Exception? inner = null)
     : Exception(detail, inner)
@@ -17,9 +17,19 @@ public sealed class UpstreamModelException(int status, string type, string title
     public string Type { get; } = type;
     public string Title { get; } = title;
     public TimeSpan? RetryAfter { get; init; }
+    /// <summary>The HTTP status the provider answered with, when it answered at all.</summary>
+    public int? UpstreamStatus { get; init; }
+    /// <summary>The answer started and then broke off or ended unfinished: safe to ask again if nobody saw it.</summary>
+    public bool CutShort { get; init; }
 
     public static UpstreamModelException Timeout(string detail, Exception? inner = null) =>
         new(504, ProblemTypes.UpstreamTimeout, "Model provider timed out", detail, inner);
+
+    /// <summary>The stream ended without a finish reason (no <c>[DONE]</c>): whatever arrived is a fragment, not a reply.</summary>
+    public static UpstreamModelException Incomplete() =>
+        new(502, ProblemTypes.UpstreamIncomplete, "Model provider's answer was cut short",
+            "The model provider stopped sending before its answer was finished (the stream ended without a finish reason).")
+        { CutShort = true };
 
     /// <summary>Recognises the failures of the OpenAI SDK, the HTTP stack and the resilience pipeline; null for anything else.</summary>
     public static UpstreamModelException? TryClassify(Exception exception)
@@ -43,20 +53,34 @@ public sealed class UpstreamModelException(int status, string type, string title
                 case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse }:
                     return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
                         "The model provider's response broke off or was malformed.", exception);
-                case HttpRequestException or SocketException:
-                    return new UpstreamModelException(502, ProblemTypes.UpstreamUnreachable, "Model provider unreachable",
-                        "Agentry could not connect to the model provider.", exception);
+                case HttpRequestException:
+                    return Unreachable(exception);
+                // Reading the answer failed (not sending the request): the connection was up and broke while the provider answered.
+                case IOException:
+                    return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
+                        "The connection to the model provider broke while it was answering (" + Describe(e) + ").", exception)
+                    { CutShort = true };
+                case SocketException:
+                    return Unreachable(exception);
             }
         }
         return null;
     }
+
+    static UpstreamModelException Unreachable(Exception exception) =>
+        new(502, ProblemTypes.UpstreamUnreachable, "Model provider unreachable", "Agentry could not connect to the model provider.", exception);
+
+    static string Describe(Exception io) =>
+        io.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset } ? "connection reset"
+        : io is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } ? "the response ended prematurely"
+        : "connection lost";
 
     static UpstreamModelException FromStatus(int status, System.ClientModel.Primitives.PipelineResponse? response, Exception inner)
     {
         TimeSpan? retryAfter = null;
         if (response is not null && response.Headers.TryGetValue("Retry-After", out var value) && int.TryParse(value, out var seconds))
             retryAfter = TimeSpan.FromSeconds(seconds);
-        return status switch
+        var problem = status switch
         {
             429 => new UpstreamModelException(503, ProblemTypes.UpstreamRateLimited, "Model provider rate limited",
                 "The model provider is rate limiting Agentry; try again later.", inner)
@@ -68,6 +92,10 @@ public sealed class UpstreamModelException(int status, string type, string title
                 $"The model provider answered {status}; check the agent's model name and settings.", inner),
             _ => new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
                 $"The model provider answered {status}.", inner),
+        };
+        return new UpstreamModelException(problem.Status, problem.Type, problem.Title, problem.Message, inner)
+        {
+            RetryAfter = problem.RetryAfter, UpstreamStatus = status,
         };
     }
 }

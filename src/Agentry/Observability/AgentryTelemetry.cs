@@ -21,6 +21,8 @@ public sealed class AgentryTelemetry
     readonly Counter<long> _limitRejections;
     readonly UpDownCounter<long> _activeStreams;
     readonly Counter<double> _cost;
+    readonly Counter<long> _modelFailures;
+    readonly Counter<long> _authFailures;
 
     public AgentryTelemetry(IMeterFactory meters)
     {
@@ -34,6 +36,8 @@ public sealed class AgentryTelemetry
         _ruleDecisions = meter.CreateCounter<long>("agentry.rule.decisions", "{decision}", "Rules that fired, by rule, stage and action.");
         _limitRejections = meter.CreateCounter<long>("agentry.limit.rejections", "{request}", "Requests refused by rate limits and token budgets, by kind.");
         _cost = meter.CreateCounter<double>("agentry.cost.usd", "{USD}", "Estimated model cost in US dollars (Analytics:Prices), by model and agent.");
+        _modelFailures = meter.CreateCounter<long>("agentry.model.failures", "{call}", "Model calls that failed after retries, by model and problem type.");
+        _authFailures = meter.CreateCounter<long>("agentry.auth.failures", "{request}", "Requests refused for a missing, unknown, revoked or expired key, by reason.");
         _activeStreams = meter.CreateUpDownCounter<long>("agentry.sse.active", "{stream}", "Server-Sent Event streams open right now.");
         Meter = meter;
     }
@@ -63,6 +67,11 @@ public sealed class AgentryTelemetry
     }
 
     public void RuleDecided(string rule, string stage, string action) => _ruleDecisions.Add(1, new("rule", rule), new("stage", stage), new("action", action));
+
+    public void ModelCallFailed(string model, string problemType) =>
+        _modelFailures.Add(1, new("model", model), new("type", problemType[(problemType.LastIndexOf(':') + 1)..]));
+
+    public void AuthFailed(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void LimitRejected(string kind) => _limitRejections.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

@@ -50,7 +50,7 @@ public sealed class AnalyticsOptions
 /// Request and turn analytics, aggregated in memory per day and dimension and merged into <c>analytics_buckets</c>
 /// periodically and on shutdown: no database write per request.
 /// </summary>
-public sealed class Analytics(TimeProvider time, IOptions<AnalyticsOptions> options)
+public sealed class Analytics(TimeProvider time, ModelPrices prices) : ITurnOutcomeListener
 {
     public static readonly double[] BucketBoundsMs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, double.PositiveInfinity];
     public static readonly string[] Dimensions = ["key", "agent", "model", "route", "day"];
@@ -78,10 +78,13 @@ public sealed class Analytics(TimeProvider time, IOptions<AnalyticsOptions> opti
     }
 
     /// <summary>A turn: counted as a request for its agent and model; its tokens and cost count everywhere.</summary>
-    public void RecordTurn(string? keyId, string agent, string model, bool failed, TimeSpan latency, long inputTokens, long outputTokens)
+    public void OnTurnFinished(TurnOutcome outcome) =>
+        RecordTurn(outcome.KeyId, outcome.AgentId, outcome.Model, !outcome.Succeeded, outcome.Duration, outcome.InputTokens, outcome.OutputTokens);
+
+    void RecordTurn(string? keyId, string agent, string model, bool failed, TimeSpan latency, long inputTokens, long outputTokens)
     {
         var day = Today();
-        var cost = Cost(model, inputTokens, outputTokens);
+        var cost = prices.Cost(model, inputTokens, outputTokens);
         foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model) })
             Add(day, dimension, value, p =>
             {
@@ -96,13 +99,6 @@ public sealed class Analytics(TimeProvider time, IOptions<AnalyticsOptions> opti
                 Interlocked.Add(ref p.OutputTokens, outputTokens);
                 lock (p) p.CostUsd += cost;
             });
-    }
-
-    public double Cost(string model, long input, long output)
-    {
-        var prices = options.Value.Prices;
-        var price = prices.GetValueOrDefault(model) ?? prices.GetValueOrDefault(model[(model.IndexOf('/') + 1)..]);
-        return price is null ? 0 : (input * price.InputPerMillion + output * price.OutputPerMillion) / 1_000_000;
     }
 
     void Add(string day, string dimension, string value, Action<Pending> change) => change(_pending.GetOrAdd((day, dimension, value), _ => new Pending()));
@@ -160,66 +156,3 @@ public sealed class AnalyticsFlusher(Analytics analytics, IServiceScopeFactory s
 
 public sealed record AnalyticsRow(
     string Group, long Requests, long Errors, double? LatencyP50Ms, double? LatencyP95Ms, double? LatencyP99Ms, long InputTokens, long OutputTokens, double EstimatedCostUsd);
-
-public static class AnalyticsApi
-{
-    public static RouteHandlerBuilder MapAnalyticsApi(this IEndpointRouteBuilder app) =>
-        app.MapGet("/v1/admin/analytics", Query).WithTags("Observability").WithName("QueryAnalytics").RequireAuthorization(Policies.Admin)
-            .Produces<Page<AnalyticsRow>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
-            .WithSummary("Requests, errors, latency percentiles, tokens and estimated cost grouped by key, agent, model, route or day (format=csv for CSV).");
-
-    static async Task<Results<Ok<Page<AnalyticsRow>>, FileContentHttpResult, ValidationProblem>> Query(
-        string? groupBy, DateOnly? from, DateOnly? to, string? format, Analytics analytics, AgentryDbContext db, HttpContext http, CancellationToken ct)
-    {
-        groupBy ??= "day";
-        if (!Analytics.Dimensions.Contains(groupBy)) return Problems.Validation("groupBy", $"Use one of: {string.Join(", ", Analytics.Dimensions)}.");
-        await analytics.FlushAsync(db, ct); // include the last seconds
-        var first = (from ?? DateOnly.MinValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var last = (to ?? DateOnly.MaxValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var buckets = await db.AnalyticsBuckets.AsNoTracking()
-            .Where(b => b.Dimension == groupBy && string.Compare(b.Day, first) >= 0 && string.Compare(b.Day, last) <= 0).ToListAsync(ct);
-        var rows = buckets.GroupBy(b => groupBy == "day" ? b.Day : b.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
-        {
-            var latency = new long[Analytics.BucketBoundsMs.Length];
-            foreach (var b in g)
-                if (JsonSerializer.Deserialize<long[]>(b.Latency) is { Length: > 0 } counts)
-                    for (var i = 0; i < latency.Length; i++) latency[i] += counts[i];
-            return new AnalyticsRow(g.Key, g.Sum(b => b.Requests), g.Sum(b => b.Errors), Analytics.Percentile(latency, 0.5), Analytics.Percentile(latency, 0.95),
-                Analytics.Percentile(latency, 0.99), g.Sum(b => b.InputTokens), g.Sum(b => b.OutputTokens), Math.Round(g.Sum(b => b.CostUsd), 6));
-        }).ToList();
-
-        var wantsCsv = format == "csv" || http.Request.Headers.Accept.Any(a => a?.Contains("text/csv", StringComparison.OrdinalIgnoreCase) == true);
-        if (!wantsCsv) return TypedResults.Ok(new Page<AnalyticsRow>(rows, null));
-        var csv = new StringBuilder($"{groupBy},requests,errors,latency_p50_ms,latency_p95_ms,latency_p99_ms,input_tokens,output_tokens,estimated_cost_usd\n");
-        foreach (var r in rows)
-            csv.Append(CultureInfo.InvariantCulture, $"{Csv(r.Group)},{r.Requests},{r.Errors},{r.LatencyP50Ms},{r.LatencyP95Ms},{r.LatencyP99Ms},{r.InputTokens},{r.OutputTokens},{r.EstimatedCostUsd}\n");
-        return TypedResults.File(Encoding.UTF8.GetBytes(csv.ToString()), "text/csv", $"agentry-analytics-{groupBy}.csv");
-    }
-
-    static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
-
-    /// <summary>Counts every request by key and route once the response is done.</summary>
-    public static WebApplication UseRequestAnalytics(this WebApplication app)
-    {
-        var analytics = app.Services.GetRequiredService<Analytics>();
-        app.Use(async (context, next) =>
-        {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            try
-            {
-                await next(context);
-            }
-            finally
-            {
-                var path = context.Request.Path;
-                if (!path.StartsWithSegments("/health") && !path.StartsWithSegments("/metrics"))
-                {
-                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
-                    analytics.RecordRequest(context.GetCaller()?.KeyId, $"{context.Request.Method} {route}", context.Response.StatusCode,
-                        System.Diagnostics.Stopwatch.GetElapsedTime(started));
-                }
-            }
-        });
-        return app;
-    }
-}

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -38,12 +39,20 @@ public sealed record ErrorGroupDto(string Fingerprint, string Kind, string Type,
 /// Groups unhandled exceptions and upstream failures by fingerprint. Occurrences are counted in memory and merged
 /// into the <c>error_groups</c> table every few seconds and on shutdown, so an error storm costs no write per error.
 /// </summary>
-public sealed partial class ErrorTracker(TimeProvider time)
+public sealed partial class ErrorTracker(TimeProvider time) : ITurnOutcomeListener
 {
     readonly ConcurrentDictionary<string, ErrorGroup> _pending = new(StringComparer.Ordinal);
+    // A turn's failure reaches both the outcome report and, for a plain request, the exception handler: count it once.
+    readonly ConditionalWeakTable<Exception, object> _seen = [];
+
+    public void OnTurnFinished(TurnOutcome outcome)
+    {
+        if (outcome.Failure is { } failure) Record(failure, outcome.TraceId);
+    }
 
     public void Record(Exception exception, string? traceId)
     {
+        if (!_seen.TryAdd(exception, this)) return;
         var now = time.GetUtcNow();
         var upstream = UpstreamModelException.TryClassify(exception);
         string kind, type, fingerprintSource;
@@ -115,21 +124,4 @@ public sealed class ErrorTrackerFlusher(ErrorTracker tracker, IServiceScopeFacto
     protected override string What => "error groups";
 
     protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => tracker.FlushAsync(db, cancellationToken);
-}
-
-public static class ErrorsApi
-{
-    public static RouteHandlerBuilder MapErrorsApi(this IEndpointRouteBuilder app) =>
-        app.MapGet("/v1/admin/errors", List).WithTags("Observability").WithName("ListErrors").RequireAuthorization(Policies.Admin)
-            .WithSummary("Errors grouped by fingerprint, most recent first: count, first and last seen, a sample trace id, the last message.");
-
-    static async Task<Results<Ok<Page<ErrorGroupDto>>, ValidationProblem>> List(string? kind, int? limit, ErrorTracker tracker, AgentryDbContext db, CancellationToken ct)
-    {
-        if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
-        await tracker.FlushAsync(db, ct); // include what happened in the last seconds
-        var query = db.ErrorGroups.AsNoTracking();
-        if (kind is not null) query = query.Where(g => g.Kind == kind);
-        var rows = (await query.ToListAsync(ct)).OrderByDescending(g => g.LastSeen).Take(take).Select(ErrorGroupDto.From).ToList();
-        return TypedResults.Ok(new Page<ErrorGroupDto>(rows, null));
-    }
 }

@@ -59,7 +59,13 @@ public static class ObservabilityExtensions
         builder.Services.AddSingleton<AgentryTelemetry>();
         builder.Services.AddSingleton<ErrorTracker>();
         builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<ModelPrices>();
         builder.Services.AddSingleton<Analytics>();
+        // One report per turn: telemetry first, then these consumers of the same outcome.
+        builder.Services.AddSingleton<TurnReporter>();
+        builder.Services.AddSingleton<ITurnOutcomeListener>(services => services.GetRequiredService<Analytics>());
+        builder.Services.AddSingleton<ITurnOutcomeListener>(services => services.GetRequiredService<SystemMonitor>());
+        builder.Services.AddSingleton<ITurnOutcomeListener>(services => services.GetRequiredService<ErrorTracker>());
         builder.Services.AddHostedService<AnalyticsFlusher>();
         builder.Services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateOnStart()
             .Validate(o => o.EffectiveAlerts.All(a => ResourceSample.Metrics.Contains(a.Metric) && (a.Above is not null || a.Below is not null) && a.RaiseAfter >= 1 && a.ClearAfter >= 1),
@@ -118,15 +124,28 @@ public static class ObservabilityExtensions
         return app;
     }
 
-    public static WebApplication MapObservabilityApi(this WebApplication app)
+    /// <summary>Counts every request by key and route once the response is done.</summary>
+    public static WebApplication UseRequestAnalytics(this WebApplication app)
     {
-        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(MetricsPolicy).ExcludeFromDescription();
-        app.MapErrorsApi();
-        app.MapAnalyticsApi();
-        app.MapSystemHealthApi();
-        var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
-        var audit = app.Services.GetRequiredService<AuditLog>();
-        telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");
+        var analytics = app.Services.GetRequiredService<Analytics>();
+        app.Use(async (context, next) =>
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                var path = context.Request.Path;
+                if (!path.StartsWithSegments("/health") && !path.StartsWithSegments("/metrics"))
+                {
+                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
+                    analytics.RecordRequest(context.GetCaller()?.KeyId, $"{context.Request.Method} {route}", context.Response.StatusCode,
+                        System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                }
+            }
+        });
         return app;
     }
 }

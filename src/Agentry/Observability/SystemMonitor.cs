@@ -84,7 +84,7 @@ public sealed record AlertState(string Name, string Metric, string State, double
 /// </summary>
 public sealed partial class SystemMonitor(
     IOptions<MonitoringOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AgentryTelemetry telemetry, AuditLog audit,
-    IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService
+    IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
 {
     readonly DateTimeOffset _started = time.GetUtcNow();
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
@@ -99,12 +99,12 @@ public sealed partial class SystemMonitor(
     public IEnumerable<AlertState> Active => _alerts.Values.Select(a => a.Active).OfType<AlertState>();
     public IEnumerable<AlertState> Recent => _recent.Reverse();
 
-    public void TurnFinished(TimeSpan latency, bool upstreamFailed)
+    public void OnTurnFinished(TurnOutcome outcome)
     {
-        _turnLatencies.Enqueue(latency.TotalMilliseconds);
+        _turnLatencies.Enqueue(outcome.Duration.TotalMilliseconds);
         while (_turnLatencies.Count > 1000) _turnLatencies.TryDequeue(out _);
         Interlocked.Increment(ref _modelCalls);
-        if (upstreamFailed) Interlocked.Increment(ref _modelFailures);
+        if (outcome.Failure is Models.UpstreamModelException) Interlocked.Increment(ref _modelFailures);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -173,7 +173,7 @@ public sealed partial class SystemMonitor(
         while (_recent.Count > 50) _recent.TryDequeue(out _);
         if (change.State == "raised") LogRaised(change.Name, change.Metric, change.Value, change.Direction, change.Threshold);
         else LogCleared(change.Name, change.Metric, change.Value);
-        audit.Record($"alert.{change.State}", "system", null, $"alert:{change.Name}", change.State, change);
+        audit.Enqueue(AuditActor.System, $"alert.{change.State}", $"alert:{change.Name}", change.State, change);
         await NotifyAsync(change, cancellationToken);
     }
 
@@ -203,20 +203,4 @@ public sealed partial class SystemMonitor(
 
     [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Alert webhook failed (status {Status})")]
     partial void LogWebhookFailed(Exception? exception, int status);
-}
-
-public static class SystemHealthApi
-{
-    public static RouteHandlerBuilder MapSystemHealthApi(this IEndpointRouteBuilder app) =>
-        app.MapGet("/system/health", Get).WithTags("Observability").WithName("SystemHealth").RequireAuthorization(Policies.Admin)
-            .WithSummary("Current resource figures, active and recent alerts, uptime and version.");
-
-    static Ok<object> Get(SystemMonitor monitor, TimeProvider time) => TypedResults.Ok<object>(new
-    {
-        version = OperationsExtensions.Version,
-        startedAt = monitor.Started,
-        uptimeSeconds = Math.Round((time.GetUtcNow() - monitor.Started).TotalSeconds),
-        resources = monitor.Latest,
-        alerts = new { active = monitor.Active.ToList(), recent = monitor.Recent.ToList() },
-    });
 }

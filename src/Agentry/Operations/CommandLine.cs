@@ -2,6 +2,7 @@ using System.Globalization;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Security;
+using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Operations;
 
@@ -88,8 +89,8 @@ public static class CommandLine
         }
 
         await using var scope = services.CreateAsyncScope();
-        var created = await scope.ServiceProvider.GetRequiredService<ApiKeyManager>().CreateAsync(request, CancellationToken.None);
-        await AuditAsync(scope.ServiceProvider, AuditActions.KeyCreated, created.Key.Id, new { created.Key.Name, created.Key.Prefix, created.Key.Scopes });
+        var created = await scope.ServiceProvider.GetRequiredService<ApiKeyManager>().CreateAsync(request, AuditActor.Cli, CancellationToken.None);
+        await ChainAuditAsync(scope.ServiceProvider);
         Console.WriteLine($"Created key {created.Key.Id} ({created.Key.Name}, scopes: {string.Join(",", created.Key.Scopes)}). Its secret, shown only now:");
         Console.WriteLine(created.Secret);
         return 0;
@@ -111,14 +112,14 @@ public static class CommandLine
         var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
         if (rotate)
         {
-            if (await keys.RotateAsync(keyId, CancellationToken.None) is not { } rotated) return NotFound(keyId);
-            await AuditAsync(scope.ServiceProvider, AuditActions.KeyRotated, keyId, new { rotated.Key.Name, rotated.Key.Prefix });
+            if (await keys.RotateAsync(keyId, AuditActor.Cli, CancellationToken.None) is not { } rotated) return NotFound(keyId);
+            await ChainAuditAsync(scope.ServiceProvider);
             Console.WriteLine($"Rotated {keyId}; the old secret no longer works. New secret, shown only now:");
             Console.WriteLine(rotated.Secret);
             return 0;
         }
-        if (await keys.RevokeAsync(keyId, CancellationToken.None) is not { } revoked) return NotFound(keyId);
-        await AuditAsync(scope.ServiceProvider, AuditActions.KeyRevoked, keyId, new { revoked.Name, revoked.Prefix });
+        if (await keys.RevokeAsync(keyId, AuditActor.Cli, CancellationToken.None) is not { } revoked) return NotFound(keyId);
+        await ChainAuditAsync(scope.ServiceProvider);
         Console.WriteLine($"Revoked {keyId} ({revoked.Name}).");
         return 0;
     }
@@ -126,7 +127,15 @@ public static class CommandLine
     static async Task<int> VerifyAuditAsync(IServiceProvider services)
     {
         await using var scope = services.CreateAsyncScope();
-        var result = await AuditChain.VerifyAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        // Events staged with their changes but not chained yet (the service stopped before its writer ran) are chained first.
+        var staged = await db.AuditOutbox.CountAsync();
+        if (staged > 0)
+        {
+            await AuditWriter.ChainStagedAsync(db, CancellationToken.None);
+            Console.WriteLine($"Chained {staged} staged audit event(s) first.");
+        }
+        var result = await AuditChain.VerifyAsync(db, CancellationToken.None);
         Console.WriteLine(result.Valid
             ? $"Audit log intact: {result.Checked} event(s) verified."
             : $"AUDIT LOG TAMPERED: {result.Problem} ({result.Checked} event(s) checked).");
@@ -139,9 +148,9 @@ public static class CommandLine
         return 1;
     }
 
-    static Task AuditAsync(IServiceProvider services, string action, string keyId, object detail) =>
-        AuditWriter.AppendAsync(services.GetRequiredService<AgentryDbContext>(),
-            [new AuditEntry(DateTimeOffset.UtcNow, "cli", null, action, $"key:{keyId}", "success", null, 1, detail)], CancellationToken.None);
+    /// <summary>The command line has no background writer: it chains the events it staged (and any a crash left) itself.</summary>
+    static Task ChainAuditAsync(IServiceProvider services) =>
+        AuditWriter.ChainStagedAsync(services.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
 
     static List<string> Positional(string[] args)
     {

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -103,5 +105,25 @@ public sealed class BackgroundWorkersHealthCheck(AuditWriter writer, AuditLog au
         return Task.FromResult(audit.Pending > 10_000
             ? HealthCheckResult.Degraded($"{audit.Pending} audit events are waiting to be written.", data: data)
             : HealthCheckResult.Healthy("Background workers running.", data));
+    }
+}
+
+/// <summary>Ready only when the database answers and every migration shipped with this build is applied.</summary>
+public sealed class DatabaseHealthCheck(AgentryDbContext db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            if (!await db.Database.CanConnectAsync(cancellationToken)) return HealthCheckResult.Unhealthy("The database cannot be opened.");
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            return pending.Count == 0
+                ? HealthCheckResult.Healthy("Connected; all migrations applied.")
+                : HealthCheckResult.Unhealthy($"{pending.Count} migration(s) not applied; run 'agentry migrate'.");
+        }
+        catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            return HealthCheckResult.Unhealthy("The database cannot be read.", e);
+        }
     }
 }

@@ -1,7 +1,5 @@
 using System.Reflection;
-using System.Text.Json;
 using Agentry.Models;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -21,64 +19,29 @@ public static partial class OperationsExtensions
         builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateOnStart();
         builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
+        // Every health check is registered here, so /health lists them in one order.
         builder.Services.AddHealthChecks()
             .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
             .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"]);
         return builder;
     }
 
-    /// <summary>Liveness says only that the process answers; readiness checks what a request needs (database, migrations).</summary>
-    public static WebApplication MapOperationsApi(this WebApplication app)
+    /// <summary>
+    /// Listens on http://localhost:5080 unless the platform says otherwise (ASPNETCORE_URLS, --urls, ASPNETCORE_HTTP_PORTS or
+    /// Kestrel endpoints). A default in appsettings.json would override the platform's variables, so it lives here.
+    /// </summary>
+    public static WebApplicationBuilder UseDefaultAddress(this WebApplicationBuilder builder)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth })
-            .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth })
-            .WithTags("Health").ExcludeFromDescription().AllowAnonymous();
-        // Every check with its details, for operators; the anonymous probes above say only what a load balancer needs.
-        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteDetailedHealth })
-            .WithTags("Health").ExcludeFromDescription().RequireAuthorization(Security.Policies.Admin);
-        return app;
+        var configuration = builder.Configuration;
+        if (string.IsNullOrEmpty(configuration["urls"]) && string.IsNullOrEmpty(configuration["http_ports"]) &&
+            string.IsNullOrEmpty(configuration["https_ports"]) && !configuration.GetSection("Kestrel:Endpoints").Exists())
+            builder.WebHost.UseUrls(DefaultAddress);
+        return builder;
     }
 
-    static Task WriteHealth(HttpContext context, HealthReport report)
-    {
-        context.Response.ContentType = "application/json";
-        var body = new
-        {
-            status = report.Status.ToString(),
-            version = Version,
-            checks = report.Entries.Select(e => new
-            {
-                name = e.Key,
-                status = e.Value.Status.ToString(),
-                description = e.Value.Description,
-                durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
-            }),
-        };
-        return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);
-    }
-
-    static Task WriteDetailedHealth(HttpContext context, HealthReport report)
-    {
-        context.Response.ContentType = "application/json";
-        var body = new
-        {
-            status = report.Status.ToString(),
-            version = Version,
-            durationMs = Math.Round(report.TotalDuration.TotalMilliseconds, 1),
-            checks = report.Entries.Select(e => new
-            {
-                name = e.Key,
-                status = e.Value.Status.ToString(),
-                description = e.Value.Description,
-                durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
-                tags = e.Value.Tags,
-                data = e.Value.Data,
-            }),
-        };
-        return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);
-    }
+    public const string DefaultAddress = "http://localhost:5080";
 
     /// <summary>Says where the service listens and which model answers, once the server is up.</summary>
     public static WebApplication LogStartupBanner(this WebApplication app)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Agentry.Api;
@@ -135,7 +136,7 @@ public sealed partial class RuleEngine(IEmbeddingGenerator<string, Embedding<flo
         if (when.SimilarTo.Count > 0)
         {
             var vectors = await embeddings.GenerateAsync([text, .. when.SimilarTo], cancellationToken: cancellationToken);
-            var best = vectors.Skip(1).Max(v => LocalEmbeddingGenerator.Cosine(vectors[0].Vector.Span, v.Vector.Span));
+            var best = vectors.Skip(1).Max(v => TensorPrimitives.CosineSimilarity(vectors[0].Vector.Span, v.Vector.Span));
             if (best < when.Threshold) return null;
             reasons.Add($"similar topic ({best.ToString("0.00", CultureInfo.InvariantCulture)})");
         }

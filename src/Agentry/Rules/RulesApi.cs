@@ -39,7 +39,7 @@ public static class RulesApi
     static async Task<Results<Ok<RuleTestResult>, ProblemHttpResult, ValidationProblem>> Test(
         string agentId, RuleTestRequest request, AgentCatalog agents, RuleEngine engine, AgentryDbContext db, CancellationToken ct)
     {
-        if (await agents.FindAsync(agentId, db, ct) is not { } agent) return Problems.AgentNotFound(agentId).ToResult();
+        if (await agents.FindAsync(agentId, ct) is not { } agent) return Problems.AgentNotFound(agentId).ToResult();
         var rules = agents.EnforcedRules(agent.Definition).ToList();
         TextRuleResult? input = null, output = null;
         ToolRuleResult? tool = null;
@@ -55,14 +55,4 @@ public static class RulesApi
 
     static TextRuleResult ToResult(TextVerdict verdict) =>
         new(verdict.Blocked?.Reply ?? verdict.Text, verdict.Decisions, verdict.Blocked?.Id, verdict.Blocked?.Reply, verdict.Escalation?.EscalateTo);
-}
-
-public static class RulesExtensions
-{
-    public static IHostApplicationBuilder AddRules(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>, LocalEmbeddingGenerator>();
-        builder.Services.AddSingleton<RuleEngine>();
-        return builder;
-    }
 }

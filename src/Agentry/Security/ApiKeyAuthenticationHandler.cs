@@ -13,7 +13,7 @@ namespace Agentry.Security;
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeyStore keys, AgentryDbContext db, AuditLog audit, IOptions<SecurityOptions> security, TimeProvider time)
+    ApiKeyStore keys, AgentryDbContext db, AuditLog audit, AuthFailureLog failures, IOptions<SecurityOptions> security, TimeProvider time)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -46,8 +46,9 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         Context.Items[FailureItem] = message;
         // Aggregated per client and reason per minute, so a flood of bad keys cannot fill the disk.
-        audit.RecordAggregated(AuditActions.AuthFailed, actor: key?.Id ?? "anonymous", clientIp: Context.Connection.RemoteIpAddress?.ToString(),
-            target: key is null ? null : $"key:{key.Id}", outcome: reason);
+        var clientIp = Context.Connection.RemoteIpAddress?.ToString();
+        audit.RecordAggregated(AuditActions.AuthFailed, actor: key?.Id ?? "anonymous", clientIp: clientIp, target: key is null ? null : $"key:{key.Id}", outcome: reason);
+        failures.Refused(reason, clientIp);
         return AuthenticateResult.Fail(message);
     }
 

@@ -21,7 +21,9 @@ public static partial class KeyBootstrap
         if (!options.Enabled)
         {
             LogSecurityDisabled(logger);
-            services.GetRequiredService<AuditLog>().Record(AuditActions.SecurityDisabled, "system", null, null, "warning");
+            await using var disabledScope = services.CreateAsyncScope();
+            await services.GetRequiredService<AuditLog>().RecordAsync(disabledScope.ServiceProvider.GetRequiredService<AgentryDbContext>(), AuditActor.System,
+                AuditActions.SecurityDisabled, null, "warning", cancellationToken: cancellationToken);
             return;
         }
 
@@ -30,24 +32,23 @@ public static partial class KeyBootstrap
         if (await db.ApiKeys.AnyAsync(cancellationToken)) return;
 
         var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
-        var audit = services.GetRequiredService<AuditLog>();
         var fromEnvironment = string.IsNullOrWhiteSpace(options.AdminKey) ? null : options.AdminKey.Trim();
         var provided = fromEnvironment ?? ReadKeyFile(options.AdminKeyFile);
         if (provided is not null)
         {
-            var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, cancellationToken);
-            audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{key.Id}", "success", new { source = fromEnvironment is null ? "file" : "environment", key.Prefix });
+            var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, AuditActor.System,
+                new { source = fromEnvironment is null ? "file" : "environment", prefix = ApiKeySecrets.DisplayPrefix(provided) }, cancellationToken);
             LogImported(logger, key.Prefix);
             return;
         }
 
-        var created = await keys.CreateAsync(new CreateKeyRequest("bootstrap-admin", [Scopes.Admin], null, null, null, null, null), cancellationToken);
         var dataOptions = services.GetRequiredService<IOptions<DataOptions>>().Value;
         var folder = dataOptions.FullDirectory(services.GetRequiredService<IHostEnvironment>().ContentRootPath);
-        Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, KeyFileName);
+        var created = await keys.CreateAsync(new CreateKeyRequest("bootstrap-admin", [Scopes.Admin], null, null, null, null, null), AuditActor.System,
+            AuditActions.SecurityBootstrap, new { source = "generated", file }, cancellationToken);
+        Directory.CreateDirectory(folder);
         await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);
-        audit.Record(AuditActions.SecurityBootstrap, "system", null, $"key:{created.Key.Id}", "success", new { source = "generated", created.Key.Prefix, file });
 
         // Printed, not logged: log pipelines ship lines elsewhere, the console of a first start is the operator's.
         Console.WriteLine();

@@ -20,6 +20,7 @@ public static class SecurityExtensions
         builder.Services.AddScoped<ApiKeyManager>();
         builder.Services.AddSingleton<IRateLimitStore, InMemoryRateLimitStore>();
         builder.Services.AddSingleton<TokenBudget>();
+        builder.Services.AddSingleton<AuthFailureLog>();
 
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -59,12 +60,6 @@ public static class SecurityExtensions
         app.UseAuthentication();
         app.UseMiddleware<RateLimitMiddleware>();
         app.UseAuthorization();
-        return app;
-    }
-
-    public static WebApplication MapSecurityApi(this WebApplication app)
-    {
-        app.MapKeysApi();
         return app;
     }
 }

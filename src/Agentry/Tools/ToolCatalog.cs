@@ -10,26 +10,6 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Tools;
 
-public sealed class ToolOptions
-{
-    public const string Section = "Tools";
-
-    /// <summary>Tool calls allowed in one turn, across all agents that answer it.</summary>
-    [System.ComponentModel.DataAnnotations.Range(1, 100)]
-    public int MaxCallsPerTurn { get; set; } = 8;
-
-    /// <summary>A tool that runs longer is cancelled and the model is told it timed out.</summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>Longest tool result given back to the model, in characters.</summary>
-    [System.ComponentModel.DataAnnotations.Range(100, 1_000_000)]
-    public int MaxResultChars { get; set; } = 8_000;
-
-    /// <summary>Hosts the <c>http_get</c> tool may fetch from; empty (the default) turns the tool off.</summary>
-    public string[] HttpGetAllowedHosts { get; set; } = [];
-}
-
-/// <summary>A tool as the API lists it.</summary>
 public sealed record ToolInfo(string Name, string Description, bool Enabled, JsonElement Parameters, IReadOnlyList<string> Agents);
 
 /// <summary>What a tool call needs to know about the turn it runs in.</summary>
@@ -95,8 +75,10 @@ public sealed class ToolCatalog
     static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)
     {
         var context = (ToolContext)arguments.Context![ContextKey]!;
-        arguments.Services!.GetRequiredService<AuditLog>().Record("conversation.escalated", context.CallerKeyId ?? "system", null,
-            $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
+        // Staged in the turn's unit of work: stored with the turn that asked for it.
+        arguments.Services!.GetRequiredService<AuditLog>().Stage(arguments.Services!.GetRequiredService<AgentryDbContext>(),
+            AuditActor.ForKey(context.CallerKeyId),
+            "conversation.escalated", $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
         return "A human colleague has been asked to take over this conversation.";
     }
 
@@ -106,8 +88,9 @@ public sealed class ToolCatalog
         var context = (ToolContext)arguments.Context![ContextKey]!;
         var reference = $"RF-{Guid.CreateVersion7().ToString("N")[^8..].ToUpperInvariant()}";
         // Recorded in the audit log, the system of record for the finance team until a payment system is connected (MCP).
-        arguments.Services!.GetRequiredService<AuditLog>().Record("refund.requested", context.CallerKeyId ?? "system", null,
-            $"conversation:{context.ConversationId}", "success", new { reference, amount, reason, context.AgentId });
+        arguments.Services!.GetRequiredService<AuditLog>().Stage(arguments.Services!.GetRequiredService<AgentryDbContext>(),
+            AuditActor.ForKey(context.CallerKeyId),
+            "refund.requested", $"conversation:{context.ConversationId}", "success", new { reference, amount, reason, context.AgentId });
         return $"Refund request {reference} for {amount.ToString(CultureInfo.InvariantCulture)} filed; the finance team pays it within 5 business days.";
     }
 

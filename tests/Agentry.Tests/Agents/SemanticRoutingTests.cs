@@ -60,16 +60,17 @@ public sealed class SemanticRoutingTests(ITestOutputHelper output)
     {
         await using var app = new AgentryApp();
         var router = app.Service<SemanticRouter>();
-        var catalog = app.Service<AgentCatalog>();
         await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
-        var concierge = (await catalog.FindAsync("concierge", db, default))!.Definition;
+        var catalog = scope.ServiceProvider.GetRequiredService<AgentCatalog>();
+        var concierge = (await catalog.FindAsync("concierge", default))!.Definition;
+        var targets = new List<AgentDefinition>();
+        foreach (var id in concierge.Handoffs) targets.Add((await catalog.FindAsync(id, default))!.Definition);
 
         var right = 0;
         var misses = new List<string>();
         foreach (var (utterance, expected) in HeldOut)
         {
-            var route = await router.RouteAsync(concierge, utterance, db, default);
+            var route = await router.RouteAsync(concierge, utterance, targets, default);
             output.WriteLine($"{route.Score:0.00} {route.Target ?? "-",-8} {expected ?? "-",-8} {utterance}");
             if (route.Target == expected) right++;
             else misses.Add($"'{utterance}' → {route.Target ?? "concierge"} (expected {expected ?? "concierge"}; {route.Reason})");

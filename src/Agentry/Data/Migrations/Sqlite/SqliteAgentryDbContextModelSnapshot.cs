@@ -38,87 +38,13 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("updated_at");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_agents");
 
                     b.ToTable("agents", (string)null);
                 });
 
-            modelBuilder.Entity("Agentry.Audit.AuditEvent", b =>
-                {
-                    b.Property<long>("Id")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("id");
-
-                    b.Property<string>("Action")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("action");
-
-                    b.Property<string>("Actor")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("actor");
-
-                    b.Property<string>("ClientIp")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("client_ip");
-
-                    b.Property<int>("Count")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("count");
-
-                    b.Property<string>("Detail")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("detail");
-
-                    b.Property<string>("Hash")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("hash");
-
-                    b.Property<string>("Outcome")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("outcome");
-
-                    b.Property<string>("PreviousHash")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("previous_hash");
-
-                    b.Property<string>("Target")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("target");
-
-                    b.Property<string>("Time")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("time");
-
-                    b.Property<string>("TraceId")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("trace_id");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("Action", "Id")
-                        .HasDatabaseName("ix_audit_events_action");
-
-                    b.HasIndex("Actor", "Id")
-                        .HasDatabaseName("ix_audit_events_actor");
-
-                    b.ToTable("audit_events", (string)null);
-                });
-
-            modelBuilder.Entity("Agentry.Conversations.Approval", b =>
+            modelBuilder.Entity("Agentry.Approvals.Approval", b =>
                 {
                     b.Property<string>("Id")
                         .HasMaxLength(40)
@@ -185,7 +111,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("tool_name");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_approvals");
 
                     b.HasIndex("ConversationId", "Status")
                         .HasDatabaseName("ix_approvals_conversation_status");
@@ -194,6 +121,137 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_approvals_status");
 
                     b.ToTable("approvals", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Audit.AuditEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("ClientIp")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_ip");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("count");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("PreviousHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("previous_hash");
+
+                    b.Property<string>("Target")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("target");
+
+                    b.Property<string>("Time")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time");
+
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
+                    b.HasKey("Id")
+                        .HasName("PK_audit_events");
+
+                    b.HasIndex("Action", "Id")
+                        .HasDatabaseName("ix_audit_events_action");
+
+                    b.HasIndex("Actor", "Id")
+                        .HasDatabaseName("ix_audit_events_actor");
+
+                    b.ToTable("audit_events", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Audit.AuditOutboxEntry", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("ClientIp")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_ip");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Target")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("target");
+
+                    b.Property<string>("Time")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("time");
+
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
+                    b.HasKey("Id")
+                        .HasName("PK_audit_outbox");
+
+                    b.ToTable("audit_outbox", (string)null);
                 });
 
             modelBuilder.Entity("Agentry.Conversations.Conversation", b =>
@@ -247,7 +305,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("user_id");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_conversations");
 
                     b.HasIndex("AgentId", "Id")
                         .HasDatabaseName("ix_conversations_agent");
@@ -331,7 +390,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_messages");
 
                     b.HasIndex("ConversationId", "Sequence")
                         .IsUnique()
@@ -382,7 +442,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("requests");
 
-                    b.HasKey("Day", "Dimension", "Value");
+                    b.HasKey("Day", "Dimension", "Value")
+                        .HasName("PK_analytics_buckets");
 
                     b.ToTable("analytics_buckets", (string)null);
                 });
@@ -434,7 +495,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("type");
 
-                    b.HasKey("Fingerprint");
+                    b.HasKey("Fingerprint")
+                        .HasName("PK_error_groups");
 
                     b.ToTable("error_groups", (string)null);
                 });
@@ -503,7 +565,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("tokens_per_minute");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_api_keys");
 
                     b.HasIndex("Hash")
                         .IsUnique()
@@ -512,13 +575,14 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("api_keys", (string)null);
                 });
 
-            modelBuilder.Entity("Agentry.Conversations.Approval", b =>
+            modelBuilder.Entity("Agentry.Approvals.Approval", b =>
                 {
                     b.HasOne("Agentry.Conversations.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .IsRequired()
+                        .HasConstraintName("FK_approvals_conversations_conversation_id");
                 });
 
             modelBuilder.Entity("Agentry.Conversations.Message", b =>
@@ -527,7 +591,8 @@ namespace Agentry.Data.Migrations.Sqlite
                         .WithMany()
                         .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .IsRequired()
+                        .HasConstraintName("FK_messages_conversations_conversation_id");
                 });
 #pragma warning restore 612, 618
         }

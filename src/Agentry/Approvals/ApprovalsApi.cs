@@ -1,10 +1,11 @@
 using Agentry.Api;
+using Agentry.Conversations;
 using Agentry.Data;
 using Agentry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
-namespace Agentry.Conversations;
+namespace Agentry.Approvals;
 
 public sealed record ApprovalDto(
     string Id, string ConversationId, string AgentId, string ToolName, System.Text.Json.JsonElement Arguments, string RuleId, string Status,
@@ -62,7 +63,7 @@ public static class ApprovalsApi
         if (approval is null) return NotFound(approvalId);
         if (approval.Status != ApprovalStatus.Pending)
             return Problems.Conflict(ProblemTypes.ApprovalDecided, $"Approval '{approvalId}' was already {approval.Status}.");
-        return TypedResults.Ok(await runner.ResumeAsync(approval, approved, note, http.GetCaller(), ct));
+        return TypedResults.Ok(await runner.ResumeAsync(approval, new ApprovalVerdict(approved, note, http.GetCaller()), ct));
     }
 
     static ProblemHttpResult NotFound(string approvalId) => Problems.NotFound(ProblemTypes.ApprovalNotFound, $"No approval with id '{approvalId}' exists.");

@@ -1,4 +1,4 @@
-namespace Agentry.Conversations;
+namespace Agentry.Approvals;
 
 /// <summary>A tool call a rule held for a human decision. The turn stops at it and continues when it is decided.</summary>
 public sealed class Approval

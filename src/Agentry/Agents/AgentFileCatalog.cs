@@ -1,0 +1,71 @@
+using Agentry.Rules;
+using Agentry.Tools;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Agents;
+
+public sealed class AgentOptions
+{
+    public const string Section = "Agents";
+
+    /// <summary>Folder of agent YAML files; a relative path is looked up under the content root, then next to the executable.</summary>
+    public string Directory { get; set; } = "agent-definitions";
+
+    /// <summary>Reload the folder when a file changes (on in Development). POST /v1/agents:reload always works.</summary>
+    public bool Watch { get; set; }
+}
+
+/// <summary>
+/// The agents defined in the YAML folder, held in memory and swapped whole on reload, so a request always sees one
+/// consistent set. <see cref="AgentCatalog"/> merges them with the agents stored through the API.
+/// </summary>
+public sealed partial class AgentFileCatalog
+{
+    readonly ToolCatalog _tools;
+    readonly ILogger<AgentFileCatalog> _logger;
+    volatile AgentFileSet _files = new(new Dictionary<string, FileAgent>(), []);
+
+    public AgentFileCatalog(IOptions<AgentOptions> options, IHostEnvironment environment, ToolCatalog tools, ILogger<AgentFileCatalog> logger)
+    {
+        _tools = tools;
+        _logger = logger;
+        Directory = ResolveDirectory(options.Value.Directory, environment.ContentRootPath);
+    }
+
+    public string Directory { get; }
+
+    /// <summary>Rules every agent obeys before its own (from <c>_global.yaml</c> in the agents folder).</summary>
+    public IReadOnlyList<AgentRule> GlobalRules => _files.GlobalRules;
+
+    public IReadOnlyDictionary<string, FileAgent> All => _files.Agents;
+
+    public bool TryGet(string id, out FileAgent agent) => _files.Agents.TryGetValue(id, out agent!);
+
+    /// <summary>Reads the folder. On errors the previous set stays in force and the errors are returned.</summary>
+    public AgentFileSet Reload()
+    {
+        var loaded = AgentFiles.Load(Directory, _tools.Exists);
+        if (loaded.Errors.Count > 0)
+        {
+            foreach (var error in loaded.Errors) LogFileError(error);
+            return loaded;
+        }
+        _files = loaded;
+        LogLoaded(loaded.Agents.Count, Directory);
+        return loaded;
+    }
+
+    static string ResolveDirectory(string configured, string contentRoot)
+    {
+        if (Path.IsPathRooted(configured)) return configured;
+        var underContentRoot = Path.GetFullPath(Path.Combine(contentRoot, configured));
+        if (System.IO.Directory.Exists(underContentRoot)) return underContentRoot;
+        return Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, configured));
+    }
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Error, Message = "Agent file error: {Error}")]
+    partial void LogFileError(string error);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Loaded {Count} agent(s) from {Directory}")]
+    partial void LogLoaded(int count, string directory);
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Agentry.Audit;
+using Agentry.Conversations;
+using Agentry.Conversations.Context;
+using Agentry.Data;
+using Agentry.Rules;
+using Agentry.Security;
+using Agentry.Tools;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Approvals;
+
+/// <summary>A human's decision on a held tool call.</summary>
+public sealed record ApprovalVerdict(bool Approved, string? Note, Caller? DecidedBy);
+
+/// <summary>
+/// Tool calls a rule holds for a human (a refund over a limit): the turn stops at the call with a message saying so, and
+/// continues, in a new turn, once someone approves (the tool runs) or rejects it (the model is told it was refused).
+/// </summary>
+public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, AuditLog audit, TimeProvider time, IOptions<ConversationOptions> options)
+{
+    /// <summary>Holds the call: an approval row, a pending tool message and a reply, all stored with the turn; the turn ends here.</summary>
+    public Approval Hold(Turn turn, FunctionCallContent call, AgentRule rule, IReadOnlyList<RuleDecision> decisions)
+    {
+        var approval = new Approval
+        {
+            Id = Ids.New("apr"), ConversationId = turn.Conversation.Id, AgentId = turn.Agent.Id, ToolName = call.Name, CallId = call.CallId,
+            Arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>()), RuleId = rule.Id, CreatedAt = time.GetUtcNow(),
+        };
+        db.Approvals.Add(approval); // saved with the turn
+        turn.AddToolResult(call, new ToolOutcome("pending-approval", $"Waiting for approval ({approval.Id}).", 0), options.Value.MaxStoredToolResultChars, decisions);
+        turn.AddReply($"This needs a supervisor's approval before I can go ahead ({rule.Description.TrimEnd('.')}). I will continue as soon as it is decided."
+            .Replace(" ().", ".", StringComparison.Ordinal));
+        turn.Hold(approval);
+        return approval;
+    }
+
+    /// <summary>Records the decision (stored, with its audit event, when the continued turn commits) and runs or refuses the held call.</summary>
+    public async Task<ToolRound> ResumeAsync(Turn turn, Approval approval, ApprovalVerdict verdict, CancellationToken cancellationToken)
+    {
+        approval.Status = verdict.Approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
+        approval.DecidedAt = time.GetUtcNow();
+        approval.DecidedBy = verdict.DecidedBy?.KeyId ?? "system";
+        approval.Note = verdict.Note;
+        var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(approval.Arguments) ?? [];
+        var call = new FunctionCallContent(approval.CallId, approval.ToolName, arguments);
+        var outcome = verdict.Approved
+            ? await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Conversation.OwnerKeyId), turn.Agent.Tools, cancellationToken)
+            : new ToolOutcome(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(verdict.Note) ? "" : $" Note: {verdict.Note}")}", 0);
+        turn.CountToolCall();
+        turn.AddToolResult(call, outcome, options.Value.MaxStoredToolResultChars, []);
+        audit.Stage(db, AuditActor.For(verdict.DecidedBy), verdict.Approved ? "approval.approved" : "approval.rejected", $"approval:{approval.Id}", approval.Status,
+            new { approval.ConversationId, approval.ToolName, approval.RuleId, note = verdict.Note, toolOutcome = outcome.Outcome });
+        return new ToolRound([call], [new FunctionResultContent(call.CallId, outcome.ResultForModel)]);
+    }
+}

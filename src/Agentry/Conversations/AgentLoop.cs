@@ -1,0 +1,70 @@
+using Agentry.Agents;
+using Agentry.Conversations.Context;
+using Agentry.Models;
+using Agentry.Rules;
+using Agentry.Tools;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Conversations;
+
+/// <summary>
+/// The active agent works until it answers: its context is assembled, its model is called, its reply passes the output
+/// rules, its tool calls run (or wait for approval) and feed back, and a <c>transfer_to_AGENT</c> call hands the turn to
+/// another agent, which carries on in this same loop.
+/// </summary>
+public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, TurnRules rules, Handoffs handoffs, ToolStep tools, IOptions<ToolOptions> toolOptions)
+{
+    /// <summary>Returns the finish reason once the agent has answered; a failure, a held call or a blocked reply end the turn itself.</summary>
+    public async Task<string> RunAsync(Turn turn, TurnEvents events, CancellationToken cancellationToken) =>
+        await RunAsync(turn, ContextRequest.For(turn), resumed: null, events, cancellationToken);
+
+    /// <summary>Runs with a customised context (a workflow step) or after a held tool call was decided (<paramref name="resumed"/>).</summary>
+    public async Task<string> RunAsync(Turn turn, ContextRequest request, ToolRound? resumed, TurnEvents events, CancellationToken cancellationToken)
+    {
+        var context = await contexts.BuildAsync(request, cancellationToken);  // Conversations/Context/
+        if (resumed is not null) context.AddToolRound(resumed);
+        for (var rounds = 1; ; rounds++)
+        {
+            // With output rules a reply is held back until they have run: the user sees only the checked text.
+            var holdBack = rules.HoldsOutputBack(turn.Agent);
+            var answer = await models.CallAsync(turn, context, holdBack ? TurnEvents.None : events, cancellationToken); // Models/ModelInvoker.cs
+            turn.AddUsage(answer.Usage);
+            if (answer.Text.Length > 0)
+            {
+                // Also for a cut-short answer: what is stored must have passed the rules, so they run even after a cancellation.
+                var reply = await rules.ApplyOutputAsync(turn, answer.Text, events, answer.Cancelled ? CancellationToken.None : cancellationToken);
+                if (holdBack && answer.Failure is null && !answer.Cancelled) events.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = reply });
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (answer.Failure is { } failure) throw failure;
+            if (turn.Ended) return turn.End!.FinishReason;
+            if (answer.Calls.Count == 0) return answer.FinishReason ?? "stop";
+
+            var results = new List<AIContent>();
+            var handedOff = false;
+            foreach (var call in answer.Calls)
+            {
+                if (Handoffs.IsTransfer(call))
+                {
+                    // Agents/Handoffs.cs: switches to the target when it is allowed, or explains to the model why not.
+                    var refusal = await handoffs.TransferAsync(turn, call, events, cancellationToken);
+                    if (refusal is null) { handedOff = true; break; }
+                    results.Add(refusal);
+                    continue;
+                }
+                results.Add(await tools.RunAsync(turn, call, events, cancellationToken)); // Tools/ToolStep.cs: rules, approvals, limits
+                if (turn.Ended) return turn.End!.FinishReason;                            // held for a human decision (Approvals/)
+            }
+
+            if (handedOff)
+            {
+                if (turn.Ended) return turn.End!.FinishReason; // the new agent's input rules blocked the message
+                context = await contexts.BuildAsync(ContextRequest.For(turn), cancellationToken);
+                continue;
+            }
+            context.AddToolRound(new ToolRound(answer.Calls, results));
+            if (rounds > toolOptions.Value.MaxCallsPerTurn + 1) return "tool_limit";
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using Agentry.Conversations.Context;
+
+namespace Agentry.Conversations;
+
+public static class ConversationsExtensions
+{
+    public static IHostApplicationBuilder AddConversations(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ConversationGate>();
+        builder.Services.AddSingleton<TurnShutdown>();
+        builder.Services.AddScoped<TurnStore>();
+        builder.Services.AddScoped<AgentLoop>();
+        builder.Services.AddScoped<TurnRunner>();
+
+        // An agent's context, assembled in order; long-term memory and knowledge add providers here.
+        builder.Services.AddSingleton<ContextBuilder>();
+        builder.Services.AddSingleton<IContextProvider, InstructionsContext>();
+        builder.Services.AddSingleton<IContextProvider, ToolsContext>();
+        builder.Services.AddSingleton<IContextProvider, HistoryContext>();
+        return builder;
+    }
+}

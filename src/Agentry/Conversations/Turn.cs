@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Agentry.Agents;
+using Agentry.Data;
+using Agentry.Models;
+using Agentry.Rules;
+using Agentry.Security;
+using Agentry.Tools;
+using Microsoft.Extensions.AI;
+
+namespace Agentry.Conversations;
+
+/// <summary>How a turn ended. The first end reached wins; later ones (a finish after a failure) are ignored.</summary>
+public sealed record TurnEnd(string FinishReason, Exception? Failure = null, Approvals.Approval? PendingApproval = null)
+{
+    public const string ClientDisconnected = "client_disconnected";
+    public const string Shutdown = "shutdown";
+    public const string Error = "error";
+
+    /// <summary>Cut short by a failure, the client leaving or the service stopping: what was produced is kept, marked interrupted.</summary>
+    public bool IsInterruption => Failure is not null || FinishReason is ClientDisconnected or Shutdown;
+}
+
+/// <summary>A handoff within a turn: recorded as a message, an SSE event, a metric and a span event.</summary>
+public sealed record Handoff(string From, string To, string Reason, string Mode, double? Score = null);
+
+/// <summary>
+/// One turn as it happens: what it started from (conversation, caller, history window), the agent answering now, and
+/// what it has produced so far. Steps read it and add to it through its methods; <see cref="TurnStore"/> commits it once.
+/// </summary>
+public sealed class Turn : IDisposable
+{
+    readonly List<Message> _produced = [];
+    readonly List<ChatMessage> _history;
+    readonly int _userIndex = -1;
+    readonly Dictionary<Message, List<RuleDecision>> _decisions = new(ReferenceEqualityComparer.Instance);
+    readonly Dictionary<(string Model, string Agent), (long Input, long Output)> _usage = [];
+    readonly IDisposable _lease;
+
+    public Turn(Conversation conversation, bool isNew, TurnRequest? request, Caller? caller, IDisposable lease, AgentDefinition agent, ResolvedModel model,
+        List<ChatMessage> history, CancellationToken serviceStopping)
+    {
+        Conversation = conversation;
+        IsNew = isNew;
+        Caller = caller;
+        TraceId = request?.TraceId;
+        _lease = lease;
+        Agent = agent;
+        Model = model;
+        _history = history;
+        ServiceStopping = serviceStopping;
+        if (request is not null)
+        {
+            UserMessage = NewMessage(MessageRoles.User, request.Content);
+            _produced.Add(UserMessage);
+            _userIndex = _history.Count;
+            _history.Add(new ChatMessage(ChatRole.User, request.Content));
+        }
+    }
+
+    public Conversation Conversation { get; }
+    public bool IsNew { get; }
+    public Caller? Caller { get; }
+    public string? TraceId { get; }
+    /// <summary>Cancelled when the service shuts down (after the configured grace), so a turn ends with the right reason.</summary>
+    public CancellationToken ServiceStopping { get; }
+    public long StartedTimestamp { get; } = Stopwatch.GetTimestamp();
+    public TimeSpan Elapsed => Stopwatch.GetElapsedTime(StartedTimestamp);
+
+    /// <summary>The user's message; null when the turn continues a tool call a human approved or rejected.</summary>
+    public Message? UserMessage { get; }
+    public bool IsUserTurn => UserMessage is not null;
+
+    /// <summary>The agent answering now; changes only through <see cref="SwitchTo"/>.</summary>
+    public AgentDefinition Agent { get; private set; }
+    public ResolvedModel Model { get; private set; }
+    /// <summary>The handoff that brought <see cref="Agent"/> into this turn, if any.</summary>
+    public Handoff? ArrivedBy { get; private set; }
+    /// <summary>The agent the conversation stays with afterwards when that is not the last speaker (a workflow).</summary>
+    public string ConversationAgentId => _staysWith ?? Agent.Id;
+    string? _staysWith;
+
+    /// <summary>The conversation's text as every agent of this turn sees it: the history window, the user's message and the replies so far.</summary>
+    public IReadOnlyList<ChatMessage> History => _history;
+    public IReadOnlyList<Message> Produced => _produced;
+    /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
+    public bool ProducedAnything => _produced.Count > (IsUserTurn ? 1 : 0);
+    public int Hops { get; private set; }
+    public int ToolCalls { get; private set; }
+    public long InputTokens { get; private set; }
+    public long OutputTokens { get; private set; }
+    public TurnEnd? End { get; private set; }
+    public bool Ended => End is not null;
+
+    public void SwitchTo(AgentDefinition agent, ResolvedModel model, Handoff? handoff)
+    {
+        if (handoff is not null)
+        {
+            var message = NewMessage(MessageRoles.Handoff, $"Transferred from {handoff.From} to {handoff.To}: {handoff.Reason}", handoff.To);
+            message.Metadata = JsonSerializer.Serialize(new { from = handoff.From, to = handoff.To, reason = handoff.Reason, mode = handoff.Mode });
+            _produced.Add(message);
+            Hops++;
+        }
+        Agent = agent;
+        Model = model;
+        ArrivedBy = handoff;
+    }
+
+    /// <summary>A workflow answers through its members but keeps the conversation.</summary>
+    public void KeepConversationWith(string agentId) => _staysWith = agentId;
+
+    /// <summary>An input rule rewrote the user's message (redaction): what is stored and what every model sees.</summary>
+    public void RewriteUserMessage(string text)
+    {
+        UserMessage!.Content = text;
+        _history[_userIndex] = new ChatMessage(ChatRole.User, text);
+    }
+
+    public Message AddReply(string text)
+    {
+        var message = NewMessage(MessageRoles.Assistant, text);
+        _produced.Add(message);
+        _history.Add(new ChatMessage(ChatRole.Assistant, text));
+        return message;
+    }
+
+    public Message AddToolResult(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars, IReadOnlyList<RuleDecision> decisions)
+    {
+        var result = outcome.ResultForModel;
+        var message = NewMessage(MessageRoles.Tool, result.Length <= maxStoredChars ? result : result[..maxStoredChars] + "…[truncated]");
+        message.Metadata = JsonSerializer.Serialize(new
+        {
+            toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = outcome.Outcome, durationMs = outcome.DurationMs,
+        });
+        _produced.Add(message);
+        if (decisions.Count > 0) Decide(message, decisions);
+        return message;
+    }
+
+    public void CountToolCall() => ToolCalls++;
+
+    public void AddUsage(UsageDetails? usage)
+    {
+        long input = usage?.InputTokenCount ?? 0, output = usage?.OutputTokenCount ?? 0;
+        if (input == 0 && output == 0) return;
+        InputTokens += input;
+        OutputTokens += output;
+        var key = (Model.Name, Agent.Id);
+        var (i, o) = _usage.GetValueOrDefault(key);
+        _usage[key] = (i + input, o + output);
+    }
+
+    /// <summary>Tokens by model and agent, for the outcome report (cost is per model).</summary>
+    public IReadOnlyList<Observability.ModelUsage> Usage =>
+        _usage.Select(u => new Observability.ModelUsage(u.Key.Model, u.Key.Agent, u.Value.Input, u.Value.Output)).ToList();
+
+    public void Decide(Message message, IEnumerable<RuleDecision> decisions)
+    {
+        if (!_decisions.TryGetValue(message, out var list)) _decisions[message] = list = [];
+        list.AddRange(decisions);
+    }
+
+    public IReadOnlyList<RuleDecision>? DecisionsFor(Message message) => _decisions.GetValueOrDefault(message);
+
+    public void Finish(string finishReason) => End ??= new TurnEnd(finishReason);
+
+    public void Fail(Exception failure) => End ??= new TurnEnd(TurnEnd.Error, failure);
+
+    public void Interrupt(string reason) => End ??= new TurnEnd(reason);
+
+    public void Hold(Approvals.Approval approval) => End ??= new TurnEnd("pending_approval", PendingApproval: approval);
+
+    public Message NewMessage(string role, string content, string? agentId = null) => new()
+    {
+        Id = Ids.New(Ids.MessagePrefix), ConversationId = Conversation.Id, Role = role, AgentId = agentId ?? Agent.Id, Content = content,
+    };
+
+    public void Dispose() => _lease.Dispose();
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Agentry.Agents;
+using Agentry.Api;
+using Agentry.Approvals;
+using Agentry.Data;
+using Agentry.Models;
+using Agentry.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Conversations;
+
+/// <summary>
+/// A turn's first and last step: <see cref="BeginAsync"/> admits it (one turn per conversation), loads the conversation
+/// and its history window and checks the caller's budget; <see cref="CommitAsync"/> stores everything it produced,
+/// with its audit events, in one transaction.
+/// </summary>
+public sealed class TurnStore(
+    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown,
+    IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<Turn> BeginAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
+        var lease = gate.TryEnter(conversationId) ?? throw Busy(conversationId);
+        try
+        {
+            var isNew = request.ConversationId is null;
+            var conversation = isNew ? NewConversation(conversationId, request) : await LoadAsync(conversationId, request.Caller, cancellationToken);
+            var agentId = request.AgentId ?? conversation.AgentId;
+            var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
+            var model = models.Resolve(agent.Model);
+            await budget.EnsureAvailableAsync(request.Caller, cancellationToken);
+            var history = isNew ? [] : await LoadHistoryAsync(conversation.Id, cancellationToken);
+            return new Turn(conversation, isNew, request, request.Caller, lease, agent, model, history, shutdown.Token);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reopens the conversation a held tool call stopped, to continue it once a human has decided.</summary>
+    public async Task<Turn> BeginResumeAsync(Approval approval, Caller? decidedBy, CancellationToken cancellationToken)
+    {
+        var lease = gate.TryEnter(approval.ConversationId) ?? throw Busy(approval.ConversationId);
+        try
+        {
+            var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == approval.ConversationId, cancellationToken)
+                ?? throw Problems.ConversationNotFound(approval.ConversationId);
+            var agent = (await agents.FindAsync(approval.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(approval.AgentId);
+            var history = await LoadHistoryAsync(conversation.Id, cancellationToken);
+            return new Turn(conversation, false, null, decidedBy, lease, agent, models.Resolve(agent.Model), history, shutdown.Token);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    Conversation NewConversation(string id, TurnRequest request)
+    {
+        var now = time.GetUtcNow();
+        return new Conversation
+        {
+            Id = id, AgentId = request.AgentId ?? options.Value.DefaultAgent, UserId = request.UserId, CreatedAt = now, UpdatedAt = now,
+            OwnerKeyId = request.Caller?.KeyId,
+        };
+    }
+
+    async Task<Conversation> LoadAsync(string id, Caller? caller, CancellationToken cancellationToken)
+    {
+        var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken);
+        if (conversation is null || !conversation.CanSee(caller, security.Value)) throw Problems.ConversationNotFound(id);
+        if (await db.Approvals.AnyAsync(a => a.ConversationId == id && a.Status == ApprovalStatus.Pending, cancellationToken))
+            throw new ApiProblemException(409, ProblemTypes.ApprovalPending, "Approval pending",
+                $"Conversation '{id}' is waiting for a human to approve or reject a tool call; it continues once that is decided.");
+        return conversation;
+    }
+
+    /// <summary>The newest messages that carry text, oldest first; reads one index range however long the conversation is.</summary>
+    async Task<List<ChatMessage>> LoadHistoryAsync(string conversationId, CancellationToken cancellationToken)
+    {
+        var recent = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
+            .OrderByDescending(m => m.Sequence)
+            .Take(options.Value.HistoryLimit)
+            .Select(m => new { m.Role, m.Content })
+            .ToListAsync(cancellationToken);
+        recent.Reverse();
+        return recent.Select(m => new ChatMessage(m.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, m.Content)).ToList();
+    }
+
+    /// <summary>
+    /// Stores what the turn produced in one transaction, together with the audit events its steps staged. Runs without
+    /// cancellation: once the model has answered, a client that disconnects must not lose the turn.
+    /// </summary>
+    public async Task<List<Message>> CommitAsync(Turn turn)
+    {
+        var now = time.GetUtcNow();
+        var conversation = turn.Conversation;
+        var end = turn.End ?? throw new InvalidOperationException("A turn is committed once it has ended.");
+        var stored = turn.Produced.ToList();
+
+        // Every turn ends with one assistant message carrying the model facts, even when the model said nothing.
+        var last = stored[^1].Role == MessageRoles.Assistant ? stored[^1] : null;
+        if (last is null) stored.Add(last = turn.NewMessage(MessageRoles.Assistant, ""));
+        last.Model = turn.Model.Name;
+        last.InputTokens = (int)turn.InputTokens;
+        last.OutputTokens = (int)turn.OutputTokens;
+        last.LatencyMs = (int)turn.Elapsed.TotalMilliseconds;
+        last.FinishReason = end.FinishReason;
+        last.Status = end.IsInterruption ? MessageStatus.Interrupted : MessageStatus.Completed;
+
+        var sequence = conversation.LastSequence;
+        foreach (var message in stored)
+        {
+            message.Sequence = ++sequence;
+            message.CreatedAt = now;
+            if (turn.DecisionsFor(message) is { } decisions)
+            {
+                var metadata = message.Metadata is null ? new JsonObject() : JsonNode.Parse(message.Metadata)!.AsObject();
+                metadata["rules"] = JsonSerializer.SerializeToNode(decisions, Json);
+                message.Metadata = metadata.ToJsonString();
+            }
+        }
+        conversation.LastSequence = sequence;
+        conversation.UpdatedAt = now;
+        conversation.AgentId = turn.ConversationAgentId;
+        if (turn.IsNew) db.Conversations.Add(conversation);
+        db.Messages.AddRange(stored);
+        try
+        {
+            await db.SaveChangesAsync(CancellationToken.None);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            db.ChangeTracker.Clear();
+            throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
+                $"Conversation '{conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
+        }
+        // Charged after the commit, with what the provider reported: the budget counts real usage, including interrupted turns.
+        await budget.ChargeAsync(turn.Caller, turn.InputTokens + turn.OutputTokens, CancellationToken.None);
+        return stored;
+    }
+
+    static ApiProblemException Busy(string conversationId) =>
+        new(409, ProblemTypes.ConversationBusy, "Conversation busy",
+            $"Conversation '{conversationId}' is already answering another message; wait for that turn to finish, then retry.")
+        { RetryAfter = TimeSpan.FromSeconds(1) };
+}

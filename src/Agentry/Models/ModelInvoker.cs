@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Text;
+using Agentry.Conversations;
+using Agentry.Conversations.Context;
+using Agentry.Observability;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Models;
+
+/// <summary>What one model call produced. <see cref="Failure"/> is set when it failed; <see cref="Text"/> is what came before.</summary>
+public sealed record ModelAnswer(string Text, IReadOnlyList<FunctionCallContent> Calls, UsageDetails? Usage, string? FinishReason, Exception? Failure)
+{
+    /// <summary>The turn was cancelled (the client left, the service is stopping) while the model answered.</summary>
+    public bool Cancelled { get; init; }
+}
+
+/// <summary>
+/// Calls an agent's model. The provider is always asked to stream, whether or not the client streams, so every call is
+/// bounded the same way: the first chunk must arrive within <see cref="ModelResilienceOptions.TimeToFirstToken"/>, later
+/// chunks within <see cref="ModelResilienceOptions.StreamIdleTimeout"/> of each other, and the whole call within
+/// <see cref="ModelResilienceOptions.TotalTimeout"/>. An answer that ends without a finish reason was cut short and is a
+/// failure, never a complete reply. A broken or cut answer is retried when nobody has seen any of it yet.
+/// </summary>
+public sealed partial class ModelInvoker(IOptions<ModelOptions> options, AgentryTelemetry telemetry, ILogger<ModelInvoker> logger)
+{
+    public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken)
+    {
+        var prompt = new List<ChatMessage>(context.Messages.Count + 1) { new(ChatRole.System, context.SystemPrompt) };
+        prompt.AddRange(context.Messages);
+        var chatOptions = new ChatOptions
+        {
+            Temperature = (float?)turn.Agent.Temperature, MaxOutputTokens = turn.Agent.MaxOutputTokens, Tools = context.Tools.Count > 0 ? context.Tools : null,
+        };
+
+        var limits = options.Value.Resilience;
+        var started = Stopwatch.GetTimestamp();
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        total.CancelAfter(limits.TotalTimeout);
+        var attempts = UpstreamAttempts.Start();
+        for (var call = 1; ; call++)
+        {
+            var (answer, shown) = await StreamAsync(turn, prompt, chatOptions, deltas, started, total, cancellationToken);
+            if (answer.Failure is not { } failure) return answer;
+            if (!shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
+            {
+                LogRetryingCutAnswer(turn.Model.Name, call);
+                continue; // nobody has seen this answer: ask again rather than fail the turn
+            }
+            Report(turn.Model.Name, failure, Math.Max(call, attempts.Count), Stopwatch.GetElapsedTime(started), turn.TraceId);
+            return answer;
+        }
+    }
+
+    async Task<(ModelAnswer Answer, bool Shown)> StreamAsync(Turn turn, List<ChatMessage> prompt, ChatOptions chatOptions, TurnEvents deltas,
+        long started, CancellationTokenSource total, CancellationToken cancellationToken)
+    {
+        var limits = options.Value.Resilience;
+        var text = new StringBuilder();
+        var calls = new List<FunctionCallContent>();
+        UsageDetails? usage = null;
+        string? finishReason = null;
+        var received = false;
+        var shown = false;
+        Exception? failure = null;
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+        var updates = turn.Model.Client.GetStreamingResponseAsync(prompt, chatOptions, silence.Token).GetAsyncEnumerator(silence.Token);
+        try
+        {
+            while (true)
+            {
+                // Until the first chunk the time-to-first-token budget runs (across retries of the request); then the idle limit.
+                silence.CancelAfter(received ? limits.StreamIdleTimeout : Remaining(limits.EffectiveTimeToFirstToken, started));
+                try
+                {
+                    if (!await updates.MoveNextAsync()) break;
+                }
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
+                {
+                    return (Answer() with { Cancelled = true }, shown); // the client left or the service is stopping
+                }
+                catch (OperationCanceledException e) when (total.IsCancellationRequested)
+                {
+                    failure = UpstreamModelException.Timeout($"The model provider's answer took longer than {Seconds(limits.TotalTimeout)} s.", e);
+                    break;
+                }
+                catch (OperationCanceledException e) when (silence.IsCancellationRequested)
+                {
+                    failure = UpstreamModelException.Timeout(received
+                        ? $"The model provider stopped sending its answer for {Seconds(limits.StreamIdleTimeout)} s."
+                        : $"The model provider did not start answering within {Seconds(limits.EffectiveTimeToFirstToken)} s.", e);
+                    break;
+                }
+                catch (Exception e)
+                {
+                    failure = UpstreamModelException.TryClassify(e) ?? e;
+                    break;
+                }
+
+                received = true;
+                var update = updates.Current;
+                if (update.FinishReason is { } finish) finishReason = finish.Value;
+                foreach (var content in update.Contents)
+                {
+                    switch (content)
+                    {
+                        case TextContent { Text.Length: > 0 } delta:
+                            text.Append(delta.Text);
+                            if (deltas.IsStreaming)
+                            {
+                                deltas.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = delta.Text });
+                                shown = true;
+                            }
+                            break;
+                        case FunctionCallContent call:
+                            calls.Add(call);
+                            break;
+                        case UsageContent used:
+                            usage = used.Details;
+                            break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await updates.DisposeAsync();
+        }
+
+        // A stream that simply stops (no [DONE], no finish reason) was cut short: never a complete reply.
+        failure ??= finishReason is null ? UpstreamModelException.Incomplete() : null;
+        return (Answer(), shown);
+
+        ModelAnswer Answer() => new(text.ToString(), calls, usage, finishReason, failure);
+    }
+
+    /// <summary>A stream that broke or ended early, as opposed to a provider that refused, is slow or unreachable.</summary>
+    static bool IsCutShort(Exception failure) => failure is UpstreamModelException { CutShort: true };
+
+    static TimeSpan Remaining(TimeSpan budget, long started)
+    {
+        var left = budget - Stopwatch.GetElapsedTime(started);
+        return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
+    }
+
+    static string Seconds(TimeSpan value) => value.TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>One line per failed model call, and a counter: expected failures carry no stack trace; the unexpected do.</summary>
+    void Report(string model, Exception failure, int attempts, TimeSpan elapsed, string? traceId)
+    {
+        if (failure is UpstreamModelException upstream)
+        {
+            telemetry.ModelCallFailed(model, upstream.Type);
+            LogModelCallFailed(model, upstream.Type, upstream.UpstreamStatus, attempts, (long)elapsed.TotalMilliseconds, traceId, upstream.Message);
+        }
+        else
+        {
+            telemetry.ModelCallFailed(model, Api.ProblemTypes.Internal);
+            LogModelCallCrashed(failure, model, attempts, traceId);
+        }
+    }
+
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,
+        Message = "Model call to {Model} failed: {ProblemType} (upstream status {UpstreamStatus}, {Attempts} attempt(s), {ElapsedMs} ms, trace {TraceId}): {Detail}")]
+    partial void LogModelCallFailed(string model, string problemType, int? upstreamStatus, int attempts, long elapsedMs, string? traceId, string detail);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Model call to {Model} failed unexpectedly ({Attempts} attempt(s), trace {TraceId})")]
+    partial void LogModelCallCrashed(Exception exception, string model, int attempts, string? traceId);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "The answer of {Model} was cut short before anyone saw it; asking again (call {Call})")]
+    partial void LogRetryingCutAnswer(string model, int call);
+}

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Agentry.Agents;
+using Agentry.Audit;
+using Agentry.Conversations;
+using Agentry.Data;
+using Agentry.Observability;
+using Microsoft.Extensions.AI;
+
+namespace Agentry.Rules;
+
+/// <summary>What the input rules decided beyond rewriting the message: an escalation to another agent.</summary>
+public sealed record InputVerdict(AgentRule? Escalation)
+{
+    public static InputVerdict None { get; } = new((AgentRule?)null);
+}
+
+/// <summary>
+/// The business rules at each point of a turn: input rules on the user's message, output rules on each reply, tool
+/// rules on each call. Every decision becomes an SSE event, part of the message it concerns, a metric, a span event and
+/// an audit event stored with the turn.
+/// </summary>
+public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog audit, AgentryDbContext db, AgentryTelemetry telemetry)
+{
+    /// <summary>With output rules a streamed reply is held back until they have run, so the user sees only the checked text.</summary>
+    public bool HoldsOutputBack(AgentDefinition agent) => agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
+
+    /// <summary>
+    /// Input rules on the user's message: it may be redacted or rewritten (what is stored and what models see), blocked
+    /// (the turn ends with the rule's reply) or escalated. The global rules run once per turn, before the first agent's;
+    /// an agent that takes over applies its own.
+    /// </summary>
+    public async Task<InputVerdict> ApplyInputAsync(Turn turn, bool includeGlobal, TurnEvents events, CancellationToken cancellationToken)
+    {
+        var user = turn.UserMessage!;
+        var rules = includeGlobal ? agents.EnforcedRules(turn.Agent) : turn.Agent.Rules.Where(r => r.IsEnforced);
+        var verdict = await engine.CheckTextAsync(RuleStages.Input, rules, user.Content, cancellationToken);
+        if (verdict.Decisions.Count == 0) return InputVerdict.None;
+        if (verdict.Text != user.Content) turn.RewriteUserMessage(verdict.Text);
+        Record(turn, user, verdict.Decisions, events);
+        if (verdict.Blocked is { } blocked)
+        {
+            turn.AddReply(blocked.Reply!);
+            turn.Finish("rule_blocked");
+        }
+        if (verdict.Escalation is { EscalateTo: "human" } toHuman)
+            audit.Stage(db, AuditActor.For(turn.Caller), "conversation.escalated", $"conversation:{turn.Conversation.Id}", "pending-human",
+                new { rule = toHuman.Id, agentId = turn.Agent.Id });
+        return new InputVerdict(verdict.Escalation);
+    }
+
+    /// <summary>Output rules on a reply, which is then recorded as the agent's message; returns the text the user gets.</summary>
+    public async Task<string> ApplyOutputAsync(Turn turn, string text, TurnEvents events, CancellationToken cancellationToken)
+    {
+        var verdict = await engine.CheckTextAsync(RuleStages.Output, agents.EnforcedRules(turn.Agent), text, cancellationToken);
+        var final = verdict.Blocked?.Reply ?? verdict.Text;
+        var message = turn.AddReply(final);
+        Record(turn, message, verdict.Decisions, events);
+        return final;
+    }
+
+    /// <summary>Tool rules on a call: allowed, denied, or held for a human. The decisions are recorded with the tool's message.</summary>
+    public ToolVerdict CheckTool(Turn turn, FunctionCallContent call, TurnEvents events)
+    {
+        var verdict = engine.CheckTool(agents.EnforcedRules(turn.Agent), call.Name, call.Arguments);
+        foreach (var decision in verdict.Decisions) Report(turn, decision, events);
+        return verdict;
+    }
+
+    void Record(Turn turn, Message message, IReadOnlyList<RuleDecision> decisions, TurnEvents events)
+    {
+        if (decisions.Count == 0) return;
+        turn.Decide(message, decisions);
+        foreach (var decision in decisions) Report(turn, decision, events);
+    }
+
+    void Report(Turn turn, RuleDecision decision, TurnEvents events)
+    {
+        telemetry.RuleDecided(decision.Rule, decision.Stage, decision.Action);
+        Activity.Current?.AddEvent(new ActivityEvent("agentry.rule",
+            tags: new ActivityTagsCollection { ["rule"] = decision.Rule, ["stage"] = decision.Stage, ["action"] = decision.Action }));
+        audit.Stage(db, AuditActor.For(turn.Caller), $"rule.{decision.Action}", $"agent:{turn.Agent.Id}", decision.Action,
+            new { rule = decision.Rule, decision.Stage, decision.Detail, conversationId = turn.Conversation.Id });
+        events.Emit(TurnEvent.Rule, new { agentId = turn.Agent.Id, rule = decision.Rule, stage = decision.Stage, action = decision.Action, detail = decision.Detail });
+    }
+}

@@ -1,0 +1,42 @@
+using Agentry.Approvals;
+using Agentry.Conversations;
+using Agentry.Observability;
+using Agentry.Rules;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Tools;
+
+/// <summary>
+/// One tool call of a turn: the tool rules decide (allow, deny, hold for a human), the per-turn limit applies, then the
+/// tool runs. The call and its result are SSE events and a stored tool message; the result goes back to the model.
+/// </summary>
+public sealed class ToolStep(TurnRules rules, ToolInvoker invoker, ApprovalFlow approvals, AgentryTelemetry telemetry, IOptions<ToolOptions> tools,
+    IOptions<ConversationOptions> conversations)
+{
+    /// <summary>The result for the model; when a rule holds the call for approval the turn ends there instead.</summary>
+    public async Task<AIContent> RunAsync(Turn turn, FunctionCallContent call, TurnEvents events, CancellationToken cancellationToken)
+    {
+        events.Emit(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
+        var verdict = rules.CheckTool(turn, call, events);
+        if (verdict.Denied is null && verdict.NeedsApproval is { } approvalRule)
+        {
+            var approval = approvals.Hold(turn, call, approvalRule, verdict.Decisions);
+            events.Emit(TurnEvent.ApprovalPending,
+                new { approvalId = approval.Id, agentId = turn.Agent.Id, tool = call.Name, arguments = call.Arguments, rule = approvalRule.Id });
+            return new FunctionResultContent(call.CallId, $"Waiting for approval ({approval.Id}).");
+        }
+
+        var outcome = verdict.Denied is { } deniedBy
+            ? new ToolOutcome(ToolOutcome.Denied, $"Error: rule '{deniedBy.Id}' does not allow this call. {deniedBy.Description}".TrimEnd(), 0)
+            : turn.ToolCalls >= tools.Value.MaxCallsPerTurn
+            ? new ToolOutcome(ToolOutcome.LimitReached, $"Error: this turn already made {turn.ToolCalls} tool calls, the most allowed. Answer with what you have.", 0)
+            : await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
+        turn.CountToolCall();
+        telemetry.ToolCalled(call.Name, outcome.Outcome, TimeSpan.FromMilliseconds(outcome.DurationMs));
+        turn.AddToolResult(call, outcome, conversations.Value.MaxStoredToolResultChars, verdict.Decisions);
+        events.Emit(TurnEvent.ToolResult,
+            new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
+        return new FunctionResultContent(call.CallId, outcome.ResultForModel);
+    }
+}
