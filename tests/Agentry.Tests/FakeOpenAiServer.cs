@@ -26,8 +26,12 @@ public sealed record FakeReply
     public Task? Gate { get; init; }
     /// <summary>Pause between streamed chunks.</summary>
     public TimeSpan ChunkDelay { get; init; }
-    /// <summary>Abort the connection after this many streamed chunks (a cut-off stream).</summary>
+    /// <summary>Abort the connection after this many streamed chunks (a connection reset mid-answer).</summary>
     public int? CutAfterChunks { get; init; }
+    /// <summary>End the response cleanly after this many streamed chunks, with no finish reason and no [DONE] (a truncated answer).</summary>
+    public int? EndAfterChunks { get; init; }
+    /// <summary>Send this many chunks, then go silent without closing (a provider that hangs mid-answer; 0: right after the headers).</summary>
+    public int? StallAfterChunks { get; init; }
     public int PromptTokens { get; init; } = 11;
     public int CompletionTokens { get; init; } = 7;
 
@@ -174,11 +178,18 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         usage["usage"] = Usage(reply);
         chunks.Add(usage);
 
+        await context.Response.Body.FlushAsync(aborted); // headers out: the provider has accepted the request
         for (var i = 0; i < chunks.Count; i++)
         {
             if (reply.CutAfterChunks is { } cut && i == cut)
             {
                 context.Abort(); // the connection drops mid-answer, with no [DONE]
+                return;
+            }
+            if (reply.EndAfterChunks is { } end && i == end) return; // the body ends cleanly, unfinished
+            if (reply.StallAfterChunks is { } stall && i == stall)
+            {
+                await Task.Delay(Timeout.Infinite, aborted); // silent until the client gives up
                 return;
             }
             await context.Response.WriteAsync($"data: {chunks[i].ToJsonString()}\n\n", Encoding.UTF8, aborted);

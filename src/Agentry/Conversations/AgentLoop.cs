@@ -30,9 +30,10 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
             var holdBack = rules.HoldsOutputBack(turn.Agent);
             var answer = await models.CallAsync(turn, context, holdBack ? TurnEvents.None : events, cancellationToken); // Models/ModelInvoker.cs
             turn.AddUsage(answer.Usage);
-            if (answer.Text.Length > 0)
+            // A failed answer is kept only when the user saw part of it; otherwise it is a failed call, retry-safe for the client.
+            if (answer.Text.Length > 0 && (answer.Failure is null || answer.Shown))
             {
-                // Also for a cut-short answer: what is stored must have passed the rules, so they run even after a cancellation.
+                // Also for an answer cut short: what is stored must have passed the rules, so they run even after a cancellation.
                 var reply = await rules.ApplyOutputAsync(turn, answer.Text, events, answer.Cancelled ? CancellationToken.None : cancellationToken);
                 if (holdBack && answer.Failure is null && !answer.Cancelled) events.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = reply });
             }

@@ -39,14 +39,37 @@ public sealed partial class TurnRunner(
         var events = TurnEvents.Streaming();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var run = RunStreamingAsync(turn, events, stop.Token);
+        var reader = events.ReadAllAsync().GetAsyncEnumerator(CancellationToken.None);
         try
         {
-            await foreach (var e in events.ReadAllAsync()) yield return e;
+            for (var started = false; ; started = true)
+            {
+                TurnEvent? next;
+                Exception? failure = null;
+                try
+                {
+                    next = await reader.MoveNextAsync() ? reader.Current : null;
+                }
+                catch (Exception e) when (started)
+                {
+                    next = null;
+                    failure = e;
+                }
+                if (failure is not null)
+                {
+                    // The response has begun, so a status code can no longer say it: the stream ends with an error event.
+                    yield return ErrorEvent(failure, turn.TraceId);
+                    break;
+                }
+                if (next is null) break;
+                yield return next;
+            }
         }
         finally
         {
             await stop.CancelAsync(); // the reader went away: cut the turn short, it stores what it has
             await run;
+            await reader.DisposeAsync();
         }
     }
 
@@ -147,10 +170,16 @@ public sealed partial class TurnRunner(
     {
         LogTurnInterrupted(turn.Conversation.Id, turn.End!.FinishReason);
         if (!events.IsStreaming) throw failure; // the exception handler answers with the problem
-        var problem = ApiExceptionHandler.Describe(failure, out _);
-        problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? turn.TraceId;
-        events.Emit(TurnEvent.Error, problem);
+        var error = ErrorEvent(failure, turn.TraceId);
+        events.Emit(error.Type, error.Data);
         return ToDto(turn, []);
+    }
+
+    static TurnEvent ErrorEvent(Exception failure, string? traceId)
+    {
+        var problem = ApiExceptionHandler.Describe(failure, out _);
+        problem.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? traceId;
+        return new TurnEvent(TurnEvent.Error, problem);
     }
 
     static ApiProblemException ShuttingDown() =>

@@ -13,6 +13,9 @@ public sealed record ModelAnswer(string Text, IReadOnlyList<FunctionCallContent>
 {
     /// <summary>The turn was cancelled (the client left, the service is stopping) while the model answered.</summary>
     public bool Cancelled { get; init; }
+
+    /// <summary>Some of the text already went to the client as deltas.</summary>
+    public bool Shown { get; init; }
 }
 
 /// <summary>
@@ -40,9 +43,9 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         var attempts = UpstreamAttempts.Start();
         for (var call = 1; ; call++)
         {
-            var (answer, shown) = await StreamAsync(turn, prompt, chatOptions, deltas, started, total, cancellationToken);
+            var answer = await StreamAsync(turn, prompt, chatOptions, deltas, started, total, cancellationToken);
             if (answer.Failure is not { } failure) return answer;
-            if (!shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
+            if (!answer.Shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
             {
                 LogRetryingCutAnswer(turn.Model.Name, call);
                 continue; // nobody has seen this answer: ask again rather than fail the turn
@@ -52,7 +55,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         }
     }
 
-    async Task<(ModelAnswer Answer, bool Shown)> StreamAsync(Turn turn, List<ChatMessage> prompt, ChatOptions chatOptions, TurnEvents deltas,
+    async Task<ModelAnswer> StreamAsync(Turn turn, List<ChatMessage> prompt, ChatOptions chatOptions, TurnEvents deltas,
         long started, CancellationTokenSource total, CancellationToken cancellationToken)
     {
         var limits = options.Value.Resilience;
@@ -77,7 +80,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
                 }
                 catch (Exception) when (cancellationToken.IsCancellationRequested)
                 {
-                    return (Answer() with { Cancelled = true }, shown); // the client left or the service is stopping
+                    return Answer() with { Cancelled = true }; // the client left or the service is stopping
                 }
                 catch (OperationCanceledException e) when (total.IsCancellationRequested)
                 {
@@ -129,9 +132,9 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
 
         // A stream that simply stops (no [DONE], no finish reason) was cut short: never a complete reply.
         failure ??= finishReason is null ? UpstreamModelException.Incomplete() : null;
-        return (Answer(), shown);
+        return Answer();
 
-        ModelAnswer Answer() => new(text.ToString(), calls, usage, finishReason, failure);
+        ModelAnswer Answer() => new(text.ToString(), calls, usage, finishReason, failure) { Shown = shown };
     }
 
     /// <summary>A stream that broke or ended early, as opposed to a provider that refused, is slow or unreachable.</summary>

@@ -35,9 +35,11 @@ public static partial class ModelsExtensions
             {
                 var resilience = services.GetRequiredService<IOptions<ModelOptions>>().Value.Resilience;
                 var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Models.Resilience");
-                o.AttemptTimeout.Timeout = resilience.AttemptTimeout;
-                // Covers getting the response started, retries included; ModelInvoker bounds the streamed answer itself.
-                o.TotalRequestTimeout.Timeout = resilience.EffectiveTimeToFirstToken;
+                // ModelInvoker enforces the time-to-first-token across retries itself; the handler's total is only a backstop
+                // (and must exceed an attempt's).
+                var firstToken = resilience.EffectiveTimeToFirstToken;
+                o.AttemptTimeout.Timeout = resilience.AttemptTimeout < firstToken ? resilience.AttemptTimeout : firstToken;
+                o.TotalRequestTimeout.Timeout = firstToken + TimeSpan.FromSeconds(1);
                 o.Retry.MaxRetryAttempts = Math.Max(1, resilience.MaxRetries);
                 if (resilience.MaxRetries == 0) o.Retry.ShouldHandle = _ => Polly.PredicateResult.False(); // the handler insists on at least one attempt
                 o.Retry.Delay = resilience.RetryBaseDelay;

@@ -50,16 +50,18 @@ public sealed class UpstreamModelException(int status, string type, string title
                     return FromStatus(result.Status, result.GetRawResponse(), exception);
                 case HttpRequestException { StatusCode: { } code }:
                     return FromStatus((int)code, null, exception);
-                case HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse }:
-                    return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
-                        "The model provider's response broke off or was malformed.", exception);
-                case HttpRequestException:
+                case HttpRequestException
+                {
+                    HttpRequestError: HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError
+                    or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError
+                }:
                     return Unreachable(exception);
-                // Reading the answer failed (not sending the request): the connection was up and broke while the provider answered.
+                // Connected and sent the request, then the response broke or made no sense before any of the answer was read.
+                case HttpRequestException request:
+                    return Broken(request, "before it answered", exception, cutShort: false);
+                // Reading the answer failed: the connection was up and broke while the provider answered.
                 case IOException:
-                    return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
-                        "The connection to the model provider broke while it was answering (" + Describe(e) + ").", exception)
-                    { CutShort = true };
+                    return Broken(e, "while it was answering", exception, cutShort: true);
                 case SocketException:
                     return Unreachable(exception);
             }
@@ -70,10 +72,25 @@ public sealed class UpstreamModelException(int status, string type, string title
     static UpstreamModelException Unreachable(Exception exception) =>
         new(502, ProblemTypes.UpstreamUnreachable, "Model provider unreachable", "Agentry could not connect to the model provider.", exception);
 
-    static string Describe(Exception io) =>
-        io.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset } ? "connection reset"
-        : io is HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } ? "the response ended prematurely"
-        : "connection lost";
+    static UpstreamModelException Broken(Exception failure, string when, Exception exception, bool cutShort)
+    {
+        var what = failure switch
+        {
+            _ when Find<SocketException>(failure) is { SocketErrorCode: SocketError.ConnectionReset } => "connection reset",
+            HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse or HttpRequestError.HttpProtocolError } => "malformed response",
+            _ => "the response ended prematurely",
+        };
+        return new UpstreamModelException(502, ProblemTypes.UpstreamError, "Model provider failed",
+            $"The connection to the model provider broke {when} ({what}).", exception)
+        { CutShort = cutShort };
+    }
+
+    static T? Find<T>(Exception exception) where T : Exception
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is T found) return found;
+        return null;
+    }
 
     static UpstreamModelException FromStatus(int status, System.ClientModel.Primitives.PipelineResponse? response, Exception inner)
     {

@@ -104,6 +104,7 @@ public sealed class StreamingTests
         var error = events.Last();
         Assert.Equal("error", error.Type);
         Assert.StartsWith("urn:agentry:problem:upstream-", (string?)error.Data!["type"]);
+        Assert.Contains("broke while it was answering", (string?)error.Data!["detail"]); // said as it happened, not "could not connect"
         Assert.False(string.IsNullOrEmpty((string?)error.Data!["traceId"]));
 
         var history = await app.MessagesAsync(id);
@@ -129,7 +130,10 @@ public sealed class StreamingTests
     public async Task Stream_that_goes_silent_times_out_with_504()
     {
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:StreamIdleTimeout"] = "00:00:00.500", ["Models:Resilience:MaxRetries"] = "0" });
+        await using var app = new AgentryApp(openAi, new()
+        {
+            ["Models:Resilience:StreamIdleTimeout"] = "00:00:00.500", ["Models:Resilience:TimeToFirstToken"] = "00:00:00.500", ["Models:Resilience:MaxRetries"] = "0",
+        });
         var id = (string)(await app.CreateConversationAsync())["id"]!;
         openAi.Enqueue(new FakeReply { Text = "slow", Gate = new TaskCompletionSource().Task }); // never answers
 

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using Agentry.Api;
+using Agentry.Models;
+
+namespace Agentry.Tests.Models;
+
+/// <summary>
+/// A provider that cuts, truncates, resets and hangs, reproduced by the fake upstream: every turn must say what really
+/// happened, in its status code or SSE events and in what it stores.
+/// </summary>
+public sealed class UpstreamFaultTests
+{
+    static readonly FakeReply Truncated = new() { Text = "one two three four", EndAfterChunks = 2 };
+
+    [Fact]
+    public async Task A_streamed_answer_that_ends_without_a_finish_reason_is_an_error_not_a_completed_reply()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        openAi.Enqueue(Truncated with { ChunkDelay = TimeSpan.FromMilliseconds(50) });
+
+        using var response = await Sse.StartAsync(app.Client, $"/v1/conversations/{id}/messages", new { content = "count" });
+        var events = await Sse.ReadAllAsync(response);
+        Assert.Equal("one two", string.Concat(events.Where(e => e.Type == "message.delta").Select(e => (string)e.Data!["text"]!)));
+        Assert.DoesNotContain(events, e => e.Type is "turn.completed" or "message.completed");
+        var error = events.Last();
+        Assert.Equal("error", error.Type);
+        Assert.Equal(ProblemTypes.UpstreamIncomplete, (string?)error.Data!["type"]);
+        Assert.Equal(502, (int?)error.Data!["status"]);
+
+        var reply = (await app.MessagesAsync(id))[1]!;
+        Assert.Equal("one two", (string?)reply["content"]);
+        Assert.Equal("interrupted", (string?)reply["status"]);
+        Assert.Equal("error", (string?)reply["finishReason"]);
+        Assert.Single(openAi.Requests); // the user saw part of it, so it is not asked again
+    }
+
+    [Fact]
+    public async Task A_truncated_answer_to_a_plain_request_is_asked_again_because_nobody_saw_it()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        openAi.Enqueue(Truncated, FakeReply.Say("the whole answer"));
+
+        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" }));
+        Assert.Equal("the whole answer", (string?)turn["messages"]![1]!["content"]);
+        Assert.Equal("stop", (string?)turn["messages"]![1]!["finishReason"]);
+        Assert.Equal(2, openAi.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_plain_request_whose_answers_keep_being_truncated_is_a_502_and_stores_nothing()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "1" });
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        openAi.Enqueue(Truncated, Truncated);
+
+        var response = await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "hello" });
+        var problem = await Http.ProblemAsync(response, 502, ProblemTypes.UpstreamIncomplete);
+        Assert.Contains("finish reason", (string?)problem["detail"]);
+        Assert.Equal(2, openAi.Requests.Count);
+        Assert.Empty(await app.MessagesAsync(id)); // retry-safe: the client may simply send it again
+    }
+
+    [Fact]
+    public async Task A_connection_reset_mid_answer_says_the_connection_broke_not_that_it_could_not_connect()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "0" });
+        // The pause lets Agentry read the first chunks before the reset, as a real mid-answer drop does.
+        openAi.Enqueue(new FakeReply { Text = "one two three four", CutAfterChunks = 2, ChunkDelay = TimeSpan.FromMilliseconds(100) });
+
+        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
+        var problem = await Http.ProblemAsync(response, 502, ProblemTypes.UpstreamError);
+        Assert.Contains("broke while it was answering", (string?)problem["detail"]);
+        Assert.DoesNotContain("could not connect", (string?)problem["detail"]);
+    }
+
+    [Fact]
+    public async Task A_provider_that_accepts_the_request_and_never_answers_fails_within_the_first_token_limit()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:01.500" });
+        openAi.Enqueue(new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task }, new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task });
+
+        var clock = Stopwatch.StartNew();
+        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
+        var problem = await Http.ProblemAsync(response, 504, ProblemTypes.UpstreamTimeout);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(6));
+        Assert.Contains("did not start answering within 1.5 s", (string?)problem["detail"]);
+    }
+
+    [Fact]
+    public async Task A_provider_that_sends_headers_then_nothing_fails_within_the_first_token_limit()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:01" });
+        openAi.Enqueue(new FakeReply { Text = "never", StallAfterChunks = 0 });
+
+        var clock = Stopwatch.StartNew();
+        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
+        await Http.ProblemAsync(response, 504, ProblemTypes.UpstreamTimeout);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"took {clock.Elapsed}");
+        await Wait.UntilAsync(() => openAi.AbortedRequests == 1, because: "the hung request is abandoned upstream too");
+    }
+
+    [Fact]
+    public async Task A_stream_that_stalls_mid_answer_ends_with_a_timeout_event_and_keeps_what_was_shown()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:StreamIdleTimeout"] = "00:00:01" });
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        openAi.Enqueue(new FakeReply { Text = "one two three four", StallAfterChunks = 2 });
+
+        var clock = Stopwatch.StartNew();
+        using var response = await Sse.StartAsync(app.Client, $"/v1/conversations/{id}/messages", new { content = "count" });
+        var events = await Sse.ReadAllAsync(response);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"took {clock.Elapsed}");
+        var error = events.Last();
+        Assert.Equal("error", error.Type);
+        Assert.Equal(ProblemTypes.UpstreamTimeout, (string?)error.Data!["type"]);
+        Assert.Contains("stopped sending", (string?)error.Data!["detail"]);
+        var reply = (await app.MessagesAsync(id))[1]!;
+        Assert.Equal("one two", (string?)reply["content"]);
+        Assert.Equal("interrupted", (string?)reply["status"]);
+    }
+
+    [Fact]
+    public void The_default_limits_bound_a_hung_provider_in_tens_of_seconds_not_minutes()
+    {
+        var defaults = new ModelResilienceOptions();
+        Assert.True(defaults.EffectiveTimeToFirstToken <= TimeSpan.FromSeconds(30));
+        Assert.True(defaults.StreamIdleTimeout <= TimeSpan.FromSeconds(30));
+        Assert.True(defaults.AttemptTimeout <= defaults.TimeToFirstToken);
+    }
+}
