@@ -23,8 +23,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 
         var problem = Describe(exception, out var retryAfter);
         if (problem.Status >= 500) errors.Record(exception, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? httpContext.TraceIdentifier);
-        if (problem.Status >= 500 && exception is not UpstreamModelException) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
-        else if (exception is UpstreamModelException) LogUpstream(exception.Message);
+        // A failed model call was logged once, concisely, where it failed (ModelInvoker); only the unexpected get a stack trace here.
+        if (problem.Status >= 500 && UpstreamModelException.TryClassify(exception) is null) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
 
         if (httpContext.Response.HasStarted) return true;
         httpContext.Response.StatusCode = problem.Status!.Value;
@@ -115,7 +115,4 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     partial void LogUnhandled(Exception exception, string method, string path);
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Model provider call failed: {Reason}")]
-    partial void LogUpstream(string reason);
 }

@@ -37,6 +37,6 @@ public sealed partial class AuthFailureLog(Observability.AgentryTelemetry teleme
     }
 
     [LoggerMessage(EventId = 4100, Level = LogLevel.Warning,
-        Message = "Refused a request with a {Reason} API key from {ClientIp} ({Unlogged} more such refusals in the previous minute were counted, not logged)")]
+        Message = "Refused a request from {ClientIp}: API key {Reason} ({Unlogged} more refusals for this reason in the previous minute were counted, not logged)")]
     partial void LogRefused(string reason, string? clientIp, int unlogged);
 }

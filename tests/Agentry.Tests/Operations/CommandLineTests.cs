@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Microsoft.Data.Sqlite;
 
@@ -9,21 +8,7 @@ public sealed class CommandLineTests : IDisposable
 {
     readonly string _folder = Directory.CreateTempSubdirectory("agentry-cli-").FullName;
 
-    async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "agentry.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.ArgumentList.Add("--Data:Directory");
-        start.ArgumentList.Add(_folder);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
-    }
+    Task<(int ExitCode, string Output)> RunAsync(params string[] args) => AgentryProcess.RunCommandAsync(_folder, args);
 
     [Fact]
     public async Task Keys_are_managed_from_the_command_line_and_work_against_the_service()
