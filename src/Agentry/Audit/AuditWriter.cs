@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Agentry.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -96,12 +97,12 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
                 await write(scope.ServiceProvider.GetRequiredService<AgentryDbContext>());
                 return true;
             }
-            catch (Exception e) when (e is DbUpdateException or InvalidOperationException && attempt < 3)
+            catch (Exception e) when (e is DbUpdateException or DbException or InvalidOperationException && attempt < 3)
             {
                 // Another process (the command line) appended at the same moment; re-read the chain head and retry.
                 LogRetry(e);
             }
-            catch (Exception e) when (e is DbUpdateException or InvalidOperationException)
+            catch (Exception e) when (e is DbUpdateException or DbException or InvalidOperationException)
             {
                 LogWriteFailed(e);
                 return false;

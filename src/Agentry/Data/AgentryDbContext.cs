@@ -24,6 +24,9 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<AuditOutboxEntry> AuditOutbox => Set<AuditOutboxEntry>();
 
+    static readonly (string Field, int Length)[] AuditFieldLengths =
+        [("Actor", 64), ("ClientIp", 64), ("Action", 64), ("Target", 200), ("Outcome", 64), ("TraceId", 64)];
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var model = modelBuilder;
@@ -110,31 +113,17 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
 
         model.Entity<AuditEvent>(e =>
         {
-            e.HasKey(x => x.Id);
             // Ids are assigned by the single writer because each row's hash covers its id.
             e.Property(x => x.Id).ValueGeneratedNever();
-            e.Property(x => x.Actor).HasMaxLength(64);
-            e.Property(x => x.ClientIp).HasMaxLength(64);
-            e.Property(x => x.Action).HasMaxLength(64);
-            e.Property(x => x.Target).HasMaxLength(200);
-            e.Property(x => x.Outcome).HasMaxLength(64);
-            e.Property(x => x.TraceId).HasMaxLength(64);
             e.Property(x => x.PreviousHash).HasMaxLength(64);
             e.Property(x => x.Hash).HasMaxLength(64);
             e.HasIndex(x => new { x.Action, x.Id }).HasDatabaseName("ix_audit_events_action");
             e.HasIndex(x => new { x.Actor, x.Id }).HasDatabaseName("ix_audit_events_actor");
         });
-
-        model.Entity<AuditOutboxEntry>(e =>
-        {
-            e.ToTable("audit_outbox");
-            e.Property(x => x.Actor).HasMaxLength(64);
-            e.Property(x => x.ClientIp).HasMaxLength(64);
-            e.Property(x => x.Action).HasMaxLength(64);
-            e.Property(x => x.Target).HasMaxLength(200);
-            e.Property(x => x.Outcome).HasMaxLength(64);
-            e.Property(x => x.TraceId).HasMaxLength(64);
-        });
+        model.Entity<AuditOutboxEntry>().ToTable("audit_outbox");
+        // A staged event and a chained one hold the same fields.
+        foreach (var audited in new[] { typeof(AuditEvent), typeof(AuditOutboxEntry) })
+            foreach (var (field, length) in AuditFieldLengths) model.Entity(audited).Property(field).HasMaxLength(length);
 
         // Keys keep EF's own constraint names (PK_table, FK_table_principal_column), which the Initial migration created:
         // the naming convention would rename them, and SQLite renames a constraint only by rebuilding its table.

@@ -47,7 +47,7 @@ public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger
             await using var scope = scopes.CreateAsyncScope();
             await FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
         }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or OperationCanceledException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e) when (e is DbUpdateException or System.Data.Common.DbException or InvalidOperationException or OperationCanceledException)
         {
             // Never fatal: a failed flush keeps nothing from the next one, and a crash on the way out would lose more.
             LogFlushFailed(e, What);
