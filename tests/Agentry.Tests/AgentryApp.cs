@@ -97,9 +97,31 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         _client?.Dispose();
+        await StopGracefullyAsync();
         await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>
+    /// Stops the service the way SIGTERM does and waits until it has stopped, last flushes included, before the factory
+    /// disposes it: the factory's own disposal can free the services while the host is still stopping.
+    /// </summary>
+    async Task StopGracefullyAsync()
+    {
+        IHostApplicationLifetime lifetime;
+        try
+        {
+            lifetime = Services.GetRequiredService<IHostApplicationLifetime>();
+        }
+        catch (Exception)
+        {
+            return; // never started, or failed to start (those tests assert the start-up exception itself)
+        }
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
+        lifetime.StopApplication();
+        await stopped.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     // Convenience calls used across the tests.

@@ -133,7 +133,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             }
             var model = (string?)body["model"] ?? "gpt-4o";
             if (request.Stream) await StreamAsync(context, reply, model, aborted);
-            else await context.Response.WriteAsync(Completion(reply, model).ToJsonString(), aborted);
+            else await AnswerAsync(context, reply, model, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
@@ -155,6 +155,23 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["message"] = message, ["finish_reason"] = reply.ToolCalls is null ? "stop" : "tool_calls" }),
             ["usage"] = Usage(reply),
         };
+    }
+
+    /// <summary>A plain JSON answer; the cut, truncation and stall faults apply to it too, halfway through the body.</summary>
+    static async Task AnswerAsync(HttpContext context, FakeReply reply, string model, CancellationToken aborted)
+    {
+        var body = Completion(reply, model).ToJsonString();
+        if (reply.CutAfterChunks is null && reply.EndAfterChunks is null && reply.StallAfterChunks is null)
+        {
+            await context.Response.WriteAsync(body, aborted);
+            return;
+        }
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body[..(body.Length / 2)], aborted);
+        await context.Response.Body.FlushAsync(aborted);
+        if (reply.ChunkDelay > TimeSpan.Zero) await Task.Delay(reply.ChunkDelay, aborted);
+        if (reply.CutAfterChunks is not null) context.Abort();
+        else if (reply.StallAfterChunks is not null) await Task.Delay(Timeout.Infinite, aborted);
     }
 
     static async Task StreamAsync(HttpContext context, FakeReply reply, string model, CancellationToken aborted)

@@ -87,6 +87,48 @@ public sealed class AuditLogTests
         }
     }
 
+    /// <summary>
+    /// The property a SIGKILL tests only by chance: when the API answers 2xx for a change, its audit event is already
+    /// stored. With the background writer removed, nothing but the request itself can have stored it.
+    /// </summary>
+    [Fact]
+    public async Task An_acknowledged_change_has_its_audit_event_stored_before_the_response_with_no_writer_running()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-audit-").FullName;
+        try
+        {
+            string keyId;
+            await using (var app = new AgentryApp(settings: new() { ["Data:Directory"] = folder }, services: services =>
+            {
+                foreach (var writer in services.Where(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) &&
+                    d.ImplementationFactory?.Method.ReturnType == typeof(Agentry.Audit.AuditWriter)).ToList())
+                    services.Remove(writer);
+            }))
+            {
+                keyId = (await app.CreateKeyAsync("durable", ["chat"])).Id;
+                var agent = await app.Client.PutAsJsonAsync("/v1/agents/durable", new { id = "durable", name = "Durable" });
+                await Http.ExpectAsync(agent, HttpStatusCode.Created);
+
+                await using var scope = app.Services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+                Assert.Equal(1, await db.AuditOutbox.CountAsync(e => e.Action == "key.created" && e.Target == $"key:{keyId}"));
+                Assert.Equal(1, await db.AuditOutbox.CountAsync(e => e.Action == "agent.created" && e.Target == "agent:durable"));
+            }
+
+            // The next start chains what was staged; the chain verifies.
+            await using var restarted = new AgentryApp(settings: new() { ["Data:Directory"] = folder });
+            var created = await WaitForEventsAsync(restarted, "key.created", 1);
+            Assert.Contains(created, e => (string?)e!["target"] == $"key:{keyId}");
+            var verification = await Http.JsonAsync(await restarted.Client.GetAsync("/v1/admin/audit/verify"));
+            Assert.True((bool)verification["valid"]!);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Verification_detects_an_edited_and_a_deleted_event()
     {

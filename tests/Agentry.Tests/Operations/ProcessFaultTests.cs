@@ -54,14 +54,23 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IDisposable
         {
             using var client = await service.StartedAsync();
             using var stop = new CancellationTokenSource();
-            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+            var killed = 0;
+            // Eight clients create keys; the one that gets the 80th acknowledgement kills the process at once, so
+            // acknowledgements are in flight when it dies.
+            var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
             {
                 for (var i = 0; !stop.IsCancellationRequested; i++)
                 {
                     try
                     {
                         var response = await client.PostAsJsonAsync("/v1/admin/keys", new { name = $"w{w}-{i}", scopes = new[] { "chat" } }, stop.Token);
-                        if (response.StatusCode == HttpStatusCode.Created) acknowledged.Add((string)(await Http.JsonAsync(response))["key"]!["id"]!);
+                        if (response.StatusCode != HttpStatusCode.Created) continue;
+                        acknowledged.Add((string)(await Http.JsonAsync(response))["key"]!["id"]!);
+                        if (acknowledged.Count >= 80 && Interlocked.Exchange(ref killed, 1) == 0)
+                        {
+                            service.KillHard();
+                            await stop.CancelAsync();
+                        }
                     }
                     catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
                     {
@@ -69,10 +78,8 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IDisposable
                     }
                 }
             })).ToArray();
-            await Wait.UntilAsync(() => acknowledged.Count >= 60, TimeSpan.FromSeconds(60), "keys are being created");
-            service.KillHard(); // mid-traffic: the next acknowledgements are in flight
-            await stop.CancelAsync();
-            await Task.WhenAll(writers);
+            await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(90));
+            Assert.Equal(1, killed);
         }
         output.WriteLine($"{acknowledged.Count} key creations acknowledged before SIGKILL");
 
