@@ -37,7 +37,8 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, Audit
     }
 
     /// <summary>Records the decision (stored, with its audit event, when the continued turn commits) and runs or refuses the held call.</summary>
-    public async Task<ToolRound> ResumeAsync(Turn turn, Approval approval, ApprovalVerdict verdict, CancellationToken cancellationToken)
+    /// <remarks>An approved call runs to its end (bounded by the tool timeout) even if the deciding request goes away: a human decided, and what the tool did must be recorded.</remarks>
+    public async Task<ToolRound> ResumeAsync(Turn turn, Approval approval, ApprovalVerdict verdict)
     {
         approval.Status = verdict.Approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
         approval.DecidedAt = time.GetUtcNow();
@@ -46,7 +47,7 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, Audit
         var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(approval.Arguments) ?? [];
         var call = new FunctionCallContent(approval.CallId, approval.ToolName, arguments);
         var outcome = verdict.Approved
-            ? await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Conversation.OwnerKeyId), turn.Agent.Tools, cancellationToken)
+            ? await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Conversation.OwnerKeyId), turn.Agent.Tools, CancellationToken.None)
             : new ToolOutcome(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(verdict.Note) ? "" : $" Note: {verdict.Note}")}", 0);
         turn.CountToolCall();
         turn.AddToolResult(call, outcome, options.Value.MaxStoredToolResultChars, []);

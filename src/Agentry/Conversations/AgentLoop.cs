@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Agentry.Agents;
 using Agentry.Conversations.Context;
 using Agentry.Models;
@@ -24,7 +25,7 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
     {
         var context = await contexts.BuildAsync(request, cancellationToken);  // Conversations/Context/
         if (resumed is not null) context.AddToolRound(resumed);
-        for (var rounds = 1; ; rounds++)
+        while (true)
         {
             // With output rules a reply is held back until they have run: the user sees only the checked text.
             var holdBack = rules.HoldsOutputBack(turn.Agent);
@@ -35,10 +36,11 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
             {
                 // Also for an answer cut short: what is stored must have passed the rules, so they run even after a cancellation.
                 var reply = await rules.ApplyOutputAsync(turn, answer.Text, events, answer.Cancelled ? CancellationToken.None : cancellationToken);
+                context.Messages.Add(new ChatMessage(ChatRole.Assistant, reply)); // the model's next call sees what it said before its tool calls
                 if (holdBack && answer.Failure is null && !answer.Cancelled) events.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = reply });
             }
             cancellationToken.ThrowIfCancellationRequested();
-            if (answer.Failure is { } failure) throw failure;
+            if (answer.Failure is { } failure) ExceptionDispatchInfo.Throw(failure);
             if (turn.Ended) return turn.End!.FinishReason;
             if (answer.Calls.Count == 0) return answer.FinishReason ?? "stop";
 
@@ -65,7 +67,7 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
                 continue;
             }
             context.AddToolRound(new ToolRound(answer.Calls, results));
-            if (rounds > toolOptions.Value.MaxCallsPerTurn + 1) return "tool_limit";
+            if (turn.CountToolRound() > toolOptions.Value.MaxCallsPerTurn + 1) return "tool_limit";
         }
     }
 }

@@ -139,6 +139,11 @@ public sealed class Turn : IDisposable
 
     public void CountToolCall() => ToolCalls++;
 
+    /// <summary>Model responses of this turn that asked for tools, across agents and workflow members; returns the new count.</summary>
+    public int CountToolRound() => ++ToolRounds;
+
+    public int ToolRounds { get; private set; }
+
     public void AddUsage(UsageDetails? usage)
     {
         long input = usage?.InputTokenCount ?? 0, output = usage?.OutputTokenCount ?? 0;

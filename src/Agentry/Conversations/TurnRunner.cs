@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Approvals;
@@ -7,7 +8,6 @@ using Agentry.Conversations.Context;
 using Agentry.Models;
 using Agentry.Observability;
 using Agentry.Rules;
-using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Conversations;
 
@@ -79,7 +79,7 @@ public sealed partial class TurnRunner(
         using var turn = await store.BeginResumeAsync(approval, verdict.DecidedBy, cancellationToken);
         return await ExecuteAsync(turn, TurnEvents.None, async ct =>
         {
-            var decided = await approvals.ResumeAsync(turn, approval, verdict, ct);       // Approvals/: the held call runs or is refused
+            var decided = await approvals.ResumeAsync(turn, approval, verdict);       // Approvals/: the held call runs or is refused
             return await agentLoop.RunAsync(turn, ContextRequest.For(turn), decided, TurnEvents.None, ct); // the agent answers with its result
         }, cancellationToken);
     }
@@ -131,11 +131,27 @@ public sealed partial class TurnRunner(
         }
 
         var end = turn.End!;
+        Exception? storeFailure = null;
         try
         {
-            // Nothing happened that needs keeping: a plain problem, and the client may simply retry.
-            if (end.Failure is { } early && !turn.ProducedAnything) throw early;
-            var stored = await CommitAsync(turn);
+            if (end.Failure is { } early && !turn.ProducedAnything)
+            {
+                // Nothing happened that needs keeping: a plain problem, and the client may simply retry. What the rules
+                // decided on the way is still audited.
+                await store.SaveStagedAuditAsync();
+                ExceptionDispatchInfo.Throw(early);
+            }
+            List<Message> stored;
+            try
+            {
+                stored = await store.CommitAsync(turn);
+            }
+            catch (Exception e) when (e is not ApiProblemException)
+            {
+                storeFailure = e;
+                LogNotStored(e, turn.Conversation.Id, end.FinishReason);
+                throw;
+            }
             if (end.Failure is { } failure) return Fail(turn, failure, events);
             if (end.FinishReason == TurnEnd.Shutdown) return Fail(turn, ShuttingDown(), events);
             requestAborted.ThrowIfCancellationRequested();
@@ -147,29 +163,17 @@ public sealed partial class TurnRunner(
         }
         finally
         {
-            reporter.Report(Outcome(turn, activity));
-        }
-    }
-
-    /// <summary>An interrupted turn is stored even when storing fails for an ordinary reason, so say so rather than lose the failure.</summary>
-    async Task<List<Message>> CommitAsync(Turn turn)
-    {
-        try
-        {
-            return await store.CommitAsync(turn);
-        }
-        catch (Exception e) when (turn.End!.IsInterruption && e is DbUpdateException or ApiProblemException)
-        {
-            LogInterruptedNotStored(e, turn.Conversation.Id);
-            throw;
+            reporter.Report(Outcome(turn, activity, storeFailure));
         }
     }
 
     /// <summary>A turn that failed after producing output: stored as interrupted; a stream ends with an error event, a plain request with the problem.</summary>
     TurnDto Fail(Turn turn, Exception failure, TurnEvents events)
     {
-        LogTurnInterrupted(turn.Conversation.Id, turn.End!.FinishReason);
-        if (!events.IsStreaming) throw failure; // the exception handler answers with the problem
+        if (!events.IsStreaming) ExceptionDispatchInfo.Throw(failure); // the exception handler answers (and logs the unexpected)
+        // No exception handler sees a failure told as an event: an unexpected one is logged here, with its stack trace.
+        if (failure is not (UpstreamModelException or ApiProblemException)) LogTurnFailed(failure, turn.Conversation.Id);
+        else LogTurnInterrupted(turn.Conversation.Id, turn.End!.FinishReason);
         var error = ErrorEvent(failure, turn.TraceId);
         events.Emit(error.Type, error.Data);
         return ToDto(turn, []);
@@ -187,10 +191,12 @@ public sealed partial class TurnRunner(
             "The service is restarting; what the agent said so far is stored as interrupted. Send the message again in a moment.")
         { RetryAfter = TimeSpan.FromSeconds(5) };
 
-    static TurnOutcome Outcome(Turn turn, Activity? activity)
+    static TurnOutcome Outcome(Turn turn, Activity? activity, Exception? storeFailure)
     {
         var end = turn.End!;
-        var status = end.Failure is not null ? turn.ProducedAnything ? TurnOutcome.Interrupted : TurnOutcome.Failed
+        if (storeFailure is not null) end = end with { Failure = storeFailure };
+        var status = storeFailure is not null ? TurnOutcome.Failed
+            : end.Failure is not null ? turn.ProducedAnything ? TurnOutcome.Interrupted : TurnOutcome.Failed
             : end.IsInterruption ? TurnOutcome.Interrupted
             : end.PendingApproval is not null ? TurnOutcome.PendingApproval
             : TurnOutcome.Completed;
@@ -209,6 +215,9 @@ public sealed partial class TurnRunner(
     [LoggerMessage(EventId = 3000, Level = LogLevel.Debug, Message = "Turn in {ConversationId} stored as interrupted ({Reason})")]
     partial void LogTurnInterrupted(string conversationId, string reason);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Could not store the interrupted turn of {ConversationId}")]
-    partial void LogInterruptedNotStored(Exception exception, string conversationId);
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Could not store the turn of {ConversationId} (it ended: {Reason})")]
+    partial void LogNotStored(Exception exception, string conversationId, string reason);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Turn in {ConversationId} failed unexpectedly after producing output; stored as interrupted")]
+    partial void LogTurnFailed(Exception exception, string conversationId);
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Approvals;
+using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
 using Agentry.Security;
@@ -51,6 +52,10 @@ public sealed class TurnStore(
         var lease = gate.TryEnter(approval.ConversationId) ?? throw Busy(approval.ConversationId);
         try
         {
+            // Decided by another request between the caller's check and this gate: the held call must run once at most.
+            await db.Entry(approval).ReloadAsync(cancellationToken);
+            if (approval.Status != ApprovalStatus.Pending)
+                throw new ApiProblemException(409, ProblemTypes.ApprovalDecided, "Approval already decided", $"Approval '{approval.Id}' was already {approval.Status}.");
             var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == approval.ConversationId, cancellationToken)
                 ?? throw Problems.ConversationNotFound(approval.ConversationId);
             var agent = (await agents.FindAsync(approval.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(approval.AgentId);
@@ -148,6 +153,18 @@ public sealed class TurnStore(
         // Charged after the commit, with what the provider reported: the budget counts real usage, including interrupted turns.
         await budget.ChargeAsync(turn.Caller, turn.InputTokens + turn.OutputTokens, CancellationToken.None);
         return stored;
+    }
+
+    /// <summary>
+    /// A turn that failed before producing anything stores nothing, except the audit events its steps staged (a rule
+    /// that redacted or flagged the message still fired).
+    /// </summary>
+    public async Task SaveStagedAuditAsync()
+    {
+        var others = db.ChangeTracker.Entries().Where(e => e.Entity is not AuditOutboxEntry && e.State is not (EntityState.Unchanged or EntityState.Detached)).ToList();
+        if (!db.ChangeTracker.Entries<AuditOutboxEntry>().Any(e => e.State == EntityState.Added)) return;
+        foreach (var entry in others) entry.State = EntityState.Detached;
+        await db.SaveChangesAsync(CancellationToken.None);
     }
 
     static ApiProblemException Busy(string conversationId) =>

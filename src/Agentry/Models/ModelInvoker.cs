@@ -43,7 +43,8 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         var attempts = UpstreamAttempts.Start();
         for (var call = 1; ; call++)
         {
-            var answer = await StreamAsync(turn, prompt, chatOptions, deltas, started, total, cancellationToken);
+            // The first-token clock starts again for each call: a retry of a long answer that broke off gets its own budget.
+            var answer = await StreamAsync(turn, prompt, chatOptions, deltas, Stopwatch.GetTimestamp(), total, cancellationToken);
             if (answer.Failure is not { } failure) return answer;
             if (!answer.Shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
             {

@@ -45,9 +45,10 @@ public sealed partial class ErrorTracker(TimeProvider time) : ITurnOutcomeListen
     // A turn's failure reaches both the outcome report and, for a plain request, the exception handler: count it once.
     readonly ConditionalWeakTable<Exception, object> _seen = [];
 
+    /// <summary>Server-side failures only: a turn refused for a client reason (a budget, a missing agent) is not an error.</summary>
     public void OnTurnFinished(TurnOutcome outcome)
     {
-        if (outcome.Failure is { } failure) Record(failure, outcome.TraceId);
+        if (outcome.Failure is { } failure && ApiExceptionHandler.Describe(failure, out _).Status >= 500) Record(failure, outcome.TraceId);
     }
 
     public void Record(Exception exception, string? traceId)

@@ -130,6 +130,20 @@ public sealed class AuditLogTests
     }
 
     [Fact]
+    public async Task A_rule_that_fired_in_a_turn_that_failed_before_any_output_is_still_audited()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "0" });
+        openAi.Enqueue(FakeReply.Fail(500));
+        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "My card 4111 1111 1111 1111 was charged twice", agentId = "billing" });
+        await Http.ProblemAsync(response, 502, Agentry.Api.ProblemTypes.UpstreamError);
+
+        var redacted = Assert.Single(await WaitForEventsAsync(app, "rule.redact", 1))!;
+        Assert.Equal("agent:billing", (string?)redacted["target"]);
+        Assert.Empty((await Http.JsonAsync(await app.Client.GetAsync("/v1/conversations")))["data"]!.AsArray()); // the turn itself stored nothing
+    }
+
+    [Fact]
     public async Task Verification_detects_an_edited_and_a_deleted_event()
     {
         await using var app = new AgentryApp();
