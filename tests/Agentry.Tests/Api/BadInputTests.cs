@@ -1,0 +1,46 @@
+using System.Net.Http.Json;
+using Agentry.Api;
+
+namespace Agentry.Tests.Api;
+
+/// <summary>Client mistakes that reached a converter or a binder: a 400 problem that names the field, never a 500 or a .NET type name.</summary>
+public sealed class BadInputTests
+{
+    [Theory]
+    [InlineData("2000-01-01T00:00:00+14:01")] // offset beyond ±14:00
+    [InlineData("0001-01-01T00:00:00+01:00")] // before year 1 in UTC
+    [InlineData("9999-12-31T23:59:59-01:00")] // after 9999 in UTC
+    [InlineData("yesterday")]
+    public async Task An_unrepresentable_timestamp_is_a_400_naming_the_field(string expiresAt)
+    {
+        await using var app = new AgentryApp();
+        var response = await app.Client.PostAsJsonAsync("/v1/admin/keys", new { name = "k", scopes = new[] { "chat" }, expiresAt });
+        var problem = await Http.ProblemAsync(response, 400, ProblemTypes.InvalidJson);
+        Assert.Contains("expiresAt", problem["errors"]!.AsObject().Select(e => e.Key).Single());
+    }
+
+    [Fact]
+    public async Task A_timestamp_that_is_not_a_string_is_a_400()
+    {
+        await using var app = new AgentryApp();
+        var response = await app.Client.PostAsync("/v1/admin/keys", Http.RawJson("""{"name":"k","scopes":["chat"],"expiresAt":12}"""));
+        await Http.ProblemAsync(response, 400, ProblemTypes.InvalidJson);
+    }
+
+    [Theory]
+    [InlineData("/v1/conversations?limit=abc", "limit")]
+    [InlineData("/v1/admin/audit?from=0001-01-01T00:00:00%2B01:00", "from")]
+    [InlineData("/v1/admin/analytics?from=31-01-2026", "from")]
+    public async Task A_query_parameter_of_the_wrong_type_is_a_400_without_dotnet_type_names(string path, string parameter)
+    {
+        await using var app = new AgentryApp();
+        var response = await app.Client.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        var problem = await Http.ProblemAsync(response, 400, ProblemTypes.ValidationFailed);
+        Assert.True(problem["errors"]![parameter] is not null, body);
+        Assert.DoesNotContain("int?", body);
+        Assert.DoesNotContain("Nullable", body);
+        Assert.DoesNotContain("DateTimeOffset", body);
+        Assert.DoesNotContain("DateOnly", body);
+    }
+}
