@@ -32,7 +32,9 @@ public sealed class AgentryTelemetry
         _tokens = meter.CreateCounter<long>("agentry.tokens", "{token}", "Model tokens used, by model, agent and direction (input/output).");
         _handoffs = meter.CreateCounter<long>("agentry.handoffs", "{handoff}", "Conversations handed from one agent to another, by how it was decided.");
         _toolCalls = meter.CreateCounter<long>("agentry.tool.calls", "{call}", "Tool calls by tool and outcome.");
-        _toolDuration = meter.CreateHistogram<double>("agentry.tool.duration", "s", "How long tool calls take, by tool.");
+        // Second-scale buckets: the default ones are for milliseconds and would put every tool call in the first bucket.
+        _toolDuration = meter.CreateHistogram<double>("agentry.tool.duration", "s", "How long tool calls take, by tool.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _ruleDecisions = meter.CreateCounter<long>("agentry.rule.decisions", "{decision}", "Rules that fired, by rule, stage and action.");
         _limitRejections = meter.CreateCounter<long>("agentry.limit.rejections", "{request}", "Requests refused by rate limits and token budgets, by kind.");
         _cost = meter.CreateCounter<double>("agentry.cost.usd", "{USD}", "Estimated model cost in US dollars (Analytics:Prices), by model and agent.");

@@ -124,6 +124,8 @@ public static class ObservabilityExtensions
         return app;
     }
 
+    static readonly HashSet<string> KnownMethods = new(StringComparer.Ordinal) { "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS" };
+
     /// <summary>Counts every request by key and route once the response is done.</summary>
     public static WebApplication UseRequestAnalytics(this WebApplication app)
     {
@@ -140,8 +142,10 @@ public static class ObservabilityExtensions
                 var path = context.Request.Path;
                 if (!path.StartsWithSegments("/health") && !path.StartsWithSegments("/metrics"))
                 {
-                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
-                    analytics.RecordRequest(context.GetCaller()?.KeyId, $"{context.Request.Method} {route}", context.Response.StatusCode,
+                    // Keyed by known methods and matched routes only: made-up methods or paths must not add rows.
+                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
+                    var method = KnownMethods.Contains(context.Request.Method) ? context.Request.Method : "OTHER";
+                    analytics.RecordRequest(context.GetCaller()?.KeyId, $"{method} {route}", context.Response.StatusCode,
                         System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 }
             }

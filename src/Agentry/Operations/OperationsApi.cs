@@ -19,20 +19,17 @@ public static class OperationsApi
         return app;
     }
 
+    /// <summary>
+    /// What a load balancer needs, and nothing an anonymous caller should learn: each check's name and status, but not
+    /// its description (provider addresses and their state, free disk) or the version; those are on the admin /health.
+    /// </summary>
     static Task WriteHealth(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
         var body = new
         {
             status = report.Status.ToString(),
-            version = OperationsExtensions.Version,
-            checks = report.Entries.Select(e => new
-            {
-                name = e.Key,
-                status = e.Value.Status.ToString(),
-                description = e.Value.Description,
-                durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
-            }),
+            checks = report.Entries.Select(e => new { name = e.Key, status = e.Value.Status.ToString() }),
         };
         return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);
     }

@@ -50,4 +50,25 @@ public sealed class AnalyticsTests
         Assert.Empty(none["data"]!.AsArray());
         await Http.ProblemAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=planet"), 400, ProblemTypes.ValidationFailed);
     }
+
+    [Fact]
+    public async Task Made_up_methods_and_paths_from_anonymous_clients_do_not_add_analytics_rows()
+    {
+        await using var app = new AgentryApp();
+        var anonymous = app.CreateApiClient(null);
+        foreach (var method in new[] { "FOO", "BAR", "X-SCAN", "PROPFIND" })
+            await anonymous.SendAsync(new HttpRequestMessage(new HttpMethod(method), $"/v1/agents/{method.ToLowerInvariant()}"));
+        foreach (var path in new[] { "/wp-login.php", "/.env", "/admin/config.php" }) await anonymous.GetAsync(path);
+
+        System.Text.Json.Nodes.JsonArray routes = [];
+        static long Count(System.Text.Json.Nodes.JsonArray rows, Func<string, bool> group) =>
+            rows.Where(r => group((string)r!["group"]!)).Sum(r => (long)r!["requests"]!);
+        await Wait.UntilAsync(async () =>
+        {
+            routes = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=route")))["data"]!.AsArray();
+            return Count(routes, g => g.StartsWith("OTHER ", StringComparison.Ordinal)) >= 4 && Count(routes, g => g == "GET unmatched") >= 3;
+        }, because: "the seven requests are counted, under OTHER and unmatched");
+        Assert.DoesNotContain(routes, r => ((string)r!["group"]!).Contains("FOO", StringComparison.Ordinal) || ((string)r!["group"]!).Contains("PROPFIND", StringComparison.Ordinal) ||
+            ((string)r!["group"]!).Contains(".env", StringComparison.Ordinal));
+    }
 }

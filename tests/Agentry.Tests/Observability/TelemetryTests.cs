@@ -137,4 +137,21 @@ public sealed partial class TelemetryTests
         Assert.Contains(all, s => s.Kind == ActivityKind.Client && s.TraceId == turn.TraceId && s.DisplayName.StartsWith("POST", StringComparison.Ordinal)); // the provider call
         Assert.DoesNotContain(all.SelectMany(s => s.Tags), t => t.Value?.Contains("charged twice", StringComparison.Ordinal) == true); // no prompt text by default
     }
+
+    [Fact]
+    public async Task Tool_durations_use_second_scale_buckets_and_a_tool_run_after_approval_is_counted()
+    {
+        await using var app = new AgentryApp();
+        var before = await ScrapeAsync(app.Client);
+        var held = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat",
+            new { message = "/tool refund {\"amount\": 250, \"reason\": \"double charge\"}", agentId = "billing" }));
+        Assert.Equal("pending_approval", (string?)held["status"]);
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/admin/approvals/{held["pendingApprovalId"]}/approve", new { note = "ok" }), HttpStatusCode.OK);
+
+        string after = "";
+        await Wait.UntilAsync(async () => Sum(after = await ScrapeAsync(app.Client), "agentry_tool_calls_total", "tool=\"refund\"", "outcome=\"success\"") >
+            Sum(before, "agentry_tool_calls_total", "tool=\"refund\"", "outcome=\"success\""), because: "the approved refund is counted");
+        Assert.Contains(after.Split('\n'), l => l.StartsWith("agentry_tool_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"0.005\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(after.Split('\n'), l => l.StartsWith("agentry_tool_duration_seconds_bucket{", StringComparison.Ordinal) && l.Contains("le=\"5000\"", StringComparison.Ordinal));
+    }
 }

@@ -42,6 +42,19 @@ public sealed class HealthAndDocsTests
     }
 
     [Fact]
+    public async Task Anonymous_readiness_says_ready_or_not_without_details()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Health:ModelProbeInterval"] = "00:00:00" });
+        var body = await app.CreateApiClient(null).GetStringAsync("/health/ready");
+        var report = JsonNode.Parse(body)!.AsObject();
+        Assert.Equal(["checks", "status"], report.Select(p => p.Key).Order().ToArray());
+        Assert.All(report["checks"]!.AsArray(), c => Assert.Equal(["name", "status"], c!.AsObject().Select(p => p.Key).Order().ToArray()));
+        Assert.DoesNotContain(openAi.BaseUrl.Split("/v1")[0], body); // no provider address
+        Assert.DoesNotContain("free", body, StringComparison.OrdinalIgnoreCase); // no disk figures
+    }
+
+    [Fact]
     public async Task Readiness_fails_when_the_disk_is_nearly_full()
     {
         await using var app = new AgentryApp(settings: new() { ["Health:MinFreeDiskMegabytes"] = "999999999" });
