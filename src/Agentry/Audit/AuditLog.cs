@@ -29,8 +29,22 @@ public sealed class AuditLog(TimeProvider time)
     /// <summary>Signalled when staged events were committed, so the writer chains them without polling.</summary>
     internal ChannelReader<bool> Staged => _staged.Reader;
 
-    /// <summary>Events queued in memory and not yet written.</summary>
-    public int Pending => _queue.Reader.Count;
+    /// <summary>Events queued in memory and not yet written (including a batch the writer keeps after a failed write).</summary>
+    public int Pending => _queue.Reader.Count + Volatile.Read(ref _retained);
+
+    /// <summary>Writes of the chain that failed after their retries, since the start (a gauge of trouble for alerts).</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
+    int _retained;
+    long _writeFailures;
+
+    internal void WriteFailed(int retainedEvents)
+    {
+        Interlocked.Increment(ref _writeFailures);
+        Volatile.Write(ref _retained, retainedEvents);
+    }
+
+    internal void Retained(int events) => Volatile.Write(ref _retained, events);
 
     /// <summary>
     /// Adds the event to <paramref name="db"/>'s unit of work: it is stored by the caller's next SaveChanges, in the same

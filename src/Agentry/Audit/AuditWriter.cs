@@ -9,9 +9,13 @@ namespace Agentry.Audit;
 /// committed and queued events as they arrive, each batch in one transaction. On start it chains what a crash left in
 /// the outbox; on a graceful stop, after the web server has drained, it writes everything still waiting.
 /// </summary>
-public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scopes, ILogger<AuditWriter> logger) : BackgroundService, IHostedLifecycleService
+public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scopes, Observability.AgentryTelemetry telemetry, ILogger<AuditWriter> logger)
+    : BackgroundService, IHostedLifecycleService
 {
     const int BatchSize = 500;
+
+    // A queued batch that could not be written is kept and tried again on the next wake-up (at least every 5 s), never dropped.
+    readonly List<AuditEntry> _retry = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -77,14 +81,20 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
 
     async Task WriteQueuedAsync(CancellationToken cancellationToken)
     {
-        var batch = new List<AuditEntry>();
+        var batch = new List<AuditEntry>(_retry);
+        _retry.Clear();
         while (true)
         {
             while (batch.Count < BatchSize && log.Reader.TryRead(out var entry)) batch.Add(entry);
-            if (batch.Count == 0) return;
-            if (!await WithRetriesAsync(db => AppendAsync(db, batch, cancellationToken), cancellationToken)) LogBatchLost(batch.Count);
+            if (batch.Count == 0) break;
+            if (!await WithRetriesAsync(db => AppendAsync(db, batch, cancellationToken), cancellationToken))
+            {
+                _retry.AddRange(batch);
+                break;
+            }
             batch.Clear();
         }
+        log.Retained(_retry.Count);
     }
 
     async Task<bool> WithRetriesAsync(Func<AgentryDbContext, Task> write, CancellationToken cancellationToken)
@@ -104,7 +114,10 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
             }
             catch (Exception e) when (e is DbUpdateException or DbException or InvalidOperationException)
             {
+                // Kept for the next try (staged events stay in the outbox); counted, so the audit-write-failing alert is raised.
                 LogWriteFailed(e);
+                telemetry.AuditWriteFailed();
+                log.WriteFailed(_retry.Count);
                 return false;
             }
         }
@@ -157,11 +170,8 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
     [LoggerMessage(EventId = 5000, Level = LogLevel.Debug, Message = "Audit append conflicted with another writer; retrying")]
     partial void LogRetry(Exception exception);
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "Could not write audit events (staged events stay in the outbox and are retried)")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Error, Message = "Could not write audit events; they are kept and written again shortly")]
     partial void LogWriteFailed(Exception exception);
-
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Error, Message = "Lost {Count} queued audit event(s) that could not be written")]
-    partial void LogBatchLost(int count);
 
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Stopped before {Count} queued audit event(s) were written")]
     partial void LogFinalWriteTimedOut(int count);

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Agentry.Agents;
 using Agentry.Api;
+using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -88,11 +89,17 @@ public static class ConversationsApi
             : Problems.ConversationNotFound(conversationId).ToResult();
 
     static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        string conversationId, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
+        string conversationId, AgentryDbContext db, AuditLog audit, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
     {
         // Messages go with it (ON DELETE CASCADE). Another key's conversation answers 404, as if it did not exist.
+        // The deletion and its audit event commit together.
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var deleted = await db.Conversations.VisibleTo(http.GetCaller(), security.Value).Where(c => c.Id == conversationId).ExecuteDeleteAsync(ct);
-        return deleted == 0 ? Problems.ConversationNotFound(conversationId).ToResult() : TypedResults.NoContent();
+        if (deleted == 0) return Problems.ConversationNotFound(conversationId).ToResult();
+        audit.Stage(db, AuditActor.From(http), AuditActions.ConversationDeleted, $"conversation:{conversationId}");
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return TypedResults.NoContent();
     }
 
     /// <summary>Oldest first; the cursor is the sequence number of the last message of the previous page.</summary>

@@ -23,6 +23,7 @@ public sealed class AgentryTelemetry
     readonly Counter<double> _cost;
     readonly Counter<long> _modelFailures;
     readonly Counter<long> _authFailures;
+    readonly Counter<long> _auditWriteFailures;
 
     public AgentryTelemetry(IMeterFactory meters)
     {
@@ -40,6 +41,7 @@ public sealed class AgentryTelemetry
         _cost = meter.CreateCounter<double>("agentry.cost.usd", "{USD}", "Estimated model cost in US dollars (Analytics:Prices), by model and agent.");
         _modelFailures = meter.CreateCounter<long>("agentry.model.failures", "{call}", "Model calls that failed after retries, by model and problem type.");
         _authFailures = meter.CreateCounter<long>("agentry.auth.failures", "{request}", "Requests refused for a missing, unknown, revoked or expired key, by reason.");
+        _auditWriteFailures = meter.CreateCounter<long>("agentry.audit.write_failures", "{write}", "Audit chain writes that failed after retries (the events are kept and retried).");
         _activeStreams = meter.CreateUpDownCounter<long>("agentry.sse.active", "{stream}", "Server-Sent Event streams open right now.");
         Meter = meter;
     }
@@ -74,6 +76,8 @@ public sealed class AgentryTelemetry
         _modelFailures.Add(1, new("model", model), new("type", problemType[(problemType.LastIndexOf(':') + 1)..]));
 
     public void AuthFailed(string reason) => _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void AuditWriteFailed() => _auditWriteFailures.Add(1);
 
     public void LimitRejected(string kind) => _limitRejections.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

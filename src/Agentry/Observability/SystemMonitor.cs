@@ -17,7 +17,7 @@ namespace Agentry.Observability;
 public sealed class AlertRule
 {
     public string Name { get; set; } = "";
-    /// <summary>One of <see cref="ResourceSample"/>'s figures: cpuPercent, workingSetMb, gcHeapMb, threadPoolQueue, sseStreams, databaseMb, freeDiskMb, upstreamErrorPercent, p95LatencyMs.</summary>
+    /// <summary>One of <see cref="ResourceSample"/>'s figures: cpuPercent, workingSetMb, gcHeapMb, threadPoolQueue, sseStreams, databaseMb, freeDiskMb, upstreamErrorPercent, p95LatencyMs, auditWriteFailures.</summary>
     public string Metric { get; set; } = "";
     public double? Above { get; set; }
     public double? Below { get; set; }
@@ -50,13 +50,14 @@ public sealed class MonitoringOptions
         new() { Name = "low-disk", Metric = "freeDiskMb", Below = 1024 },
         new() { Name = "upstream-errors", Metric = "upstreamErrorPercent", Above = 20 },
         new() { Name = "slow-turns", Metric = "p95LatencyMs", Above = 15000 },
+        new() { Name = "audit-write-failing", Metric = "auditWriteFailures", Above = 0, RaiseAfter = 1 },
     ];
 }
 
 /// <summary>One reading of the machine and the service.</summary>
 public sealed record ResourceSample(
     DateTimeOffset At, double CpuPercent, double WorkingSetMb, double GcHeapMb, long ThreadPoolQueue, long SseStreams, double DatabaseMb, double FreeDiskMb,
-    double UpstreamErrorPercent, double? P95LatencyMs)
+    double UpstreamErrorPercent, double? P95LatencyMs, long AuditWriteFailures)
 {
     public double? Get(string metric) => metric switch
     {
@@ -69,10 +70,11 @@ public sealed record ResourceSample(
         "freeDiskMb" => FreeDiskMb,
         "upstreamErrorPercent" => UpstreamErrorPercent,
         "p95LatencyMs" => P95LatencyMs,
+        "auditWriteFailures" => AuditWriteFailures,
         _ => null,
     };
 
-    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs"];
+    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs", "auditWriteFailures"];
 }
 
 public sealed record AlertState(string Name, string Metric, string State, double? Value, double Threshold, string Direction, DateTimeOffset Since);
@@ -90,7 +92,7 @@ public sealed partial class SystemMonitor(
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
     readonly ConcurrentQueue<AlertState> _recent = new();
     readonly ConcurrentQueue<double> _turnLatencies = new();
-    long _modelCalls, _modelFailures, _lastCalls, _lastFailures;
+    long _modelCalls, _modelFailures, _lastCalls, _lastFailures, _lastAuditFailures;
     TimeSpan _lastCpu = Process.GetCurrentProcess().TotalProcessorTime;
     DateTimeOffset _lastSampleAt = time.GetUtcNow();
 
@@ -149,7 +151,15 @@ public sealed partial class SystemMonitor(
         var database = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "agentry.db*").Sum(f => new FileInfo(f).Length) : 0;
         return new ResourceSample(now, Math.Round(Math.Max(0, cpuPercent), 1), Math.Round(process.WorkingSet64 / 1048576.0, 1),
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), ThreadPool.PendingWorkItemCount, telemetry.OpenStreams,
-            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95);
+            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95, AuditWriteFailuresSinceLastSample());
+    }
+
+    long AuditWriteFailuresSinceLastSample()
+    {
+        var total = audit.WriteFailures;
+        var since = total - _lastAuditFailures;
+        _lastAuditFailures = total;
+        return since;
     }
 
     async Task EvaluateAsync(AlertRule rule, ResourceSample sample, CancellationToken cancellationToken)
