@@ -17,7 +17,7 @@ public sealed partial class AgentryProcess : IAsyncDisposable
     readonly ConcurrentQueue<string> _lines = new();
     readonly TaskCompletionSource<string> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public AgentryProcess(string dataDirectory, Dictionary<string, string>? settings = null)
+    public AgentryProcess(string dataDirectory, Dictionary<string, string>? settings = null, string? adminKey = AgentryApp.AdminKey)
     {
         DataDirectory = dataDirectory;
         var start = new ProcessStartInfo("dotnet")
@@ -28,7 +28,7 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["AGENTRY_DATA_DIR"] = dataDirectory;
-        start.Environment["AGENTRY_ADMIN_KEY"] = AgentryApp.AdminKey;
+        if (adminKey is not null) start.Environment["AGENTRY_ADMIN_KEY"] = adminKey;
         foreach (var (key, value) in settings ?? []) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, e) => Capture(e.Data);
@@ -55,12 +55,12 @@ public sealed partial class AgentryProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until the service listens, and returns a client for it with the admin key.</summary>
-    public async Task<HttpClient> StartedAsync(string apiKey = AgentryApp.AdminKey)
+    public async Task<HttpClient> StartedAsync(string? apiKey = AgentryApp.AdminKey)
     {
         var ready = await Task.WhenAny(_address.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
         if (ready != _address.Task) Assert.Fail($"The service did not start:\n{Output}");
         var client = new HttpClient { BaseAddress = new Uri(_address.Task.Result), Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         return client;
     }

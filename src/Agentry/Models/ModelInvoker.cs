@@ -164,13 +164,13 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         }
     }
 
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 4200, Level = LogLevel.Warning,
         Message = "Model call to {Model} failed: {ProblemType} (upstream status {UpstreamStatus}, {Attempts} attempt(s), {ElapsedMs} ms, trace {TraceId}): {Detail}")]
     partial void LogModelCallFailed(string model, string problemType, int? upstreamStatus, int attempts, long elapsedMs, string? traceId, string detail);
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Model call to {Model} failed unexpectedly ({Attempts} attempt(s), trace {TraceId})")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Error, Message = "Model call to {Model} failed unexpectedly ({Attempts} attempt(s), trace {TraceId})")]
     partial void LogModelCallCrashed(Exception exception, string model, int attempts, string? traceId);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "The answer of {Model} was cut short before anyone saw it; asking again (call {Call})")]
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "The answer of {Model} was cut short before anyone saw it; asking again (call {Call})")]
     partial void LogRetryingCutAnswer(string model, int call);
 }

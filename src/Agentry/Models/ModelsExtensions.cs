@@ -73,10 +73,10 @@ public static partial class ModelsExtensions
         return builder;
     }
 
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 4210, Level = LogLevel.Warning,
         Message = "Circuit to a model provider opened for {BreakSeconds} s after repeated failures (last: status {Status} {Exception}); calls fail fast until it closes")]
     static partial void LogCircuitOpened(ILogger logger, double breakSeconds, int? status, string? exception);
 
-    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Circuit to a model provider closed; calls go through again")]
+    [LoggerMessage(EventId = 4211, Level = LogLevel.Information, Message = "Circuit to a model provider closed; calls go through again")]
     static partial void LogCircuitClosed(ILogger logger);
 }

@@ -36,7 +36,7 @@ public sealed class ApiKeyManager(AgentryDbContext db, ApiKeyStore store, AuditL
     {
         var key = new ApiKey
         {
-            Id = Ids.New("key"), Name = name, Prefix = ApiKeySecrets.DisplayPrefix(secret), Hash = ApiKeySecrets.Hash(secret), Scopes = scopes,
+            Id = Ids.New("key"), Name = name, Prefix = ApiKeySecrets.ImportedDisplayPrefix(secret), Hash = ApiKeySecrets.Hash(secret), Scopes = scopes,
             CreatedAt = time.GetUtcNow(),
         };
         db.ApiKeys.Add(key);

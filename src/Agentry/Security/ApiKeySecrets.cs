@@ -16,5 +16,11 @@ public static class ApiKeySecrets
 
     public static string DisplayPrefix(string secret) => secret.Length <= DisplayLength ? secret[..Math.Min(4, secret.Length)] : secret[..DisplayLength];
 
+    /// <summary>
+    /// The prefix shown for a secret an operator chose (AGENTRY_ADMIN_KEY): such secrets can be short, so at most a sixth of
+    /// it (and never more than 8 characters) is ever displayed or logged.
+    /// </summary>
+    public static string ImportedDisplayPrefix(string secret) => secret[..Math.Min(8, secret.Length / 6)];
+
     static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -37,7 +37,7 @@ public static partial class KeyBootstrap
         if (provided is not null)
         {
             var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, AuditActor.System,
-                new { source = fromEnvironment is null ? "file" : "environment", prefix = ApiKeySecrets.DisplayPrefix(provided) }, cancellationToken);
+                new { source = fromEnvironment is null ? "file" : "environment", prefix = ApiKeySecrets.ImportedDisplayPrefix(provided) }, cancellationToken);
             LogImported(logger, key.Prefix);
             return;
         }
@@ -50,7 +50,10 @@ public static partial class KeyBootstrap
         Directory.CreateDirectory(folder);
         await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);
 
-        // Printed, not logged: log pipelines ship lines elsewhere, the console of a first start is the operator's.
+        // Printed only to a person at a terminal, never logged: log pipelines ship lines elsewhere. With output redirected
+        // (a container, a service manager) the log says where the file is, and that is all.
+        LogGenerated(logger, created.Key.Prefix, file);
+        if (Console.IsOutputRedirected) return;
         Console.WriteLine();
         Console.WriteLine("  No API key existed, so an admin key was created. It is shown only this once:");
         Console.WriteLine();
@@ -58,7 +61,6 @@ public static partial class KeyBootstrap
         Console.WriteLine();
         Console.WriteLine($"  It is also in {file} (readable only by this user). Use it as 'Authorization: Bearer <key>'.");
         Console.WriteLine();
-        LogGenerated(logger, created.Key.Prefix, file);
     }
 
     static string? ReadKeyFile(string? path)

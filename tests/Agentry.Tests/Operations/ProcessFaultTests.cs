@@ -114,12 +114,12 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IDisposable
         var logged = service.Lines.Skip(before).ToList();
         foreach (var line in logged) output.WriteLine(line);
         var callLines = logged.Where(l => !l.Contains("\"EventId\":4100", StringComparison.Ordinal)).ToList();
-        var line4000 = Assert.Single(callLines);
-        Assert.Contains("\"EventId\":4000", line4000);
-        Assert.Contains("upstream status 500, 3 attempt(s)", line4000);
-        Assert.Contains("\"TraceId\"", line4000);
-        Assert.DoesNotContain("   at ", line4000); // no stack trace for an expected failure
-        var bytes = Encoding.UTF8.GetByteCount(line4000);
+        var failureLine = Assert.Single(callLines);
+        Assert.Contains("\"EventId\":4200", failureLine);
+        Assert.Contains("upstream status 500, 3 attempt(s)", failureLine);
+        Assert.Contains("\"TraceId\"", failureLine);
+        Assert.DoesNotContain("   at ", failureLine); // no stack trace for an expected failure
+        var bytes = Encoding.UTF8.GetByteCount(failureLine);
         output.WriteLine($"log bytes for one failed model call: {bytes}");
         Assert.True(bytes < 2_000, $"{bytes} bytes");
         Assert.Single(logged, l => l.Contains("\"EventId\":4100", StringComparison.Ordinal)); // 20 refusals, one line
