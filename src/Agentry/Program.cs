@@ -16,50 +16,60 @@ var (verb, hostArgs) = CommandLine.Split(args);
 if (verb is "help" or "--help" or "-h") { CommandLine.PrintHelp(); return 0; }
 if (verb is "version" or "--version") { Console.WriteLine(OperationsExtensions.Version); return 0; }
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+try
 {
-    Args = CommandLine.SettingsOnly(hostArgs),
-    EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
-});
-builder.AddConfigurationAliases();
-builder.UseDefaultAddress();
-builder.Services.AddSingleton(TimeProvider.System);
-builder.AddObservability();
-builder.AddApi();
-builder.AddData();
-builder.AddAudit();
-builder.AddSecurity();
-builder.AddModels();
-builder.AddTools();
-builder.AddAgents();
-builder.AddRules();
-builder.AddApprovals();
-builder.AddConversations();
-builder.AddOperations();
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    {
+        Args = CommandLine.SettingsOnly(hostArgs),
+        EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
+    });
+    builder.AddConfigurationAliases();
+    builder.UseDefaultAddress();
+    builder.Services.AddSingleton(TimeProvider.System);
+    builder.AddObservability();
+    builder.AddApi();
+    builder.AddData();
+    builder.AddAudit();
+    builder.AddSecurity();
+    builder.AddModels();
+    builder.AddTools();
+    builder.AddAgents();
+    builder.AddRules();
+    builder.AddApprovals();
+    builder.AddConversations();
+    builder.AddOperations();
 
-var app = builder.Build();
+    var app = builder.Build();
+    app.Services.ValidateSettings(); // every option checked now, before anything starts: a bad one is one clear line
 
-if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
+    if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
 
-if (app.Services.MigrateOnStartup()) await app.Services.MigrateDatabaseAsync();
-await app.Services.EnsureAdminKeyAsync();
-app.Services.LoadAgentFiles();
+    if (app.Services.MigrateOnStartup()) await app.Services.MigrateDatabaseAsync();
+    await app.Services.EnsureAdminKeyAsync();
+    app.Services.LoadAgentFiles();
 
-app.UseApi();
-app.UseRequestAnalytics(); // outside security, so refused requests (401/403/429) are counted too
-app.UseSecurity();
-app.UseRequestLogScope();
-app.MapOperationsApi();
-app.MapObservabilityApi();
-app.MapSecurityApi();
-app.MapAuditApi();
-app.MapAgentsApi();
-app.MapToolsApi();
-app.MapRulesApi();
-app.MapApprovalsApi();
-app.MapConversationsApi();
-app.MapApiDocs();
-app.LogStartupBanner();
+    app.UseApi();
+    app.UseRequestAnalytics(); // outside security, so refused requests (401/403/429) are counted too
+    app.UseSecurity();
+    app.UseRequestLogScope();
+    app.MapOperationsApi();
+    app.MapObservabilityApi();
+    app.MapSecurityApi();
+    app.MapAuditApi();
+    app.MapAgentsApi();
+    app.MapToolsApi();
+    app.MapRulesApi();
+    app.MapApprovalsApi();
+    app.MapConversationsApi();
+    app.MapApiDocs();
+    app.LogStartupBanner();
 
-await app.RunAsync();
-return 0;
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (StartupFailure.Describe(e) is { } message)
+{
+    // One line that names the setting or file, not a stack trace: the operator's next step is to fix that line.
+    Console.Error.WriteLine($"Agentry could not start. {message}");
+    return 1;
+}

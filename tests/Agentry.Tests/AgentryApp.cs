@@ -118,6 +118,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         {
             return; // never started, or failed to start (those tests assert the start-up exception itself)
         }
+        if (!lifetime.ApplicationStarted.IsCancellationRequested) return; // built but never started: nothing to stop
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var registration = lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
         lifetime.StopApplication();

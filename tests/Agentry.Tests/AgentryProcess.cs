@@ -66,14 +66,22 @@ public sealed partial class AgentryProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a command-line verb (<c>keys create</c>, <c>audit verify</c>…) against a data folder and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunCommandAsync(string dataDirectory, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunCommandAsync(string dataDirectory, params string[] args) =>
+        RunCommandAsync(dataDirectory, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the executable with settings as environment variables (as an operator sets them) until it exits.</summary>
+    public static async Task<(int ExitCode, string Output)> RunCommandAsync(string dataDirectory, Dictionary<string, string> settings, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "agentry.dll"));
         foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.ArgumentList.Add("--Data:Directory");
-        start.ArgumentList.Add(dataDirectory);
+        if (!settings.ContainsKey("Data:Directory"))
+        {
+            start.ArgumentList.Add("--Data:Directory");
+            start.ArgumentList.Add(dataDirectory);
+        }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

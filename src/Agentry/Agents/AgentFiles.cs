@@ -97,6 +97,20 @@ public static class AgentFiles
     }
 
     // YamlDotNet says "Property 'colour' not found on type 'Agentry.Agents.Personality'."; users know YAML keys, not .NET types.
-    static string Unwrap(string message) =>
-        System.Text.RegularExpressions.Regex.Replace(message, @" on type '[^']+'", "");
+    /// <summary>YamlDotNet's messages name .NET types; say what the author of the file needs to know instead.</summary>
+    static string Unwrap(string message)
+    {
+        message = System.Text.RegularExpressions.Regex.Replace(message, @" on type '[^']+'", "");
+        var wrongType = System.Text.RegularExpressions.Regex.Match(message, @"^No node deserializer was able to deserialize the node into type (?:System\.Nullable`1\[\[)?System\.(?<type>\w+)");
+        return wrongType.Success ? $"the value is not {Expected(wrongType.Groups["type"].Value)}" : message;
+    }
+
+    static string Expected(string type) => type switch
+    {
+        "String" => "a single text value",
+        "Double" or "Single" or "Decimal" => "a number",
+        "Int32" or "Int64" => "a whole number",
+        "Boolean" => "true or false",
+        _ => "of the expected kind",
+    };
 }

@@ -43,6 +43,13 @@ public static partial class OperationsExtensions
 
     public const string DefaultAddress = "http://localhost:5080";
 
+    /// <summary>
+    /// Runs the options validation the host would run when it starts, earlier: a failure then reaches Program as an
+    /// exception it can turn into one line, instead of the host logging it with a stack trace first.
+    /// </summary>
+    public static void ValidateSettings(this IServiceProvider services) =>
+        services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
+
     /// <summary>Says where the service listens and which model answers, once the server is up.</summary>
     public static WebApplication LogStartupBanner(this WebApplication app)
     {

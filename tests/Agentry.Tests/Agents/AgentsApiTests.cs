@@ -137,9 +137,9 @@ public sealed class AgentsApiTests
         try
         {
             File.WriteAllText(Path.Combine(folder, "bad.yaml"), "id: bad\nname: Bad\ntemperature: 9\n");
-            await using var app = new AgentryApp(settings: new() { ["Agents:Directory"] = folder });
-            var error = Assert.ThrowsAny<InvalidOperationException>(() => app.Service<Agentry.Agents.AgentCatalog>());
-            Assert.Contains("bad.yaml: temperature: Must be between 0 and 2.", error.Message);
+            var (exitCode, output) = await AgentryProcess.RunCommandAsync(folder, new Dictionary<string, string> { ["Agents:Directory"] = folder });
+            Assert.True(exitCode != 0, output);
+            Assert.Contains("bad.yaml: temperature: Must be between 0 and 2.", output);
         }
         finally
         {

@@ -59,17 +59,53 @@ public sealed class ConfigurationTests
         Assert.Equal("openai/llama3.1", local.EffectiveDefaultModel);
     }
 
+    /// <summary>The real executable, as an operator starts it: one line naming the setting, a non-zero exit, no stack trace.</summary>
     [Theory]
     [InlineData("Models:Endpoints:bad:Provider", "anthropic", "Models:Endpoints:bad:Provider is 'anthropic'")]
     [InlineData("Models:Endpoints:local:BaseUrl", "not a url", "Models:Endpoints:local:BaseUrl 'not a url' is not an absolute http(s) URL")]
     [InlineData("Models:DefaultModel", "ghost/model", "names endpoint 'ghost', which is not configured")]
-    [InlineData("Conversations:HistoryLimit", "0", "HistoryLimit")]
-    [InlineData("Api:MaxRequestBodyBytes", "10", "MaxRequestBodyBytes")]
-    public async Task A_bad_setting_stops_start_up_with_a_message_naming_it(string key, string value, string expected)
+    [InlineData("Conversations:HistoryLimit", "0", "Conversations:HistoryLimit: The field HistoryLimit must be between 1 and 1000")]
+    [InlineData("Api:MaxRequestBodyBytes", "10", "Api:MaxRequestBodyBytes")]
+    [InlineData("API_RATE_LIMIT", "100000000", "RateLimit:PermitsPerMinute")]
+    [InlineData("Monitoring:Alerts:0:Metric", "happiness", "Monitoring:Alerts")]
+    [InlineData("Security:Enabled", "false", "allowed only in Development")]
+    [InlineData("Models:Resilience:MaxRetries", "many", "Models:Resilience:MaxRetries")]
+    [InlineData("Data:Directory", "/etc/hostname/data", "Cannot use the data folder")]
+    public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
-        await using var app = new AgentryApp(settings: new() { [key] = value });
-        var error = Assert.ThrowsAny<Exception>(() => app.Service<ModelCatalog>());
-        var validation = error as OptionsValidationException ?? Assert.IsType<OptionsValidationException>(error.InnerException, exactMatch: false);
-        Assert.Contains(expected, validation.Message);
+        var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
+        try
+        {
+            var settings = new Dictionary<string, string> { [key] = value };
+            var (exitCode, output) = await AgentryProcess.RunCommandAsync(folder, settings);
+            Assert.True(exitCode != 0, output);
+            Assert.Contains(expected, output);
+            Assert.DoesNotContain("Unhandled exception", output);
+            Assert.DoesNotContain("   at ", output);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_broken_agent_file_stops_start_up_with_one_message_naming_the_file_and_line()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
+        var agents = Directory.CreateDirectory(Path.Combine(folder, "agents")).FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(agents, "broken.yaml"), "id: broken\nname: [unclosed\ntemperature: hot\n");
+            var (exitCode, output) = await AgentryProcess.RunCommandAsync(folder, new Dictionary<string, string> { ["Agents:Directory"] = agents });
+            Assert.True(exitCode != 0, output);
+            Assert.Contains("broken.yaml, line 2", output);
+            Assert.DoesNotContain("System.", output.Split('\n').Last(l => l.Contains("broken.yaml", StringComparison.Ordinal)));
+            Assert.DoesNotContain("   at ", output);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

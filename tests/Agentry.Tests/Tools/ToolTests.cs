@@ -26,7 +26,7 @@ public sealed class ToolTests
         var host = new Uri(web.RootUrl);
         await using var app = new AgentryApp(openAi, new()
         {
-            ["Tools:HttpGetAllowedHosts:0"] = host.Host, ["Tools:Timeout"] = "00:00:00.500", ["Tools:MaxResultChars"] = "300",
+            ["Tools:HttpGetAllowedHosts:0"] = host.Host, ["Tools:Timeout"] = "00:00:02", ["Tools:MaxResultChars"] = "300",
         });
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/researcher", new { id = "researcher", name = "R", tools = new[] { "http_get" } }),
             System.Net.HttpStatusCode.Created);
@@ -34,7 +34,7 @@ public sealed class ToolTests
         openAi.Enqueue(
             FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?size=10\"}}"),
             FakeReply.CallTool("http_get", "{\"url\":\"http://example.org/\"}"),
-            FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?delayMs=5000\"}}"),
+            FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?delayMs=60000\"}}"),
             FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?size=5000\"}}"),
             FakeReply.Say("done"));
         var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "research", agentId = "researcher" }));
@@ -42,7 +42,7 @@ public sealed class ToolTests
         Assert.Equal(["success", "error", "timeout", "success"], tools.Select(t => (string)t!["metadata"]!["outcome"]!).ToArray());
         Assert.Contains("<p>xxxxxxxxxx</p>", (string?)tools[0]!["content"]);
         Assert.Contains("is not on the allowed list", (string?)tools[1]!["content"]);
-        Assert.Contains("did not finish within 0.5 s", (string?)tools[2]!["content"]);
+        Assert.Contains("did not finish within 2 s", (string?)tools[2]!["content"]);
         Assert.EndsWith("…[truncated]", (string?)tools[3]!["content"]);
         Assert.Equal("done", (string?)turn["messages"]!.AsArray().Last()!["content"]);
     }

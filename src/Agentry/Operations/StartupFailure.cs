@@ -1,0 +1,38 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Operations;
+
+/// <summary>
+/// Turns what stops the service from starting (a bad setting, a broken agent file, a data folder it cannot use, an address
+/// in use) into one line for the operator that names the setting or file — not an unhandled-exception stack trace.
+/// </summary>
+public static partial class StartupFailure
+{
+    /// <summary>The message for an expected start-up failure; null for anything else (a bug keeps its stack trace).</summary>
+    public static string? Describe(Exception exception) => Unwrap(exception) switch
+    {
+        OptionsValidationException invalid => "Invalid setting: " + string.Join(" ", invalid.Failures.Select(f => Name(f, invalid.OptionsType))),
+        InvalidOperationException { Message: var m } when m.StartsWith("Agent files in", StringComparison.Ordinal) || m.Contains("configuration value", StringComparison.Ordinal)
+            || m.StartsWith("Security:", StringComparison.Ordinal) => m,
+        UnauthorizedAccessException or DirectoryNotFoundException or IOException { InnerException: not System.Net.Sockets.SocketException } when exception is not null =>
+            $"Cannot use the data folder or a file it needs: {Unwrap(exception).Message}",
+        IOException { Message: var m } => $"Cannot listen: {m} (set ASPNETCORE_URLS or --urls to a free address).",
+        Microsoft.Data.Sqlite.SqliteException sqlite => $"Cannot open the database: {sqlite.Message} (check Data:Directory / AGENTRY_DATA_DIR).",
+        _ => null,
+    };
+
+    static Exception Unwrap(Exception exception) =>
+        exception is AggregateException { InnerExceptions.Count: > 0 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : exception;
+
+    /// <summary>"DataAnnotation validation failed for 'RateLimitOptions' members: 'PermitsPerMinute' with the error: …" → "RateLimit:PermitsPerMinute: …".</summary>
+    static string Name(string failure, Type? optionsType)
+    {
+        var section = optionsType?.GetField("Section")?.GetRawConstantValue() as string;
+        if (section is null || DataAnnotationPattern().Match(failure) is not { Success: true } match) return failure;
+        return $"{section}:{match.Groups["member"].Value}: {match.Groups["error"].Value}";
+    }
+
+    [GeneratedRegex("members: '(?<member>[^']+)' with the error: '(?<error>.*)'\\.?$")]
+    private static partial Regex DataAnnotationPattern();
+}
