@@ -108,4 +108,30 @@ public sealed class ConfigurationTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task The_platform_port_variable_overrides_the_default_address()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        try
+        {
+            await using var service = new AgentryProcess(folder, new() { ["ASPNETCORE_URLS"] = "", ["ASPNETCORE_HTTP_PORTS"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await Wait.UntilAsync(async () =>
+            {
+                try { return (await client.GetAsync("/health/live")).IsSuccessStatusCode; }
+                catch (HttpRequestException) { return false; }
+            }, TimeSpan.FromSeconds(60), "the service answers on the port ASPNETCORE_HTTP_PORTS names");
+            Assert.DoesNotContain("localhost:5080", service.Output);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
