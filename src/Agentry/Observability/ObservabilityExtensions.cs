@@ -102,7 +102,7 @@ public static class ObservabilityExtensions
 
         builder.Services.AddAuthorizationBuilder().AddPolicy(MetricsPolicy, policy => policy.RequireAssertion(context =>
         {
-            if (context.User.HasClaim(Caller.ClaimScope, Scopes.Admin)) return true;
+            if (context.User.HasClaim(Caller.ClaimScope, Scopes.Admin) || context.User.HasClaim(Caller.ClaimScope, Scopes.Metrics)) return true;
             var http = context.Resource as HttpContext;
             var address = http?.Connection.RemoteIpAddress;
             if (http is null || address is null) return false;

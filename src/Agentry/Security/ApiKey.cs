@@ -28,8 +28,10 @@ public static class Scopes
     public const string AgentsWrite = "agents:write";
     public const string Chat = "chat";
     public const string Read = "read";
+    /// <summary>Scraping /metrics and nothing else: what a Prometheus server should hold instead of an admin key.</summary>
+    public const string Metrics = "metrics";
 
-    public static readonly IReadOnlyList<string> All = [Admin, AgentsWrite, Chat, Read];
+    public static readonly IReadOnlyList<string> All = [Admin, AgentsWrite, Chat, Read, Metrics];
 
     public static bool IsKnown(string scope) => All.Contains(scope);
 }

@@ -58,6 +58,7 @@ public sealed class AuthorizationMatrixTests
             ["agents:write"] = (await app.CreateKeyAsync("w", ["agents:write"])).Secret,
             ["chat"] = (await app.CreateKeyAsync("c", ["chat"])).Secret,
             ["read"] = (await app.CreateKeyAsync("r", ["read"])).Secret,
+            ["metrics"] = (await app.CreateKeyAsync("m", ["metrics"])).Secret, // may scrape, and may call no API operation
         };
         var (revokedId, revoked) = await app.CreateKeyAsync("revoked", ["admin"]);
         await app.Client.DeleteAsync($"/v1/admin/keys/{revokedId}");
@@ -96,6 +97,19 @@ public sealed class AuthorizationMatrixTests
             }
         }
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    [Fact]
+    public async Task Metrics_are_scraped_with_a_metrics_key_that_can_do_nothing_else()
+    {
+        // "none": no network is trusted, as behind a reverse proxy where every client looks local.
+        await using var app = new AgentryApp(settings: new() { ["Observability:MetricsAllowedNetworks:0"] = "none" });
+        var metrics = app.CreateApiClient((await app.CreateKeyAsync("prometheus", ["metrics"])).Secret);
+        var chat = app.CreateApiClient((await app.CreateKeyAsync("widget", ["chat"])).Secret);
+        Assert.Equal(HttpStatusCode.OK, (await metrics.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await chat.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.CreateApiClient(null).GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await metrics.GetAsync("/v1/agents")).StatusCode);
     }
 
     static async Task<HttpStatusCode> SendAsync(AgentryApp app, string method, string path, string? secret)
