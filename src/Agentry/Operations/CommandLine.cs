@@ -33,7 +33,7 @@ public static class CommandLine
         Verbs:
           serve                       Start the service (default).
           migrate                     Apply database migrations and exit.
-          keys create --name N --scopes admin,agents:write,chat,read
+          keys create --name N --scopes admin,agents:write,chat,read,metrics
                       [--expires-in-days D] [--requests-per-minute N] [--concurrent-requests N]
                       [--tokens-per-minute N] [--tokens-per-day N]
                                       Create an API key; its secret is printed once.
