@@ -7,6 +7,7 @@ using Agentry.Observability;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 
@@ -37,14 +38,35 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, Audit
         return approval;
     }
 
-    /// <summary>Records the decision (stored, with its audit event, when the continued turn commits) and runs or refuses the held call.</summary>
+    /// <summary>
+    /// Records the decision on a pending approval with one conditional update, so of two decisions racing (on one
+    /// instance or several) exactly one wins and the held call runs once. False when it was no longer pending.
+    /// </summary>
+    public async Task<bool> ClaimAsync(Approval approval, ApprovalVerdict verdict, CancellationToken cancellationToken)
+    {
+        var status = verdict.Approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
+        var now = time.GetUtcNow();
+        var decidedBy = verdict.DecidedBy?.KeyId ?? "system";
+        var claimed = await db.Approvals.Where(a => a.Id == approval.Id && a.Status == ApprovalStatus.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(a => a.Status, status).SetProperty(a => a.DecidedAt, now)
+                .SetProperty(a => a.DecidedBy, decidedBy).SetProperty(a => a.Note, verdict.Note), cancellationToken);
+        await db.Entry(approval).ReloadAsync(cancellationToken);
+        return claimed == 1;
+    }
+
+    /// <summary>Gives the decision back when the turn could not even start (the conversation was busy): someone may decide again.</summary>
+    public async Task ReleaseAsync(Approval approval)
+    {
+        await db.Approvals.Where(a => a.Id == approval.Id && a.Status != ApprovalStatus.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(a => a.Status, ApprovalStatus.Pending).SetProperty(a => a.DecidedAt, (DateTimeOffset?)null)
+                .SetProperty(a => a.DecidedBy, (string?)null).SetProperty(a => a.Note, (string?)null), CancellationToken.None);
+        await db.Entry(approval).ReloadAsync(CancellationToken.None);
+    }
+
+    /// <summary>Runs or refuses the held call (already claimed) and audits the decision, stored with the continued turn.</summary>
     /// <remarks>An approved call runs to its end (bounded by the tool timeout) even if the deciding request goes away: a human decided, and what the tool did must be recorded.</remarks>
     public async Task<ToolRound> ResumeAsync(Turn turn, Approval approval, ApprovalVerdict verdict)
     {
-        approval.Status = verdict.Approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
-        approval.DecidedAt = time.GetUtcNow();
-        approval.DecidedBy = verdict.DecidedBy?.KeyId ?? "system";
-        approval.Note = verdict.Note;
         var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(approval.Arguments) ?? [];
         var call = new FunctionCallContent(approval.CallId, approval.ToolName, arguments);
         var outcome = verdict.Approved

@@ -73,15 +73,32 @@ public sealed partial class TurnRunner(
         }
     }
 
-    /// <summary>Continues the turn that stopped at <paramref name="approval"/>: the tool runs (or is refused) and the agent answers.</summary>
+    /// <summary>
+    /// Continues the turn that stopped at <paramref name="approval"/>: the decision is claimed (exactly one decision wins),
+    /// the tool runs (or is refused) and the agent answers.
+    /// </summary>
     public async Task<TurnDto> ResumeAsync(Approval approval, ApprovalVerdict verdict, CancellationToken cancellationToken)
     {
-        using var turn = await store.BeginResumeAsync(approval, verdict.DecidedBy, cancellationToken);
-        return await ExecuteAsync(turn, TurnEvents.None, async ct =>
+        if (!await approvals.ClaimAsync(approval, verdict, cancellationToken))
+            throw new ApiProblemException(409, ProblemTypes.ApprovalDecided, "Approval already decided", $"Approval '{approval.Id}' was already {approval.Status}.");
+        Turn turn;
+        try
         {
-            var decided = await approvals.ResumeAsync(turn, approval, verdict);       // Approvals/: the held call runs or is refused
-            return await agentLoop.RunAsync(turn, ContextRequest.For(turn), decided, TurnEvents.None, ct); // the agent answers with its result
-        }, cancellationToken);
+            turn = await store.BeginResumeAsync(approval, cancellationToken);
+        }
+        catch
+        {
+            await approvals.ReleaseAsync(approval); // nothing ran: the decision can be made again
+            throw;
+        }
+        using (turn)
+        {
+            return await ExecuteAsync(turn, TurnEvents.None, async ct =>
+            {
+                var decided = await approvals.ResumeAsync(turn, approval, verdict);                             // Approvals/: the held call runs or is refused
+                return await agentLoop.RunAsync(turn, ContextRequest.For(turn), decided, TurnEvents.None, ct); // the agent answers with its result
+            }, cancellationToken);
+        }
     }
 
     /// <summary>The steps of a user's message, in order. Each returns when the turn moves on or has ended.</summary>

@@ -46,21 +46,23 @@ public sealed class TurnStore(
         }
     }
 
-    /// <summary>Reopens the conversation a held tool call stopped, to continue it once a human has decided.</summary>
-    public async Task<Turn> BeginResumeAsync(Approval approval, Caller? decidedBy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reopens the conversation a held tool call stopped, to continue it once a human has decided. The turn is the
+    /// conversation owner's (charged to and audited as that key); the approver is recorded on the approval.
+    /// </summary>
+    public async Task<Turn> BeginResumeAsync(Approval approval, CancellationToken cancellationToken)
     {
         var lease = gate.TryEnter(approval.ConversationId) ?? throw Busy(approval.ConversationId);
         try
         {
-            // Decided by another request between the caller's check and this gate: the held call must run once at most.
-            await db.Entry(approval).ReloadAsync(cancellationToken);
-            if (approval.Status != ApprovalStatus.Pending)
-                throw new ApiProblemException(409, ProblemTypes.ApprovalDecided, "Approval already decided", $"Approval '{approval.Id}' was already {approval.Status}.");
             var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == approval.ConversationId, cancellationToken)
                 ?? throw Problems.ConversationNotFound(approval.ConversationId);
             var agent = (await agents.FindAsync(approval.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(approval.AgentId);
+            var owner = conversation.OwnerKeyId is { } ownerId && await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Id == ownerId, cancellationToken) is { } key
+                ? Caller.From(key)
+                : null;
             var history = await LoadHistoryAsync(conversation.Id, cancellationToken);
-            return new Turn(conversation, false, null, decidedBy, lease, agent, models.Resolve(agent.Model), history, shutdown.Token);
+            return new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), history, shutdown.Token);
         }
         catch
         {

@@ -97,4 +97,43 @@ public sealed class ApprovalTests
         Assert.StartsWith("Refund request RF-", (string?)turn["messages"]![1]!["content"]);
         await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/admin/approvals/apr_nope/approve", new { }), 404, ProblemTypes.ApprovalNotFound);
     }
+
+    [Fact]
+    public async Task Concurrent_decisions_on_one_approval_run_the_tool_once_and_the_turn_belongs_to_the_conversation_owner()
+    {
+        await using var app = new AgentryApp();
+        var (widgetId, widgetSecret) = await app.CreateKeyAsync("widget", ["chat"]);
+        var widget = app.CreateApiClient(widgetSecret);
+        var held = await Http.JsonAsync(await widget.PostAsJsonAsync("/v1/chat",
+            new { message = "/tool refund {\"amount\": 250, \"reason\": \"double charge\"}", agentId = "billing" }));
+        var approvalId = (string)held["pendingApprovalId"]!;
+
+        // Eight supervisors click at once, some approving, some rejecting.
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            app.Client.PostAsJsonAsync($"/v1/admin/approvals/{approvalId}/{(i % 2 == 0 ? "approve" : "reject")}", new { note = $"supervisor {i}" })));
+        Assert.Single(decisions, d => d.StatusCode == HttpStatusCode.OK);
+        foreach (var refused in decisions.Where(d => d.StatusCode != HttpStatusCode.OK)) await Http.ProblemAsync(refused, 409, ProblemTypes.ApprovalDecided);
+
+        var approval = await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/approvals/{approvalId}"));
+        var messages = await app.MessagesAsync((string)held["conversationId"]!);
+        var toolRuns = messages.Count(m => (string?)m!["role"] == "tool" && (string?)m["metadata"]!["outcome"] != "pending-approval");
+        Assert.Equal(1, toolRuns); // one decision won: the refund ran (or was refused) once
+        if ((string?)approval["status"] == "approved")
+            Assert.Single(await AuditAsync(app, "refund.requested"));
+
+        // The decision is the supervisor's; the continued turn is the widget's (its key is charged and named in its audit events).
+        var decided = Assert.Single(await AuditAsync(app, $"approval.{approval["status"]}"))!;
+        Assert.Equal(await AdminKeyIdAsync(app), (string?)decided["actor"]);
+        if ((string?)approval["status"] == "approved")
+            Assert.Equal(widgetId, (string?)(await AuditAsync(app, "refund.requested"))[0]!["actor"]);
+        var adminId = await AdminKeyIdAsync(app);
+        JsonArray byKey = [];
+        await Wait.UntilAsync(async () => (byKey = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=key")))["data"]!.AsArray())
+            .Any(r => (string?)r!["group"] == widgetId && (long)r["inputTokens"]! > 0), because: "the turns' tokens are counted");
+        var adminTokens = byKey.Where(r => (string?)r!["group"] == adminId).Sum(r => (long)r!["inputTokens"]! + (long)r["outputTokens"]!);
+        Assert.Equal(0, adminTokens); // the supervisor's key paid for nothing: the continued turn was charged to the widget
+    }
+
+    static async Task<string> AdminKeyIdAsync(AgentryApp app) =>
+        (string)(await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/keys")))["data"]!.AsArray().Single(k => (string?)k!["name"] == "bootstrap-admin")!["id"]!;
 }
