@@ -30,9 +30,10 @@ public sealed record AgentDefinition : IValidatable
 
     public const int MaxOutputTokensLimit = 128_000;
 
+    /// <remarks>An empty id is allowed here: <c>PUT /v1/agents/{id}</c> and file names supply it; <c>POST</c> requires it.</remarks>
     public void Validate(ValidationErrors errors)
     {
-        errors.Slug("id", Id);
+        if (Id.Length > 0) errors.Slug("id", Id);
         errors.Required("name", Name, 100);
         errors.MaxLength("description", Description, 2_000);
         errors.MaxLength("model", Model, 200);

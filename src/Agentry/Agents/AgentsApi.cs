@@ -59,6 +59,7 @@ public static class AgentsApi
         AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, AuditLog audit,
         HttpContext http, CancellationToken ct)
     {
+        if (agent.Id.Length == 0) return Problems.Validation("id", "Required: 1-64 characters of a-z, 0-9 and '-'.");
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
         if (catalog.IsFileAgent(agent.Id, out var file))
             return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agent.Id}' is defined in {Path.GetFileName(file.Path)}; choose another id.");
@@ -86,7 +87,12 @@ public static class AgentsApi
         string agentId, AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time,
         AuditLog audit, HttpContext http, CancellationToken ct)
     {
-        if (agent.Id != agentId) return Problems.Validation("id", $"Must match the id in the path ('{agentId}').");
+        // The path names the agent; the body may repeat the id, and then it must agree.
+        if (agent.Id.Length == 0) agent = agent with { Id = agentId };
+        if (agent.Id != agentId) return Problems.Validation("id", $"Must match the id in the path ('{agentId}'), or be left out.");
+        var pathErrors = new ValidationErrors();
+        pathErrors.Slug("agentId", agentId);
+        if (!pathErrors.IsEmpty) return Problems.Validation(pathErrors.ToDictionary());
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
         if (catalog.IsFileAgent(agentId, out var file))
             return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agentId}' is defined in {Path.GetFileName(file.Path)}; edit the file and reload instead.");

@@ -91,7 +91,14 @@ public static class ApiExtensions
     {
         // The API's description is public: it lists routes, not data, and clients need it before they have a key.
         app.MapOpenApi().ExcludeFromDescription().AllowAnonymous();
-        app.MapScalarApiReference("/docs", o => o.WithTitle("Agentry API").WithOpenApiRoutePattern("/openapi/{documentName}.json"))
+        // Self-contained: no fonts from a CDN, no telemetry, no developer toolbar; everything the page loads comes from here.
+        app.MapScalarApiReference("/docs", o => o.WithTitle("Agentry API").WithOpenApiRoutePattern("/openapi/{documentName}.json")
+                .DisableDefaultFonts().DisableTelemetry().HideDeveloperTools().DisableAgent().DisableMcp())
+            .ExcludeFromDescription().AllowAnonymous();
+        // A person who opens the service's address in a browser gets the reference; an API client gets a plain 404 problem.
+        app.MapGet("/", (HttpContext http) => http.Request.Headers.Accept.Any(a => a?.Contains("text/html", StringComparison.OrdinalIgnoreCase) == true)
+                ? Results.Redirect("/docs")
+                : Problems.NotFound(ProblemTypes.NotFound, "There is no resource at '/'. The API is under /v1; its reference is at /docs and /openapi/v1.json."))
             .ExcludeFromDescription().AllowAnonymous();
         return app;
     }

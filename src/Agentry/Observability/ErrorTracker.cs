@@ -19,6 +19,8 @@ public sealed class ErrorGroup
     public required string Fingerprint { get; set; }
     /// <summary><c>exception</c> (a bug) or <c>upstream</c> (a model provider failure).</summary>
     public required string Kind { get; set; }
+
+    public static readonly string[] Kinds = ["exception", "upstream"];
     public required string Type { get; set; }
     public string? Frames { get; set; }
     public long Count { get; set; }

@@ -33,6 +33,7 @@ public static class ObservabilityApi
     static async Task<Results<Ok<Page<ErrorGroupDto>>, ValidationProblem>> ListErrors(string? kind, int? limit, ErrorTracker tracker, AgentryDbContext db, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        if (kind is not null && !ErrorGroup.Kinds.Contains(kind)) return Problems.Validation("kind", $"Use one of: {string.Join(", ", ErrorGroup.Kinds)}.");
         await tracker.FlushAsync(db, ct); // include what happened in the last seconds
         var query = db.ErrorGroups.AsNoTracking();
         if (kind is not null) query = query.Where(g => g.Kind == kind);

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Agentry.Api;
+
+namespace Agentry.Tests.Api;
+
+/// <summary>Small mistakes a new user met on the way.</summary>
+public sealed class SmallContractTests
+{
+    [Fact]
+    public async Task Put_takes_the_agent_id_from_the_path_without_repeating_it_in_the_body()
+    {
+        await using var app = new AgentryApp();
+        var created = await app.Client.PutAsJsonAsync("/v1/agents/triage", new { name = "Triage" });
+        await Http.ExpectAsync(created, HttpStatusCode.Created);
+        Assert.Equal("triage", (string?)(await Http.JsonAsync(created))["id"]);
+        await Http.ProblemAsync(await app.Client.PutAsJsonAsync("/v1/agents/triage", new { id = "other", name = "Triage" }), 400, ProblemTypes.ValidationFailed);
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/agents", new { name = "No id" }), 400, ProblemTypes.ValidationFailed);
+    }
+
+    [Fact]
+    public async Task An_unknown_error_kind_filter_is_a_400_like_an_unknown_groupBy()
+    {
+        await using var app = new AgentryApp();
+        var problem = await Http.ProblemAsync(await app.Client.GetAsync("/v1/admin/errors?kind=everything"), 400, ProblemTypes.ValidationFailed);
+        Assert.Contains("exception", (string?)problem["errors"]!["kind"]![0]);
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/v1/admin/errors?kind=upstream")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_root_sends_a_browser_to_the_reference_and_gives_an_api_client_a_problem()
+    {
+        await using var app = new AgentryApp();
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = app.Client.BaseAddress };
+        var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/html"));
+        var redirect = await browser.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
+        Assert.Equal("/docs", redirect.Headers.Location?.OriginalString);
+        await Http.ProblemAsync(await app.CreateApiClient(null).GetAsync("/"), 404, ProblemTypes.NotFound);
+    }
+
+    [Fact]
+    public async Task The_reference_page_loads_nothing_from_outside_and_hides_the_developer_toolbar()
+    {
+        await using var app = new AgentryApp();
+        var html = await app.CreateApiClient(null).GetStringAsync("/docs");
+        Assert.Contains("\"withDefaultFonts\":false", html.Replace(" ", ""));
+        Assert.Contains("\"showDeveloperTools\":\"never\"", html.Replace(" ", ""));
+        Assert.DoesNotContain("fonts.scalar.com", html);
+        Assert.DoesNotContain("cdn.jsdelivr.net", html);
+    }
+}
