@@ -50,7 +50,10 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         }
         foreach (var (key, value) in settings ?? []) _settings[key] = value;
         UseKestrel(0);
+        _contract = new Lazy<Task<ContractDocument>>(LoadContractAsync);
     }
+
+    readonly Lazy<Task<ContractDocument>> _contract;
 
     public string DataDirectory { get; }
 
@@ -58,16 +61,38 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
     public HttpClient Client => _client ??= CreateApiClient(AdminKey);
     HttpClient? _client;
 
-    /// <summary>A client sending <paramref name="apiKey"/> as a bearer token, or no key at all when null.</summary>
+    /// <summary>
+    /// A client sending <paramref name="apiKey"/> as a bearer token, or no key at all when null. Every response it
+    /// receives is checked against the served OpenAPI document (<see cref="ContractCheckingHandler"/>).
+    /// </summary>
     public HttpClient CreateApiClient(string? apiKey)
     {
         StartServer();
-        var client = CreateClient();
-        client.Timeout = TimeSpan.FromSeconds(60);
+        using var probe = CreateClient();
+        var client = new HttpClient(new ContractCheckingHandler(() => _contract.Value) { InnerHandler = new SocketsHttpHandler() })
+        {
+            BaseAddress = probe.BaseAddress, Timeout = TimeSpan.FromSeconds(60),
+        };
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return client;
     }
+
+    /// <summary>The document this service serves, fetched once.</summary>
+    public Task<ContractDocument> ContractAsync() => _contract.Value;
+
+    /// <summary>
+    /// The document is the same whatever the settings, so it is fetched once per test run from a service of its own:
+    /// fetching it from the app under test would spend that app's anonymous rate limit.
+    /// </summary>
+    static Task<ContractDocument> LoadContractAsync() => SharedContract.Value;
+
+    static readonly Lazy<Task<ContractDocument>> SharedContract = new(async () =>
+    {
+        await using var reference = new AgentryApp();
+        using var plain = reference.CreateClient();
+        return ContractDocument.For(await plain.GetStringAsync("/openapi/v1.json"));
+    });
 
     /// <summary>Creates a key through the admin API and returns (id, secret).</summary>
     public async Task<(string Id, string Secret)> CreateKeyAsync(string name, string[] scopes, object? limits = null)

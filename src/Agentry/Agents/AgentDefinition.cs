@@ -9,7 +9,7 @@ namespace Agentry.Agents;
 /// </summary>
 public sealed record AgentDefinition : IValidatable
 {
-    public string Id { get; init; } = "";
+    public string Id { get; init => field = value ?? ""; } = "";
     public string Name { get; init; } = "";
     public string Description { get; init => field = value ?? ""; } = "";
     /// <summary><c>offline</c>, <c>endpoint</c> or <c>endpoint/model</c>; null uses Models:DefaultModel.</summary>

@@ -31,14 +31,21 @@ public static class AgentsApi
     public static RouteGroupBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/agents:reload", Reload).WithTags("Agents").WithName("ReloadAgents").RequireAuthorization(Policies.AgentsWrite)
-            .WithSummary("Re-read the agents folder; on errors the previous definitions stay in force.");
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .WithSummary("Re-read the agents folder; on errors the previous definitions stay in force (422 lists them).");
 
         var group = app.MapGroup("/v1/agents").WithTags("Agents");
-        group.MapGet("/", List).WithName("ListAgents").RequireAuthorization(Policies.ReadAgents);
-        group.MapPost("/", Create).Validated().WithName("CreateAgent").RequireAuthorization(Policies.AgentsWrite);
-        group.MapGet("/{agentId}", Get).WithName("GetAgent").RequireAuthorization(Policies.ReadAgents);
-        group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent").RequireAuthorization(Policies.AgentsWrite);
-        group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent").RequireAuthorization(Policies.AgentsWrite);
+        group.MapGet("/", List).WithName("ListAgents").RequireAuthorization(Policies.ReadAgents)
+            .WithSummary("Every agent (from files and from the API), ordered by id, a page at a time.");
+        group.MapPost("/", Create).Validated().WithName("CreateAgent").RequireAuthorization(Policies.AgentsWrite)
+            .ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create an agent (409 when the id exists or a file defines it).");
+        group.MapGet("/{agentId}", Get).WithName("GetAgent").RequireAuthorization(Policies.ReadAgents)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One agent's definition and where it comes from.");
+        group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent").RequireAuthorization(Policies.AgentsWrite)
+            .ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create or replace an API-defined agent; the id comes from the path.");
+        group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent").RequireAuthorization(Policies.AgentsWrite)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Delete an API-defined agent (409 for one a file defines).");
         return group;
     }
 

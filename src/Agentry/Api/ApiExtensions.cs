@@ -50,7 +50,10 @@ public static class ApiExtensions
             problem.Extensions["traceId"] = System.Diagnostics.Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
         });
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        builder.Services.AddOpenApi(o =>
+        {
+            OpenApiContract.Configure(o);
+            o.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Agentry API";
             document.Info.Version = Operations.OperationsExtensions.Version;
@@ -63,7 +66,8 @@ public static class ApiExtensions
             };
             document.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement { [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("apiKey", document)] = [] }];
             return Task.CompletedTask;
-        }));
+        });
+        });
         return builder;
     }
 
@@ -75,6 +79,8 @@ public static class ApiExtensions
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         options.PropertyNameCaseInsensitive = false;
         options.MaxDepth = maxDepth;
+        // Numbers are numbers: "5" for an integer field is a client mistake, and the document says "integer", not "integer or string".
+        options.NumberHandling = JsonNumberHandling.Strict;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new UtcDateTimeOffsetConverter());
     }

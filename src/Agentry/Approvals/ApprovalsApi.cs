@@ -26,11 +26,12 @@ public static class ApprovalsApi
     public static RouteGroupBuilder MapApprovalsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/admin/approvals").WithTags("Approvals").RequireAuthorization(Policies.Admin);
-        group.MapGet("/", List).WithName("ListApprovals");
-        group.MapGet("/{approvalId}", Get).WithName("GetApproval");
-        group.MapPost("/{approvalId}/approve", Approve).Validated().WithName("ApproveToolCall")
+        group.MapGet("/", List).WithName("ListApprovals").WithSummary("Held tool calls, newest first; filter with status=pending|approved|rejected.");
+        group.MapGet("/{approvalId}", Get).WithName("GetApproval").ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("One held tool call with its arguments, rule and decision.");
+        group.MapPost("/{approvalId}/approve", Approve).Validated().WithName("ApproveToolCall").Continues()
             .WithSummary("Approve: the tool runs and the agent answers; returns the continued turn.");
-        group.MapPost("/{approvalId}/reject", Reject).Validated().WithName("RejectToolCall")
+        group.MapPost("/{approvalId}/reject", Reject).Validated().WithName("RejectToolCall").Continues()
             .WithSummary("Reject: the agent is told the call was refused and answers; returns the continued turn.");
         return group;
     }
@@ -65,6 +66,11 @@ public static class ApprovalsApi
             return Problems.Conflict(ProblemTypes.ApprovalDecided, $"Approval '{approvalId}' was already {approval.Status}.");
         return TypedResults.Ok(await runner.ResumeAsync(approval, new ApprovalVerdict(approved, note, http.GetCaller()), ct));
     }
+
+    /// <summary>A decision continues the turn: the approval may be unknown or decided, the conversation busy, the provider failing.</summary>
+    static RouteHandlerBuilder Continues(this RouteHandlerBuilder endpoint) =>
+        endpoint.ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static ProblemHttpResult NotFound(string approvalId) => Problems.NotFound(ProblemTypes.ApprovalNotFound, $"No approval with id '{approvalId}' exists.");
 }

@@ -19,24 +19,29 @@ public static class ConversationsApi
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/conversations").WithTags("Conversations");
-        group.MapPost("/", Create).Validated().WithName("CreateConversation").RequireAuthorization(Policies.Chat);
-        group.MapGet("/", List).WithName("ListConversations").RequireAuthorization(Policies.ReadConversations);
-        group.MapGet("/{conversationId}", Get).WithName("GetConversation").RequireAuthorization(Policies.ReadConversations);
-        group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation").RequireAuthorization(Policies.Chat);
-        group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages").RequireAuthorization(Policies.ReadConversations);
-        group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage").RequireAuthorization(Policies.Chat)
-            .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+        group.MapPost("/", Create).Validated().WithName("CreateConversation").RequireAuthorization(Policies.Chat)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Start a conversation with an agent; its greeting, if any, opens it.");
+        group.MapGet("/", List).WithName("ListConversations").RequireAuthorization(Policies.ReadConversations)
+            .WithSummary("Conversations, newest first (a non-admin key sees its own); filter by userId or agentId.");
+        group.MapGet("/{conversationId}", Get).WithName("GetConversation").RequireAuthorization(Policies.ReadConversations)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One conversation.");
+        group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation").RequireAuthorization(Policies.Chat)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Delete a conversation and its messages.");
+        group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages").RequireAuthorization(Policies.ReadConversations)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A conversation's messages, oldest first, a page at a time.");
+        group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage").RequireAuthorization(Policies.Chat).Turn()
             .WithSummary("Send a user message and get the agent's reply (JSON, or SSE with Accept: text/event-stream or stream: true).");
 
-        app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat").RequireAuthorization(Policies.Chat)
-            .Produces<TurnDto>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
+        app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat").RequireAuthorization(Policies.Chat).Turn()
             .WithSummary("Chat in one call: continues conversationId, or starts a conversation with agentId (default agent when absent).");
         return group;
     }
+
+    /// <summary>What a turn endpoint answers: the turn as JSON or as a stream, or why there was none.</summary>
+    static RouteHandlerBuilder Turn(this RouteHandlerBuilder endpoint) =>
+        endpoint.Produces<TurnDto>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(
         CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, HttpContext http, CancellationToken ct)

@@ -20,7 +20,7 @@ public static class ObservabilityApi
         app.MapGet("/v1/admin/errors", ListErrors).WithTags("Observability").WithName("ListErrors").RequireAuthorization(Policies.Admin)
             .WithSummary("Errors grouped by fingerprint, most recent first: count, first and last seen, a sample trace id, the last message.");
         app.MapGet("/v1/admin/analytics", QueryAnalytics).WithTags("Observability").WithName("QueryAnalytics").RequireAuthorization(Policies.Admin)
-            .Produces<Page<AnalyticsRow>>().Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .Produces<Page<AnalyticsRow>>(StatusCodes.Status200OK, "application/json", "text/csv")
             .WithSummary("Requests, errors, latency percentiles, tokens and estimated cost grouped by key, agent, model, route or day (format=csv for CSV).");
         app.MapGet("/system/health", SystemHealth).WithTags("Observability").WithName("SystemHealth").RequireAuthorization(Policies.Admin)
             .WithSummary("Current resource figures, active and recent alerts, uptime and version.");

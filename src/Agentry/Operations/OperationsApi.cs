@@ -1,6 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.OpenApi;
 
 namespace Agentry.Operations;
 
@@ -54,4 +56,124 @@ public static class OperationsApi
         };
         return JsonSerializer.SerializeAsync(context.Response.Body, body, JsonSerializerOptions.Web, context.RequestAborted);
     }
+
+    /// <summary>
+    /// Health checks and the Prometheus endpoint are not route handlers, so the generator cannot see them; they are part
+    /// of the contract all the same (load balancers and scrapers are clients too).
+    /// </summary>
+    public static void DescribeHealthAndMetrics(OpenApiDocument document)
+    {
+        document.Components!.Schemas!["HealthReport"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object, Required = new HashSet<string> { "status", "checks" }, AdditionalPropertiesAllowed = false,
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["status"] = Status(),
+                ["checks"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Array,
+                    Items = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object, Required = new HashSet<string> { "name", "status" }, AdditionalPropertiesAllowed = false,
+                        Properties = new Dictionary<string, IOpenApiSchema> { ["name"] = new OpenApiSchema { Type = JsonSchemaType.String }, ["status"] = Status() },
+                    },
+                },
+            },
+        };
+        document.Components.Schemas["DetailedHealthReport"] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object, Required = new HashSet<string> { "status", "version", "durationMs", "checks" },
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["status"] = Status(),
+                ["version"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                ["durationMs"] = new OpenApiSchema { Type = JsonSchemaType.Number },
+                ["checks"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Array,
+                    Items = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object, Required = new HashSet<string> { "name", "status", "durationMs", "tags", "data" },
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            ["name"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                            ["status"] = Status(),
+                            ["description"] = new OpenApiSchema { Type = JsonSchemaType.String | JsonSchemaType.Null },
+                            ["durationMs"] = new OpenApiSchema { Type = JsonSchemaType.Number },
+                            ["tags"] = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+                            ["data"] = new OpenApiSchema { Type = JsonSchemaType.Object, Description = "Figures of the check (free disk, provider state, queue lengths)." },
+                        },
+                    },
+                },
+            },
+        };
+
+        OpenApiResponse Report(string schema, string description) => new()
+        {
+            Description = description,
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchemaReference(schema, document) } },
+        };
+        OpenApiOperation Operation(string id, string summary, bool anonymous, IDictionary<string, IOpenApiResponse> responses)
+        {
+            var operation = new OpenApiOperation { OperationId = id, Summary = summary, Tags = new HashSet<OpenApiTagReference> { new("Health", document) }, Responses = new OpenApiResponses() };
+            foreach (var (status, response) in responses) operation.Responses[status] = response;
+            if (anonymous) operation.Security = [];
+            else
+            {
+                operation.Responses["401"] = Api.OpenApiContract.ProblemResponse(document, "No valid API key.");
+                operation.Responses["403"] = Api.OpenApiContract.ProblemResponse(document, "The key lacks the scope (admin; metrics for /metrics), and the client is not in an allowed network.");
+            }
+            return operation;
+        }
+
+        document.Tags ??= new HashSet<OpenApiTag>();
+        document.Tags.Add(new OpenApiTag { Name = "Health", Description = "Probes for load balancers and orchestrators, details for operators, metrics for scrapers." });
+        document.Paths["/health/live"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = Operation("Liveness", "Liveness: the process answers (checks nothing else).", anonymous: true,
+                    new Dictionary<string, IOpenApiResponse> { ["200"] = Report("HealthReport", "Alive.") }),
+            },
+        };
+        document.Paths["/health/ready"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = Operation("Readiness", "Readiness: database, disk, background workers and model provider; names and statuses only.", anonymous: true,
+                    new Dictionary<string, IOpenApiResponse>
+                    {
+                        ["200"] = Report("HealthReport", "Ready (Healthy or Degraded)."), ["503"] = Report("HealthReport", "Not ready: a check is Unhealthy."),
+                    }),
+            },
+        };
+        document.Paths["/health"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = Operation("DetailedHealth", "Every check with its description, duration and figures (admin).", anonymous: false,
+                    new Dictionary<string, IOpenApiResponse>
+                    {
+                        ["200"] = Report("DetailedHealthReport", "Healthy or Degraded."), ["503"] = Report("DetailedHealthReport", "A check is Unhealthy."),
+                    }),
+            },
+        };
+        document.Paths["/metrics"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = Operation("Metrics", "Prometheus metrics (a metrics or admin key, or an allowed network).", anonymous: false,
+                    new Dictionary<string, IOpenApiResponse>
+                    {
+                        ["200"] = new OpenApiResponse
+                        {
+                            Description = "Prometheus text exposition format.",
+                            Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                        },
+                    }),
+            },
+        };
+    }
+
+    static OpenApiSchema Status() => new() { Type = JsonSchemaType.String, Enum = [JsonValue.Create("Healthy"), JsonValue.Create("Degraded"), JsonValue.Create("Unhealthy")] };
 }

@@ -33,7 +33,7 @@ public static class RulesApi
 {
     public static RouteHandlerBuilder MapRulesApi(this IEndpointRouteBuilder app) =>
         app.MapPost("/v1/agents/{agentId}/rules:test", Test).Validated().WithTags("Agents").WithName("TestRules")
-            .RequireAuthorization(Policies.ReadAgents)
+            .RequireAuthorization(Policies.ReadAgents).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Dry-run a message through the input rules, a reply through the output rules and a tool call through the tool rules.");
 
     static async Task<Results<Ok<RuleTestResult>, ProblemHttpResult, ValidationProblem>> Test(

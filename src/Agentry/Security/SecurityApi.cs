@@ -10,9 +10,11 @@ public static class SecurityApi
     {
         var group = app.MapGroup("/v1/admin/keys").WithTags("Keys").RequireAuthorization(Policies.Admin);
         group.MapPost("/", Create).Validated().WithName("CreateKey").WithSummary("Create a key; the secret is in this response only.");
-        group.MapGet("/", List).WithName("ListKeys");
-        group.MapDelete("/{keyId}", Revoke).WithName("RevokeKey");
-        group.MapPost("/{keyId}/rotate", Rotate).WithName("RotateKey").WithSummary("New secret for the key; the old one stops working at once.");
+        group.MapGet("/", List).WithName("ListKeys").WithSummary("Every key with its scopes, limits, status and last use; never a secret.");
+        group.MapDelete("/{keyId}", Revoke).WithName("RevokeKey").ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Revoke a key: refused from the next request on.");
+        group.MapPost("/{keyId}/rotate", Rotate).WithName("RotateKey").ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("New secret for the key; the old one stops working at once.");
         return group;
     }
 
