@@ -83,6 +83,14 @@ public static class OpenApiContract
                         foreach (var media in response.Content?.Values ?? Enumerable.Empty<OpenApiMediaType>())
                             if (media.Schema is OpenApiSchema schema) NullableRefsMatchOnce(schema);
             Operations.OperationsApi.DescribeHealthAndMetrics(document);
+            // The server address is the one the request came to; without a trailing slash, paths append cleanly.
+            foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/');
+            document.Tags ??= new HashSet<OpenApiTag>();
+            foreach (var (name, description) in TagDescriptions)
+            {
+                if (document.Tags.FirstOrDefault(t => t.Name == name) is { } tag) tag.Description ??= description;
+                else document.Tags.Add(new OpenApiTag { Name = name, Description = description });
+            }
             return Task.CompletedTask;
         });
     }
@@ -90,6 +98,17 @@ public static class OpenApiContract
     static readonly NullabilityInfoContext Nullability = new();
 
     /// <summary>A value type wrapped in Nullable, or a reference the code annotates as nullable (<c>string?</c>).</summary>
+    static readonly (string Name, string Description)[] TagDescriptions =
+    [
+        ("Conversations", "Conversations and turns: send a message, get the agent's reply as JSON or a stream."),
+        ("Agents", "Agent definitions from YAML files and from the API, and dry runs of their rules."),
+        ("Tools", "The tools agents may call."),
+        ("Approvals", "Tool calls a rule held for a human decision."),
+        ("Keys", "API keys, their scopes and limits."),
+        ("Audit", "The tamper-evident audit log."),
+        ("Observability", "Grouped errors, usage analytics and resource health."),
+    ];
+
     static bool IsNullable(System.Text.Json.Serialization.Metadata.JsonPropertyInfo property)
     {
         if (Nullable.GetUnderlyingType(property.PropertyType) is not null) return true;
