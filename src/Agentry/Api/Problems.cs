@@ -37,6 +37,8 @@ public static class ProblemTypes
     /// <summary>The provider's answer ended before it said it was finished (a cut stream, no finish reason).</summary>
     public const string UpstreamIncomplete = Prefix + "upstream-incomplete";
     public const string ShuttingDown = Prefix + "shutting-down";
+    public const string IdempotencyKeyInUse = Prefix + "idempotency-key-in-use";
+    public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
     public const string AgentsReloadFailed = Prefix + "agents-reload-failed";
     public const string Unauthorized = Prefix + "unauthorized";
     public const string Forbidden = Prefix + "forbidden";

@@ -40,7 +40,18 @@ public static class ConversationsApi
     /// <summary>What a turn endpoint answers: the turn as JSON or as a stream, or why there was none.</summary>
     static RouteHandlerBuilder Turn(this RouteHandlerBuilder endpoint) =>
         endpoint.Produces<TurnDto>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+                {
+                    Name = Idempotency.Header, In = Microsoft.OpenApi.ParameterLocation.Header, Required = false,
+                    Description = "Makes a retry safe: the same key and body within 24 h returns the first result (header Idempotent-Replayed: true) instead of running a second turn; 409 while the first still runs, 422 for a different body.",
+                    Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, MaxLength = 200 },
+                });
+                return Task.CompletedTask;
+            })
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(
@@ -122,13 +133,13 @@ public static class ConversationsApi
         return TypedResults.Ok(Pagination.ToPage(rows, take, MessageDto.From, m => m.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
-    static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, http, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller(), TraceId(http)),
+    static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, Idempotency idempotency, CancellationToken ct) =>
+        RespondAsync(runner, idempotency, http, request, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller(), TraceId(http)),
             WantsStream(http, request.Stream), ct);
 
-    static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, CancellationToken ct) =>
-        RespondAsync(runner, http, new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller(), TraceId(http)),
-            WantsStream(http, request.Stream), ct);
+    static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, Idempotency idempotency, CancellationToken ct) =>
+        RespondAsync(runner, idempotency, http, request,
+            new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller(), TraceId(http)), WantsStream(http, request.Stream), ct);
 
     static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
 
@@ -139,33 +150,63 @@ public static class ConversationsApi
     /// For a stream, the first event is awaited before the response starts, so a turn that fails early (unknown
     /// conversation, busy, provider down) still gets a proper status code and problem body instead of an SSE error.
     /// </summary>
-    static async Task<IResult> RespondAsync(TurnRunner runner, HttpContext http, TurnRequest request, bool stream, CancellationToken ct)
+    static async Task<IResult> RespondAsync(TurnRunner runner, Idempotency idempotency, HttpContext http, object body, TurnRequest request, bool stream, CancellationToken ct)
     {
-        if (!stream) return TypedResults.Ok(await runner.RunAsync(request, ct));
+        // With an Idempotency-Key, a retry of a turn that already ran gets its result, not a second turn.
+        var decision = await idempotency.BeginAsync(http, body, ct);
+        if (decision is IdempotencyDecision.Replay replay)
+        {
+            http.Response.Headers[Idempotency.ReplayedHeader] = "true";
+            return stream ? TypedResults.ServerSentEvents(Replayed(replay.Turn)) : TypedResults.Ok(replay.Turn);
+        }
+        var proceed = decision as IdempotencyDecision.Proceed;
 
-        var events = runner.StreamAsync(request, ct).GetAsyncEnumerator(ct);
+        IAsyncEnumerator<TurnEvent>? events = null;
         bool any;
         try
         {
+            if (!stream)
+            {
+                var turn = await runner.RunAsync(request, ct);
+                if (proceed is not null) await idempotency.CompleteAsync(proceed, turn);
+                return TypedResults.Ok(turn);
+            }
+            events = runner.StreamAsync(request, ct).GetAsyncEnumerator(ct);
             any = await events.MoveNextAsync();
         }
         catch
         {
-            await events.DisposeAsync();
+            if (events is not null) await events.DisposeAsync();
+            if (proceed is not null) await idempotency.ReleaseAsync(proceed);
             throw;
         }
-        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), ct));
+        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), idempotency, proceed, ct));
+    }
+
+    /// <summary>A replayed turn as a stream: its stored messages and the turn, as the first request's stream ended.</summary>
+    static async IAsyncEnumerable<SseItem<object>> Replayed(TurnDto turn)
+    {
+        foreach (var message in turn.Messages.Where(m => m.Role == MessageRoles.Assistant))
+            yield return new SseItem<object>(message, TurnEvent.MessageCompleted);
+        yield return new SseItem<object>(turn, TurnEvent.TurnCompleted);
+        await Task.CompletedTask;
     }
 
     static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, Observability.AgentryTelemetry telemetry,
-        [EnumeratorCancellation] CancellationToken ct)
+        Idempotency idempotency, IdempotencyDecision.Proceed? proceed, [EnumeratorCancellation] CancellationToken ct)
     {
         telemetry.StreamOpened();
+        var completed = false;
         try
         {
             if (!any) yield break;
             do
             {
+                if (events.Current is { Type: TurnEvent.TurnCompleted, Data: TurnDto turn } && proceed is not null)
+                {
+                    await idempotency.CompleteAsync(proceed, turn);
+                    completed = true;
+                }
                 yield return new SseItem<object>(events.Current.Data, events.Current.Type);
             } while (await events.MoveNextAsync());
         }
@@ -173,6 +214,7 @@ public static class ConversationsApi
         {
             telemetry.StreamClosed();
             await events.DisposeAsync();
+            if (proceed is not null && !completed) await idempotency.ReleaseAsync(proceed);
         }
     }
 }

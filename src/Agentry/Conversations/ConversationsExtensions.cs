@@ -12,6 +12,8 @@ public static class ConversationsExtensions
         builder.Services.AddScoped<TurnStore>();
         builder.Services.AddScoped<AgentLoop>();
         builder.Services.AddScoped<TurnRunner>();
+        builder.Services.AddScoped<Idempotency>();
+        builder.Services.AddHostedService<IdempotencyPurge>();
 
         // An agent's context, assembled in order; long-term memory and knowledge add providers here.
         builder.Services.AddSingleton<ContextBuilder>();

@@ -23,6 +23,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Approval> Approvals => Set<Approval>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<AuditOutboxEntry> AuditOutbox => Set<AuditOutboxEntry>();
+    public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
 
     static readonly (string Field, int Length)[] AuditFieldLengths =
         [("Actor", 64), ("ClientIp", 64), ("Action", 64), ("Target", 200), ("Outcome", 64), ("TraceId", 64)];
@@ -121,6 +122,14 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             e.HasIndex(x => new { x.Actor, x.Id }).HasDatabaseName("ix_audit_events_actor");
         });
         model.Entity<AuditOutboxEntry>().ToTable("audit_outbox");
+        model.Entity<IdempotentRequest>(r =>
+        {
+            r.HasKey(x => new { x.Owner, x.Key });
+            r.Property(x => x.Owner).HasMaxLength(40);
+            r.Property(x => x.Key).HasMaxLength(200);
+            r.Property(x => x.RequestHash).HasMaxLength(64);
+            r.HasIndex(x => x.ExpiresAt).HasDatabaseName("ix_idempotent_requests_expires");
+        });
         // A staged event and a chained one hold the same fields.
         foreach (var audited in new[] { typeof(AuditEvent), typeof(AuditOutboxEntry) })
             foreach (var (field, length) in AuditFieldLengths) model.Entity(audited).Property(field).HasMaxLength(length);

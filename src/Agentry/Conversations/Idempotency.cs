@@ -1,0 +1,92 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Agentry.Api;
+using Agentry.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Conversations;
+
+/// <summary>A turn request a client marked with an <c>Idempotency-Key</c>: what it asked for and, once done, what it got.</summary>
+public sealed class IdempotentRequest
+{
+    /// <summary>The API key (or <c>anonymous</c>) the idempotency key belongs to: two clients may use the same key.</summary>
+    public required string Owner { get; set; }
+    public required string Key { get; set; }
+    /// <summary>SHA-256 of the method, path and body: the same key with another request is a client mistake.</summary>
+    public required string RequestHash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    /// <summary>The completed turn (JSON); null while the first request is still running.</summary>
+    public string? Response { get; set; }
+}
+
+/// <summary>What to do with a request that carries an <c>Idempotency-Key</c>.</summary>
+public abstract record IdempotencyDecision
+{
+    public sealed record Proceed(string Owner, string Key) : IdempotencyDecision;
+    public sealed record Replay(TurnDto Turn) : IdempotencyDecision;
+}
+
+/// <summary>
+/// Safe retries of the turn endpoints: the first request with a key runs and its result is kept for 24 hours; a retry
+/// with the same key and body gets that result again instead of a second turn (and a second refund); a retry while the
+/// first still runs gets 409, one with a different body 422. A turn that ends without a result (a failure that stored
+/// nothing) releases the key, so the client may retry it. Rows are shared by every instance through the database.
+/// </summary>
+public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
+{
+    public const string Header = "Idempotency-Key";
+    public const string ReplayedHeader = "Idempotent-Replayed";
+    static readonly TimeSpan Keep = TimeSpan.FromHours(24);
+    static readonly JsonSerializerOptions Json = CreateJson();
+
+    public async Task<IdempotencyDecision?> BeginAsync(HttpContext http, object request, CancellationToken cancellationToken)
+    {
+        if (http.Request.Headers[Header].ToString() is not { Length: > 0 } key) return null;
+        if (key.Length > 200 || key.Any(char.IsControl))
+            throw new ApiProblemException(400, ProblemTypes.ValidationFailed, "Invalid Idempotency-Key", "The Idempotency-Key header must be 1-200 printable characters.");
+        var owner = Security.CallerExtensions.GetCaller(http)?.KeyId ?? "anonymous";
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{http.Request.Method} {http.Request.Path}\n{JsonSerializer.Serialize(request, request.GetType(), Json)}")));
+        var now = time.GetUtcNow();
+
+        await db.IdempotentRequests.Where(r => r.Owner == owner && r.Key == key && r.ExpiresAt < now).ExecuteDeleteAsync(cancellationToken);
+        db.IdempotentRequests.Add(new IdempotentRequest { Owner = owner, Key = key, RequestHash = hash, CreatedAt = now, ExpiresAt = now + Keep });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return new IdempotencyDecision.Proceed(owner, key);
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+        }
+        var existing = await db.IdempotentRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Owner == owner && r.Key == key, cancellationToken)
+            ?? throw Conflict(key); // released between our insert and our read: the first request failed; retry
+        if (existing.RequestHash != hash)
+            throw new ApiProblemException(422, ProblemTypes.IdempotencyKeyReused, "Idempotency key reused",
+                $"Idempotency-Key '{key}' was used for a different request; use a new key for a new request.");
+        if (existing.Response is null) throw Conflict(key);
+        return new IdempotencyDecision.Replay(JsonSerializer.Deserialize<TurnDto>(existing.Response, Json)!);
+    }
+
+    public async Task CompleteAsync(IdempotencyDecision.Proceed proceed, TurnDto turn) =>
+        await db.IdempotentRequests.Where(r => r.Owner == proceed.Owner && r.Key == proceed.Key)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Response, JsonSerializer.Serialize(turn, Json)), CancellationToken.None);
+
+    /// <summary>Nothing to replay: the key is free again.</summary>
+    public async Task ReleaseAsync(IdempotencyDecision.Proceed proceed) =>
+        await db.IdempotentRequests.Where(r => r.Owner == proceed.Owner && r.Key == proceed.Key && r.Response == null).ExecuteDeleteAsync(CancellationToken.None);
+
+    static ApiProblemException Conflict(string key) =>
+        new(409, ProblemTypes.IdempotencyKeyInUse, "Request in progress",
+            $"A request with Idempotency-Key '{key}' is still running; retry when it has finished to get its result.")
+        { RetryAfter = TimeSpan.FromSeconds(1) };
+
+    static JsonSerializerOptions CreateJson()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        ApiExtensions.ConfigureJson(options);
+        return options;
+    }
+}

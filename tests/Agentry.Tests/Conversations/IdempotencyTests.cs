@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Json;
+using Agentry.Api;
+
+namespace Agentry.Tests.Conversations;
+
+/// <summary>A client that timed out retries with the same Idempotency-Key: one turn, one refund, the same answer.</summary>
+public sealed class IdempotencyTests
+{
+    static HttpRequestMessage Chat(object body, string key, bool stream = false)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat") { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", key);
+        if (stream) request.Headers.Accept.Add(new System.Net.Http.Headers.MediaTypeWithQualityHeaderValue("text/event-stream"));
+        return request;
+    }
+
+    [Fact]
+    public async Task A_retry_with_the_same_key_returns_the_first_result_and_runs_nothing_twice()
+    {
+        await using var app = new AgentryApp();
+        var body = new { message = "/tool refund {\"amount\": 40, \"reason\": \"late delivery\"}", agentId = "billing" };
+        var first = await app.Client.SendAsync(Chat(body, "order-1234-refund"));
+        await Http.ExpectAsync(first, HttpStatusCode.OK);
+        var turn = await Http.JsonAsync(first);
+
+        var retry = await app.Client.SendAsync(Chat(body, "order-1234-refund"));
+        await Http.ExpectAsync(retry, HttpStatusCode.OK);
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        var replayed = await Http.JsonAsync(retry);
+        Assert.Equal(turn.ToJsonString(), replayed.ToJsonString());
+
+        using var stream = await app.Client.SendAsync(Chat(body, "order-1234-refund", stream: true), HttpCompletionOption.ResponseHeadersRead);
+        var events = await Sse.ReadAllAsync(stream);
+        Assert.Equal((string?)turn["conversationId"], (string?)events.Last(e => e.Type == "turn.completed").Data!["conversationId"]);
+
+        var conversation = (string)turn["conversationId"]!;
+        Assert.Equal(3, (await app.MessagesAsync(conversation)).Count); // user, tool, assistant: one turn
+        var refunds = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested")))["data"]!.AsArray();
+        Assert.Single(refunds); // one refund filed
+    }
+
+    [Fact]
+    public async Task The_same_key_with_another_body_is_a_422_and_while_the_first_runs_a_409()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var release = new TaskCompletionSource();
+        openAi.Enqueue(new FakeReply { Text = "done", Gate = release.Task });
+
+        var running = app.Client.SendAsync(Chat(new { message = "slow one", agentId = "support" }, "k-1"));
+        await Wait.UntilAsync(() => openAi.Requests.Count == 1, because: "the first request is running");
+        await Http.ProblemAsync(await app.Client.SendAsync(Chat(new { message = "slow one", agentId = "support" }, "k-1")), 409, ProblemTypes.IdempotencyKeyInUse);
+        await Http.ProblemAsync(await app.Client.SendAsync(Chat(new { message = "another", agentId = "support" }, "k-1")), 422, ProblemTypes.IdempotencyKeyReused);
+        release.SetResult();
+        await Http.ExpectAsync(await running, HttpStatusCode.OK);
+        await Http.ExpectAsync(await app.Client.SendAsync(Chat(new { message = "slow one", agentId = "support" }, "k-1")), HttpStatusCode.OK);
+        Assert.Single(openAi.Requests);
+    }
+
+    [Fact]
+    public async Task A_turn_that_failed_without_a_result_frees_its_key_for_the_retry()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "0" });
+        openAi.Enqueue(FakeReply.Fail(500), FakeReply.Say("second time lucky"));
+        var body = new { message = "hello", agentId = "support" };
+        await Http.ProblemAsync(await app.Client.SendAsync(Chat(body, "retry-me")), 502, ProblemTypes.UpstreamError);
+        var retried = await app.Client.SendAsync(Chat(body, "retry-me"));
+        await Http.ExpectAsync(retried, HttpStatusCode.OK);
+        Assert.False(retried.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal("second time lucky", (string?)(await Http.JsonAsync(retried))["messages"]![1]!["content"]);
+    }
+
+    [Fact]
+    public async Task Keys_belong_to_the_api_key_that_used_them()
+    {
+        await using var app = new AgentryApp();
+        var one = app.CreateApiClient((await app.CreateKeyAsync("one", ["chat"])).Secret);
+        var two = app.CreateApiClient((await app.CreateKeyAsync("two", ["chat"])).Secret);
+        var body = new { message = "hello", agentId = "support" };
+        var first = await Http.JsonAsync(await one.SendAsync(Chat(body, "shared-name")));
+        var second = await Http.JsonAsync(await two.SendAsync(Chat(body, "shared-name")));
+        Assert.NotEqual((string?)first["conversationId"], (string?)second["conversationId"]);
+    }
+}
