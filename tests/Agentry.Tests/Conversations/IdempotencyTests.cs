@@ -36,7 +36,9 @@ public sealed class IdempotencyTests
 
         var conversation = (string)turn["conversationId"]!;
         Assert.Equal(3, (await app.MessagesAsync(conversation)).Count); // user, tool, assistant: one turn
-        var refunds = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested")))["data"]!.AsArray();
+        System.Text.Json.Nodes.JsonArray refunds = [];
+        await Wait.UntilAsync(async () => (refunds = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested")))["data"]!.AsArray()).Count > 0,
+            because: "the refund's audit event is chained");
         Assert.Single(refunds); // one refund filed
     }
 
