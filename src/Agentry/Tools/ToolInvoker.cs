@@ -14,6 +14,8 @@ public sealed record ToolOutcome(string Outcome, string ResultForModel, int Dura
     public const string Denied = "denied";
     public const string UnknownTool = "unknown-tool";
     public const string LimitReached = "limit-reached";
+    /// <summary>A side-effecting call repeated with the same arguments in a conversation: the first result, not a second effect.</summary>
+    public const string AlreadyDone = "already-done";
 }
 
 /// <summary>

@@ -17,6 +17,20 @@ public sealed class ToolOptions
 
     /// <summary>Hosts the <c>http_get</c> tool may fetch from; empty (the default) turns the tool off.</summary>
     public string[] HttpGetAllowedHosts { get; set; } = [];
+
+    /// <summary>
+    /// Controls that belong to a tool, whichever agent calls it (Tools:Policies:refund:ApprovalAbove = 100, …). The
+    /// defaults guard the side-effecting built-ins; settings override them key by key.
+    /// </summary>
+    public Dictionary<string, ToolPolicy> Policies { get; set; } = new(StringComparer.Ordinal)
+    {
+        ["refund"] = new()
+        {
+            AmountArgument = "amount", ApprovalAbove = 100, MaxPerCall = 10_000, MaxTotalPerConversation = 200, MaxTotalPerUserPerDay = 500,
+            OncePerConversation = true,
+        },
+        ["escalate_to_human"] = new() { OncePerConversation = true },
+    };
 }
 
 /// <summary>A tool as the API lists it.</summary>

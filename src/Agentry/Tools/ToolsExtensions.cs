@@ -10,6 +10,7 @@ public static class ToolsExtensions
         builder.Services.AddSingleton<ToolCatalog>();
         builder.Services.AddScoped<ToolInvoker>();
         builder.Services.AddScoped<ToolStep>();
+        builder.Services.AddScoped<ToolPolicies>();
         builder.Services.AddHttpClient(HttpGetClient, c => c.Timeout = TimeSpan.FromSeconds(10))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         return builder;
