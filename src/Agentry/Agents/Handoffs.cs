@@ -12,11 +12,11 @@ namespace Agentry.Agents;
 
 /// <summary>
 /// Every way a conversation moves to another agent within a turn: an escalation rule, a router agent's semantic choice,
-/// or the model calling <c>transfer_to_AGENT</c>. All go through <see cref="HandOffAsync"/>, so each is recorded, counted,
-/// checked against the caller's budget and followed by the new agent's own input rules in exactly the same way.
+/// or the model calling <c>transfer_to_AGENT</c>. All go through <see cref="HandOffAsync"/>, so each is recorded, counted
+/// and followed by the new agent's own input rules in exactly the same way.
 /// </summary>
 public sealed class Handoffs(
-    AgentCatalog agents, ModelCatalog models, TurnRules rules, SemanticRouter router, TokenBudget budget, AgentryTelemetry telemetry,
+    AgentCatalog agents, ModelCatalog models, TurnRules rules, SemanticRouter router, AgentryTelemetry telemetry,
     IOptions<ConversationOptions> options)
 {
     public const string TransferPrefix = "transfer_to_";
@@ -71,7 +71,6 @@ public sealed class Handoffs(
     /// <summary>Hands the turn to <paramref name="target"/>: recorded as a message and an event, then the target's own input rules run.</summary>
     public async Task HandOffAsync(Turn turn, AgentDefinition target, Handoff handoff, TurnEvents events, CancellationToken cancellationToken)
     {
-        await budget.EnsureAvailableAsync(turn.Caller, cancellationToken);
         turn.SwitchTo(target, models.Resolve(target.Model), handoff);
         telemetry.HandedOff(handoff.From, handoff.To, handoff.Mode);
         Activity.Current?.AddEvent(new ActivityEvent("agentry.handoff", tags: new ActivityTagsCollection { ["from"] = handoff.From, ["to"] = handoff.To, ["mode"] = handoff.Mode }));

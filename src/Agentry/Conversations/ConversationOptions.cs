@@ -14,6 +14,13 @@ public sealed class ConversationOptions
     [Range(1, 1000)]
     public int HistoryLimit { get; set; } = 50;
 
+    /// <summary>
+    /// At most this many tokens (o200k) of those messages are sent, newest first: long messages must not push a turn past
+    /// the model's context window or the key's budget. The system prompt and the new message come on top.
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int HistoryTokenLimit { get; set; } = 8_000;
+
     /// <summary>Tool results longer than this are truncated before they are stored.</summary>
     [Range(100, 1_000_000)]
     public int MaxStoredToolResultChars { get; set; } = 4_000;

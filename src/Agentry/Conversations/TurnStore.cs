@@ -15,11 +15,11 @@ namespace Agentry.Conversations;
 
 /// <summary>
 /// A turn's first and last step: <see cref="BeginAsync"/> admits it (one turn per conversation), loads the conversation
-/// and its history window and checks the caller's budget; <see cref="CommitAsync"/> stores everything it produced,
+/// and its history window; <see cref="CommitAsync"/> stores everything it produced,
 /// with its audit events, in one transaction.
 /// </summary>
 public sealed class TurnStore(
-    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown,
+    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TurnShutdown shutdown,
     IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -35,7 +35,6 @@ public sealed class TurnStore(
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             var model = models.Resolve(agent.Model);
-            await budget.EnsureAvailableAsync(request.Caller, cancellationToken);
             var history = isNew ? [] : await LoadHistoryAsync(conversation.Id, cancellationToken);
             return new Turn(conversation, isNew, request, request.Caller, lease, agent, model, history, shutdown.Token);
         }
@@ -91,7 +90,10 @@ public sealed class TurnStore(
         return conversation;
     }
 
-    /// <summary>The newest messages that carry text, oldest first; reads one index range however long the conversation is.</summary>
+    /// <summary>
+    /// The newest messages that carry text, oldest first, within the message and token limits; reads one index range
+    /// however long the conversation is.
+    /// </summary>
     async Task<List<ChatMessage>> LoadHistoryAsync(string conversationId, CancellationToken cancellationToken)
     {
         var recent = await db.Messages.AsNoTracking()
@@ -100,8 +102,17 @@ public sealed class TurnStore(
             .Take(options.Value.HistoryLimit)
             .Select(m => new { m.Role, m.Content })
             .ToListAsync(cancellationToken);
-        recent.Reverse();
-        return recent.Select(m => new ChatMessage(m.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, m.Content)).ToList();
+        var history = new List<ChatMessage>(recent.Count);
+        var tokens = 0;
+        foreach (var message in recent)
+        {
+            var chat = new ChatMessage(message.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, message.Content);
+            tokens += Tokens.Count(chat);
+            if (tokens > options.Value.HistoryTokenLimit) break; // older messages than this one are left out too: no gaps
+            history.Add(chat);
+        }
+        history.Reverse();
+        return history;
     }
 
     /// <summary>
@@ -152,8 +163,6 @@ public sealed class TurnStore(
             throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
                 $"Conversation '{conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
         }
-        // Charged after the commit, with what the provider reported: the budget counts real usage, including interrupted turns.
-        await budget.ChargeAsync(turn.Caller, turn.InputTokens + turn.OutputTokens, CancellationToken.None);
         return stored;
     }
 

@@ -25,7 +25,7 @@ public sealed record ModelAnswer(string Text, IReadOnlyList<FunctionCallContent>
 /// <see cref="ModelResilienceOptions.TotalTimeout"/>. An answer that ends without a finish reason was cut short and is a
 /// failure, never a complete reply. A broken or cut answer is retried when nobody has seen any of it yet.
 /// </summary>
-public sealed partial class ModelInvoker(IOptions<ModelOptions> options, AgentryTelemetry telemetry, ILogger<ModelInvoker> logger)
+public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Security.TokenBudget budget, AgentryTelemetry telemetry, ILogger<ModelInvoker> logger)
 {
     public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken)
     {
@@ -36,6 +36,8 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
             Temperature = (float?)turn.Agent.Temperature, MaxOutputTokens = turn.Agent.MaxOutputTokens, Tools = context.Tools.Count > 0 ? context.Tools : null,
         };
 
+        var promptTokens = prompt.Sum(Tokens.Count) + context.Tools.Sum(Tokens.Count);
+
         var limits = options.Value.Resilience;
         var started = Stopwatch.GetTimestamp();
         using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -44,7 +46,17 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         for (var call = 1; ; call++)
         {
             // The first-token clock starts again for each call: a retry of a long answer that broke off gets its own budget.
-            var answer = await StreamAsync(turn, prompt, chatOptions, deltas, Stopwatch.GetTimestamp(), total, cancellationToken);
+            // Every call, a retry included, reserves its budget first and settles it after (Security/TokenBudget.cs).
+            var reservation = await budget.ReserveAsync(turn.Caller, promptTokens, turn.Agent.MaxOutputTokens, cancellationToken);
+            ModelAnswer? answer = null;
+            try
+            {
+                answer = await StreamAsync(turn, prompt, chatOptions, deltas, Stopwatch.GetTimestamp(), total, cancellationToken);
+            }
+            finally
+            {
+                await budget.SettleAsync(reservation, answer is null ? promptTokens : Spent(answer, promptTokens));
+            }
             if (answer.Failure is not { } failure) return answer;
             if (!answer.Shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
             {
@@ -136,6 +148,14 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Agentry
         return Answer();
 
         ModelAnswer Answer() => new(text.ToString(), calls, usage, finishReason, failure) { Shown = shown };
+    }
+
+    /// <summary>What the provider reported, or when it reports nothing (some local servers, a broken stream) a count of what was sent and received.</summary>
+    static long Spent(ModelAnswer answer, int promptTokens)
+    {
+        var reported = (answer.Usage?.InputTokenCount ?? 0) + (answer.Usage?.OutputTokenCount ?? 0);
+        if (reported > 0) return reported;
+        return promptTokens + Tokens.Count(answer.Text) + answer.Calls.Sum(call => Tokens.Count(new ChatMessage(ChatRole.Assistant, [call])));
     }
 
     /// <summary>A stream that broke or ended early, as opposed to a provider that refused, is slow or unreachable.</summary>

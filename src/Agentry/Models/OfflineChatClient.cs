@@ -22,13 +22,13 @@ public sealed class OfflineChatClient : IChatClient
         cancellationToken.ThrowIfCancellationRequested();
         var history = messages as IList<ChatMessage> ?? messages.ToList();
         var reply = Decide(history, options);
-        var inputTokens = history.Sum(m => TokenEstimator.Count(m.Text));
+        var inputTokens = history.Sum(m => Tokens.Count(m.Text));
         var response = new ChatResponse(reply)
         {
             ModelId = ModelId,
             ResponseId = $"offline-{Guid.NewGuid():N}",
             FinishReason = reply.Contents.OfType<FunctionCallContent>().Any() ? ChatFinishReason.ToolCalls : ChatFinishReason.Stop,
-            Usage = new UsageDetails { InputTokenCount = inputTokens, OutputTokenCount = TokenEstimator.Count(reply.Text), TotalTokenCount = inputTokens + TokenEstimator.Count(reply.Text) },
+            Usage = new UsageDetails { InputTokenCount = inputTokens, OutputTokenCount = Tokens.Count(reply.Text), TotalTokenCount = inputTokens + Tokens.Count(reply.Text) },
         };
         return Task.FromResult(response);
     }

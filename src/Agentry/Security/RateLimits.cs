@@ -18,18 +18,32 @@ public sealed class RateLimitOptions
     [Range(1, 100_000)]
     public int ConcurrentRequests { get; set; } = 20;
 
-    /// <summary>Model tokens (input + output) per key per minute; empty means unlimited unless the key sets one.</summary>
+    /// <summary>
+    /// Model tokens (input + output) per key per minute; a key's own limit wins. Finite by default so a leaked or runaway
+    /// key cannot spend without bound; set it empty for no limit.
+    /// </summary>
     [Range(1, int.MaxValue)]
-    public int? TokensPerMinute { get; set; }
+    public int? TokensPerMinute { get; set; } = 100_000;
 
-    /// <summary>Model tokens per key per UTC day; empty means unlimited unless the key sets one.</summary>
+    /// <summary>Model tokens per key per UTC day; a key's own limit wins; empty means no limit.</summary>
     [Range(1, int.MaxValue)]
-    public int? TokensPerDay { get; set; }
+    public int? TokensPerDay { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// What a model call reserves for its answer when the agent sets no <c>maxOutputTokens</c>; the reservation is settled
+    /// with the usage the provider reports once the call ends.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int ReservedOutputTokens { get; set; } = 1_024;
 }
 
 public sealed record RateLimitDecision(bool Allowed, int Limit, int Remaining, TimeSpan Reset, IDisposable? Lease = null);
 
-public sealed record TokenBudgetDecision(bool Allowed, string? ExceededWindow, long Limit, long Used, TimeSpan Reset);
+/// <summary>Tokens set aside for one model call, in the windows that were current when it started.</summary>
+public sealed record TokenReservation(string Partition, long Minute, long Day, long Tokens);
+
+/// <summary>A reservation, or why there is none: the window that is full, its limit, what is used and when it renews.</summary>
+public sealed record TokenBudgetDecision(bool Allowed, string? ExceededWindow, long Limit, long Used, TimeSpan Reset, TokenReservation? Reservation = null);
 
 /// <summary>
 /// Where limiter state lives. The in-process store serves one instance; a Redis-backed store replaces it for
@@ -40,8 +54,10 @@ public interface IRateLimitStore
     ValueTask<RateLimitDecision> AcquireRequestAsync(string partition, int permitsPerMinute, CancellationToken cancellationToken);
     /// <summary>A lease to dispose when the request ends, or a decision with Allowed = false.</summary>
     ValueTask<RateLimitDecision> AcquireConcurrencyAsync(string partition, int limit, CancellationToken cancellationToken);
-    ValueTask<TokenBudgetDecision> CheckTokensAsync(string partition, int? perMinute, int? perDay, CancellationToken cancellationToken);
-    ValueTask AddTokensAsync(string partition, long tokens, CancellationToken cancellationToken);
+    /// <summary>Reserves <paramref name="tokens"/> only if every window still has room for them: a check and a charge in one step.</summary>
+    ValueTask<TokenBudgetDecision> TryReserveTokensAsync(string partition, long tokens, int? perMinute, int? perDay, CancellationToken cancellationToken);
+    /// <summary>Replaces a reservation with what the call really used (more or less than reserved).</summary>
+    ValueTask SettleTokensAsync(TokenReservation reservation, long usedTokens, CancellationToken cancellationToken);
 }
 
 /// <summary>In-process limits built on System.Threading.RateLimiting (fixed windows and concurrency limiters per partition).</summary>
@@ -51,8 +67,10 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
     readonly TimeProvider _time;
     readonly PartitionedRateLimiter<(string Partition, int Limit)> _requests;
     readonly PartitionedRateLimiter<(string Partition, int Limit)> _concurrency;
-    readonly ConcurrentDictionary<(string Partition, long Minute), long> _tokensPerMinute = new();
-    readonly ConcurrentDictionary<(string Partition, long Day), long> _tokensPerDay = new();
+    const char Minute = 'm', Day = 'd';
+    /// <summary>Tokens used per partition and window (minute or UTC day number); guarded by a lock so a reservation is one step.</summary>
+    readonly Dictionary<(string Partition, char Window, long Number), long> _tokens = new();
+    long _sweptAt;
     readonly ConcurrentDictionary<string, DateTimeOffset> _windowStarts = new(StringComparer.Ordinal);
 
     public InMemoryRateLimitStore(TimeProvider time)
@@ -88,31 +106,46 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
         return ValueTask.FromResult(new RateLimitDecision(false, limit, 0, TimeSpan.FromSeconds(1)));
     }
 
-    public ValueTask<TokenBudgetDecision> CheckTokensAsync(string partition, int? perMinute, int? perDay, CancellationToken cancellationToken)
+    public ValueTask<TokenBudgetDecision> TryReserveTokensAsync(string partition, long tokens, int? perMinute, int? perDay, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        var minute = now.ToUnixTimeSeconds() / 60;
-        var day = now.ToUnixTimeSeconds() / 86_400;
-        if (perMinute is { } minuteLimit && _tokensPerMinute.GetValueOrDefault((partition, minute)) >= minuteLimit)
-            return ValueTask.FromResult(new TokenBudgetDecision(false, "minute", minuteLimit, _tokensPerMinute[(partition, minute)],
-                TimeSpan.FromSeconds(60 - now.ToUnixTimeSeconds() % 60)));
-        if (perDay is { } dayLimit && _tokensPerDay.GetValueOrDefault((partition, day)) >= dayLimit)
-            return ValueTask.FromResult(new TokenBudgetDecision(false, "day", dayLimit, _tokensPerDay[(partition, day)],
-                TimeSpan.FromSeconds(86_400 - now.ToUnixTimeSeconds() % 86_400)));
-        return ValueTask.FromResult(new TokenBudgetDecision(true, null, 0, 0, TimeSpan.Zero));
+        var now = _time.GetUtcNow().ToUnixTimeSeconds();
+        long minute = now / 60, day = now / 86_400;
+        lock (_tokens)
+        {
+            SweepFinishedWindows(minute, day);
+            var usedThisMinute = _tokens.GetValueOrDefault((partition, Minute, minute));
+            var usedToday = _tokens.GetValueOrDefault((partition, Day, day));
+            if (perMinute is { } minuteLimit && usedThisMinute + tokens > minuteLimit)
+                return ValueTask.FromResult(new TokenBudgetDecision(false, "minute", minuteLimit, usedThisMinute, TimeSpan.FromSeconds(60 - now % 60)));
+            if (perDay is { } dayLimit && usedToday + tokens > dayLimit)
+                return ValueTask.FromResult(new TokenBudgetDecision(false, "day", dayLimit, usedToday, TimeSpan.FromSeconds(86_400 - now % 86_400)));
+            _tokens[(partition, Minute, minute)] = usedThisMinute + tokens;
+            _tokens[(partition, Day, day)] = usedToday + tokens;
+            return ValueTask.FromResult(new TokenBudgetDecision(true, null, 0, 0, TimeSpan.Zero, new TokenReservation(partition, minute, day, tokens)));
+        }
     }
 
-    public ValueTask AddTokensAsync(string partition, long tokens, CancellationToken cancellationToken)
+    public ValueTask SettleTokensAsync(TokenReservation reservation, long usedTokens, CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
-        var minute = now.ToUnixTimeSeconds() / 60;
-        var day = now.ToUnixTimeSeconds() / 86_400;
-        _tokensPerMinute.AddOrUpdate((partition, minute), tokens, (_, used) => used + tokens);
-        _tokensPerDay.AddOrUpdate((partition, day), tokens, (_, used) => used + tokens);
-        // Finished windows are never read again.
-        foreach (var key in _tokensPerMinute.Keys) if (key.Minute < minute) _tokensPerMinute.TryRemove(key, out _);
-        foreach (var key in _tokensPerDay.Keys) if (key.Day < day) _tokensPerDay.TryRemove(key, out _);
+        var difference = usedTokens - reservation.Tokens;
+        lock (_tokens)
+        {
+            // A window that has ended since is gone and stays gone: only the windows still counting are corrected.
+            if (_tokens.TryGetValue((reservation.Partition, Minute, reservation.Minute), out var minuteUsed))
+                _tokens[(reservation.Partition, Minute, reservation.Minute)] = Math.Max(0, minuteUsed + difference);
+            if (_tokens.TryGetValue((reservation.Partition, Day, reservation.Day), out var dayUsed))
+                _tokens[(reservation.Partition, Day, reservation.Day)] = Math.Max(0, dayUsed + difference);
+        }
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Finished windows are never read again; swept once per minute.</summary>
+    void SweepFinishedWindows(long minute, long day)
+    {
+        if (minute == _sweptAt) return;
+        _sweptAt = minute;
+        foreach (var key in _tokens.Keys.ToList())
+            if (key.Window == Minute ? key.Number < minute : key.Number < day) _tokens.Remove(key);
     }
 
     TimeSpan UntilWindowEnds(string key)

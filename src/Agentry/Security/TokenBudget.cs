@@ -4,26 +4,36 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Security;
 
-/// <summary>Token budgets per key, checked before a turn calls the model and charged with the usage the provider reported.</summary>
+/// <summary>
+/// Token budgets per key. Every model call reserves what it may cost (its prompt and the most it may answer) before it
+/// starts and settles to what the provider reported when it ends, so concurrent turns of one key cannot together spend
+/// more than its budget: a check-then-charge would let them all pass the check at once.
+/// </summary>
 public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimitOptions> options, AuditLog audit, Observability.AgentryTelemetry telemetry)
 {
-    public async Task EnsureAvailableAsync(Caller? caller, CancellationToken cancellationToken)
+    /// <summary>Reserves tokens for one model call, or throws the 429 that ends the turn; null when the caller has no budget.</summary>
+    public async Task<TokenReservation?> ReserveAsync(Caller? caller, int promptTokens, int? maxOutputTokens, CancellationToken cancellationToken)
     {
-        if (caller is null || !options.CurrentValue.Enabled) return;
-        var (perMinute, perDay) = Limits(caller);
-        if (perMinute is null && perDay is null) return;
-        var decision = await store.CheckTokensAsync($"key:{caller.KeyId}", perMinute, perDay, cancellationToken);
-        if (decision.Allowed) return;
+        var settings = options.CurrentValue;
+        if (caller is null || !settings.Enabled) return null;
+        var (perMinute, perDay) = (caller.Limits.TokensPerMinute ?? settings.TokensPerMinute, caller.Limits.TokensPerDay ?? settings.TokensPerDay);
+        if (perMinute is null && perDay is null) return null;
+        var needed = (long)promptTokens + (maxOutputTokens ?? settings.ReservedOutputTokens);
+        var decision = await store.TryReserveTokensAsync($"key:{caller.KeyId}", needed, perMinute, perDay, cancellationToken);
+        if (decision.Reservation is { } reservation) return reservation;
+
         audit.RecordAggregated(AuditActions.BudgetExceeded, caller.KeyId, null, null, $"tokens-per-{decision.ExceededWindow}");
         telemetry.LimitRejected($"tokens-per-{decision.ExceededWindow}");
+        if (needed > decision.Limit)
+            // Waiting would not help: say what to change instead of sending the client into a retry loop.
+            throw new ApiProblemException(429, ProblemTypes.TokenBudgetExceeded, "Token budget too small for this agent",
+                $"A call of this agent may use about {needed} model tokens (its prompt and up to {needed - promptTokens} for the answer), more than this key's whole budget of {decision.Limit} per {decision.ExceededWindow}. Raise the key's token limit or lower the agent's maxOutputTokens.");
         throw new ApiProblemException(429, ProblemTypes.TokenBudgetExceeded, "Token budget exhausted",
-            $"This key has used {decision.Used} of its {decision.Limit} model tokens per {decision.ExceededWindow}; the budget renews in {Math.Ceiling(decision.Reset.TotalSeconds)} s.")
+            $"This key has used {decision.Used} of its {decision.Limit} model tokens per {decision.ExceededWindow} and the next model call may need about {needed}; the budget renews in {Math.Ceiling(decision.Reset.TotalSeconds)} s.")
         { RetryAfter = decision.Reset };
     }
 
-    public ValueTask ChargeAsync(Caller? caller, long tokens, CancellationToken cancellationToken) =>
-        caller is null || tokens <= 0 ? ValueTask.CompletedTask : store.AddTokensAsync($"key:{caller.KeyId}", tokens, cancellationToken);
-
-    (int? PerMinute, int? PerDay) Limits(Caller caller) =>
-        (caller.Limits.TokensPerMinute ?? options.CurrentValue.TokensPerMinute, caller.Limits.TokensPerDay ?? options.CurrentValue.TokensPerDay);
+    /// <summary>Replaces the reservation with what the call used. Runs even when the turn was cancelled: the provider still charged.</summary>
+    public ValueTask SettleAsync(TokenReservation? reservation, long usedTokens) =>
+        reservation is null ? ValueTask.CompletedTask : store.SettleTokensAsync(reservation, usedTokens, CancellationToken.None);
 }

@@ -71,24 +71,79 @@ public sealed class RateLimitTests
     }
 
     [Fact]
-    public async Task Token_budget_counts_real_usage_and_refuses_turns_once_spent()
+    public async Task Token_budget_is_charged_with_real_usage_and_refuses_a_call_that_no_longer_fits()
     {
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi);
-        // The fake provider reports 11 + 7 = 18 tokens per turn.
-        var (_, secret) = await app.CreateKeyAsync("budgeted", ["chat"], new { tokensPerMinute = 30 });
+        // Each call reserves its prompt (well under 450 tokens here) plus the agent's 150 answer tokens, and is then
+        // charged what the provider reports: 500.
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/terse", new { id = "terse", name = "Terse", maxOutputTokens = 150 }), HttpStatusCode.Created);
+        openAi.Enqueue(new FakeReply { Text = "one", PromptTokens = 400, CompletionTokens = 100 }, new FakeReply { Text = "two", PromptTokens = 400, CompletionTokens = 100 });
+        var (_, secret) = await app.CreateKeyAsync("budgeted", ["chat"], new { tokensPerMinute = 1_100 });
         var client = app.CreateApiClient(secret);
-        var conversation = (string)(await Http.JsonAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "one" })))["conversationId"]!;
+        var conversation = (string)(await Http.JsonAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "one", agentId = "terse" })))["conversationId"]!;
         await Http.ExpectAsync(await client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "two" }), HttpStatusCode.OK);
 
         var spent = await client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "three" });
         var problem = await Http.ProblemAsync(spent, 429, ProblemTypes.TokenBudgetExceeded);
-        Assert.Contains("36 of its 30", (string?)problem["detail"]);
+        Assert.Contains("used 1000 of its 1100", (string?)problem["detail"]);
         Assert.NotNull(spent.Headers.RetryAfter);
         Assert.Equal(2, openAi.Requests.Count); // the refused turn never reached the provider
         Assert.Equal(4, (await app.MessagesAsync(conversation)).Count); // and stored nothing
 
         // Budgets are per key.
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "admin" }), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_turns_cannot_spend_more_than_the_budget_and_settled_reservations_free_it_again()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/terse", new { id = "terse", name = "Terse", maxOutputTokens = 150 }), HttpStatusCode.Created);
+        const int budget = 1_000, turns = 20;
+        var release = new TaskCompletionSource();
+        for (var i = 0; i < turns; i++) openAi.Enqueue(new FakeReply { Text = "held", Gate = release.Task });
+        var (_, secret) = await app.CreateKeyAsync("shared", ["chat"], new { tokensPerMinute = budget });
+        var client = app.CreateApiClient(secret);
+
+        var sent = Enumerable.Range(0, turns).Select(i => client.PostAsJsonAsync("/v1/chat", new { message = $"turn {i}", agentId = "terse" })).ToList();
+        // Every turn is either at the provider (holding its reservation) or already refused.
+        await Wait.UntilAsync(() => openAi.Requests.Count + sent.Count(t => t.IsCompleted) == turns, because: "all turns reserved or were refused");
+        var admitted = openAi.Requests.Count;
+        // Each admitted call reserved more than its 150 answer tokens, so at most 1000 / 150 of them fit at once;
+        // checking the budget without reserving it let all 20 through.
+        Assert.InRange(admitted, 1, budget / 150);
+        release.SetResult();
+        var responses = await Task.WhenAll(sent);
+        Assert.Equal(admitted, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
+            await Http.ProblemAsync(refused, 429, ProblemTypes.TokenBudgetExceeded);
+
+        // The admitted calls used 18 tokens each; settling gave the rest of their reservations back.
+        await Http.ExpectAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "after", agentId = "terse" }), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Spend_is_capped_by_default_and_a_call_larger_than_the_whole_budget_says_what_to_change()
+    {
+        await using var app = new AgentryApp(); // no token limits configured anywhere: the built-in defaults apply
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/verbose", new { id = "verbose", name = "Verbose", maxOutputTokens = 128_000 }), HttpStatusCode.Created);
+        var (_, secret) = await app.CreateKeyAsync("plain", ["chat"]);
+        var client = app.CreateApiClient(secret);
+
+        var refused = await client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "verbose" });
+        var problem = await Http.ProblemAsync(refused, 429, ProblemTypes.TokenBudgetExceeded);
+        Assert.Contains("whole budget of 100000 per minute", (string?)problem["detail"]);
+        Assert.Null(refused.Headers.RetryAfter); // waiting would not help
+        await Http.ExpectAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "hello" }), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Token_limits_can_be_switched_off_by_setting_them_empty()
+    {
+        await using var app = new AgentryApp(settings: new() { ["RateLimit:TokensPerMinute"] = "", ["RateLimit:TokensPerDay"] = "" });
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/verbose", new { id = "verbose", name = "Verbose", maxOutputTokens = 128_000 }), HttpStatusCode.Created);
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "verbose" }), HttpStatusCode.OK);
     }
 }

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.AI;
+using Microsoft.ML.Tokenizers;
+
+namespace Agentry.Models;
+
+/// <summary>
+/// Token counts with the o200k_base encoding (GPT-4o and its successors), shipped inside the NuGet package so nothing is
+/// downloaded. Other providers tokenise differently, but within a few percent: good enough to reserve budget and to cap
+/// what is sent, while the usage a provider reports stays the figure that is charged and stored.
+/// </summary>
+public static class Tokens
+{
+    /// <summary>What a chat message costs beyond its text (role and separators), as OpenAI documents for its chat format.</summary>
+    const int PerMessage = 4;
+
+    static readonly TiktokenTokenizer O200k = TiktokenTokenizer.CreateForEncoding("o200k_base");
+
+    public static int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : O200k.CountTokens(text);
+
+    /// <summary>A message as the model receives it: its text, and the names, arguments and results of tool calls.</summary>
+    public static int Count(ChatMessage message)
+    {
+        var tokens = PerMessage;
+        foreach (var content in message.Contents)
+        {
+            tokens += content switch
+            {
+                TextContent text => Count(text.Text),
+                FunctionCallContent call => Count(call.Name) + (call.Arguments is { } arguments ? Count(System.Text.Json.JsonSerializer.Serialize(arguments)) : 0),
+                FunctionResultContent result => Count(result.Result?.ToString()),
+                _ => 0,
+            };
+        }
+        return tokens;
+    }
+
+    /// <summary>A tool's declaration as sent with each request: name, description and parameter schema.</summary>
+    public static int Count(AITool tool) =>
+        Count(tool.Name) + Count(tool.Description) + (tool is AIFunctionDeclaration function ? Count(function.JsonSchema.GetRawText()) : 0);
+}
