@@ -87,11 +87,11 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             return Results.Ok();
         });
         _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o", @object = "model" } } }));
-        // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M.
-        _app.MapGet("/page", async (int? size, int? delayMs, HttpContext context) =>
+        // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M, or /page?text=T for a page saying T.
+        _app.MapGet("/page", async (int? size, int? delayMs, string? text, HttpContext context) =>
         {
             if (delayMs is > 0) await Task.Delay(delayMs.Value, context.RequestAborted);
-            return Results.Text("<p>" + new string('x', size ?? 20) + "</p>", "text/html");
+            return Results.Text("<p>" + (text ?? new string('x', size ?? 20)) + "</p>", "text/html");
         });
         _app.StartAsync().GetAwaiter().GetResult();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

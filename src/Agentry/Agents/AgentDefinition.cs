@@ -82,8 +82,18 @@ public sealed record Personality
     public List<string> Avoid { get; init => field = value ?? []; } = [];
     /// <summary>Fields a conversation may override when it starts (tone, style, language, traits, greeting, signOff).</summary>
     public List<string> Overridable { get; init => field = value ?? []; } = [];
+    /// <summary>
+    /// For overridable fields, the values a conversation may choose from (e.g. tone: [formal, friendly]). A field with
+    /// choices takes only those and they join the personality like the agent's own values; a field without choices is
+    /// free text, checked by the input rules and given to the model as client-supplied data.
+    /// </summary>
+    public Dictionary<string, List<string>> Choices { get; init => field = value ?? []; } = [];
 
     public static readonly string[] OverridableFields = ["tone", "style", "language", "traits", "greeting", "signOff"];
+
+    /// <summary>Whether <paramref name="value"/> is one of the choices the agent offers for <paramref name="field"/>.</summary>
+    public bool IsChoice(string field, string? value) =>
+        value is not null && Choices.TryGetValue(field, out var choices) && choices.Contains(value.Trim(), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>This personality with a conversation's overrides applied, for the fields this personality allows.</summary>
     public Personality With(Personality? overrides)
@@ -101,6 +111,24 @@ public sealed record Personality
         };
     }
 
+    /// <summary>
+    /// A conversation's overrides in two parts: values from the agent's own choices, which join the personality, and free
+    /// text the client supplied, which the system prompt gives the model as data. Fields the agent does not allow are dropped.
+    /// </summary>
+    public (Personality Chosen, Personality Supplied) Split(Personality overrides)
+    {
+        string? Pick(string field, string? value, bool chosen) =>
+            value is not null && Overridable.Contains(field) && IsChoice(field, value) == chosen ? value : null;
+        List<string> PickTraits(bool chosen) =>
+            Overridable.Contains("traits") && overrides.Traits.Count > 0 && overrides.Traits.All(t => IsChoice("traits", t)) == chosen ? overrides.Traits : [];
+        Personality Part(bool chosen) => new()
+        {
+            Tone = Pick("tone", overrides.Tone, chosen), Style = Pick("style", overrides.Style, chosen), Language = Pick("language", overrides.Language, chosen),
+            Traits = PickTraits(chosen), Greeting = Pick("greeting", overrides.Greeting, chosen), SignOff = Pick("signOff", overrides.SignOff, chosen),
+        };
+        return (Part(chosen: true), Part(chosen: false));
+    }
+
     /// <summary>The fields an override sets that this personality does not allow.</summary>
     public IEnumerable<string> Disallowed(Personality overrides)
     {
@@ -114,6 +142,7 @@ public sealed record Personality
         if (overrides.Role is not null) set.Add("role");
         if (overrides.Avoid.Count > 0) set.Add("avoid");
         if (overrides.Overridable.Count > 0) set.Add("overridable");
+        if (overrides.Choices.Count > 0) set.Add("choices");
         return set.Where(f => !Overridable.Contains(f));
     }
 
@@ -131,6 +160,13 @@ public sealed record Personality
         foreach (var field in Overridable ?? [])
             if (!OverridableFields.Contains(field)) errors.Add("personality.overridable", $"'{field}' cannot be overridden; use {string.Join(", ", OverridableFields)}.");
         for (var i = 0; i < (Avoid?.Count ?? 0); i++) errors.Required($"personality.avoid[{i}]", Avoid![i], 200);
+        foreach (var (field, choices) in Choices ?? [])
+        {
+            if (choices is null) { errors.Add($"personality.choices.{field}", "Must be a list of values."); continue; }
+            if (!(Overridable ?? []).Contains(field)) errors.Add($"personality.choices.{field}", $"'{field}' has choices but is not in overridable.");
+            if (choices.Count is < 1 or > 50) errors.Add($"personality.choices.{field}", "Between 1 and 50 choices.");
+            for (var i = 0; i < choices.Count; i++) errors.Required($"personality.choices.{field}[{i}]", choices[i], 200);
+        }
     }
 }
 

@@ -51,10 +51,13 @@ public sealed class WorkflowRunner(AgentCatalog agents, ModelCatalog models, Age
     {
         var transcript = conversation.ToList();
         if (workflow.Type == WorkflowOptions.Sequential && contributions.Count > 0)
-            transcript.Add(new ChatMessage(ChatRole.User, $"Output of {contributions[^1].Agent}:\n{contributions[^1].Text}\n\nTake it from here."));
+            transcript.Add(new ChatMessage(ChatRole.User,
+                $"Output of {contributions[^1].Agent}:\n{UntrustedData.Wrap($"agent {contributions[^1].Agent}", contributions[^1].Text)}\n\nTake it from here."));
         else
             foreach (var (member, text) in contributions)
-                transcript.Add(member == agent.Id ? new ChatMessage(ChatRole.Assistant, text) : new ChatMessage(ChatRole.User, $"[{member}] {text}"));
+                transcript.Add(member == agent.Id
+                    ? new ChatMessage(ChatRole.Assistant, text)
+                    : new ChatMessage(ChatRole.User, $"[{member}]\n{UntrustedData.Wrap($"agent {member}", text)}"));
         return transcript;
     }
 }

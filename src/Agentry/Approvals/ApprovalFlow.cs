@@ -20,7 +20,7 @@ public sealed record ApprovalVerdict(bool Approved, string? Note, Caller? Decide
 /// Tool calls a rule holds for a human (a refund over a limit): the turn stops at the call with a message saying so, and
 /// continues, in a new turn, once someone approves (the tool runs) or rejects it (the model is told it was refused).
 /// </summary>
-public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, AuditLog audit, AgentryTelemetry telemetry, TimeProvider time, IOptions<ConversationOptions> options)
+public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, TurnRules rules, AuditLog audit, AgentryTelemetry telemetry, TimeProvider time, IOptions<ConversationOptions> options)
 {
     /// <summary>Holds the call: an approval row, a pending tool message and a reply, all stored with the turn; the turn ends here.</summary>
     public Approval Hold(Turn turn, FunctionCallContent call, AgentRule rule, IReadOnlyList<RuleDecision> decisions)
@@ -74,9 +74,11 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, Audit
             : new ToolOutcome(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(verdict.Note) ? "" : $" Note: {verdict.Note}")}", 0);
         turn.CountToolCall();
         telemetry.ToolCalled(call.Name, outcome.Outcome, TimeSpan.FromMilliseconds(outcome.DurationMs));
-        turn.AddToolResult(call, outcome, options.Value.MaxStoredToolResultChars, []);
+        var (checkedOutcome, decisions) = outcome.FromTool ? await rules.CheckToolResultAsync(turn, outcome, TurnEvents.None, CancellationToken.None) : (outcome, []);
+        outcome = checkedOutcome;
+        turn.AddToolResult(call, outcome, options.Value.MaxStoredToolResultChars, decisions);
         audit.Stage(db, AuditActor.For(verdict.DecidedBy), verdict.Approved ? "approval.approved" : "approval.rejected", $"approval:{approval.Id}", approval.Status,
             new { approval.ConversationId, approval.ToolName, approval.RuleId, note = verdict.Note, toolOutcome = outcome.Outcome });
-        return new ToolRound([call], [new FunctionResultContent(call.CallId, outcome.ResultForModel)]);
+        return new ToolRound([call], [outcome.ForModel(call)]);
     }
 }

@@ -55,23 +55,23 @@ public static class ConversationsApi
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(
-        CreateConversationRequest request, AgentCatalog agents, AgentryDbContext db, TimeProvider time, HttpContext http, CancellationToken ct)
+        CreateConversationRequest request, AgentCatalog agents, PersonalityOverrides personalities, AgentryDbContext db, TimeProvider time, HttpContext http,
+        CancellationToken ct)
     {
         if (await agents.FindAsync(request.AgentId, ct) is not { } agent) return Problems.AgentNotFound(request.AgentId).ToResult();
-        if (request.Personality is { } overrides && agent.Definition.Personality.Disallowed(overrides).ToList() is { Count: > 0 } disallowed)
-            return Problems.Validation(disallowed.ToDictionary(f => $"personality.{f}",
-                f => new[] { $"Agent '{agent.Definition.Id}' does not allow conversations to override {f}." }));
+        var (overrides, refused) = await personalities.CheckAsync(agent.Definition, request.Personality, ct);
+        if (refused.Count > 0) return Problems.Validation(refused);
         var now = time.GetUtcNow();
         var conversation = new Conversation
         {
             Id = Ids.New(Ids.ConversationPrefix), AgentId = request.AgentId, UserId = request.UserId, Title = request.Title,
             Metadata = request.Metadata is null ? null : JsonSerializer.Serialize(request.Metadata), CreatedAt = now, UpdatedAt = now,
             OwnerKeyId = http.GetCaller()?.KeyId,
-            PersonalityOverride = request.Personality is null ? null : JsonSerializer.Serialize(request.Personality, Json),
+            PersonalityOverride = overrides is null ? null : JsonSerializer.Serialize(overrides, Json),
         };
         db.Conversations.Add(conversation);
         // A configured greeting opens the conversation, so a chat window has something to show before the user types.
-        var greeting = agent.Definition.Personality.With(request.Personality).Greeting;
+        var greeting = agent.Definition.Personality.With(overrides).Greeting;
         if (!string.IsNullOrWhiteSpace(greeting))
         {
             conversation.LastSequence = 1;

@@ -13,6 +13,7 @@ public static class ConversationsExtensions
         builder.Services.AddScoped<AgentLoop>();
         builder.Services.AddScoped<TurnRunner>();
         builder.Services.AddScoped<Idempotency>();
+        builder.Services.AddScoped<PersonalityOverrides>();
         builder.Services.AddHostedService<IdempotencyPurge>();
 
         // An agent's context, assembled in order; long-term memory and knowledge add providers here.

@@ -66,7 +66,7 @@ public sealed class OfflineChatClient : IChatClient
         if (history.Count > 0 && history[^1].Contents.OfType<FunctionResultContent>().FirstOrDefault() is { } result)
         {
             var name = FindCallName(history, result.CallId) ?? "the tool";
-            return Say($"{name} returned: {Tools.ToolInvoker.Text(result.Result)}");
+            return Say($"{name} returned: {Conversations.Context.UntrustedData.Unwrap(Tools.ToolInvoker.Text(result.Result))}");
         }
 
         var user = history.LastOrDefault(m => m.Role == ChatRole.User)?.Text.Trim() ?? "";

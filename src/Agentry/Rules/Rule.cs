@@ -73,6 +73,11 @@ public sealed record AgentRule
     public string? Text { get; init; }
     /// <summary>escalate: an agent id, or <c>human</c> to flag the conversation for a person.</summary>
     public string? EscalateTo { get; init; }
+    /// <summary>
+    /// Input stage: also check what tools return before the model reads it (an injection hidden in a web page, PII in a
+    /// record). block withholds the result, redact and rewrite change it, flag records it.
+    /// </summary>
+    public bool CheckToolResults { get; init; }
 
     public bool IsEnforced => Stage is not null;
 
@@ -95,6 +100,9 @@ public sealed record AgentRule
             errors.Add($"{path}.escalateTo", "Must be an agent id or 'human'.");
         errors.MaxLength($"{path}.reply", Reply, 2_000);
         errors.MaxLength($"{path}.text", Text, 2_000);
+        if (CheckToolResults && Stage != RuleStages.Input) errors.Add($"{path}.checkToolResults", "Only input rules check tool results.");
+        if (CheckToolResults && Action == RuleActions.Escalate)
+            errors.Add($"{path}.checkToolResults", "Escalation moves the user's conversation; to check tool results use block, redact, rewrite or flag.");
         RuleEngine.ValidateMatch(When, Stage!, Action, errors, $"{path}.when");
     }
 }

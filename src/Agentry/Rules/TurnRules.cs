@@ -58,6 +58,23 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
         return final;
     }
 
+    /// <summary>
+    /// Input rules marked <c>checkToolResults</c> on what a tool returned, before the model reads it: a block withholds
+    /// the result, a redaction or rewrite changes it. The decisions are reported and returned for the tool's message.
+    /// </summary>
+    public async Task<(Tools.ToolOutcome Outcome, IReadOnlyList<RuleDecision> Decisions)> CheckToolResultAsync(Turn turn, Tools.ToolOutcome outcome,
+        TurnEvents events, CancellationToken cancellationToken)
+    {
+        var rules = agents.EnforcedRules(turn.Agent).Where(r => r.CheckToolResults).ToList();
+        if (rules.Count == 0) return (outcome, []);
+        var verdict = await engine.CheckTextAsync(RuleStages.Input, rules, outcome.ResultForModel, cancellationToken);
+        foreach (var decision in verdict.Decisions) Report(turn, decision, events);
+        var result = verdict.Blocked is { } blocked
+            ? $"Error: the tool's result was withheld because rule '{blocked.Id}' found it unsafe to read ({verdict.Decisions.First(d => d.Rule == blocked.Id).Detail})."
+            : verdict.Text;
+        return (outcome with { ResultForModel = result }, verdict.Decisions);
+    }
+
     /// <summary>Tool rules on a call: allowed, denied, or held for a human. The decisions are recorded with the tool's message.</summary>
     public ToolVerdict CheckTool(Turn turn, FunctionCallContent call, TurnEvents events)
     {

@@ -16,6 +16,13 @@ public sealed record ToolOutcome(string Outcome, string ResultForModel, int Dura
     public const string LimitReached = "limit-reached";
     /// <summary>A side-effecting call repeated with the same arguments in a conversation: the first result, not a second effect.</summary>
     public const string AlreadyDone = "already-done";
+
+    /// <summary>Whether the text came from the tool (its answer or its error), as opposed to Agentry saying why it did not run.</summary>
+    public bool FromTool => Outcome is Success or Error or AlreadyDone;
+
+    /// <summary>The result as the model receives it: the tool's own text fenced as data (Conversations/Context/UntrustedData.cs).</summary>
+    public FunctionResultContent ForModel(FunctionCallContent call) =>
+        new(call.CallId, FromTool ? Conversations.Context.UntrustedData.Wrap($"tool {call.Name}", ResultForModel) : ResultForModel);
 }
 
 /// <summary>

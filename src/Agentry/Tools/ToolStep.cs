@@ -40,9 +40,11 @@ public sealed class ToolStep(TurnRules rules, ToolPolicies policies, ToolInvoker
             : await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller?.KeyId), turn.Agent.Tools, cancellationToken);
         turn.CountToolCall();
         telemetry.ToolCalled(call.Name, outcome.Outcome, TimeSpan.FromMilliseconds(outcome.DurationMs));
-        turn.AddToolResult(call, outcome, conversations.Value.MaxStoredToolResultChars, verdict.Decisions);
+        var checkedResult = outcome.FromTool ? await rules.CheckToolResultAsync(turn, outcome, events, cancellationToken) : (outcome, []);
+        outcome = checkedResult.Outcome;
+        turn.AddToolResult(call, outcome, conversations.Value.MaxStoredToolResultChars, [.. verdict.Decisions, .. checkedResult.Decisions]);
         events.Emit(TurnEvent.ToolResult,
             new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, outcome = outcome.Outcome, durationMs = outcome.DurationMs, result = outcome.ResultForModel });
-        return new FunctionResultContent(call.CallId, outcome.ResultForModel);
+        return outcome.ForModel(call);
     }
 }

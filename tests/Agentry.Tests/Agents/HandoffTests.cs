@@ -60,7 +60,8 @@ public sealed class HandoffTests
         Assert.Contains(first.Body["tools"]!.AsArray(), t => (string?)t!["function"]!["name"] == "transfer_to_billing");
         var second = openAi.Requests[1];
         Assert.StartsWith("You are Ben", FakeRequest.Text(second.Messages[0]));
-        Assert.Contains("You have just received this conversation from support. Reason: double charge", FakeRequest.Text(second.Messages[0]));
+        Assert.Contains("You have just received this conversation from support.", FakeRequest.Text(second.Messages[0]));
+        Assert.Contains("<untrusted-data source=\"handoff reason\">\ndouble charge", FakeRequest.Text(second.Messages[0])); // the reason is data, not an instruction
         Assert.DoesNotContain(second.Messages, m => (string?)m!["role"] == "tool" || m!["tool_calls"] is not null);
         Assert.Equal("I was charged twice", second.LastUserText);
     }

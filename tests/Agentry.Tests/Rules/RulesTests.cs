@@ -147,10 +147,22 @@ public sealed class RulesTests
                 Rule("b", "output", new JsonObject(), "deny"),
                 Rule("c", "tool", new JsonObject { ["condition"] = "amount >> 5" }, "require-approval"),
                 Rule("d", "input", new JsonObject { ["pii"] = new JsonArray("ssn") }, "redact"),
-                Rule("e", "input", new JsonObject(), "block")),
+                Rule("e", "input", new JsonObject(), "block"),
+                WithToolResults(Rule("f", "output", new JsonObject { ["injection"] = true }, "flag")),
+                WithToolResults(Rule("g", "input", new JsonObject { ["injection"] = true }, "escalate"))),
         }), 400, ProblemTypes.ValidationFailed);
         var fields = problem["errors"]!.AsObject().Select(e => e.Key).ToHashSet();
-        Assert.Superset(new HashSet<string> { "rules[0].when.regex", "rules[1].action", "rules[2].when.condition", "rules[3].when.pii", "rules[4].reply" }, fields);
+        Assert.Superset(new HashSet<string>
+        {
+            "rules[0].when.regex", "rules[1].action", "rules[2].when.condition", "rules[3].when.pii", "rules[4].reply",
+            "rules[5].checkToolResults", "rules[6].checkToolResults",
+        }, fields);
+
+        static JsonObject WithToolResults(JsonObject rule)
+        {
+            rule["checkToolResults"] = true;
+            return rule;
+        }
     }
 
     [Fact]

@@ -5,7 +5,8 @@ namespace Agentry.Conversations.Context;
 
 /// <summary>
 /// The system prompt: the agent's compiled definition with the conversation's personality overrides (where the agent
-/// allows them), then a note on how the agent got here (a handoff) or what this call is for (a workflow step).
+/// allows them), then a note on how the agent got here (a handoff) or what this call is for (a workflow step), and the
+/// standing instruction that fenced text is data.
 /// </summary>
 public sealed class InstructionsContext : IContextProvider
 {
@@ -16,17 +17,13 @@ public sealed class InstructionsContext : IContextProvider
     public ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         var (turn, agent) = (request.Turn, request.Agent);
-        context.Instructions.Append(Compile(agent, turn.Conversation));
+        var overrides = turn.Conversation.PersonalityOverride is { } stored ? JsonSerializer.Deserialize<Personality>(stored, Json) : null;
+        context.Instructions.Append(SystemPrompt.Compile(agent, overrides));
         if (request.Note is { } note) context.Instructions.Append("\n\n").Append(note);
         else if (turn.ArrivedBy is { } handoff && handoff.To == agent.Id)
-            context.Instructions.Append($"\n\n## Handoff\nYou have just received this conversation from {handoff.From}. Reason: {handoff.Reason}. Continue helping the user; do not greet them again.");
+            context.Instructions.Append($"\n\n## Handoff\nYou have just received this conversation from {handoff.From}. Continue helping the user; do not greet them again. The reason given:\n")
+                .Append(UntrustedData.Wrap("handoff reason", handoff.Reason));
+        context.Instructions.Append("\n\n").Append(UntrustedData.Instruction);
         return ValueTask.CompletedTask;
-    }
-
-    static string Compile(AgentDefinition agent, Conversation conversation)
-    {
-        if (conversation.PersonalityOverride is null) return SystemPrompt.Compile(agent);
-        var overrides = JsonSerializer.Deserialize<Personality>(conversation.PersonalityOverride, Json);
-        return SystemPrompt.Compile(agent with { Personality = agent.Personality.With(overrides) });
     }
 }
