@@ -28,6 +28,8 @@ public sealed record FakeReply
     public TimeSpan ChunkDelay { get; init; }
     /// <summary>Abort the connection after this many streamed chunks (a connection reset mid-answer).</summary>
     public int? CutAfterChunks { get; init; }
+    /// <summary>With <see cref="CutAfterChunks"/>: the cut waits for this, so a test can first see what came before it.</summary>
+    public Task? CutGate { get; init; }
     /// <summary>End the response cleanly after this many streamed chunks, with no finish reason and no [DONE] (a truncated answer).</summary>
     public int? EndAfterChunks { get; init; }
     /// <summary>Send this many chunks, then go silent without closing (a provider that hangs mid-answer; 0: right after the headers).</summary>
@@ -200,6 +202,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         {
             if (reply.CutAfterChunks is { } cut && i == cut)
             {
+                if (reply.CutGate is not null) await reply.CutGate.WaitAsync(aborted);
                 context.Abort(); // the connection drops mid-answer, with no [DONE]
                 return;
             }

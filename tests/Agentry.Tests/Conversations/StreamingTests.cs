@@ -61,7 +61,8 @@ public sealed class StreamingTests
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi);
         var id = (string)(await app.CreateConversationAsync())["id"]!;
-        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Range(1, 200).Select(i => $"word{i}")), ChunkDelay = TimeSpan.FromMilliseconds(50) });
+        // Five words, then the provider goes quiet: the answer is still running whenever the client hangs up.
+        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Range(1, 200).Select(i => $"word{i}")), StallAfterChunks = 5 });
 
         using (var cts = new CancellationTokenSource())
         {
@@ -95,12 +96,18 @@ public sealed class StreamingTests
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "0" });
         var id = (string)(await app.CreateConversationAsync())["id"]!;
-        // The pause lets the client read the three chunks before the reset, as a real mid-answer drop does.
-        openAi.Enqueue(new FakeReply { Text = "one two three four five six", CutAfterChunks = 3, ChunkDelay = TimeSpan.FromMilliseconds(150) });
+        // The connection drops only once the client has read the three chunks, as in a real mid-answer drop.
+        var shown = new TaskCompletionSource();
+        openAi.Enqueue(new FakeReply { Text = "one two three four five six", CutAfterChunks = 3, CutGate = shown.Task });
 
         using var response = await Sse.StartAsync(app.Client, $"/v1/conversations/{id}/messages", new { content = "count" });
-        var events = await Sse.ReadAllAsync(response);
-        Assert.Equal("one two three", string.Concat(events.Where(e => e.Type == "message.delta").Select(e => (string)e.Data!["text"]!)));
+        var events = new List<SseEvent>();
+        await foreach (var e in Sse.ReadAsync(response))
+        {
+            events.Add(e);
+            if (Deltas(events) == "one two three") shown.TrySetResult();
+        }
+        Assert.Equal("one two three", Deltas(events));
         var error = events.Last();
         Assert.Equal("error", error.Type);
         Assert.StartsWith("urn:agentry:problem:upstream-", (string?)error.Data!["type"]);
@@ -146,4 +153,7 @@ public sealed class StreamingTests
     {
         public System.Text.Json.Nodes.JsonArray? Value { get; set; }
     }
+
+    static string Deltas(IEnumerable<SseEvent> events) =>
+        string.Concat(events.Where(e => e.Type == "message.delta").Select(e => (string)e.Data!["text"]!));
 }

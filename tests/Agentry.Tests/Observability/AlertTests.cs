@@ -24,8 +24,8 @@ public sealed class AlertTests
         Assert.True((double)system["resources"]!["workingSetMb"]! > 0);
         Assert.True((double)system["resources"]!["freeDiskMb"]! > 0);
 
-        // A slow stream (about 6 s) breaches "sseStreams > 0" while it is open.
-        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Repeat("word", 60)), ChunkDelay = TimeSpan.FromMilliseconds(100) });
+        // A stream that stays open (the provider goes quiet after two words) breaches "sseStreams > 0" until the client leaves.
+        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Repeat("word", 60)), StallAfterChunks = 2 });
         var stream = Sse.StartAsync(app.Client, "/v1/chat", new { message = "hold", agentId = "support", stream = true });
         await Wait.UntilAsync(async () => (await Http.JsonAsync(await app.Client.GetAsync("/system/health")))["alerts"]!["active"]!.AsArray().Count == 1,
             because: "the alert is raised after three breaching samples");
@@ -33,7 +33,7 @@ public sealed class AlertTests
         Assert.Equal("streams-open", (string?)active["name"]);
         Assert.Equal("raised", (string?)active["state"]);
 
-        using (var response = await stream) await Sse.ReadAllAsync(response);
+        (await stream).Dispose(); // the client hangs up; the stream closes
         await Wait.UntilAsync(async () => (await Http.JsonAsync(await app.Client.GetAsync("/system/health")))["alerts"]!["active"]!.AsArray().Count == 0,
             because: "the alert clears after two healthy samples");
         var recent = (await Http.JsonAsync(await app.Client.GetAsync("/system/health")))["alerts"]!["recent"]!.AsArray();

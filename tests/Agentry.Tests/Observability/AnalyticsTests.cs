@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using Agentry.Api;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Agentry.Tests.Observability;
 
@@ -9,7 +11,10 @@ public sealed class AnalyticsTests
     public async Task Analytics_totals_match_the_provider_reported_usage_and_export_as_csv()
     {
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi);
+        // A pinned clock (that still moves on by a millisecond per reading): the day the rows land in is known, even
+        // when the suite runs across midnight.
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 14, 12, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
+        await using var app = new AgentryApp(openAi, services: s => s.AddSingleton<TimeProvider>(clock));
         var (keyId, secret) = await app.CreateKeyAsync("app", ["chat"]);
         var client = app.CreateApiClient(secret);
         openAi.Enqueue(new FakeReply { Text = "one", PromptTokens = 1000, CompletionTokens = 200 }, new FakeReply { Text = "two", PromptTokens = 3000, CompletionTokens = 800 });
@@ -38,7 +43,7 @@ public sealed class AnalyticsTests
         var byAgent = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=agent"));
         Assert.Equal(2, (long)byAgent["data"]!.AsArray().Single(r => (string?)r!["group"] == "support")!["requests"]!);
 
-        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        const string today = "2026-03-14";
         var csv = await app.Client.GetAsync($"/v1/admin/analytics?groupBy=day&from={today}&to={today}&format=csv");
         Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
         var lines = (await csv.Content.ReadAsStringAsync()).Trim().Split('\n');

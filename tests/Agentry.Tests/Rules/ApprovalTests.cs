@@ -36,6 +36,9 @@ public sealed class ApprovalTests
         Assert.Equal(approvalId, (string?)paused["pendingApprovalId"]);
         Assert.Equal(["user", "tool", "assistant"], paused["messages"]!.AsArray().Select(m => (string)m!["role"]!).ToArray());
         Assert.Equal("pending-approval", (string?)paused["messages"]![1]!["metadata"]!["outcome"]);
+        // The audit writer chains events after the turn is stored: once the paused turn's own rule decision is in the
+        // log, an absent refund means the tool did not run, not that its event is still on the way.
+        await Wait.UntilAsync(async () => (await AuditAsync(app, "rule.require-approval")).Count == 1, because: "the paused turn's audit events are written");
         Assert.Empty(await AuditAsync(app, "refund.requested")); // the tool has not run
 
         // 3. The conversation waits; the chat key cannot approve.

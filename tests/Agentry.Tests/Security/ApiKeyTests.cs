@@ -6,6 +6,8 @@ using Agentry.Data;
 using Agentry.Security;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Agentry.Tests.Security;
 
@@ -64,7 +66,8 @@ public sealed class ApiKeyTests
     [Fact]
     public async Task Revoked_rotated_and_expired_keys_stop_working_immediately()
     {
-        await using var app = new AgentryApp();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow) { AutoAdvanceAmount = TimeSpan.FromMilliseconds(1) };
+        await using var app = new AgentryApp(services: s => s.AddSingleton<TimeProvider>(clock));
         var (id, secret) = await app.CreateKeyAsync("soon-revoked", ["read"]);
         var client = app.CreateApiClient(secret);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/agents")).StatusCode); // now cached
@@ -82,13 +85,17 @@ public sealed class ApiKeyTests
         Assert.Equal(HttpStatusCode.OK, (await app.CreateApiClient(newSecret).GetAsync("/v1/agents")).StatusCode);
 
         var (expiringId, expiringSecret) = await app.CreateKeyAsync("expiring", ["read"]);
+        var expiring = app.CreateApiClient(expiringSecret);
+        Assert.Equal(HttpStatusCode.OK, (await expiring.GetAsync("/v1/agents")).StatusCode); // cached from here
         await using (var scope = app.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
-            await db.ApiKeys.Where(k => k.Id == expiringId).ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+            await db.ApiKeys.Where(k => k.Id == expiringId).ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, clock.GetUtcNow().AddSeconds(-1)));
         }
-        await Wait.UntilAsync(async () => (await app.CreateApiClient(expiringSecret).GetAsync("/v1/agents")).StatusCode == HttpStatusCode.Unauthorized,
-            TimeSpan.FromSeconds(10), "an expired key is refused once the short key cache lapses");
+        // An expiry written behind the service's back (another instance, a script) is seen once the key cache lapses.
+        Assert.Equal(HttpStatusCode.OK, (await expiring.GetAsync("/v1/agents")).StatusCode);
+        clock.Advance(app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value.KeyCacheDuration + TimeSpan.FromSeconds(1));
+        await Http.ProblemAsync(await expiring.GetAsync("/v1/agents"), 401, ProblemTypes.Unauthorized);
         var keys = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/keys"));
         Assert.Equal("expired", (string?)keys["data"]!.AsArray().Single(k => (string?)k!["id"] == expiringId)!["status"]);
         await Http.ProblemAsync(await app.Client.DeleteAsync("/v1/admin/keys/key_nope"), 404, ProblemTypes.KeyNotFound);
