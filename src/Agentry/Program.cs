@@ -47,6 +47,7 @@ try
     if (app.Services.MigrateOnStartup()) await app.Services.MigrateDatabaseAsync();
     await app.Services.EnsureAdminKeyAsync();
     app.Services.LoadAgentFiles();
+    Tokens.Load(); // the o200k vocabulary (about 0.2 s), read now rather than in the first request
 
     app.UseApi();
     app.UseRequestAnalytics(); // outside security, so refused requests (401/403/429) are counted too

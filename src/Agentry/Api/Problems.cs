@@ -45,6 +45,7 @@ public static class ProblemTypes
     public const string RateLimited = Prefix + "rate-limited";
     public const string ConcurrencyLimited = Prefix + "too-many-concurrent-requests";
     public const string TokenBudgetExceeded = Prefix + "token-budget-exceeded";
+    public const string TokenBudgetTooSmall = Prefix + "token-budget-too-small";
     public const string KeyNotFound = Prefix + "key-not-found";
     public const string Internal = Prefix + "internal-error";
 

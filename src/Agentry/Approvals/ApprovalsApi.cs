@@ -69,7 +69,7 @@ public static class ApprovalsApi
 
     /// <summary>A decision continues the turn: the approval may be unknown or decided, the conversation busy, the provider failing.</summary>
     static RouteHandlerBuilder Continues(this RouteHandlerBuilder endpoint) =>
-        endpoint.ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+        endpoint.ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static ProblemHttpResult NotFound(string approvalId) => Problems.NotFound(ProblemTypes.ApprovalNotFound, $"No approval with id '{approvalId}' exists.");

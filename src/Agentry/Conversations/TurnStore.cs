@@ -19,7 +19,7 @@ namespace Agentry.Conversations;
 /// with its audit events, in one transaction.
 /// </summary>
 public sealed class TurnStore(
-    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TurnShutdown shutdown,
+    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown,
     IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -35,7 +35,7 @@ public sealed class TurnStore(
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             var model = models.Resolve(agent.Model);
-            var history = isNew ? [] : await LoadHistoryAsync(conversation.Id, cancellationToken);
+            var history = isNew ? [] : await LoadHistoryAsync(conversation, agent, cancellationToken);
             return new Turn(conversation, isNew, request, request.Caller, lease, agent, model, history, shutdown.Token);
         }
         catch
@@ -60,7 +60,10 @@ public sealed class TurnStore(
             var owner = conversation.OwnerKeyId is { } ownerId && await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Id == ownerId, cancellationToken) is { } key
                 ? Caller.From(key)
                 : null;
-            var history = await LoadHistoryAsync(conversation.Id, cancellationToken);
+            // The held tool runs before the agent's next model call: refuse now, while the approval can still be decided
+            // again, rather than after a refund went out.
+            await budget.EnsureRoomAsync(owner, agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, cancellationToken);
+            var history = await LoadHistoryAsync(conversation, agent, cancellationToken);
             return new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), history, shutdown.Token);
         }
         catch
@@ -94,10 +97,15 @@ public sealed class TurnStore(
     /// The newest messages that carry text, oldest first, within the message and token limits; reads one index range
     /// however long the conversation is.
     /// </summary>
-    async Task<List<ChatMessage>> LoadHistoryAsync(string conversationId, CancellationToken cancellationToken)
+    async Task<List<ChatMessage>> LoadHistoryAsync(Conversation conversation, AgentDefinition agent, CancellationToken cancellationToken)
     {
+        // A greeting the client wrote is shown to the user but never replayed as the agent's own words: the model reads
+        // it only as fenced data in the system prompt (Agents/SystemPrompt.cs).
+        var skipGreeting = ClientWroteGreeting(conversation, agent);
+        var conversationId = conversation.Id;
         var recent = await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
+            .Where(m => !skipGreeting || m.FinishReason != "greeting")
             .OrderByDescending(m => m.Sequence)
             .Take(options.Value.HistoryLimit)
             .Select(m => new { m.Role, m.Content })
@@ -114,6 +122,10 @@ public sealed class TurnStore(
         history.Reverse();
         return history;
     }
+
+    static bool ClientWroteGreeting(Conversation conversation, AgentDefinition agent) =>
+        conversation.PersonalityOverride is { } stored && JsonSerializer.Deserialize<Personality>(stored, Json)?.Greeting is { } greeting
+        && !agent.Personality.IsChoice("greeting", greeting);
 
     /// <summary>
     /// Stores what the turn produced in one transaction, together with the audit events its steps staged. Runs without

@@ -37,6 +37,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         };
 
         var promptTokens = prompt.Sum(Tokens.Count) + context.Tools.Sum(Tokens.Count);
+        var maxOutputTokens = turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens;
 
         var limits = options.Value.Resilience;
         var started = Stopwatch.GetTimestamp();
@@ -47,7 +48,8 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         {
             // The first-token clock starts again for each call: a retry of a long answer that broke off gets its own budget.
             // Every call, a retry included, reserves its budget first and settles it after (Security/TokenBudget.cs).
-            var reservation = await budget.ReserveAsync(turn.Caller, promptTokens, turn.Agent.MaxOutputTokens, cancellationToken);
+            var reservation = await budget.ReserveAsync(turn.Caller, promptTokens, maxOutputTokens, cancellationToken);
+            if (reservation is not null) chatOptions.MaxOutputTokens = maxOutputTokens; // what was reserved is the most it may cost
             ModelAnswer? answer = null;
             try
             {
@@ -150,11 +152,15 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         ModelAnswer Answer() => new(text.ToString(), calls, usage, finishReason, failure) { Shown = shown };
     }
 
-    /// <summary>What the provider reported, or when it reports nothing (some local servers, a broken stream) a count of what was sent and received.</summary>
+    /// <summary>
+    /// What the provider reported, or when it reports nothing (some local servers, a broken stream) a count of what was
+    /// sent and received. A call that failed before any answer costs nothing: an outage must not use up the budget.
+    /// </summary>
     static long Spent(ModelAnswer answer, int promptTokens)
     {
         var reported = (answer.Usage?.InputTokenCount ?? 0) + (answer.Usage?.OutputTokenCount ?? 0);
         if (reported > 0) return reported;
+        if (answer.Failure is not null && answer.Text.Length == 0 && answer.Calls.Count == 0) return 0;
         return promptTokens + Tokens.Count(answer.Text) + answer.Calls.Sum(call => Tokens.Count(new ChatMessage(ChatRole.Assistant, [call])));
     }
 

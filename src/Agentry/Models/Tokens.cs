@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.Tokenizers;
 
@@ -5,8 +6,8 @@ namespace Agentry.Models;
 
 /// <summary>
 /// Token counts with the o200k_base encoding (GPT-4o and its successors), shipped inside the NuGet package so nothing is
-/// downloaded. Other providers tokenise differently, but within a few percent: good enough to reserve budget and to cap
-/// what is sent, while the usage a provider reports stays the figure that is charged and stored.
+/// downloaded. Other models tokenise differently (sometimes by more than a few percent): the count reserves budget and
+/// caps what is sent, while the usage a provider reports stays the figure that is charged and stored.
 /// </summary>
 public static class Tokens
 {
@@ -15,10 +16,20 @@ public static class Tokens
 
     static readonly TiktokenTokenizer O200k = TiktokenTokenizer.CreateForEncoding("o200k_base");
 
+    // Every model call of a turn counts its whole prompt again (to reserve budget); the history messages and tool
+    // declarations are the same objects each time, so each is counted once.
+    static readonly ConditionalWeakTable<ChatMessage, StrongBox<int>> MessageCounts = new();
+    static readonly ConditionalWeakTable<AITool, StrongBox<int>> ToolCounts = new();
+
+    /// <summary>Loads the vocabulary (about 200,000 entries) at start-up rather than in the first request.</summary>
+    public static void Load() => O200k.CountTokens("Agentry");
+
     public static int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : O200k.CountTokens(text);
 
     /// <summary>A message as the model receives it: its text, and the names, arguments and results of tool calls.</summary>
-    public static int Count(ChatMessage message)
+    public static int Count(ChatMessage message) => MessageCounts.GetValue(message, m => new StrongBox<int>(CountUncached(m))).Value;
+
+    static int CountUncached(ChatMessage message)
     {
         var tokens = PerMessage;
         foreach (var content in message.Contents)
@@ -35,6 +46,8 @@ public static class Tokens
     }
 
     /// <summary>A tool's declaration as sent with each request: name, description and parameter schema.</summary>
-    public static int Count(AITool tool) =>
+    public static int Count(AITool tool) => ToolCounts.GetValue(tool, t => new StrongBox<int>(CountUncached(t))).Value;
+
+    static int CountUncached(AITool tool) =>
         Count(tool.Name) + Count(tool.Description) + (tool is AIFunctionDeclaration function ? Count(function.JsonSchema.GetRawText()) : 0);
 }

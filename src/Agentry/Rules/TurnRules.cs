@@ -69,10 +69,13 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
         if (rules.Count == 0) return (outcome, []);
         var verdict = await engine.CheckTextAsync(RuleStages.Input, rules, outcome.ResultForModel, cancellationToken);
         foreach (var decision in verdict.Decisions) Report(turn, decision, events);
-        var result = verdict.Blocked is { } blocked
-            ? $"Error: the tool's result was withheld because rule '{blocked.Id}' found it unsafe to read ({verdict.Decisions.First(d => d.Rule == blocked.Id).Detail})."
-            : verdict.Text;
-        return (outcome with { ResultForModel = result }, verdict.Decisions);
+        if (verdict.Blocked is { } blocked)
+            return (outcome with
+            {
+                Outcome = Tools.ToolOutcome.Withheld,
+                ResultForModel = $"Error: the tool's result was withheld because rule '{blocked.Id}' found it unsafe to read ({verdict.Decisions.First(d => d.Rule == blocked.Id).Detail}).",
+            }, verdict.Decisions);
+        return (outcome with { ResultForModel = verdict.Text }, verdict.Decisions);
     }
 
     /// <summary>Tool rules on a call: allowed, denied, or held for a human. The decisions are recorded with the tool's message.</summary>

@@ -30,11 +30,11 @@ public sealed class RateLimitOptions
     public int? TokensPerDay { get; set; } = 1_000_000;
 
     /// <summary>
-    /// What a model call reserves for its answer when the agent sets no <c>maxOutputTokens</c>; the reservation is settled
-    /// with the usage the provider reports once the call ends.
+    /// The most a budgeted model call may answer when its agent sets no <c>maxOutputTokens</c>: sent to the provider as the
+    /// call's limit and reserved from the key's budget with the prompt, so a reservation is a real upper bound.
     /// </summary>
     [Range(1, 1_000_000)]
-    public int ReservedOutputTokens { get; set; } = 1_024;
+    public int MaxOutputTokens { get; set; } = 4_096;
 }
 
 public sealed record RateLimitDecision(bool Allowed, int Limit, int Remaining, TimeSpan Reset, IDisposable? Lease = null);
@@ -128,15 +128,29 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
     public ValueTask SettleTokensAsync(TokenReservation reservation, long usedTokens, CancellationToken cancellationToken)
     {
         var difference = usedTokens - reservation.Tokens;
+        var now = _time.GetUtcNow().ToUnixTimeSeconds();
         lock (_tokens)
         {
-            // A window that has ended since is gone and stays gone: only the windows still counting are corrected.
-            if (_tokens.TryGetValue((reservation.Partition, Minute, reservation.Minute), out var minuteUsed))
-                _tokens[(reservation.Partition, Minute, reservation.Minute)] = Math.Max(0, minuteUsed + difference);
-            if (_tokens.TryGetValue((reservation.Partition, Day, reservation.Day), out var dayUsed))
-                _tokens[(reservation.Partition, Day, reservation.Day)] = Math.Max(0, dayUsed + difference);
+            if (difference <= 0)
+            {
+                // The unused part goes back to the windows it was taken from; a window that has ended since stays ended.
+                Adjust((reservation.Partition, Minute, reservation.Minute), difference);
+                Adjust((reservation.Partition, Day, reservation.Day), difference);
+            }
+            else
+            {
+                // More than reserved (the provider counted the prompt differently): charged where the budget counts now.
+                Adjust((reservation.Partition, Minute, now / 60), difference, create: true);
+                Adjust((reservation.Partition, Day, now / 86_400), difference, create: true);
+            }
         }
         return ValueTask.CompletedTask;
+    }
+
+    void Adjust((string, char, long) window, long difference, bool create = false)
+    {
+        if (_tokens.TryGetValue(window, out var used)) _tokens[window] = Math.Max(0, used + difference);
+        else if (create) _tokens[window] = difference;
     }
 
     /// <summary>Finished windows are never read again; swept once per minute.</summary>

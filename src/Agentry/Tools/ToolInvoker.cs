@@ -16,6 +16,8 @@ public sealed record ToolOutcome(string Outcome, string ResultForModel, int Dura
     public const string LimitReached = "limit-reached";
     /// <summary>A side-effecting call repeated with the same arguments in a conversation: the first result, not a second effect.</summary>
     public const string AlreadyDone = "already-done";
+    /// <summary>The tool ran, but an input rule (checkToolResults) kept its result from the model.</summary>
+    public const string Withheld = "withheld";
 
     /// <summary>Whether the text came from the tool (its answer or its error), as opposed to Agentry saying why it did not run.</summary>
     public bool FromTool => Outcome is Success or Error or AlreadyDone;

@@ -61,7 +61,7 @@ public sealed class HandoffTests
         var second = openAi.Requests[1];
         Assert.StartsWith("You are Ben", FakeRequest.Text(second.Messages[0]));
         Assert.Contains("You have just received this conversation from support.", FakeRequest.Text(second.Messages[0]));
-        Assert.Contains("<untrusted-data source=\"handoff reason\">\ndouble charge", FakeRequest.Text(second.Messages[0])); // the reason is data, not an instruction
+        Assert.Matches(Fence.Open("handoff reason") + "double charge", FakeRequest.Text(second.Messages[0])); // the reason is data, not an instruction
         Assert.DoesNotContain(second.Messages, m => (string?)m!["role"] == "tool" || m!["tool_calls"] is not null);
         Assert.Equal("I was charged twice", second.LastUserText);
     }

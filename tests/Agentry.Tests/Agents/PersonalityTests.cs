@@ -28,8 +28,9 @@ public sealed class PersonalityTests
         Assert.Contains("- Tone: warm and welcoming", personality); // not overridden: the agent's own
         // The greeting is the client's free text: given as fenced data under its own heading, not as the agent's personality.
         Assert.DoesNotContain("Hallo", personality);
-        Assert.Contains("<untrusted-data source=\"conversation settings\">\n- Greeting: \"Hallo, ich bin Ada. Wie kann ich helfen?\"\n</untrusted-data>",
-            Section(prompt, "## Conversation preferences"));
+        Assert.Matches(Fence.Around("conversation settings", "- Greeting: \"Hallo, ich bin Ada. Wie kann ich helfen?\""), Section(prompt, "## Conversation preferences"));
+        // Nor is it replayed to the model as something the agent said: the history starts with the user's message.
+        Assert.Equal(["system", "user"], openAi.Requests.Single().Messages.Select(m => (string)m!["role"]!).ToArray());
 
         var refused = await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/conversations", new
         {

@@ -21,7 +21,7 @@ public sealed class WorkflowTests
         Assert.StartsWith("You are Maya", FakeRequest.Text(openAi.Requests[0].Messages[0]));
         Assert.StartsWith("You are Sam", FakeRequest.Text(openAi.Requests[1].Messages[0]));
         // The previous member's output arrives fenced as data: a member cannot instruct the next one.
-        Assert.Contains("Output of sales:\n<untrusted-data source=\"agent sales\">\nDraft: take the Team plan", openAi.Requests[1].LastUserText);
+        Assert.Matches("Output of sales:\n" + Fence.Open("agent sales") + "Draft: take the Team plan", openAi.Requests[1].LastUserText);
         Assert.Equal((string?)turn["conversationId"], (string?)(await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{turn["conversationId"]}")))["id"]);
         Assert.Equal("plan-advice", (string?)(await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{turn["conversationId"]}")))["agentId"]);
     }
@@ -47,7 +47,8 @@ public sealed class WorkflowTests
 
         // The third speaker (sales again) saw billing's objection as a labelled user message and its own earlier reply as its own.
         var third = openAi.Requests[2].Messages;
-        Assert.Contains(third, m => (string?)m!["role"] == "user" && FakeRequest.Text(m) == "[billing]\n<untrusted-data source=\"agent billing\">\nToo much; 5%.\n</untrusted-data>");
+        Assert.Contains(third, m => (string?)m!["role"] == "user" && FakeRequest.Text(m).StartsWith("[billing]\n", StringComparison.Ordinal)
+            && Fence.Around("agent billing", "Too much; 5%.").IsMatch(FakeRequest.Text(m)));
         Assert.Contains(third, m => (string?)m!["role"] == "assistant" && FakeRequest.Text(m) == "Offer 10% off.");
     }
 

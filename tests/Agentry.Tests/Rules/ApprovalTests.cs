@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Agentry.Api;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agentry.Tests.Rules;
 
@@ -88,6 +90,38 @@ public sealed class ApprovalTests
         Assert.Contains("a supervisor rejected this call", (string?)resumed["messages"]![1]!["content"]);
         await Wait.UntilAsync(async () => (await AuditAsync(app, "approval.rejected")).Count == 1, because: "the rejection is audited");
         Assert.Empty(await AuditAsync(app, "refund.requested"));
+    }
+
+    [Fact]
+    public async Task An_approval_whose_owner_cannot_afford_the_next_answer_is_refused_before_the_tool_runs()
+    {
+        await using var app = new AgentryApp();
+        var (widgetId, secret) = await app.CreateKeyAsync("widget", ["chat"]);
+        var turn = await Http.JsonAsync(await app.CreateApiClient(secret).PostAsJsonAsync("/v1/chat",
+            new { message = "/tool refund {\"amount\": 500, \"reason\": \"goodwill\"}", agentId = "billing" }));
+        var conversation = (string)turn["conversationId"]!;
+        var approvalId = (string)turn["pendingApprovalId"]!;
+        // Meanwhile an operator cut the widget's budget below what billing's next answer may use.
+        await SetTokensPerMinuteAsync(app, widgetId, 100);
+
+        await Http.ProblemAsync(await app.Client.PostAsJsonAsync($"/v1/admin/approvals/{approvalId}/approve", new { }), 422, ProblemTypes.TokenBudgetTooSmall);
+        // Nothing ran and nothing was decided: the approval is still pending and the conversation unchanged.
+        Assert.Equal("pending", (string?)(await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/approvals/{approvalId}")))["status"]);
+        Assert.Equal(3, (await app.MessagesAsync(conversation)).Count);
+        await Wait.UntilAsync(async () => (await AuditAsync(app, "rule.require-approval")).Count == 1, because: "the held turn's audit events are written");
+        Assert.Empty(await AuditAsync(app, "refund.requested"));
+
+        await SetTokensPerMinuteAsync(app, widgetId, null);
+        var resumed = await Http.JsonAsync(await app.Client.PostAsJsonAsync($"/v1/admin/approvals/{approvalId}/approve", new { }));
+        Assert.Equal("completed", (string?)resumed["status"]);
+        Assert.StartsWith("Refund request RF-", (string?)resumed["messages"]![0]!["content"]);
+    }
+
+    static async Task SetTokensPerMinuteAsync(AgentryApp app, string keyId, int? limit)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Agentry.Data.AgentryDbContext>();
+        await db.ApiKeys.Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.TokensPerMinute, limit));
     }
 
     [Fact]

@@ -133,10 +133,37 @@ public sealed class RateLimitTests
         var client = app.CreateApiClient(secret);
 
         var refused = await client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "verbose" });
-        var problem = await Http.ProblemAsync(refused, 429, ProblemTypes.TokenBudgetExceeded);
+        var problem = await Http.ProblemAsync(refused, 422, ProblemTypes.TokenBudgetTooSmall); // not a 429: retrying would not help
         Assert.Contains("whole budget of 100000 per minute", (string?)problem["detail"]);
-        Assert.Null(refused.Headers.RetryAfter); // waiting would not help
+        Assert.Null(refused.Headers.RetryAfter);
         await Http.ExpectAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "hello" }), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_budgeted_call_asks_the_provider_for_no_more_than_it_reserved_and_failed_calls_cost_nothing()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new()
+        {
+            ["RateLimit:MaxOutputTokens"] = "300", ["Models:Resilience:MaxRetries"] = "0",
+            ["RateLimit:TokensPerMinute"] = "", ["RateLimit:TokensPerDay"] = "", // only keys with their own limits are budgeted here
+        });
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/plain", new { id = "plain", name = "Plain" }), HttpStatusCode.Created);
+        var (_, secret) = await app.CreateKeyAsync("small", ["chat"], new { tokensPerMinute = 600 });
+        var client = app.CreateApiClient(secret);
+
+        // A provider outage: five failed calls, each reserving its prompt (about 100 tokens) and 300 answer tokens, then
+        // settled to nothing. Charging their prompts would leave no room for the sixth call's 400.
+        for (var i = 0; i < 5; i++) openAi.Enqueue(FakeReply.Fail(500));
+        for (var i = 0; i < 5; i++)
+            await Http.ProblemAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "plain" }), 502, ProblemTypes.UpstreamError);
+        await Http.ExpectAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "plain" }), HttpStatusCode.OK);
+
+        // The agent sets no maxOutputTokens, so the call carried the reserved allowance as its limit.
+        Assert.Equal(300, (int?)openAi.Requests[^1].Body["max_completion_tokens"] ?? (int?)openAi.Requests[^1].Body["max_tokens"]);
+        // The admin key has no budget in this app: its calls carry no such limit.
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "plain" }), HttpStatusCode.OK);
+        Assert.Null(openAi.Requests[^1].Body["max_completion_tokens"] ?? openAi.Requests[^1].Body["max_tokens"]);
     }
 
     [Fact]
