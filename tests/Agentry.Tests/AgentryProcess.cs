@@ -29,6 +29,7 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["AGENTRY_DATA_DIR"] = dataDirectory;
         if (adminKey is not null) start.Environment["AGENTRY_ADMIN_KEY"] = adminKey;
+        foreach (var (key, value) in TestDatabase.SettingsFor(dataDirectory)) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         foreach (var (key, value) in settings ?? []) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, e) => Capture(e.Data);
@@ -81,6 +82,8 @@ public sealed partial class AgentryProcess : IAsyncDisposable
             start.ArgumentList.Add(dataDirectory);
         }
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        foreach (var (key, value) in TestDatabase.SettingsFor(settings.GetValueOrDefault("Data:Directory") ?? dataDirectory))
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();

@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore;
 namespace Agentry.Audit;
 
 /// <summary>
-/// The single writer of the audit chain in this process. It appends staged events (the outbox) as soon as they are
-/// committed and queued events as they arrive, each batch in one transaction. On start it chains what a crash left in
+/// The writer of the audit chain in this process. It appends staged events (the outbox) as soon as they are committed
+/// and queued events as they arrive, each batch in one transaction that first takes the chain lock, so writers in
+/// several instances (and the command line) append one after another and never fork the chain. On start it chains what a crash left in
 /// the outbox; on a graceful stop, after the web server has drained, it writes everything still waiting.
 /// </summary>
 public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scopes, Observability.AgentryTelemetry telemetry, ILogger<AuditWriter> logger)
@@ -129,6 +130,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
         while (true)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.LockAuditChainAsync(cancellationToken);
             var staged = await db.AuditOutbox.OrderBy(e => e.Id).Take(BatchSize).ToListAsync(cancellationToken);
             if (staged.Count == 0) return;
             await AddToChainAsync(db, staged.Select(e => e.ToEntry()), cancellationToken);
@@ -143,6 +145,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
     public static async Task AppendAsync(AgentryDbContext db, IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.LockAuditChainAsync(cancellationToken);
         await AddToChainAsync(db, entries, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -158,7 +161,8 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
         {
             var row = new AuditEvent
             {
-                Id = nextId++, Time = entry.Time, Actor = entry.Actor, ClientIp = entry.ClientIp, Action = entry.Action, Target = entry.Target,
+                // Microseconds: what PostgreSQL stores, so the hash of the stored row is the hash that was written.
+                Id = nextId++, Time = new DateTimeOffset(entry.Time.UtcTicks - entry.Time.UtcTicks % 10, TimeSpan.Zero), Actor = entry.Actor, ClientIp = entry.ClientIp, Action = entry.Action, Target = entry.Target,
                 Outcome = entry.Outcome, TraceId = entry.TraceId, Count = entry.Count, Detail = entry.Detail, PreviousHash = previousHash, Hash = "",
             };
             row.Hash = AuditChain.ComputeHash(row);

@@ -8,12 +8,33 @@ public static class DataExtensions
 {
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateOnStart();
-        builder.Services.AddDbContextPool<AgentryDbContext, SqliteAgentryDbContext>((services, db) => db
-            .UseSqlite(SqliteConnectionString(services.GetRequiredService<IOptions<DataOptions>>().Value, services.GetRequiredService<IHostEnvironment>().ContentRootPath))
-            .UseSnakeCaseNamingConvention()
-            .AddInterceptors(services.GetRequiredService<Audit.AuditOutboxInterceptor>()));
+        builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The provider is chosen once, from configuration, before the host is built: each has its own context type and migrations.
+        var options = builder.Configuration.GetSection(DataOptions.Section).Get<DataOptions>() ?? new DataOptions();
+        if (options.EffectiveProvider == DataOptions.Postgres)
+            builder.Services.AddDbContextPool<AgentryDbContext, PostgresAgentryDbContext>((services, db) => db
+                .UseNpgsql(services.GetRequiredService<IOptions<DataOptions>>().Value.PostgresConnectionString())
+                .UseSnakeCaseNamingConvention()
+                .AddInterceptors(services.GetRequiredService<Audit.AuditOutboxInterceptor>()));
+        else
+            builder.Services.AddDbContextPool<AgentryDbContext, SqliteAgentryDbContext>((services, db) => db
+                .UseSqlite(SqliteConnectionString(services.GetRequiredService<IOptions<DataOptions>>().Value, services.GetRequiredService<IHostEnvironment>().ContentRootPath))
+                .UseSnakeCaseNamingConvention()
+                .AddInterceptors(services.GetRequiredService<Audit.AuditOutboxInterceptor>()));
         return builder;
+    }
+
+    public static bool IsSqlite(this AgentryDbContext db) => db is SqliteAgentryDbContext;
+
+    /// <summary>
+    /// Serialises appends to the audit chain across instances for the rest of the current transaction. PostgreSQL: a
+    /// transaction-scoped advisory lock. SQLite has one writer at a time anyway, and the chain's primary key turns a
+    /// lost race into a retry.
+    /// </summary>
+    public static async Task LockAuditChainAsync(this AgentryDbContext db, CancellationToken cancellationToken)
+    {
+        if (db.IsSqlite()) return;
+        await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(720100)", cancellationToken);
     }
 
     public static string SqliteConnectionString(DataOptions options, string contentRoot)
@@ -23,11 +44,16 @@ public static class DataExtensions
         return new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "agentry.db"), Pooling = true }.ToString();
     }
 
-    /// <summary>Creates the data folder, applies pending migrations and switches SQLite to write-ahead logging.</summary>
+    /// <summary>Creates the data folder, applies pending migrations and (SQLite) switches to write-ahead logging.</summary>
     public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        if (!db.IsSqlite())
+        {
+            await db.Database.MigrateAsync(cancellationToken); // PostgreSQL serialises concurrent migrators with its own lock
+            return;
+        }
         var dataSource = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
         if (Path.GetDirectoryName(Path.GetFullPath(dataSource)) is { } folder) System.IO.Directory.CreateDirectory(folder);
         await db.Database.MigrateAsync(cancellationToken);

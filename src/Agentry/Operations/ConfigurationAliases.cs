@@ -9,6 +9,8 @@ public static class ConfigurationAliases
     public static readonly IReadOnlyList<(string Variable, string Setting)> Map =
     [
         ("AGENTRY_DATA_DIR", "Data:Directory"),
+        ("DATABASE_URL", "Data:ConnectionString"),
+        ("REDIS_URL", "Redis:Configuration"),
         ("OPENAI_API_KEY", "Models:Endpoints:openai:ApiKey"),
         ("OPENAI_BASE_URL", "Models:Endpoints:openai:BaseUrl"),
         ("OPENAI_MODEL", "Models:Endpoints:openai:DefaultModel"),

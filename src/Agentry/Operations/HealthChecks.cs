@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Models;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -121,7 +120,7 @@ public sealed class DatabaseHealthCheck(AgentryDbContext db) : IHealthCheck
                 ? HealthCheckResult.Healthy("Connected; all migrations applied.")
                 : HealthCheckResult.Unhealthy($"{pending.Count} migration(s) not applied; run 'agentry migrate'.");
         }
-        catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or IOException or UnauthorizedAccessException or TimeoutException)
         {
             return HealthCheckResult.Unhealthy("The database cannot be read.", e);
         }

@@ -19,6 +19,7 @@ public static partial class StartupFailure
             $"Cannot use the data folder or a file it needs: {Unwrap(exception).Message}",
         IOException { Message: var m } => $"Cannot listen: {m} (set ASPNETCORE_URLS or --urls to a free address).",
         Microsoft.Data.Sqlite.SqliteException sqlite => $"Cannot open the database: {sqlite.Message} (check Data:Directory / AGENTRY_DATA_DIR).",
+        Npgsql.NpgsqlException postgres => $"Cannot use the PostgreSQL database: {postgres.Message} (check Data:ConnectionString / DATABASE_URL).",
         _ => null,
     };
 

@@ -158,27 +158,17 @@ public sealed class AuditLogTests
     {
         await using var app = new AgentryApp(settings: new() { ["Monitoring:SampleInterval"] = "00:00:00.200" });
         await app.Client.GetAsync("/v1/agents"); // started
-        var database = Path.Combine(app.DataDirectory, "agentry.db");
-        await ExecuteAsync(database, "ALTER TABLE audit_events RENAME TO audit_events_away");
+        await TestDatabase.ExecuteAsync(app.DataDirectory, "ALTER TABLE audit_events RENAME TO audit_events_away");
 
         var (keyId, _) = await app.CreateKeyAsync("while-broken", ["chat"]);
         await Wait.UntilAsync(async () => (await Http.JsonAsync(await app.Client.GetAsync("/system/health")))["alerts"]!["active"]!.AsArray()
             .Any(a => (string?)a!["name"] == "audit-write-failing"), because: "the failing audit writes raise an alert");
 
-        await ExecuteAsync(database, "ALTER TABLE audit_events_away RENAME TO audit_events");
+        await TestDatabase.ExecuteAsync(app.DataDirectory, "ALTER TABLE audit_events_away RENAME TO audit_events");
         var created = await WaitForEventsAsync(app, "key.created", 1);
         Assert.Contains(created, e => (string?)e!["target"] == $"key:{keyId}");
         await WaitForEventsAsync(app, "alert.raised", 1); // the queued alert event was kept too
         Assert.True((bool)(await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit/verify")))["valid"]!);
-    }
-
-    static async Task ExecuteAsync(string database, string sql)
-    {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 
     [Fact]

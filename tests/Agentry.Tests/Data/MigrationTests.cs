@@ -18,8 +18,9 @@ public sealed class MigrationTests
         // Fails when an entity changed without `dotnet ef migrations add`.
         Assert.False(db.Database.HasPendingModelChanges(), "The model has changes that no migration captures.");
 
+        if (TestDatabase.IsPostgres) return;
         var journal = await db.Database.SqlQueryRaw<string>("PRAGMA journal_mode").ToListAsync();
-        Assert.Equal("wal", journal.Single());
+        Assert.Equal("wal", journal.Single()); // SQLite readers proceed while a turn commits
     }
 
     [Fact]

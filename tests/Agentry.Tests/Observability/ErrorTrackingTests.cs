@@ -36,8 +36,8 @@ public sealed class ErrorTrackingTests
                 Assert.Single(groups, g => (string?)g!["type"] == "urn:agentry:problem:upstream-rejected (502)");
                 var bug = groups.Single(g => (string?)g!["kind"] == "exception")!;
                 Assert.Equal(2, (long)bug["count"]!);
-                Assert.Equal("Microsoft.Data.Sqlite.SqliteException", (string?)bug["type"]);
-                Assert.Contains("no such table", (string?)bug["lastMessage"]);
+                Assert.Equal(TestDatabase.IsPostgres ? "Npgsql.PostgresException" : "Microsoft.Data.Sqlite.SqliteException", (string?)bug["type"]);
+                Assert.Contains(TestDatabase.IsPostgres ? "does not exist" : "no such table", (string?)bug["lastMessage"]);
                 await app.Client.GetAsync("/v1/agents/y"); // a third occurrence, only in memory until shutdown
             }
 

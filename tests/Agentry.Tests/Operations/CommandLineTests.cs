@@ -49,14 +49,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.True(intact.ExitCode == 0, intact.Output);
         Assert.Contains("2 event(s) verified", intact.Output);
 
-        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "agentry.db")}"))
-        {
-            await connection.OpenAsync();
-            var command = connection.CreateCommand();
-            command.CommandText = "UPDATE audit_events SET actor = 'someone-else' WHERE id = 1";
-            Assert.Equal(1, await command.ExecuteNonQueryAsync());
-        }
-        SqliteConnection.ClearAllPools();
+        Assert.Equal(1, await TestDatabase.ExecuteAsync(_folder, "UPDATE audit_events SET actor = 'someone-else' WHERE id = 1"));
         var tampered = await RunAsync("audit", "verify");
         Assert.Equal(1, tampered.ExitCode);
         Assert.Contains("TAMPERED", tampered.Output);

@@ -69,11 +69,7 @@ public sealed class HealthAndDocsTests
         await using var app = new AgentryApp();
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/health/ready")).StatusCode);
 
-        // Replace the database file with garbage: SQLite can no longer read it.
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        var file = Path.Combine(app.DataDirectory, "agentry.db");
-        foreach (var f in Directory.GetFiles(app.DataDirectory)) File.Delete(f);
-        await File.WriteAllTextAsync(file, new string('x', 8192));
+        await TestDatabase.BreakAsync(app.DataDirectory);
 
         var ready = await app.Client.GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);

@@ -130,14 +130,7 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IDisposable
         Assert.Matches("agentry_model_failures_total\\{[^}]*type=\"upstream-error\"[^}]*\\} 1", scraped);
     }
 
-    string? Scalar(string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "agentry.db")};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar()?.ToString();
-    }
+    string? Scalar(string sql) => TestDatabase.ScalarAsync(_folder, sql, readOnly: true).GetAwaiter().GetResult()?.ToString();
 
     public void Dispose()
     {

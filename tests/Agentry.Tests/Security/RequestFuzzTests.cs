@@ -62,7 +62,7 @@ public sealed class RequestFuzzTests
     {
         await using var app = new AgentryApp();
         var conversation = (string)(await app.CreateConversationAsync())["id"]!;
-        var database = Path.Combine(app.DataDirectory, "agentry.db");
+        var database = app.DataDirectory;
 
         var endpoints = new (HttpMethod Method, string Path, JsonObject Valid)[]
         {
@@ -116,13 +116,7 @@ public sealed class RequestFuzzTests
 
     static string Shorten(string body) => body.Length <= 300 ? body : body[..300] + $"…({body.Length} chars)";
 
-    static async Task<string> CountRowsAsync(string database)
-    {
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly");
-        await connection.OpenAsync();
-        var command = connection.CreateCommand();
-        command.CommandText = "SELECT (SELECT count(*) FROM conversations) || '/' || (SELECT count(*) FROM messages) || '/' || " +
-                              "(SELECT count(*) FROM agents) || '/' || (SELECT count(*) FROM api_keys)";
-        return (string)(await command.ExecuteScalarAsync())!;
-    }
+    static async Task<string> CountRowsAsync(string folder) =>
+        (string)(await TestDatabase.ScalarAsync(folder, "SELECT (SELECT count(*) FROM conversations) || '/' || (SELECT count(*) FROM messages) || '/' || " +
+                                                      "(SELECT count(*) FROM agents) || '/' || (SELECT count(*) FROM api_keys)", readOnly: true))!;
 }

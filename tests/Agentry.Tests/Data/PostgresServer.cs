@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Agentry.Tests.Data;
+
+/// <summary>
+/// A throw-away PostgreSQL cluster started from the installed Debian binaries (no container): <c>initdb</c> in a temp
+/// folder, <c>pg_ctl start</c> on a free loopback port, trust authentication. initdb refuses to run as root, so as root
+/// the binaries run as the <c>postgres</c> user (<c>runuser</c>). One cluster serves the whole test run; each test app
+/// gets a database of its own. The cluster is stopped when the test process exits.
+/// </summary>
+public sealed class PostgresServer
+{
+    static readonly Lazy<PostgresServer> SharedServer = new(() => Start());
+    public static PostgresServer Shared => SharedServer.Value;
+
+    readonly string _folder;
+    readonly string _bin;
+    int _databases;
+
+    PostgresServer(string folder, string bin, int port)
+    {
+        _folder = folder;
+        _bin = bin;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>Connection string of the maintenance database (for creating and inspecting test databases).</summary>
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public string CreateDatabase()
+    {
+        var name = $"agentry_test_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
+        using var connection = new NpgsqlConnection(AdminConnectionString);
+        connection.Open();
+        using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+        create.ExecuteNonQuery();
+        return $"Host=127.0.0.1;Port={Port};Username=postgres;Database={name}";
+    }
+
+    public string BinPath(string program) => Path.Combine(_bin, program);
+
+    static PostgresServer Start()
+    {
+        var bin = FindBinaries();
+        var asRoot = Environment.UserName == "root";
+        var folder = Directory.CreateTempSubdirectory("agentry-pg-").FullName;
+        var data = Path.Combine(folder, "data");
+        if (asRoot) Run("chown", ["-R", "postgres:postgres", folder]);
+        RunAs(asRoot, Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
+        var port = FreePort();
+        RunAs(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "start",
+            "-o", $"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"]);
+        var server = new PostgresServer(folder, bin, port);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop(asRoot, data);
+        return server;
+    }
+
+    void Stop(bool asRoot, string data)
+    {
+        try { RunAs(asRoot, Path.Combine(_bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]); } catch (InvalidOperationException) { }
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Debian puts the server programs in /usr/lib/postgresql/VERSION/bin, off the PATH.</summary>
+    static string FindBinaries()
+    {
+        var candidates = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(v => Path.Combine(v, "bin")).Where(b => File.Exists(Path.Combine(b, "initdb"))).Order().ToList()
+            : [];
+        return candidates.LastOrDefault() ?? throw new InvalidOperationException(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql; .ci/run does this).");
+    }
+
+    static void RunAs(bool asRoot, string program, IEnumerable<string> arguments)
+    {
+        if (asRoot) Run("runuser", ["-u", "postgres", "--", program, .. arguments]);
+        else Run(program, arguments);
+    }
+
+    static void Run(string program, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/tmp" };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000)) { process.Kill(true); throw new InvalidOperationException($"{program} did not finish"); }
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} failed ({process.ExitCode}): {error.Result}{output.Result}");
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
