@@ -130,7 +130,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
         while (true)
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.LockAuditChainAsync(cancellationToken);
+            await db.LockAsync(SharedLock.AuditChain, cancellationToken);
             var staged = await db.AuditOutbox.OrderBy(e => e.Id).Take(BatchSize).ToListAsync(cancellationToken);
             if (staged.Count == 0) return;
             await AddToChainAsync(db, staged.Select(e => e.ToEntry()), cancellationToken);
@@ -145,7 +145,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
     public static async Task AppendAsync(AgentryDbContext db, IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.LockAuditChainAsync(cancellationToken);
+        await db.LockAsync(SharedLock.AuditChain, cancellationToken);
         await AddToChainAsync(db, entries, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

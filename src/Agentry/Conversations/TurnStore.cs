@@ -27,7 +27,7 @@ public sealed class TurnStore(
     public async Task<Turn> BeginAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
-        var lease = gate.TryEnter(conversationId) ?? throw Busy(conversationId);
+        var lease = await gate.TryEnterAsync(conversationId) ?? throw Busy(conversationId);
         try
         {
             var isNew = request.ConversationId is null;
@@ -51,7 +51,7 @@ public sealed class TurnStore(
     /// </summary>
     public async Task<Turn> BeginResumeAsync(Approval approval, CancellationToken cancellationToken)
     {
-        var lease = gate.TryEnter(approval.ConversationId) ?? throw Busy(approval.ConversationId);
+        var lease = await gate.TryEnterAsync(approval.ConversationId) ?? throw Busy(approval.ConversationId);
         try
         {
             var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == approval.ConversationId, cancellationToken)

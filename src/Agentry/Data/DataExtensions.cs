@@ -4,11 +4,24 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Data;
 
+/// <summary>What several instances must not change at the same moment (values are PostgreSQL advisory-lock keys).</summary>
+public enum SharedLock : long
+{
+    /// <summary>Appending to the audit hash chain: two writers reading the same head would fork it.</summary>
+    AuditChain = 720100,
+    /// <summary>Merging in-memory analytics counts into the daily rows.</summary>
+    Analytics = 720101,
+    /// <summary>Merging error occurrences into their groups.</summary>
+    ErrorGroups = 720102,
+}
+
 public static class DataExtensions
 {
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<SharedState>();
         // The provider is chosen once, from configuration, before the host is built: each has its own context type and migrations.
         var options = builder.Configuration.GetSection(DataOptions.Section).Get<DataOptions>() ?? new DataOptions();
         if (options.EffectiveProvider == DataOptions.Postgres)
@@ -27,14 +40,13 @@ public static class DataExtensions
     public static bool IsSqlite(this AgentryDbContext db) => db is SqliteAgentryDbContext;
 
     /// <summary>
-    /// Serialises appends to the audit chain across instances for the rest of the current transaction. PostgreSQL: a
-    /// transaction-scoped advisory lock. SQLite has one writer at a time anyway, and the chain's primary key turns a
-    /// lost race into a retry.
+    /// Serialises a read-modify-write across instances for the rest of the current transaction. PostgreSQL: a
+    /// transaction-scoped advisory lock. SQLite has one writer at a time anyway (and serves one instance).
     /// </summary>
-    public static async Task LockAuditChainAsync(this AgentryDbContext db, CancellationToken cancellationToken)
+    public static async Task LockAsync(this AgentryDbContext db, SharedLock name, CancellationToken cancellationToken)
     {
         if (db.IsSqlite()) return;
-        await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(720100)", cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({(long)name})", cancellationToken);
     }
 
     public static string SqliteConnectionString(DataOptions options, string contentRoot)

@@ -14,6 +14,12 @@ public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger
 
     protected abstract Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// For a flush that adds to stored rows (read, add, write): the lock that keeps another instance's flush of the same
+    /// rows from overwriting this one's counts. None for flushes that only ever move values forward.
+    /// </summary>
+    protected virtual SharedLock? Lock => null;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(interval);
@@ -45,7 +51,16 @@ public abstract partial class PeriodicFlush(IServiceScopeFactory scopes, ILogger
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            await FlushAsync(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), cancellationToken);
+            var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+            if (Lock is not { } shared)
+            {
+                await FlushAsync(db, cancellationToken);
+                return;
+            }
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.LockAsync(shared, cancellationToken);
+            await FlushAsync(db, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
         catch (Exception e) when (e is DbUpdateException or System.Data.Common.DbException or InvalidOperationException or OperationCanceledException)
         {

@@ -151,6 +151,8 @@ public sealed class AnalyticsFlusher(Analytics analytics, IServiceScopeFactory s
 {
     protected override string What => "analytics";
 
+    protected override SharedLock? Lock => SharedLock.Analytics;
+
     protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => analytics.FlushAsync(db, cancellationToken);
 }
 

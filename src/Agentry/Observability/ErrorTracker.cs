@@ -126,5 +126,7 @@ public sealed class ErrorTrackerFlusher(ErrorTracker tracker, IServiceScopeFacto
 {
     protected override string What => "error groups";
 
+    protected override SharedLock? Lock => SharedLock.ErrorGroups;
+
     protected override Task FlushAsync(AgentryDbContext db, CancellationToken cancellationToken) => tracker.FlushAsync(db, cancellationToken);
 }

@@ -71,6 +71,7 @@ public static class ObservabilityExtensions
             .Validate(o => o.EffectiveAlerts.All(a => ResourceSample.Metrics.Contains(a.Metric) && (a.Above is not null || a.Below is not null) && a.RaiseAfter >= 1 && a.ClearAfter >= 1),
                 $"Monitoring:Alerts: each needs a Metric ({string.Join(", ", ResourceSample.Metrics)}), Above or Below, and RaiseAfter/ClearAfter of at least 1.")
             .Validate(o => o.SampleInterval > TimeSpan.Zero, "Monitoring:SampleInterval must be positive.");
+        builder.Services.AddSingleton<SharedAlerts>();
         builder.Services.AddSingleton<SystemMonitor>();
         builder.Services.AddHostedService(services => services.GetRequiredService<SystemMonitor>());
         builder.Services.AddHttpClient(WebhookClient).AddStandardResilienceHandler(o =>

@@ -86,7 +86,7 @@ public sealed record AlertState(string Name, string Metric, string State, double
 /// </summary>
 public sealed partial class SystemMonitor(
     IOptions<MonitoringOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AgentryTelemetry telemetry, AuditLog audit,
-    IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
+    SharedAlerts alerts, IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
 {
     readonly DateTimeOffset _started = time.GetUtcNow();
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
@@ -177,12 +177,18 @@ public sealed partial class SystemMonitor(
             active = null;
         }
         _alerts[rule.Name] = (breaches, healthy, active);
-        if (change is null) return;
+        if (change is null)
+        {
+            if (active is not null) await alerts.StillRaisedAsync(rule.Name);
+            return;
+        }
 
         _recent.Enqueue(change);
         while (_recent.Count > 50) _recent.TryDequeue(out _);
         if (change.State == "raised") LogRaised(change.Name, change.Metric, change.Value, change.Direction, change.Threshold);
         else LogCleared(change.Name, change.Metric, change.Value);
+        // Logged by every instance that sees it; audited and posted once for all of them (Observability/SharedAlerts.cs).
+        if (!(change.State == "raised" ? await alerts.RaisedAsync(change.Name) : await alerts.ClearedAsync(change.Name))) return;
         audit.Enqueue(AuditActor.System, $"alert.{change.State}", $"alert:{change.Name}", change.State, change);
         await NotifyAsync(change, cancellationToken);
     }

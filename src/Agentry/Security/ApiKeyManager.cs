@@ -59,7 +59,7 @@ public sealed class ApiKeyManager(AgentryDbContext db, ApiKeyStore store, AuditL
         key.RevokedAt ??= time.GetUtcNow();
         audit.Stage(db, actor, AuditActions.KeyRevoked, $"key:{id}", detail: new { key.Name, key.Prefix });
         await db.SaveChangesAsync(cancellationToken);
-        store.Invalidate();
+        await store.InvalidateAsync();
         return KeyDto.From(key, time.GetUtcNow());
     }
 
@@ -73,7 +73,7 @@ public sealed class ApiKeyManager(AgentryDbContext db, ApiKeyStore store, AuditL
         key.Prefix = ApiKeySecrets.DisplayPrefix(secret);
         audit.Stage(db, actor, AuditActions.KeyRotated, $"key:{id}", detail: new { key.Name, key.Prefix });
         await db.SaveChangesAsync(cancellationToken);
-        store.Invalidate();
+        await store.InvalidateAsync();
         return new CreatedKeyDto(KeyDto.From(key, time.GetUtcNow()), secret);
     }
 }

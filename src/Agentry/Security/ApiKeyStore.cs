@@ -7,9 +7,11 @@ namespace Agentry.Security;
 
 /// <summary>
 /// Looks keys up by the hash of their secret, with a short cache so a request does not cost a database read, and
-/// records last use in memory, written back in batches (one write per key per flush, never one per request).
+/// records last use in memory, written back in batches (one write per key per flush, never one per request). With
+/// Redis, a revocation or rotation on any instance (or the command line) is published and every instance drops its
+/// cache at once, so a revoked key stops working everywhere within a second, not after the cache period.
 /// </summary>
-public sealed class ApiKeyStore(IOptions<SecurityOptions> options, TimeProvider time)
+public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, SharedState shared, TimeProvider time, ILogger<ApiKeyStore> logger) : IHostedService
 {
     readonly ConcurrentDictionary<string, (ApiKey Key, DateTimeOffset Until)> _byHash = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
@@ -26,8 +28,40 @@ public sealed class ApiKeyStore(IOptions<SecurityOptions> options, TimeProvider 
         return key;
     }
 
-    /// <summary>Forget cached keys, so a revocation or rotation on this instance applies to the very next request.</summary>
-    public void Invalidate() => _byHash.Clear();
+    /// <summary>Forget cached keys, here and (with Redis) on every instance, so a revocation or rotation applies to the very next request.</summary>
+    public async Task InvalidateAsync()
+    {
+        _byHash.Clear();
+        if (shared.Connection is not { } redis) return;
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(Channel, "invalidate");
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            shared.FellBack(e, "key revocation (other instances drop the key when their cache lapses)");
+        }
+    }
+
+    StackExchange.Redis.RedisChannel Channel => StackExchange.Redis.RedisChannel.Literal(shared.Prefix + "keys");
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (shared.Connection is not { } redis) return;
+        try
+        {
+            await redis.GetSubscriber().SubscribeAsync(Channel, (_, _) => _byHash.Clear());
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogNotSubscribed(e); // the multiplexer restores subscriptions when it reconnects only for those it made; retried on restart
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Could not subscribe to key revocations through Redis; revoked keys are dropped when the key cache lapses")]
+    partial void LogNotSubscribed(Exception exception);
 
     public void MarkUsed(string keyId) => _lastUsed[keyId] = time.GetUtcNow();
 

@@ -16,9 +16,14 @@ public static class SecurityExtensions
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>()); // listens for revocations from other instances
         builder.Services.AddHostedService<ApiKeyUsageFlusher>();
         builder.Services.AddScoped<ApiKeyManager>();
-        builder.Services.AddSingleton<IRateLimitStore, InMemoryRateLimitStore>();
+        builder.Services.AddSingleton<InMemoryRateLimitStore>();
+        if (builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() is { IsConfigured: true })
+            builder.Services.AddSingleton<IRateLimitStore, RedisRateLimitStore>(); // exact across instances
+        else
+            builder.Services.AddSingleton<IRateLimitStore>(services => services.GetRequiredService<InMemoryRateLimitStore>());
         builder.Services.AddSingleton<TokenBudget>();
         builder.Services.AddSingleton<AuthFailureLog>();
 

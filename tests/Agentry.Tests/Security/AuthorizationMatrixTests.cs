@@ -72,7 +72,7 @@ public sealed class AuthorizationMatrixTests
         await using (var scope = app.Services.CreateAsyncScope())
             await scope.ServiceProvider.GetRequiredService<AgentryDbContext>().ApiKeys.Where(k => k.Id == expiredId)
                 .ExecuteUpdateAsync(s => s.SetProperty(k => k.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1)));
-        app.Service<Agentry.Security.ApiKeyStore>().Invalidate();
+        await app.Service<Agentry.Security.ApiKeyStore>().InvalidateAsync();
 
         var document = JsonNode.Parse(await app.Client.GetStringAsync("/openapi/v1.json"))!;
         var operations = new List<(string Method, string Path, string Id)>();
