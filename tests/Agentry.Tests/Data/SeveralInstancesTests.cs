@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Agentry.Api;
+
+namespace Agentry.Tests.Data;
+
+/// <summary>
+/// Two instances of the service on one PostgreSQL database and one Redis, as behind a load balancer (in this process;
+/// the kill test in Operations runs them as real processes). Whatever one instance does, the other must honour.
+/// </summary>
+public sealed class SeveralInstancesTests
+{
+    sealed class Pair : IAsyncDisposable
+    {
+        public required RedisServer Redis { get; init; }
+        public required AgentryApp A { get; init; }
+        public required AgentryApp B { get; init; }
+
+        public static async Task<Pair> StartAsync(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null)
+        {
+            var redis = await RedisServer.StartAsync();
+            var database = PostgresServer.Shared.CreateDatabase();
+            AgentryApp Start() => new(openAi, new(settings ?? [])
+            {
+                ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = database, ["Redis:Configuration"] = redis.Configuration,
+            });
+            var a = Start();
+            await a.Client.GetAsync("/health/ready"); // the first migrates and creates the admin key; then the second starts
+            var b = Start();
+            await b.Client.GetAsync("/health/ready");
+            return new Pair { Redis = redis, A = a, B = b };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await A.DisposeAsync();
+            await B.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_conversation_continues_on_the_other_instance_and_request_and_token_limits_are_exact_across_both()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var pair = await Pair.StartAsync(openAi);
+        var (_, secret) = await pair.A.CreateKeyAsync("shared", ["chat", "read"], new { requestsPerMinute = 10 });
+        var viaA = pair.A.CreateApiClient(secret);
+        var viaB = pair.B.CreateApiClient(secret);
+
+        var first = await Http.JsonAsync(await viaA.PostAsJsonAsync("/v1/chat", new { message = "on A", agentId = "support" }));
+        var conversation = (string)first["conversationId"]!;
+        await Http.ExpectAsync(await viaB.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "on B" }), HttpStatusCode.OK);
+        Assert.Contains("on A", openAi.Requests[^1].Messages.Select(FakeRequest.Text)); // B's turn saw A's history
+
+        // Two requests used; 20 more alternate between the instances: exactly 8 of them fit in the key's 10 a minute.
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 20; i++) statuses.Add((await (i % 2 == 0 ? viaA : viaB).GetAsync("/v1/agents")).StatusCode);
+        Assert.Equal(8, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(12, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
+    public async Task Concurrent_turns_on_both_instances_share_one_token_budget_and_one_conversation_gate()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var pair = await Pair.StartAsync(openAi);
+        await Http.ExpectAsync(await pair.A.Client.PutAsJsonAsync("/v1/agents/terse", new { id = "terse", name = "Terse", maxOutputTokens = 150 }), HttpStatusCode.Created);
+        var release = new TaskCompletionSource();
+        for (var i = 0; i < 21; i++) openAi.Enqueue(new FakeReply { Text = "held", Gate = release.Task });
+        var (_, secret) = await pair.A.CreateKeyAsync("budgeted", ["chat"], new { tokensPerMinute = 1_000 });
+        var clients = new[] { pair.A.CreateApiClient(secret), pair.B.CreateApiClient(secret) };
+
+        var sent = Enumerable.Range(0, 20).Select(i => clients[i % 2].PostAsJsonAsync("/v1/chat", new { message = $"turn {i}", agentId = "terse" })).ToList();
+        await Wait.UntilAsync(() => openAi.Requests.Count + sent.Count(t => t.IsCompleted) == 20, because: "every turn reserved or was refused");
+        Assert.InRange(openAi.Requests.Count, 1, 1_000 / 150); // one budget for both instances, not one each
+
+        // While a turn of a conversation runs on A, the same conversation is busy on B too.
+        var conversation = (string)(await Http.JsonAsync(await pair.A.Client.PostAsJsonAsync("/v1/conversations", new { agentId = "support" })))["id"]!;
+        var running = pair.A.Client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "slow" });
+        await Wait.UntilAsync(() => openAi.Requests.Any(r => r.LastUserText == "slow"), because: "A's turn reached the provider");
+        await Http.ProblemAsync(await pair.B.Client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "meanwhile" }), 409, ProblemTypes.ConversationBusy);
+
+        release.SetResult();
+        await Task.WhenAll(sent);
+        await Http.ExpectAsync(await running, HttpStatusCode.OK);
+        await Http.ExpectAsync(await pair.B.Client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "now" }), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task A_key_revoked_on_one_instance_is_refused_by_the_other_within_a_second()
+    {
+        await using var pair = await Pair.StartAsync();
+        var (id, secret) = await pair.A.CreateKeyAsync("short-lived", ["read"]);
+        var viaB = pair.B.CreateApiClient(secret);
+        Assert.Equal(HttpStatusCode.OK, (await viaB.GetAsync("/v1/agents")).StatusCode); // now in B's key cache
+
+        await Http.ExpectAsync(await pair.A.Client.DeleteAsync($"/v1/admin/keys/{id}"), HttpStatusCode.OK);
+        await Wait.UntilAsync(async () => (await viaB.GetAsync("/v1/agents")).StatusCode == HttpStatusCode.Unauthorized, TimeSpan.FromSeconds(1),
+            "B refuses the key revoked on A (its cache would keep it for 5 s)");
+    }
+
+    [Fact]
+    public async Task Both_instances_append_to_one_audit_chain_that_verifies_and_an_alert_raised_on_both_is_posted_once()
+    {
+        await using var webhook = new FakeOpenAiServer();
+        await using var pair = await Pair.StartAsync(settings: new()
+        {
+            ["Monitoring:SampleInterval"] = "00:00:00.100",
+            ["Monitoring:Alerts:0:Name"] = "always", ["Monitoring:Alerts:0:Metric"] = "workingSetMb", ["Monitoring:Alerts:0:Above"] = "1",
+            ["Monitoring:Alerts:0:RaiseAfter"] = "1", ["Monitoring:WebhookUrl"] = webhook.RootUrl + "/webhook",
+        });
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => (i % 2 == 0 ? pair.A : pair.B).CreateKeyAsync($"k{i}", ["read"])));
+        JsonArray created = [];
+        await Wait.UntilAsync(async () => (created = (await Http.JsonAsync(await pair.B.Client.GetAsync("/v1/admin/audit?action=key.created&limit=200")))["data"]!.AsArray()).Count == 40,
+            because: "both writers chained their events");
+        foreach (var instance in new[] { pair.A, pair.B })
+            Assert.True((bool)(await Http.JsonAsync(await instance.Client.GetAsync("/v1/admin/audit/verify")))["valid"]!);
+
+        foreach (var instance in new[] { pair.A, pair.B })
+            await Wait.UntilAsync(async () => (await Http.JsonAsync(await instance.Client.GetAsync("/system/health")))["alerts"]!["active"]!.AsArray()
+                .Any(a => (string?)a!["name"] == "always"), because: "each instance raises the alert");
+        await Wait.UntilAsync(() => webhook.Webhooks.Count >= 1, because: "the alert is posted");
+        Assert.Single(webhook.Webhooks, w => (string?)JsonNode.Parse(w.Body)!["alert"]!["name"] == "always");
+        Assert.Single((await Http.JsonAsync(await pair.A.Client.GetAsync("/v1/admin/audit?action=alert.raised")))["data"]!.AsArray());
+    }
+}
