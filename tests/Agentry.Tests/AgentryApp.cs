@@ -181,7 +181,8 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
 /// <summary>
 /// Which database the suite runs on: SQLite (the default) or, with <c>AGENTRY_TEST_DATABASE=postgres</c>, a throw-away
 /// PostgreSQL cluster (<see cref="Data.PostgresServer"/>). <c>.ci/run</c> runs the suite both ways; tests about the
-/// SQLite file itself carry <c>[Trait("Database", "sqlite")]</c> and are left out of the PostgreSQL run.
+/// SQLite file itself carry <c>[Trait("Database", "sqlite")]</c>, and tests that always bring their own PostgreSQL and
+/// Redis <c>[Trait("Database", "own")]</c>; both are left out of the PostgreSQL pass.
 /// </summary>
 public static class TestDatabase
 {

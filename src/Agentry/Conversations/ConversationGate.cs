@@ -73,10 +73,15 @@ public sealed class ConversationGate(SharedState shared)
             catch (Exception e) when (e is RedisException or TimeoutException) { } // the next tick tries again; the database still guards the commit
         }
 
+        /// <summary>
+        /// Released before the turn's response is sent (a round trip well under a millisecond), so a client that sends
+        /// its next message to another instance the moment it has the reply never finds the conversation still busy.
+        /// </summary>
         public void Dispose()
         {
             _renewal.Dispose();
-            _ = _redis.ScriptEvaluateAsync(Release, [_key], [_token], CommandFlags.FireAndForget);
+            try { _redis.ScriptEvaluate(Release, [_key], [_token]); }
+            catch (Exception e) when (e is RedisException or TimeoutException) { } // the lease runs out on its own
         }
     }
 }

@@ -13,6 +13,8 @@ public enum SharedLock : long
     Analytics = 720101,
     /// <summary>Merging error occurrences into their groups.</summary>
     ErrorGroups = 720102,
+    /// <summary>Creating the first admin key when instances start together.</summary>
+    Bootstrap = 720103,
 }
 
 public static class DataExtensions

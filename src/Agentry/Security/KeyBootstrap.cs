@@ -29,6 +29,9 @@ public static partial class KeyBootstrap
 
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        // Several instances starting together: one creates the key, the others find it.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.LockAsync(SharedLock.Bootstrap, cancellationToken);
         if (await db.ApiKeys.AnyAsync(cancellationToken)) return;
 
         var keys = scope.ServiceProvider.GetRequiredService<ApiKeyManager>();
@@ -38,6 +41,7 @@ public static partial class KeyBootstrap
         {
             var key = await keys.ImportAsync("bootstrap-admin", provided, Scopes.Admin, AuditActor.System,
                 new { source = fromEnvironment is null ? "file" : "environment", prefix = ApiKeySecrets.ImportedDisplayPrefix(provided) }, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
             LogImported(logger, key.Prefix);
             return;
         }
@@ -47,6 +51,7 @@ public static partial class KeyBootstrap
         var file = Path.Combine(folder, KeyFileName);
         var created = await keys.CreateAsync(new CreateKeyRequest("bootstrap-admin", [Scopes.Admin], null, null, null, null, null), AuditActor.System,
             AuditActions.SecurityBootstrap, new { source = "generated", file }, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         Directory.CreateDirectory(folder);
         await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);
 

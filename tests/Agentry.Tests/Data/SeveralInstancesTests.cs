@@ -9,6 +9,7 @@ namespace Agentry.Tests.Data;
 /// Two instances of the service on one PostgreSQL database and one Redis, as behind a load balancer (in this process;
 /// the kill test in Operations runs them as real processes). Whatever one instance does, the other must honour.
 /// </summary>
+[Trait("Database", "own")] // always PostgreSQL + Redis, started by the test: not repeated in the PostgreSQL pass
 public sealed class SeveralInstancesTests
 {
     sealed class Pair : IAsyncDisposable
