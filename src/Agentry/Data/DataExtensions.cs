@@ -63,18 +63,68 @@ public static class DataExtensions
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        await MigrateAsync(db, cancellationToken);
+    }
+
+    static async Task MigrateAsync(AgentryDbContext db, CancellationToken cancellationToken)
+    {
         if (!db.IsSqlite())
         {
-            await db.Database.MigrateAsync(cancellationToken); // PostgreSQL serialises concurrent migrators with its own lock
+            await db.Database.MigrateAsync(cancellationToken); // concurrent migrators wait for each other (EF's migration lock)
             return;
         }
-        var dataSource = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
-        if (Path.GetDirectoryName(Path.GetFullPath(dataSource)) is { } folder) System.IO.Directory.CreateDirectory(folder);
+        EnsureSqliteFolder(db);
         await db.Database.MigrateAsync(cancellationToken);
         // WAL lets readers (history, lists) proceed while a turn commits; the setting is stored in the file itself.
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
     }
 
-    public static bool MigrateOnStartup(this IServiceProvider services) =>
-        services.GetRequiredService<IOptions<DataOptions>>().Value.MigrateOnStartup;
+    static void EnsureSqliteFolder(AgentryDbContext db)
+    {
+        var dataSource = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
+        if (Path.GetDirectoryName(Path.GetFullPath(dataSource)) is { } folder) System.IO.Directory.CreateDirectory(folder);
+    }
+
+    /// <summary>
+    /// What start-up does about the schema (<see cref="DataOptions.MigrateOnStartup"/>): a new, empty database is
+    /// created; pending migrations of an existing database are applied outside Production; in Production they wait for
+    /// the operator (take a backup, then <c>agentry migrate</c>) unless <c>Data:MigrateOnStartup=true</c>, and the
+    /// service refuses to start rather than run against a schema it does not match.
+    /// </summary>
+    public static async Task PrepareDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        var setting = services.GetRequiredService<IOptions<DataOptions>>().Value.MigrateOnStartup;
+        if (setting == false) return; // migrated as its own deploy step; readiness stays 503 until then
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        if (db.IsSqlite()) EnsureSqliteFolder(db);
+        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+        var isNew = !(await db.Database.GetAppliedMigrationsAsync(cancellationToken)).Any();
+        var production = services.GetRequiredService<IHostEnvironment>().IsProduction();
+        if (pending.Count > 0 && setting is null && production && !isNew)
+            throw new PendingMigrationsException(pending);
+        await MigrateAsync(db, cancellationToken);
+    }
+
+    /// <summary>
+    /// The SQL that would bring this database to the current schema (for a DBA to review and run), changing nothing.
+    /// Idempotent on PostgreSQL (each migration guarded by the history table); SQLite cannot express that guard, so its
+    /// script starts after the last applied migration.
+    /// </summary>
+    public static async Task<string> MigrationScriptAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        if (db.IsSqlite()) EnsureSqliteFolder(db);
+        var applied = (await db.Database.GetAppliedMigrationsAsync(cancellationToken)).LastOrDefault();
+        return Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db)
+            .GenerateScript(applied, null, db.IsSqlite()
+                ? Microsoft.EntityFrameworkCore.Migrations.MigrationsSqlGenerationOptions.Default
+                : Microsoft.EntityFrameworkCore.Migrations.MigrationsSqlGenerationOptions.Idempotent);
+    }
 }
+
+/// <summary>An existing Production database is behind this build's schema and nobody said to migrate it at start.</summary>
+public sealed class PendingMigrationsException(IReadOnlyList<string> pending) : Exception(
+    $"The database needs {pending.Count} migration(s) ({string.Join(", ", pending)}). Back it up, then run 'agentry migrate' " +
+    "(or 'agentry migrate --script' for the SQL), or start once with Data:MigrateOnStartup=true.");

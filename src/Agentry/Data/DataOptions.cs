@@ -25,8 +25,12 @@ public sealed class DataOptions
     /// </summary>
     public string? ConnectionString { get; set; }
 
-    /// <summary>Apply pending migrations when the service starts. Turn off to run <c>agentry migrate</c> as a separate step.</summary>
-    public bool MigrateOnStartup { get; set; } = true;
+    /// <summary>
+    /// Empty (the default): a new database is created at start, and pending migrations are applied at start except in
+    /// Production, where an existing database waits for <c>agentry migrate</c> (the service refuses to start until then).
+    /// <c>true</c>: always migrate at start. <c>false</c>: never (readiness stays 503 until the schema is current).
+    /// </summary>
+    public bool? MigrateOnStartup { get; set; }
 
     public string EffectiveProvider => Provider ?? (LooksLikePostgres(ConnectionString) ? Postgres : Sqlite);
 

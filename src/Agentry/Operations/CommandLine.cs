@@ -14,13 +14,16 @@ public static class CommandLine
         args.Length > 0 && args[0] is "--help" or "-h" or "--version" ? (args[0], args[1..]) :
         (null, args);
 
+    /// <summary>Options of a verb that take no value (<c>migrate --script</c>): not settings.</summary>
+    static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "--script" };
+
     /// <summary>The <c>--name value</c> and <c>--name=value</c> pairs, without positional words such as <c>create</c> or a key id.</summary>
     public static string[] SettingsOnly(string[] args)
     {
         var kept = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal)) continue;
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || Switches.Contains(args[i])) continue;
             kept.Add(args[i]);
             if (!args[i].Contains('=') && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) kept.Add(args[++i]);
         }
@@ -33,6 +36,7 @@ public static class CommandLine
         Verbs:
           serve                       Start the service (default).
           migrate                     Apply database migrations and exit.
+          migrate --script            Print the SQL that would migrate this database, changing nothing.
           keys create --name N --scopes admin,agents:write,chat,read,metrics
                       [--expires-in-days D] [--requests-per-minute N] [--concurrent-requests N]
                       [--tokens-per-minute N] [--tokens-per-day N]
@@ -49,8 +53,14 @@ public static class CommandLine
 
     public static async Task<int> RunAsync(string verb, string[] args, IServiceProvider services)
     {
-        if (services.MigrateOnStartup() || verb == "migrate") await services.MigrateDatabaseAsync();
         var positional = Positional(args);
+        if (verb == "migrate" && args.Contains("--script"))
+        {
+            Console.WriteLine(await services.MigrationScriptAsync());
+            return 0;
+        }
+        if (verb == "migrate") await services.MigrateDatabaseAsync();
+        else await services.PrepareDatabaseAsync();
         switch (verb, positional.FirstOrDefault())
         {
             case ("migrate", _):

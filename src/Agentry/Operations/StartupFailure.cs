@@ -15,10 +15,13 @@ public static partial class StartupFailure
         OptionsValidationException invalid => "Invalid setting: " + string.Join(" ", invalid.Failures.Select(f => Name(f, invalid.OptionsType))),
         InvalidOperationException { Message: var m } when m.StartsWith("Agent files in", StringComparison.Ordinal) || m.Contains("configuration value", StringComparison.Ordinal)
             || m.StartsWith("Security:", StringComparison.Ordinal) => m,
+        IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException, Message: var m } =>
+            $"Cannot listen: {m} (set ASPNETCORE_URLS or --urls to a free address).",
         UnauthorizedAccessException or DirectoryNotFoundException or IOException { InnerException: not System.Net.Sockets.SocketException } when exception is not null =>
             $"Cannot use the data folder or a file it needs: {Unwrap(exception).Message}",
         IOException { Message: var m } => $"Cannot listen: {m} (set ASPNETCORE_URLS or --urls to a free address).",
         Microsoft.Data.Sqlite.SqliteException sqlite => $"Cannot open the database: {sqlite.Message} (check Data:Directory / AGENTRY_DATA_DIR).",
+        Agentry.Data.PendingMigrationsException pending => pending.Message,
         Npgsql.NpgsqlException postgres => $"Cannot use the PostgreSQL database: {postgres.Message} (check Data:ConnectionString / DATABASE_URL).",
         _ => null,
     };

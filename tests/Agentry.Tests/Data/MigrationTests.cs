@@ -1,5 +1,6 @@
 using Agentry.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Agentry.Tests.Data;
@@ -39,6 +40,62 @@ public sealed class MigrationTests
             var history = await second.MessagesAsync(conversationId);
             Assert.Equal(["remember me"], history.Where(m => (string?)m!["role"] == "user").Select(m => (string)m!["content"]!).ToArray());
             Assert.Equal(2, history.Count);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// An upgrade as an operator meets it: a database at the previous schema with data in it, a new build started in
+    /// Production. It refuses to start (one line, exit 1) instead of migrating unasked; <c>migrate --script</c> shows
+    /// the SQL and changes nothing; <c>migrate</c> applies it; the service then starts and the data is all there.
+    /// (SQLite: PostgreSQL has a single migration so far, so it has no previous schema to upgrade from.)
+    /// </summary>
+    [Fact]
+    [Trait("Database", "sqlite")]
+    public async Task A_database_at_the_previous_schema_is_upgraded_only_when_asked_and_keeps_its_data()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-upgrade-").FullName;
+        try
+        {
+            var file = Path.Combine(folder, "agentry.db");
+            var options = new DbContextOptionsBuilder<SqliteAgentryDbContext>().UseSqlite($"Data Source={file};Pooling=False").UseSnakeCaseNamingConvention().Options;
+            string previous, latest;
+            await using (var db = new SqliteAgentryDbContext(options))
+            {
+                var migrations = db.Database.GetMigrations().ToList();
+                (previous, latest) = (migrations[^2], migrations[^1]);
+                await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync(previous);
+                var now = DateTimeOffset.UtcNow;
+                db.Conversations.Add(new Agentry.Conversations.Conversation { Id = "conv_00000000000000000000000000000001", AgentId = "support", CreatedAt = now, UpdatedAt = now, LastSequence = 2 });
+                db.Messages.AddRange(
+                    new Agentry.Conversations.Message { Id = "msg_00000000000000000000000000000001", ConversationId = "conv_00000000000000000000000000000001", Sequence = 1, Role = "user", Content = "written by the previous build", CreatedAt = now },
+                    new Agentry.Conversations.Message { Id = "msg_00000000000000000000000000000002", ConversationId = "conv_00000000000000000000000000000001", Sequence = 2, Role = "assistant", Content = "and kept", CreatedAt = now });
+                await db.SaveChangesAsync();
+            }
+            var production = new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["AGENTRY_ADMIN_KEY"] = AgentryApp.AdminKey };
+
+            var refused = await AgentryProcess.RunCommandAsync(folder, production, "serve");
+            Assert.True(refused.ExitCode == 1, refused.Output);
+            Assert.Contains($"The database needs 1 migration(s) ({latest})", refused.Output);
+            Assert.DoesNotContain("   at ", refused.Output);
+
+            var script = await AgentryProcess.RunCommandAsync(folder, production, "migrate", "--script");
+            Assert.True(script.ExitCode == 0, script.Output);
+            Assert.Contains(latest, script.Output);
+            Assert.Contains("CREATE TABLE", script.Output);
+            await using (var db = new SqliteAgentryDbContext(options))
+                Assert.Equal([latest], await db.Database.GetPendingMigrationsAsync()); // the script changed nothing
+
+            var migrated = await AgentryProcess.RunCommandAsync(folder, production, "migrate");
+            Assert.True(migrated.ExitCode == 0, migrated.Output);
+            await using var service = new AgentryProcess(folder);
+            var client = await service.StartedAsync();
+            var messages = (await Http.JsonAsync(await client.GetAsync("/v1/conversations/conv_00000000000000000000000000000001/messages")))["data"]!.AsArray();
+            Assert.Equal(["written by the previous build", "and kept"], messages.Select(m => (string)m!["content"]!).ToArray());
         }
         finally
         {
