@@ -65,7 +65,8 @@ try
     app.MapApiDocs();
     app.LogStartupBanner();
 
-    await app.RunAsync();
+    app.Services.CloseDatabaseWhenStopped();
+    await app.RunAsync(); // SIGTERM: drain (Operations/Drain.cs), finish or interrupt turns, flush, close the database
     return 0;
 }
 catch (Exception e) when (StartupFailure.Describe(e) is { } message)

@@ -38,6 +38,8 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
             // Functional tests send many requests; the limiter tests set their own limits.
             ["RateLimit:PermitsPerMinute"] = "1000000",
             ["RateLimit:ConcurrentRequests"] = "10000",
+            // Disposing a test app stops it at once; the drain pause is tested with the real process.
+            ["Shutdown:DrainDelay"] = "00:00:00",
             // Fast failure paths in tests; production defaults are in appsettings.json / ModelResilienceOptions.
             ["Models:Resilience:RetryBaseDelay"] = "00:00:00.050",
             ["Models:Resilience:AttemptTimeout"] = "00:00:10",

@@ -23,8 +23,10 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 
         var problem = Describe(exception, out var retryAfter);
         if (problem.Status >= 500) errors.Record(exception, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? httpContext.TraceIdentifier);
-        // A failed model call was logged once, concisely, where it failed (ModelInvoker); only the unexpected get a stack trace here.
-        if (problem.Status >= 500 && UpstreamModelException.TryClassify(exception) is null) LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+        // A failed model call was logged once, concisely, where it failed (ModelInvoker), and a problem the code raised on
+        // purpose (shutting down, …) is no surprise: only the unexpected get a stack trace here.
+        if (problem.Status >= 500 && exception is not ApiProblemException && UpstreamModelException.TryClassify(exception) is null)
+            LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
 
         if (httpContext.Response.HasStarted) return true;
         httpContext.Response.StatusCode = problem.Status!.Value;

@@ -24,6 +24,11 @@ public sealed class TurnShutdown : IDisposable
 
     public CancellationToken Token => _stopping.Token;
 
+    /// <summary>A new turn sent while the service shuts down: another instance (or this one, restarted) takes it.</summary>
+    public static Api.ApiProblemException Refused() =>
+        new(503, Api.ProblemTypes.ShuttingDown, "Service shutting down", "This instance is shutting down and takes no new turns; send the message again.")
+        { RetryAfter = TimeSpan.FromSeconds(2) };
+
     public void Dispose()
     {
         _registration.Dispose();

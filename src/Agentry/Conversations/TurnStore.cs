@@ -19,13 +19,14 @@ namespace Agentry.Conversations;
 /// with its audit events, in one transaction.
 /// </summary>
 public sealed class TurnStore(
-    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown,
+    AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown, Operations.ServiceDrain drain,
     IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public async Task<Turn> BeginAsync(TurnRequest request, CancellationToken cancellationToken)
     {
+        if (drain.IsDraining) throw TurnShutdown.Refused(); // the load balancer is moving the client to another instance
         var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
         var lease = await gate.TryEnterAsync(conversationId) ?? throw Busy(conversationId);
         try
@@ -51,6 +52,7 @@ public sealed class TurnStore(
     /// </summary>
     public async Task<Turn> BeginResumeAsync(Approval approval, CancellationToken cancellationToken)
     {
+        if (drain.IsDraining) throw TurnShutdown.Refused();
         var lease = await gate.TryEnterAsync(approval.ConversationId) ?? throw Busy(approval.ConversationId);
         try
         {

@@ -107,6 +107,34 @@ public static class DataExtensions
     }
 
     /// <summary>
+    /// The last step of a graceful stop, once every hosted service has stopped and flushed: SQLite folds its
+    /// write-ahead log back into the database file (a copy of the folder is then complete on its own) and both
+    /// providers close their pooled connections.
+    /// </summary>
+    public static void CloseDatabaseWhenStopped(this IServiceProvider services) =>
+        services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(() => CloseDatabaseAsync(services).GetAwaiter().GetResult());
+
+    static async Task CloseDatabaseAsync(IServiceProvider services)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        try
+        {
+            if (db.IsSqlite()) await db.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException)
+        {
+            // Nothing is lost: the log is folded in at the next start.
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+            if (db.IsSqlite()) SqliteConnection.ClearAllPools();
+            else Npgsql.NpgsqlConnection.ClearAllPools();
+        }
+    }
+
+    /// <summary>
     /// The SQL that would bring this database to the current schema (for a DBA to review and run), changing nothing.
     /// Idempotent on PostgreSQL (each migration guarded by the history table); SQLite cannot express that guard, so its
     /// script starts after the last applied migration.

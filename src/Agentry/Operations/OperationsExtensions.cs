@@ -17,6 +17,9 @@ public static partial class OperationsExtensions
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ServiceDrain>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ServiceDrain>());
         builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
         // Every health check is registered here, so /health lists them in one order.
@@ -24,7 +27,8 @@ public static partial class OperationsExtensions
             .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
-            .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"]);
+            .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
+            .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"]);
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
@@ -44,6 +45,53 @@ public sealed class ProcessFaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("interrupted|shutdown", Scalar("SELECT status || '|' || finish_reason FROM messages WHERE role = 'assistant'"));
         Assert.Equal("hello", Scalar("SELECT content FROM messages WHERE role = 'user'"));
         Assert.Equal("1|1", Scalar("SELECT requests || '|' || errors FROM analytics_buckets WHERE dimension = 'agent' AND value = 'support'"));
+    }
+
+    /// <summary>
+    /// A rolling restart as a load balancer sees it: SIGTERM while a slow answer streams. Readiness turns 503 at once and
+    /// new turns are refused with 503 + Retry-After while the stream goes on; at the grace deadline the stream ends with an
+    /// error event, what was shown is stored as interrupted, the last flushes run, and the process exits 0.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_mid_stream_drains_readiness_first_refuses_new_turns_and_keeps_what_was_shown()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Range(1, 200).Select(i => $"w{i}")), ChunkDelay = TimeSpan.FromMilliseconds(50) });
+        await using var service = new AgentryProcess(_folder, new()
+        {
+            ["OPENAI_API_KEY"] = "sk-test", ["OPENAI_BASE_URL"] = openAi.BaseUrl,
+            ["Shutdown:DrainDelay"] = "00:00:02", ["Conversations:ShutdownGrace"] = "00:00:04",
+        });
+        using var client = await service.StartedAsync();
+        using var probe = new HttpClient { BaseAddress = client.BaseAddress };
+        Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync("/health/ready")).StatusCode);
+
+        using var response = await Sse.StartAsync(client, "/v1/chat", new { message = "a long story", agentId = "support", stream = true });
+        var events = new List<SseEvent>();
+        await using var reader = Sse.ReadAsync(response).GetAsyncEnumerator();
+        while (events.Count(e => e.Type == "message.delta") < 5 && await reader.MoveNextAsync()) events.Add(reader.Current);
+
+        var clock = Stopwatch.StartNew();
+        service.Terminate();
+        await Wait.UntilAsync(async () => (await probe.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(1),
+            "readiness turns 503 at once");
+        var refused = await client.PostAsJsonAsync("/v1/chat", new { message = "a new turn", agentId = "support" });
+        await Http.ProblemAsync(refused, 503, ProblemTypes.ShuttingDown);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync("/health/live")).StatusCode); // alive, just not taking work
+
+        while (await reader.MoveNextAsync()) events.Add(reader.Current); // the stream went on, then ended at the deadline
+        var shown = string.Concat(events.Where(e => e.Type == "message.delta").Select(e => (string)e.Data!["text"]!));
+        Assert.Equal("error", events[^1].Type);
+        Assert.Equal(ProblemTypes.ShuttingDown, (string?)events[^1].Data!["type"]);
+        Assert.True(shown.Split(' ').Length > 20, $"the answer kept streaming during the drain: '{shown}'");
+
+        Assert.Equal(0, await service.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        output.WriteLine($"SIGTERM to exit: {clock.Elapsed.TotalSeconds:F1} s (drain 2 s, grace 4 s); {shown.Split(' ').Length} words shown");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(20));
+        Assert.Equal($"interrupted|shutdown|{shown}", Scalar("SELECT status || '|' || finish_reason || '|' || content FROM messages WHERE role = 'assistant'"));
+        Assert.Equal("1", Scalar("SELECT count(*) FROM messages WHERE role = 'user'")); // the refused turn stored nothing
+        Assert.DoesNotContain("Unhandled exception", service.Output);
     }
 
     [Fact]
