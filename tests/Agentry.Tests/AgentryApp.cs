@@ -40,6 +40,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
             ["RateLimit:ConcurrentRequests"] = "10000",
             // Disposing a test app stops it at once; the drain pause is tested with the real process.
             ["Shutdown:DrainDelay"] = "00:00:00",
+            ["Backup:Scheduled"] = "false", // the backup tests take theirs when they mean to
             // Fast failure paths in tests; production defaults are in appsettings.json / ModelResilienceOptions.
             ["Models:Resilience:RetryBaseDelay"] = "00:00:00.050",
             ["Models:Resilience:AttemptTimeout"] = "00:00:10",

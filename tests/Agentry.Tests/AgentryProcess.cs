@@ -29,6 +29,7 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["AGENTRY_DATA_DIR"] = dataDirectory;
         start.Environment["Shutdown__DrainDelay"] = "00:00:00"; // tests of the drain pause set their own
+        start.Environment["Backup__Scheduled"] = "false";
         if (adminKey is not null) start.Environment["AGENTRY_ADMIN_KEY"] = adminKey;
         foreach (var (key, value) in TestDatabase.SettingsFor(dataDirectory)) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         foreach (var (key, value) in settings ?? []) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

@@ -64,6 +64,16 @@ public sealed record AgentDefinition : IValidatable
         if (MaxOutputTokens is { } max && (max < 1 || max > MaxOutputTokensLimit))
             errors.Add("maxOutputTokens", $"Must be between 1 and {MaxOutputTokensLimit}.");
     }
+
+    /// <summary>What the definition names outside itself and this installation lacks: a configured model endpoint, tools.</summary>
+    public ValidationErrors ReferenceErrors(Models.ModelCatalog models, Tools.ToolCatalog tools)
+    {
+        var errors = new ValidationErrors();
+        if (Model is not null && !models.IsAvailable(Model, out var problem)) errors.Add("model", problem);
+        for (var i = 0; i < Tools.Count; i++)
+            if (!tools.Exists(Tools[i])) errors.Add($"tools[{i}]", $"There is no tool named '{Tools[i]}'. See GET /v1/tools.");
+        return errors;
+    }
 }
 
 /// <summary>How the agent sounds. Compiled into the system prompt by <see cref="SystemPrompt"/>.</summary>

@@ -36,34 +36,14 @@ public static class AgentFiles
         if (!Directory.Exists(directory)) return new AgentFileSet(agents, errors);
         var globalRules = LoadGlobalRules(Path.Combine(directory, GlobalRulesFileName), errors);
 
-        var files = Directory.EnumerateFiles(directory, "*.*", SearchOption.TopDirectoryOnly)
-            .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
-            .Where(f => !System.IO.Path.GetFileName(f).StartsWith('_'))
-            .Order(StringComparer.Ordinal);
-        foreach (var path in files)
+        foreach (var path in AgentFilesIn(directory))
         {
             var name = System.IO.Path.GetFileName(path);
-            AgentDefinition? agent;
-            try
+            if (Read(path, errors) is not { } agent) continue;
+            var missingTools = agent.Tools.Where(t => !toolExists(t)).ToList();
+            if (missingTools.Count > 0)
             {
-                agent = Yaml.Deserialize<AgentDefinition>(File.ReadAllText(path));
-            }
-            catch (YamlException e)
-            {
-                var inner = e.InnerException?.Message ?? e.Message;
-                errors.Add($"{name}, line {e.Start.Line}, column {e.Start.Column}: {Unwrap(inner)}");
-                continue;
-            }
-            if (agent is null) { errors.Add($"{name}: the file is empty."); continue; }
-            if (string.IsNullOrEmpty(agent.Id)) agent = agent with { Id = System.IO.Path.GetFileNameWithoutExtension(path) };
-
-            var validation = new ValidationErrors();
-            agent.Validate(validation);
-            for (var i = 0; i < agent.Tools.Count; i++)
-                if (!toolExists(agent.Tools[i])) validation.Add($"tools[{i}]", $"There is no tool named '{agent.Tools[i]}'.");
-            if (!validation.IsEmpty)
-            {
-                errors.AddRange(validation.ToDictionary().Select(e => $"{name}: {e.Key}: {string.Join(" ", e.Value)}"));
+                errors.AddRange(missingTools.Select(t => $"{name}: tools[{agent.Tools.IndexOf(t)}]: There is no tool named '{t}'."));
                 continue;
             }
             if (agents.TryGetValue(agent.Id, out var other))
@@ -74,6 +54,59 @@ public static class AgentFiles
             agents[agent.Id] = new FileAgent(agent, path);
         }
         return new AgentFileSet(agents, errors) { GlobalRules = globalRules };
+    }
+
+    /// <summary>The agent files of a folder in a stable order: <c>*.yaml</c>/<c>*.yml</c>, not those starting with '_' such as <c>_global.yaml</c>.</summary>
+    public static IEnumerable<string> AgentFilesIn(string directory) =>
+        Directory.EnumerateFiles(directory, "*.*", SearchOption.TopDirectoryOnly)
+            .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            .Where(f => !System.IO.Path.GetFileName(f).StartsWith('_'))
+            .Order(StringComparer.Ordinal);
+
+    /// <summary>Reads and validates one agent file (an empty id takes the file's name); null, with the reasons added to <paramref name="errors"/>, when it is not a valid agent.</summary>
+    public static AgentDefinition? Read(string path, ICollection<string> errors)
+    {
+        var name = System.IO.Path.GetFileName(path);
+        AgentDefinition? agent;
+        try
+        {
+            agent = Yaml.Deserialize<AgentDefinition>(File.ReadAllText(path));
+        }
+        catch (YamlException e)
+        {
+            errors.Add($"{name}, line {e.Start.Line}, column {e.Start.Column}: {Unwrap(e.InnerException?.Message ?? e.Message)}");
+            return null;
+        }
+        if (agent is null) { errors.Add($"{name}: the file is empty."); return null; }
+        if (string.IsNullOrEmpty(agent.Id)) agent = agent with { Id = System.IO.Path.GetFileNameWithoutExtension(path) };
+
+        var validation = new ValidationErrors();
+        agent.Validate(validation);
+        if (validation.IsEmpty) return agent;
+        foreach (var (field, messages) in validation.ToDictionary()) errors.Add($"{name}: {field}: {string.Join(" ", messages)}");
+        return null;
+    }
+
+    /// <summary>Writes a definition in the shape <see cref="Read"/> accepts: defaults and empty lists left out, multi-line text as literal blocks.</summary>
+    public static string Write(AgentDefinition agent) => YamlWriter.Serialize(agent);
+
+    /// <summary>Writes rules in the shape of <c>_global.yaml</c>.</summary>
+    public static string WriteGlobalRules(IEnumerable<Rules.AgentRule> rules) => YamlWriter.Serialize(new GlobalRulesFile { Rules = rules.ToList() });
+
+    static readonly ISerializer YamlWriter = new SerializerBuilder()
+        .WithNamingConvention(CamelCaseNamingConvention.Instance)
+        .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull | DefaultValuesHandling.OmitEmptyCollections)
+        .WithEventEmitter(next => new LiteralBlocksForMultilineText(next))
+        .DisableAliases()
+        .Build();
+
+    sealed class LiteralBlocksForMultilineText(YamlDotNet.Serialization.IEventEmitter next) : YamlDotNet.Serialization.EventEmitters.ChainedEventEmitter(next)
+    {
+        public override void Emit(ScalarEventInfo eventInfo, IEmitter emitter)
+        {
+            if (eventInfo.Source.Value is string text && text.Contains('\n') && !text.Contains('\r')) eventInfo.Style = YamlDotNet.Core.ScalarStyle.Literal;
+            base.Emit(eventInfo, emitter);
+        }
     }
 
     public const string GlobalRulesFileName = "_global.yaml";

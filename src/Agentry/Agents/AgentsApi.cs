@@ -144,13 +144,6 @@ public static class AgentsApi
         return TypedResults.Ok(new AgentReloadResult(result.Agents.Count, result.Agents.Keys.Order(StringComparer.Ordinal).ToList()));
     }
 
-    /// <summary>Checks what a definition names outside itself: a configured model endpoint and existing tools.</summary>
-    static ValidationProblem? CheckReferences(AgentDefinition agent, ModelCatalog models, ToolCatalog tools)
-    {
-        var errors = new ValidationErrors();
-        if (agent.Model is not null && !models.IsAvailable(agent.Model, out var problem)) errors.Add("model", problem);
-        for (var i = 0; i < agent.Tools.Count; i++)
-            if (!tools.Exists(agent.Tools[i])) errors.Add($"tools[{i}]", $"There is no tool named '{agent.Tools[i]}'. See GET /v1/tools.");
-        return errors.IsEmpty ? null : Problems.Validation(errors.ToDictionary());
-    }
+    static ValidationProblem? CheckReferences(AgentDefinition agent, ModelCatalog models, ToolCatalog tools) =>
+        agent.ReferenceErrors(models, tools) is { IsEmpty: false } errors ? Problems.Validation(errors.ToDictionary()) : null;
 }

@@ -20,6 +20,7 @@ public sealed record RoutingOptions
     /// <summary>Example user messages per target agent; they sharpen routing beyond the targets' descriptions.</summary>
     public Dictionary<string, List<string>> Examples { get; init => field = value ?? []; } = [];
 
+    [YamlDotNet.Serialization.YamlIgnore] // derived, not part of the definition
     public bool IsSemantic => Mode == "semantic";
 
     public void Validate(ValidationErrors errors, IReadOnlyCollection<string> handoffs)

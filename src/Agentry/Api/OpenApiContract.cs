@@ -106,6 +106,8 @@ public static class OpenApiContract
         ("Approvals", "Tool calls a rule held for a human decision."),
         ("Keys", "API keys, their scopes and limits."),
         ("Audit", "The tamper-evident audit log."),
+        ("Backups", "Online backups of the database, each verified against its manifest."),
+        ("Users", "One user's stored data, for moving it to another installation or answering a data-access request."),
         ("Observability", "Grouped errors, usage analytics and resource health."),
     ];
 

@@ -47,6 +47,8 @@ public static class ProblemTypes
     public const string TokenBudgetExceeded = Prefix + "token-budget-exceeded";
     public const string TokenBudgetTooSmall = Prefix + "token-budget-too-small";
     public const string KeyNotFound = Prefix + "key-not-found";
+    public const string UserNotFound = Prefix + "user-not-found";
+    public const string BackupInProgress = Prefix + "backup-in-progress";
     public const string Internal = Prefix + "internal-error";
 
     /// <summary>The type used when a response carries only a status code (for example a 405 from routing).</summary>

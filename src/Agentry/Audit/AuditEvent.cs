@@ -38,4 +38,11 @@ public static class AuditActions
     public const string BudgetExceeded = "budget.rejected";
     public const string SecurityBootstrap = "security.bootstrap";
     public const string SecurityDisabled = "security.disabled";
+    public const string BackupCreated = "backup.created";
+    public const string BackupFailed = "backup.failed";
+    public const string BackupRestored = "backup.restored";
+    public const string AgentsExported = "agents.exported";
+    public const string AgentsImported = "agents.imported";
+    public const string UserDataExported = "user.exported";
+    public const string UserDataImported = "user.imported";
 }

@@ -15,6 +15,8 @@ public enum SharedLock : long
     ErrorGroups = 720102,
     /// <summary>Creating the first admin key when instances start together.</summary>
     Bootstrap = 720103,
+    /// <summary>Taking the scheduled backup: one instance at a time.</summary>
+    Backup = 720104,
 }
 
 public static class DataExtensions

@@ -51,13 +51,15 @@ public sealed class MonitoringOptions
         new() { Name = "upstream-errors", Metric = "upstreamErrorPercent", Above = 20 },
         new() { Name = "slow-turns", Metric = "p95LatencyMs", Above = 15000 },
         new() { Name = "audit-write-failing", Metric = "auditWriteFailures", Above = 0, RaiseAfter = 1 },
+        // Daily backups by default: two missed (or unverified) in a row.
+        new() { Name = "backup-stale", Metric = "backupAgeHours", Above = 50, RaiseAfter = 1 },
     ];
 }
 
 /// <summary>One reading of the machine and the service.</summary>
 public sealed record ResourceSample(
     DateTimeOffset At, double CpuPercent, double WorkingSetMb, double GcHeapMb, long ThreadPoolQueue, long SseStreams, double DatabaseMb, double FreeDiskMb,
-    double UpstreamErrorPercent, double? P95LatencyMs, long AuditWriteFailures)
+    double UpstreamErrorPercent, double? P95LatencyMs, long AuditWriteFailures, double? BackupAgeHours)
 {
     public double? Get(string metric) => metric switch
     {
@@ -71,10 +73,11 @@ public sealed record ResourceSample(
         "upstreamErrorPercent" => UpstreamErrorPercent,
         "p95LatencyMs" => P95LatencyMs,
         "auditWriteFailures" => AuditWriteFailures,
+        "backupAgeHours" => BackupAgeHours,
         _ => null,
     };
 
-    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs", "auditWriteFailures"];
+    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs", "auditWriteFailures", "backupAgeHours"];
 }
 
 public sealed record AlertState(string Name, string Metric, string State, double? Value, double Threshold, string Direction, DateTimeOffset Since);
@@ -86,7 +89,7 @@ public sealed record AlertState(string Name, string Metric, string State, double
 /// </summary>
 public sealed partial class SystemMonitor(
     IOptions<MonitoringOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AgentryTelemetry telemetry, AuditLog audit,
-    SharedAlerts alerts, IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
+    SharedAlerts alerts, Operations.Backups.Backups backups, IOptions<Operations.Backups.BackupOptions> backupOptions, IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
 {
     readonly DateTimeOffset _started = time.GetUtcNow();
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
@@ -111,6 +114,9 @@ public sealed partial class SystemMonitor(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        telemetry.Meter.CreateObservableGauge("agentry.backup.age", () => backups.LastVerified is { } last
+            ? [new Measurement<double>(Math.Round((time.GetUtcNow() - last.CreatedAt).TotalSeconds))] : Array.Empty<Measurement<double>>(),
+            "s", "Age of the newest verified backup; absent until there is one.");
         telemetry.Meter.CreateObservableGauge("agentry.alerts.active", () => _alerts.Select(a =>
             new Measurement<int>(a.Value.Active is null ? 0 : 1, new KeyValuePair<string, object?>("alert", a.Key))), "{alert}", "1 while an alert is raised.");
         using var timer = new PeriodicTimer(options.Value.SampleInterval);
@@ -151,8 +157,13 @@ public sealed partial class SystemMonitor(
         var database = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "agentry.db*").Sum(f => new FileInfo(f).Length) : 0;
         return new ResourceSample(now, Math.Round(Math.Max(0, cpuPercent), 1), Math.Round(process.WorkingSet64 / 1048576.0, 1),
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), ThreadPool.PendingWorkItemCount, telemetry.OpenStreams,
-            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95, AuditWriteFailuresSinceLastSample());
+            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95, AuditWriteFailuresSinceLastSample(), BackupAgeHours(now));
     }
+
+    /// <summary>Hours since the newest verified backup; while there is none yet on a schedule, hours since start (so failing backups alert too).</summary>
+    double? BackupAgeHours(DateTimeOffset now) =>
+        backups.LastVerified is { } last ? Math.Round((now - last.CreatedAt).TotalHours, 2)
+        : backupOptions.Value.Scheduled ? Math.Round((now - _started).TotalHours, 2) : null;
 
     long AuditWriteFailuresSinceLastSample()
     {

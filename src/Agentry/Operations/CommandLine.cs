@@ -1,4 +1,5 @@
 using System.Globalization;
+using Agentry.Agents;
 using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Security;
@@ -45,6 +46,17 @@ public static class CommandLine
           keys revoke KEY_ID          Revoke a key; it stops working at once.
           keys rotate KEY_ID          Give a key a new secret; the old one stops working at once.
           audit verify                Check the audit log's hash chain; exit code 1 if it was tampered with.
+          backup                      Take a backup now and verify it (into Backup:Folder).
+          backups list                List backups with their verification.
+          restore BACKUP_ID           Restore a backup in place of the database (stop every instance first);
+                                      the previous database is kept beside it.
+          export agents [--to DIR]    Write every agent as DIR/{id}.yaml (default ./agents-export), the agents folder's format.
+          import agents PATH          Create or update agents from a YAML file or folder; each file is checked
+                                      against this installation's models and tools, and refused with the reason.
+          export user USER_ID [--to FILE]
+                                      Write everything stored about one user (conversations, messages, approvals)
+                                      as JSON (default ./user-USER_ID.json).
+          import user FILE            Add a user's exported conversations; those already here are left as they are.
           version                     Print the version.
 
         Any setting can follow the verb, e.g. --urls http://0.0.0.0:8080 or --Data:Directory /var/lib/agentry.
@@ -76,6 +88,22 @@ public static class CommandLine
                 return await RevokeOrRotateAsync(services, positional[1], rotate: true);
             case ("audit", "verify"):
                 return await VerifyAuditAsync(services);
+            case ("backup", _):
+                return await BackUpAsync(services);
+            case ("backups", "list"):
+                return ListBackups(services);
+            case ("restore", _) when positional.Count == 1:
+                return await RestoreAsync(services, positional[0]);
+            case ("export", "agents") when positional.Count == 1:
+                services.LoadAgentFiles();
+                return await ExportAgentsAsync(services, Options(args).GetValueOrDefault("to") ?? "agents-export");
+            case ("import", "agents") when positional.Count == 2:
+                services.LoadAgentFiles(); // so an agent defined in a file here is not shadowed by an import
+                return await ImportAgentsAsync(services, positional[1]);
+            case ("export", "user") when positional.Count == 2:
+                return await ExportUserAsync(services, positional[1], Options(args).GetValueOrDefault("to") ?? $"user-{positional[1]}.json");
+            case ("import", "user") when positional.Count == 2:
+                return await ImportUserAsync(services, positional[1]);
             default:
                 PrintHelp();
                 return 2;
@@ -161,6 +189,107 @@ public static class CommandLine
     /// <summary>The command line has no background writer: it chains the events it staged (and any a crash left) itself.</summary>
     static Task ChainAuditAsync(IServiceProvider services) =>
         AuditWriter.ChainStagedAsync(services.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
+
+    static readonly Progress<string> Print = new(Console.WriteLine);
+
+    static async Task<int> BackUpAsync(IServiceProvider services)
+    {
+        var manifest = await services.GetRequiredService<Backups.Backups>().CreateAsync(Print, CancellationToken.None);
+        Console.WriteLine($"{manifest.Id}: {manifest.SizeBytes} bytes, {manifest.RowCounts.Values.Sum()} rows, schema {manifest.SchemaVersion}");
+        Console.WriteLine(manifest.Verification is { Ok: true } ? $"verified: {manifest.Verification.Detail}" : $"NOT VERIFIED: {manifest.Verification?.Detail}");
+        return manifest.Verification is { Ok: true } ? 0 : 1;
+    }
+
+    static int ListBackups(IServiceProvider services)
+    {
+        var backups = services.GetRequiredService<Backups.Backups>();
+        Console.WriteLine($"{"ID",-26} {"CREATED (UTC)",-20} {"BYTES",12} {"ROWS",9}  VERIFIED");
+        foreach (var m in backups.List())
+            Console.WriteLine($"{m.Id,-26} {m.CreatedAt.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {m.SizeBytes,12} {m.RowCounts.Values.Sum(),9}  " +
+                (m.Verification is { Ok: true } v ? (v.RestoreTested ? "restore-tested" : "checksum") : "NO"));
+        Console.WriteLine($"(folder: {backups.Folder})");
+        return 0;
+    }
+
+    static async Task<int> RestoreAsync(IServiceProvider services, string backup)
+    {
+        try
+        {
+            await services.GetRequiredService<Backups.Backups>().RestoreAsync(backup, Print, CancellationToken.None);
+            return 0;
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
+    static async Task<int> ExportAgentsAsync(IServiceProvider services, string folder)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var written = await scope.ServiceProvider.GetRequiredService<Transfers.AgentTransfer>().ExportAsync(Path.GetFullPath(folder), AuditActor.Cli, CancellationToken.None);
+        foreach (var path in written) Console.WriteLine(path);
+        Console.WriteLine($"Exported {written.Count} file(s).");
+        return 0;
+    }
+
+    static async Task<int> ImportAgentsAsync(IServiceProvider services, string path)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var outcomes = await scope.ServiceProvider.GetRequiredService<Transfers.AgentTransfer>().ImportAsync(path, AuditActor.Cli, CancellationToken.None);
+        await ChainAuditAsync(scope.ServiceProvider);
+        foreach (var o in outcomes)
+            (o.Failed ? Console.Error : Console.Out).WriteLine($"{o.File}: {o.Outcome}{(o.AgentId is null ? "" : $" '{o.AgentId}'")}{(o.Detail is null ? "" : $": {o.Detail}")}");
+        if (outcomes.Count == 0) Console.Error.WriteLine($"No agent file (*.yaml, *.yml) in {path}.");
+        Console.WriteLine($"{outcomes.Count(o => !o.Failed)} imported or unchanged, {outcomes.Count(o => o.Failed)} refused.");
+        return outcomes.Count > 0 && outcomes.All(o => !o.Failed) ? 0 : 1;
+    }
+
+    static async Task<int> ExportUserAsync(IServiceProvider services, string userId, string file)
+    {
+        await using var scope = services.CreateAsyncScope();
+        var export = await scope.ServiceProvider.GetRequiredService<Transfers.UserDataTransfer>().ExportAsync(userId, AuditActor.Cli, CancellationToken.None);
+        if (export is null)
+        {
+            Console.Error.WriteLine($"Nothing is stored for user '{userId}'.");
+            return 1;
+        }
+        await using (var stream = File.Create(file))
+            await System.Text.Json.JsonSerializer.SerializeAsync(stream, export, Transfers.UserDataExport.Json);
+        Console.WriteLine($"Exported {export.ConversationCount} conversation(s) and {export.MessageCount} message(s) of '{userId}' to {Path.GetFullPath(file)}.");
+        return 0;
+    }
+
+    static async Task<int> ImportUserAsync(IServiceProvider services, string file)
+    {
+        Transfers.UserDataExport? export;
+        try
+        {
+            await using var stream = File.OpenRead(file);
+            export = await System.Text.Json.JsonSerializer.DeserializeAsync<Transfers.UserDataExport>(stream, Transfers.UserDataExport.Json);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            Console.Error.WriteLine($"Cannot read {file}: {e.Message}");
+            return 1;
+        }
+        if (export is null) { Console.Error.WriteLine($"{file} is empty."); return 1; }
+        await using var scope = services.CreateAsyncScope();
+        try
+        {
+            var result = await scope.ServiceProvider.GetRequiredService<Transfers.UserDataTransfer>().ImportAsync(export, AuditActor.Cli, CancellationToken.None);
+            await ChainAuditAsync(scope.ServiceProvider);
+            Console.WriteLine($"Imported {result.Imported} conversation(s) with {result.Messages} message(s) for '{result.UserId}'" +
+                (result.AlreadyPresent.Count > 0 ? $"; {result.AlreadyPresent.Count} were already here and left as they are." : "."));
+            return 0;
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"{file}: {e.Message}");
+            return 1;
+        }
+    }
 
     static List<string> Positional(string[] args)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.OpenApi;
 
@@ -18,8 +19,47 @@ public static class OperationsApi
         // Every check with its details, for operators; the anonymous probes above say only what a load balancer needs.
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteDetailedHealth })
             .WithTags("Health").ExcludeFromDescription().RequireAuthorization(Security.Policies.Admin);
+
+        var backups = app.MapGroup("/v1/admin/backups").WithTags("Backups").RequireAuthorization(Security.Policies.Admin);
+        backups.MapGet("/", ListBackups).WithName("ListBackups")
+            .WithSummary("Backups in the backup folder, newest first, each with its manifest and verification.");
+        backups.MapPost("/", CreateBackup).WithName("CreateBackup").ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Take a backup now and verify it (restore test when due); answers when it is done.");
+
+        app.MapGet("/v1/admin/users/{userId}/export", ExportUser).WithTags("Users").WithName("ExportUserData")
+            .RequireAuthorization(Security.Policies.Admin).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Everything stored about one user: conversations with their messages and approvals, as JSON that 'agentry import user' reads.");
         return app;
     }
+
+    /// <summary>The backups, and how old the newest verified one is (what the backup-stale alert watches).</summary>
+    public sealed record BackupList(IReadOnlyList<Backups.BackupManifest> Data, string Folder, double? LastVerifiedAgeSeconds);
+
+    static Ok<BackupList> ListBackups(Backups.Backups backups, TimeProvider time)
+    {
+        var list = backups.List();
+        var verified = list.FirstOrDefault(m => m.Verification is { Ok: true });
+        return TypedResults.Ok(new BackupList(list, backups.Folder, verified is null ? null : Math.Round((time.GetUtcNow() - verified.CreatedAt).TotalSeconds)));
+    }
+
+    static async Task<Results<Created<Backups.BackupManifest>, ProblemHttpResult>> CreateBackup(Backups.Backups backups, CancellationToken ct)
+    {
+        try
+        {
+            var manifest = await backups.CreateAsync(null, ct);
+            return TypedResults.Created($"/v1/admin/backups#{manifest.Id}", manifest);
+        }
+        catch (Backups.BackupInProgressException e)
+        {
+            return Api.Problems.Conflict(Api.ProblemTypes.BackupInProgress, e.Message);
+        }
+    }
+
+    static async Task<Results<Ok<Transfers.UserDataExport>, ProblemHttpResult>> ExportUser(
+        string userId, Transfers.UserDataTransfer transfer, HttpContext http, CancellationToken ct) =>
+        await transfer.ExportAsync(userId, Audit.AuditActor.From(http), ct) is { } export
+            ? TypedResults.Ok(export)
+            : Api.Problems.NotFound(Api.ProblemTypes.UserNotFound, $"Nothing is stored for user '{userId}'.");
 
     /// <summary>
     /// What a load balancer needs, and nothing an anonymous caller should learn: each check's name and status, but not

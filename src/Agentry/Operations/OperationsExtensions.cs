@@ -19,6 +19,11 @@ public static partial class OperationsExtensions
         builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ServiceDrain>();
+        builder.Services.AddOptions<Backups.BackupOptions>().BindConfiguration(Backups.BackupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Backups.Backups>();
+        builder.Services.AddHostedService<Backups.BackupScheduler>();
+        builder.Services.AddScoped<Transfers.AgentTransfer>();
+        builder.Services.AddScoped<Transfers.UserDataTransfer>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ServiceDrain>());
         builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
@@ -27,6 +32,7 @@ public static partial class OperationsExtensions
             .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
             .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
             .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"]);
         return builder;

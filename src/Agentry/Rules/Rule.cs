@@ -79,6 +79,7 @@ public sealed record AgentRule
     /// </summary>
     public bool CheckToolResults { get; init; }
 
+    [YamlDotNet.Serialization.YamlIgnore] // derived, not part of the definition
     public bool IsEnforced => Stage is not null;
 
     public void Validate(ValidationErrors errors, string path)

@@ -47,8 +47,13 @@ public sealed class RedisServer : IAsyncDisposable
         return server;
     }
 
+    bool _stopped;
+
+    /// <summary>Stops the server (a test may do it early, to show what happens when Redis goes away); safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_stopped) return;
+        _stopped = true;
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync();
         _process.Dispose();

@@ -90,6 +90,28 @@ public sealed class SeveralInstancesTests
     }
 
     [Fact]
+    public async Task When_redis_goes_away_both_instances_keep_serving_on_their_own_state_and_health_says_degraded()
+    {
+        await using var pair = await Pair.StartAsync();
+        Assert.Equal("Healthy", await RedisCheckAsync(pair.A));
+
+        await pair.Redis.DisposeAsync();
+        foreach (var app in new[] { pair.A, pair.B })
+        {
+            Assert.Equal("Degraded", await RedisCheckAsync(app));
+            await Http.ExpectAsync(await app.Client.GetAsync("/health/ready"), HttpStatusCode.OK); // still in the load balancer
+            var turn = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "Redis is down", agentId = "support" });
+            await Http.ExpectAsync(turn, HttpStatusCode.OK); // limits and the gate fall back to the instance's own
+        }
+    }
+
+    static async Task<string> RedisCheckAsync(AgentryApp app)
+    {
+        var health = await Http.JsonAsync(await app.Client.GetAsync("/health"));
+        return (string)health["checks"]!.AsArray().Single(c => (string)c!["name"]! == "redis")!["status"]!;
+    }
+
+    [Fact]
     public async Task A_key_revoked_on_one_instance_is_refused_by_the_other_within_a_second()
     {
         await using var pair = await Pair.StartAsync();

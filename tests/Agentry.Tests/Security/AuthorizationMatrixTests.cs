@@ -46,6 +46,9 @@ public sealed class AuthorizationMatrixTests
         ["QueryAudit"] = [],
         ["VerifyAudit"] = [],
         ["DetailedHealth"] = [],
+        ["ListBackups"] = [],
+        ["CreateBackup"] = [],
+        ["ExportUserData"] = [],
         ["Metrics"] = ["metrics"],
     };
 

@@ -1,0 +1,400 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Agentry.Tests.Data;
+using Npgsql;
+using Xunit.Abstractions;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.Serialization;
+
+namespace Agentry.Tests.Operations;
+
+/// <summary>
+/// The deployment files under <c>deploy/</c> start the service as they are written. No container runtime works on
+/// these machines, so each test reads what a runtime would (the Dockerfile's final stage, compose's env_file, the
+/// Kubernetes ConfigMap and Secret, the systemd EnvironmentFile), starts the published build from its own folder with
+/// exactly those variables and arguments, and calls the probes the files declare. Only what cannot be the same here is
+/// replaced, each named where it happens: the listening port (8080 may be taken), the data folder, the database and
+/// Redis addresses (the test's own servers) and the admin key placeholder (which the service refuses, as tested).
+/// </summary>
+[Trait("Database", "own")]
+public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper output) : IClassFixture<PublishedBuild>, IDisposable
+{
+    readonly string _work = Directory.CreateTempSubdirectory("agentry-deploy-").FullName;
+    readonly List<PublishedProcess> _processes = [];
+    const string TestAdminKey = "deployment-test-admin-key-0123456789";
+
+    [Fact]
+    public async Task The_container_image_settings_start_the_published_app_and_its_healthcheck_passes()
+    {
+        var dockerfile = Dockerfile.Read(Path.Combine(PublishedBuild.Repository, "deploy", "Dockerfile"));
+        Assert.Equal("/app", dockerfile.WorkingDirectory);
+        Assert.Equal(["dotnet", "agentry.dll", "serve"], dockerfile.Command);
+        Assert.Equal(dockerfile.Environment["ASPNETCORE_HTTP_PORTS"], dockerfile.Exposed);
+        Assert.Equal(dockerfile.Environment["ASPNETCORE_HTTP_PORTS"], dockerfile.HealthCheckPort);
+        Assert.NotEqual("root", dockerfile.User);
+
+        var environment = new Dictionary<string, string>(dockerfile.Environment);
+        var port = Replace(environment, "ASPNETCORE_HTTP_PORTS", FreePort());
+        var data = Replace(environment, "AGENTRY_DATA_DIR", Folder("data"));
+        var app = Start(dockerfile.Command[2..], environment);
+        await app.UntilHealthyAsync(port, dockerfile.HealthCheckPath);
+        Assert.Equal(HttpStatusCode.OK, await PublishedProcess.StatusAsync(port, "/health/ready"));
+
+        // A fresh container with no key configured makes an admin key and says where it is, without printing it to the log.
+        var keyFile = Path.Combine(data, "admin-key.txt");
+        Assert.True(File.Exists(keyFile), app.Output);
+        var key = (await File.ReadAllTextAsync(keyFile)).Trim();
+        Assert.DoesNotContain(key, app.Output);
+        Assert.Equal(HttpStatusCode.OK, await PublishedProcess.StatusAsync(port, "/health", key));
+    }
+
+    [Fact]
+    public async Task The_compose_settings_migrate_then_start_two_instances_on_postgres_and_redis_behind_the_balancers_upstreams()
+    {
+        var folder = Path.Combine(PublishedBuild.Repository, "deploy", "compose");
+        var compose = Yaml.Documents(Path.Combine(folder, "compose.yaml")).Single();
+        var services = Yaml.Map(Yaml.At(compose, "services"));
+        var instances = services.Where(s => Yaml.At(s.Value, "env_file") as string == "agentry.env").Select(s => s.Key).ToList();
+        Assert.Equal(["migrate", "agentry-1", "agentry-2"], instances);
+        var upstreams = Regex.Matches(await File.ReadAllTextAsync(Path.Combine(folder, "nginx.conf")), @"server (\S+):(\d+)").Select(m => (m.Groups[1].Value, m.Groups[2].Value)).ToList();
+
+        var environment = EnvFile.Read(Path.Combine(folder, "agentry.env.example"));
+        Assert.All(upstreams, u => Assert.Equal(environment["ASPNETCORE_HTTP_PORTS"], u.Item2));
+        Assert.Equal(["agentry-1", "agentry-2"], upstreams.Select(u => u.Item1));
+        Assert.All(upstreams, u => Assert.Equal("service_completed_successfully", Yaml.At(services[u.Item1], "depends_on", "migrate", "condition")));
+        Assert.Contains("@postgres:5432/", environment["DATABASE_URL"]);
+        Assert.Contains("redis:6379", environment["REDIS_URL"]);
+
+        await using var redis = await RedisServer.StartAsync();
+        environment["DATABASE_URL"] = DatabaseUrl(); // the compose service 'postgres'
+        environment["REDIS_URL"] = $"redis://127.0.0.1:{redis.Port}"; // the compose service 'redis'
+        environment["AGENTRY_ADMIN_KEY"] = TestAdminKey; // the example's placeholder is refused (see the systemd test)
+        Replace(environment, "AGENTRY_DATA_DIR", Folder("shared-data"));
+
+        var migrate = await RunAsync(Command(services["migrate"]), environment);
+        Assert.True(migrate.ExitCode == 0, migrate.Output);
+        var ports = new List<string>();
+        var started = new List<PublishedProcess>();
+        foreach (var instance in upstreams.Select(u => u.Item1))
+        {
+            var own = new Dictionary<string, string>(environment);
+            ports.Add(Replace(own, "ASPNETCORE_HTTP_PORTS", FreePort()));
+            started.Add(Start(Command(services[instance]), own));
+        }
+        for (var i = 0; i < ports.Count; i++) await started[i].UntilHealthyAsync(ports[i], "/health/ready");
+
+        // A conversation started on one instance continues on the other, as it may behind the balancer.
+        using var first = Client(ports[0]);
+        using var second = Client(ports[1]);
+        var reply = JsonDocument.Parse(await (await first.PostAsync("/v1/chat", Json(new { message = "Hello", agentId = "support" }))).Content.ReadAsStringAsync());
+        var conversation = reply.RootElement.GetProperty("conversationId").GetString();
+        var continued = await second.PostAsync("/v1/chat", Json(new { message = "Still there?", conversationId = conversation }));
+        Assert.Equal(HttpStatusCode.OK, continued.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_kubernetes_manifests_run_the_migration_job_then_pods_pass_their_probes_and_the_backup_cronjob_backs_up()
+    {
+        var folder = Path.Combine(PublishedBuild.Repository, "deploy", "kubernetes");
+        var resources = Yaml.Documents(Path.Combine(folder, "kustomization.yaml")).Single() is var kustomization
+            ? Yaml.List(Yaml.At(kustomization, "resources")).Cast<string>().SelectMany(f => Yaml.Documents(Path.Combine(folder, f))).ToList()
+            : [];
+        object Kind(string kind, string? name = null) => resources.Single(r => Yaml.At(r, "kind") as string == kind && (name is null || Yaml.At(r, "metadata", "name") as string == name));
+        var configMap = Kind("ConfigMap");
+        var secret = Kind("Secret");
+        var deployment = Kind("Deployment");
+        var pod = Yaml.At(deployment, "spec", "template")!;
+        var container = Yaml.List(Yaml.At(pod, "spec", "containers")).Single()!;
+        var job = Yaml.List(Yaml.At(Kind("Job"), "spec", "template", "spec", "containers")).Single()!;
+        var backup = Yaml.List(Yaml.At(Kind("CronJob"), "spec", "jobTemplate", "spec", "template", "spec", "containers")).Single()!;
+
+        // What a cluster would reject or get wrong, checked without one: references, selectors, ports, probes, limits.
+        var environment = Yaml.Map(Yaml.At(configMap, "data")).ToDictionary(e => e.Key, e => (string)e.Value!);
+        foreach (var (key, value) in Yaml.Map(Yaml.At(secret, "stringData"))) environment[key] = (string)value!;
+        foreach (var c in new[] { container, job, backup })
+        {
+            Assert.Equal(new[] { Yaml.At(configMap, "metadata", "name"), Yaml.At(secret, "metadata", "name") },
+                Yaml.List(Yaml.At(c, "envFrom")).Select(e => Yaml.At(e, "configMapRef", "name") ?? Yaml.At(e, "secretRef", "name")));
+            Assert.Equal(Yaml.At(container, "image"), Yaml.At(c, "image"));
+            Assert.Equal("true", Yaml.At(c, "securityContext", "readOnlyRootFilesystem"));
+            Assert.Contains(Yaml.List(Yaml.At(c, "volumeMounts")), m => Yaml.At(m, "mountPath") as string == "/tmp");
+        }
+        var podLabels = Yaml.Map(Yaml.At(pod, "metadata", "labels"));
+        foreach (var selector in new[] { Yaml.At(deployment, "spec", "selector", "matchLabels"), Yaml.At(Kind("PodDisruptionBudget"), "spec", "selector", "matchLabels"), Yaml.At(Kind("Service"), "spec", "selector") })
+            Assert.All(Yaml.Map(selector), label => Assert.Equal(label.Value, podLabels[label.Key]));
+        var containerPort = Yaml.List(Yaml.At(container, "ports")).Single(p => Yaml.At(p, "name") as string == "http");
+        Assert.Equal(environment["ASPNETCORE_HTTP_PORTS"], Yaml.At(containerPort, "containerPort"));
+        Assert.NotNull(Yaml.At(container, "resources", "limits", "memory"));
+        var grace = int.Parse((string)Yaml.At(pod, "spec", "terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(grace > TimeSpan.Parse(environment["Shutdown__DrainDelay"], System.Globalization.CultureInfo.InvariantCulture).TotalSeconds + 10,
+            "the pod's grace period leaves running turns time after the drain delay");
+        var probes = new[] { "startupProbe", "livenessProbe", "readinessProbe" }.Select(p => Yaml.At(container, p, "httpGet")!).ToList();
+        Assert.All(probes, p => Assert.Equal("http", Yaml.At(p, "port")));
+
+        await using var redis = await RedisServer.StartAsync();
+        environment["DATABASE_URL"] = DatabaseUrl();
+        environment["REDIS_URL"] = $"redis://127.0.0.1:{redis.Port}";
+        environment["AGENTRY_ADMIN_KEY"] = TestAdminKey;
+        Replace(environment, "AGENTRY_DATA_DIR", Folder("pod-data"));
+        var port = Replace(environment, "ASPNETCORE_HTTP_PORTS", FreePort());
+
+        // The Job first, as the upgrade runbook says (a pod in Production refuses a schema that is behind).
+        var migrated = await RunAsync(Args(job), environment);
+        Assert.True(migrated.ExitCode == 0, migrated.Output);
+
+        var app = Start(Args(container), environment);
+        foreach (var probe in probes) await app.UntilHealthyAsync(port, (string)Yaml.At(probe, "path")!);
+
+        var backupVolume = new Dictionary<string, string>(environment) { ["AGENTRY_DATA_DIR"] = Folder("backup-volume") };
+        var backedUp = await RunAsync(Args(backup), backupVolume);
+        Assert.True(backedUp.ExitCode == 0, backedUp.Output);
+        Assert.Matches("verified: Restored copy matches the manifest", backedUp.Output);
+    }
+
+    [Fact]
+    public async Task The_systemd_unit_and_its_environment_file_start_the_service_and_the_example_admin_key_is_refused()
+    {
+        var folder = Path.Combine(PublishedBuild.Repository, "deploy", "systemd");
+        var unit = await File.ReadAllLinesAsync(Path.Combine(folder, "agentry.service"));
+        string Directive(string name) => unit.Single(l => l.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+        var execStart = Directive("ExecStart").Split(' ');
+        Assert.Equal(["/usr/bin/dotnet", "/opt/agentry/agentry.dll"], execStart[..2]);
+        Assert.Equal("/opt/agentry", Directive("WorkingDirectory"));
+        Assert.Equal("/etc/agentry/agentry.env", Directive("EnvironmentFile"));
+        var environment = EnvFile.Read(Path.Combine(folder, "agentry.env"));
+        Assert.True(int.Parse(Directive("TimeoutStopSec"), System.Globalization.CultureInfo.InvariantCulture) >
+            TimeSpan.Parse(environment["Shutdown__DrainDelay"], System.Globalization.CultureInfo.InvariantCulture).TotalSeconds + 10);
+        Assert.Equal("/var/lib/" + Directive("StateDirectory"), environment["AGENTRY_DATA_DIR"]);
+
+        Replace(environment, "AGENTRY_DATA_DIR", Folder("state"));
+        var url = environment["ASPNETCORE_URLS"];
+        var port = FreePort();
+        environment["ASPNETCORE_URLS"] = url.Replace(":8080", ":" + port, StringComparison.Ordinal);
+        Assert.NotEqual(url, environment["ASPNETCORE_URLS"]);
+
+        // Copied unchanged, the example does not go live with a key everyone can read in this repository.
+        var refused = await RunAsync(execStart[2..], environment);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("is still the placeholder", refused.Output);
+
+        environment["AGENTRY_ADMIN_KEY"] = TestAdminKey;
+        var app = Start(execStart[2..], environment);
+        await app.UntilHealthyAsync(port, "/health/ready");
+        Assert.Equal(HttpStatusCode.OK, await PublishedProcess.StatusAsync(port, "/health", TestAdminKey));
+    }
+
+    static string[] Command(object? service) => Yaml.List(Yaml.At(service, "command")).Cast<string>().DefaultIfEmpty("serve").ToArray();
+    static string[] Args(object? container) => Yaml.List(Yaml.At(container, "args")).Cast<string>().ToArray();
+
+    string Folder(string name) => Directory.CreateDirectory(Path.Combine(_work, name)).FullName;
+
+    static string FreePort() => PostgresServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    static string Replace(Dictionary<string, string> environment, string name, string value)
+    {
+        Assert.True(environment.ContainsKey(name), $"the deployment sets {name}");
+        environment[name] = value;
+        return value;
+    }
+
+    static string DatabaseUrl()
+    {
+        var database = new NpgsqlConnectionStringBuilder(PostgresServer.Shared.CreateDatabase());
+        return $"postgres://{database.Username}@{database.Host}:{database.Port}/{database.Database}";
+    }
+
+    static HttpClient Client(string port) => new()
+    {
+        BaseAddress = new Uri($"http://127.0.0.1:{port}"),
+        DefaultRequestHeaders = { Authorization = new("Bearer", TestAdminKey) },
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    static StringContent Json(object body) => new(JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
+
+    PublishedProcess Start(string[] args, Dictionary<string, string> environment)
+    {
+        var process = new PublishedProcess(build.Folder, args, environment, output);
+        _processes.Add(process);
+        return process;
+    }
+
+    async Task<(int ExitCode, string Output)> RunAsync(string[] args, Dictionary<string, string> environment)
+    {
+        await using var process = new PublishedProcess(build.Folder, args, environment, output);
+        return (await process.ExitAsync(TimeSpan.FromSeconds(120)), process.Output);
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _processes) process.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary><c>dotnet publish</c> of the service into a folder of its own, once for the test class, as the Dockerfile does.</summary>
+public sealed class PublishedBuild : IDisposable
+{
+    public static string Repository { get; } = FindRepository();
+
+    public string Folder { get; } = Directory.CreateTempSubdirectory("agentry-published-").FullName;
+
+    public PublishedBuild()
+    {
+        var project = Path.Combine(Repository, "src", "Agentry", "Agentry.csproj");
+        // The suite's build already compiled Release; publishing lays it out as a deployment does, without compiling again.
+        var start = new ProcessStartInfo("dotnet", ["publish", project, "-c", "Release", "--no-build", "-o", Folder, "-nologo", "-v:q", "-p:UseAppHost=false"])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var text = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEnd();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5)) || process.ExitCode != 0)
+            throw new InvalidOperationException($"dotnet publish failed: {text.Result}{errors}");
+        if (!File.Exists(Path.Combine(Folder, "agentry.dll"))) throw new InvalidOperationException("dotnet publish wrote no agentry.dll");
+    }
+
+    static string FindRepository()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+            if (File.Exists(Path.Combine(folder.FullName, "Agentry.slnx"))) return folder.FullName;
+        throw new InvalidOperationException("The repository root (Agentry.slnx) is not above the test folder.");
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>The published app started from its own folder with only the given variables (plus PATH and HOME, which any runtime has).</summary>
+public sealed class PublishedProcess : IAsyncDisposable
+{
+    readonly Process _process;
+    readonly List<string> _lines = [];
+
+    public PublishedProcess(string folder, string[] args, Dictionary<string, string> environment, ITestOutputHelper output)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(folder, "agentry.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment.Clear();
+        foreach (var inherited in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
+            if (Environment.GetEnvironmentVariable(inherited) is { } value) start.Environment[inherited] = value;
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        output.WriteLine($"$ dotnet agentry.dll {string.Join(' ', args)}   ({string.Join(' ', environment.Keys.Order(StringComparer.Ordinal))})");
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+
+    public async Task<int> ExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        _process.WaitForExit(); // drains the output readers
+        return _process.ExitCode;
+    }
+
+    public static async Task<HttpStatusCode> StatusAsync(string port, string path, string? key = null)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}{path}");
+        if (key is not null) request.Headers.Authorization = new("Bearer", key);
+        return (await client.SendAsync(request)).StatusCode;
+    }
+
+    /// <summary>Polls the probe as an orchestrator does until it answers 200; fails with the output if the process exits first.</summary>
+    public async Task UntilHealthyAsync(string port, string path)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            if (_process.HasExited) Assert.Fail($"The service exited with {_process.ExitCode} before {path} passed:\n{Output}");
+            try
+            {
+                if (await StatusAsync(port, path) == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (DateTime.UtcNow > deadline) Assert.Fail($"{path} did not pass within 90 s:\n{Output}");
+            await Task.Delay(200);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
+
+/// <summary>Reads the final stage of a Dockerfile: ENV, WORKDIR, USER, EXPOSE, HEALTHCHECK and ENTRYPOINT + CMD.</summary>
+public sealed record Dockerfile(Dictionary<string, string> Environment, string WorkingDirectory, string User, string Exposed, string HealthCheckPort,
+    string HealthCheckPath, string[] Command)
+{
+    public static Dockerfile Read(string path)
+    {
+        // Join continuation lines, drop comments, keep the instructions after the last FROM.
+        var instructions = Regex.Replace(File.ReadAllText(path), @"\\\r?\n\s*", " ").Split('\n')
+            .Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        var stage = instructions.Skip(instructions.FindLastIndex(l => l.StartsWith("FROM ", StringComparison.Ordinal))).ToList();
+        string? Last(string instruction) => stage.LastOrDefault(l => l.StartsWith(instruction + " ", StringComparison.Ordinal))?[(instruction.Length + 1)..].Trim();
+
+        var environment = new Dictionary<string, string>();
+        foreach (var env in stage.Where(l => l.StartsWith("ENV ", StringComparison.Ordinal)))
+            foreach (Match pair in Regex.Matches(env[4..], @"(\w+)=(\S+)")) environment[pair.Groups[1].Value] = pair.Groups[2].Value;
+        var health = Regex.Match(Last("HEALTHCHECK") ?? "", @"http://localhost:(\d+)(/\S*)");
+        string[] entrypoint = JsonSerializer.Deserialize<string[]>(Last("ENTRYPOINT") ?? "[]")!;
+        string[] command = JsonSerializer.Deserialize<string[]>(Last("CMD") ?? "[]")!;
+        var user = Last("USER") ?? "root";
+        return new Dockerfile(environment, Last("WORKDIR") ?? "/", user, Last("EXPOSE") ?? "", health.Groups[1].Value, health.Groups[2].Value,
+            [.. entrypoint, .. command]);
+    }
+}
+
+/// <summary>Reads NAME=value lines as compose's env_file and systemd's EnvironmentFile do (comments and blank lines skipped).</summary>
+public static class EnvFile
+{
+    public static Dictionary<string, string> Read(string path) => File.ReadAllLines(path)
+        .Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))
+        .Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+}
+
+/// <summary>Just enough YAML navigation for deployment files: every scalar is read as a string.</summary>
+public static class Yaml
+{
+    static readonly IDeserializer Reader = new DeserializerBuilder().Build();
+
+    public static List<object> Documents(string path)
+    {
+        var parser = new Parser(new StringReader(File.ReadAllText(path)));
+        parser.Consume<StreamStart>();
+        var documents = new List<object>();
+        while (parser.Accept<DocumentStart>(out _))
+            if (Reader.Deserialize<object>(parser) is { } document) documents.Add(document);
+        return documents;
+    }
+
+    public static object? At(object? node, params string[] path)
+    {
+        foreach (var key in path)
+            node = node is Dictionary<object, object> map && map.TryGetValue(key, out var value) ? value : null;
+        return node;
+    }
+
+    public static Dictionary<string, object?> Map(object? node) =>
+        node is Dictionary<object, object> map ? map.ToDictionary(e => (string)e.Key, e => (object?)e.Value) : [];
+
+    public static List<object?> List(object? node) => node is List<object> list ? [.. list] : [];
+}
