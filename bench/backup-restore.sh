@@ -19,8 +19,11 @@ now() { date +%s.%N; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 
-echo "Publishing…" >&2
-dotnet publish src/Agentry/Agentry.csproj -c Release -o "$work/app" -nologo -v:q -p:UseAppHost=false >/dev/null
+if [ -n "${PUBLISHED:-}" ]; then cp -r "$PUBLISHED" "$work/app"   # an existing 'dotnet publish' output
+else
+  echo "Publishing…" >&2
+  dotnet publish src/Agentry/Agentry.csproj -c Release -o "$work/app" -nologo -v:q -p:UseAppHost=false >/dev/null
+fi
 mkdir -p "$work/users"
 python3 bench/make-user-data.py "$work/users" "$users" "$per_user" "$per_conversation"
 agentry() { (cd "$work/app" && env ASPNETCORE_ENVIRONMENT=Production Backup__RestoreTestEvery=1 "${extra_env[@]}" dotnet agentry.dll "$@"); }

@@ -230,7 +230,11 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
 
     public void Dispose()
     {
-        foreach (var process in _processes) process.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        foreach (var process in _processes)
+        {
+            try { process.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            catch (InvalidOperationException) { } // never started: nothing to stop, and the others must still be stopped
+        }
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
@@ -328,8 +332,12 @@ public sealed class PublishedProcess : IAsyncDisposable
         }
     }
 
+    bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
