@@ -4,6 +4,7 @@ using Agentry.Approvals;
 using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
+using Agentry.Memory;
 using Agentry.Models;
 using Agentry.Observability;
 using Agentry.Operations;
@@ -33,6 +34,7 @@ try
     builder.AddSecurity();
     builder.AddModels();
     builder.AddTools();
+    builder.AddMemory();
     builder.AddAgents();
     builder.AddRules();
     builder.AddApprovals();

@@ -112,6 +112,8 @@ public static class ConversationsApi
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var deleted = await db.Conversations.VisibleTo(http.GetCaller(), security.Value).Where(c => c.Id == conversationId).ExecuteDeleteAsync(ct);
         if (deleted == 0) return Problems.ConversationNotFound(conversationId).ToResult();
+        // The messages' vectors are derived from their text: they go too, in the same transaction.
+        await db.Embeddings.Where(e => e.Collection == Memory.ConversationSearch.Collection(conversationId)).ExecuteDeleteAsync(ct);
         audit.Stage(db, AuditActor.From(http), AuditActions.ConversationDeleted, $"conversation:{conversationId}");
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);

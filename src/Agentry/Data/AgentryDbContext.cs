@@ -24,6 +24,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<AuditOutboxEntry> AuditOutbox => Set<AuditOutboxEntry>();
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
+    public DbSet<Memory.StoredEmbedding> Embeddings => Set<Memory.StoredEmbedding>();
 
     static readonly (string Field, int Length)[] AuditFieldLengths =
         [("Actor", 64), ("ClientIp", 64), ("Action", 64), ("Target", 200), ("Outcome", 64), ("TraceId", 64)];
@@ -43,6 +44,14 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.HasIndex(x => new { x.OwnerKeyId, x.Id }).HasDatabaseName("ix_conversations_owner");
             c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
             c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");
+        });
+
+        model.Entity<Memory.StoredEmbedding>(e =>
+        {
+            e.HasKey(x => new { x.Collection, x.Model, x.Id }); // a new embedding model re-embeds beside the old vectors
+            e.Property(x => x.Collection).HasMaxLength(200);
+            e.Property(x => x.Id).HasMaxLength(40);
+            e.Property(x => x.Model).HasMaxLength(200);
         });
 
         model.Entity<Message>(m =>

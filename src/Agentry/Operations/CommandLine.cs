@@ -72,6 +72,13 @@ public static class CommandLine
             return 0;
         }
         if (verb == "migrate") await services.MigrateDatabaseAsync();
+        else if (verb is "backup" or "backups" or "restore")
+        {
+            // A backup of a database that still needs migrating is exactly what the upgrade runbook asks for first, and
+            // a restore replaces the database anyway: neither waits for 'agentry migrate'.
+            try { await services.PrepareDatabaseAsync(); }
+            catch (PendingMigrationsException) { }
+        }
         else await services.PrepareDatabaseAsync();
         switch (verb, positional.FirstOrDefault())
         {

@@ -42,11 +42,12 @@ public static class OperationsApi
         return TypedResults.Ok(new BackupList(list, backups.Folder, verified is null ? null : Math.Round((time.GetUtcNow() - verified.CreatedAt).TotalSeconds)));
     }
 
-    static async Task<Results<Created<Backups.BackupManifest>, ProblemHttpResult>> CreateBackup(Backups.Backups backups, CancellationToken ct)
+    static async Task<Results<Created<Backups.BackupManifest>, ProblemHttpResult>> CreateBackup(Backups.Backups backups, IHostApplicationLifetime lifetime)
     {
         try
         {
-            var manifest = await backups.CreateAsync(null, ct);
+            // A client that gives up waiting does not cancel the backup; stopping the service does.
+            var manifest = await backups.CreateAsync(null, lifetime.ApplicationStopping);
             return TypedResults.Created($"/v1/admin/backups#{manifest.Id}", manifest);
         }
         catch (Backups.BackupInProgressException e)

@@ -36,7 +36,7 @@ public sealed class ToolCatalog
                 => Calculator.Evaluate(expression).ToString(CultureInfo.InvariantCulture), "calculator",
                 "Evaluates an arithmetic expression exactly as written and returns the number."),
             AIFunctionFactory.Create(SearchConversationAsync, "conversation_search",
-                "Finds earlier messages of this conversation that contain the given words; returns up to five, newest first."),
+                "Finds earlier messages of this conversation that contain the given words or are about the given topic; returns up to five."),
             AIFunctionFactory.Create(EscalateToHuman, "escalate_to_human",
                 "Asks a human colleague to take over this conversation. Use when you cannot help or the customer asks for a person."),
             AIFunctionFactory.Create(RequestRefund, "refund",
@@ -59,17 +59,13 @@ public sealed class ToolCatalog
             if (Find(name) is { } tool) yield return tool;
     }
 
-    static async Task<string> SearchConversationAsync([Description("Words to look for")] string query, AIFunctionArguments arguments, CancellationToken ct)
+    static async Task<string> SearchConversationAsync([Description("Words or a topic to look for")] string query, AIFunctionArguments arguments, CancellationToken ct)
     {
         var context = (ToolContext)arguments.Context![ContextKey]!;
-        var db = arguments.Services!.GetRequiredService<AgentryDbContext>();
-        var words = query.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var candidates = await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == context.ConversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant))
-            .OrderByDescending(m => m.Sequence).Take(500).Select(m => new { m.Role, m.Content, m.Sequence }).ToListAsync(ct);
-        var hits = candidates.Where(m => words.All(w => m.Content.Contains(w, StringComparison.OrdinalIgnoreCase))).Take(5)
-            .Select(m => $"#{m.Sequence} {m.Role}: {(m.Content.Length > 300 ? m.Content[..300] + "…" : m.Content)}").ToList();
-        return hits.Count == 0 ? "No earlier message matches." : string.Join("\n", hits);
+        var search = arguments.Services!.GetRequiredService<Memory.ConversationSearch>();
+        var hits = await search.SearchAsync(context.ConversationId, query, 5, ct);
+        return hits.Count == 0 ? "No earlier message matches." : string.Join("\n", hits.Select(h =>
+            $"#{h.Sequence} {h.Role}{(h.Score is { } score ? $" (similar in meaning, {score.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)})" : "")}: {(h.Content.Length > 300 ? h.Content[..300] + "…" : h.Content)}"));
     }
 
     static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)

@@ -152,6 +152,19 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         var backedUp = await RunAsync(Args(backup), backupVolume);
         Assert.True(backedUp.ExitCode == 0, backedUp.Output);
         Assert.Matches("verified: Restored copy matches the manifest", backedUp.Output);
+
+        // The restore runbook: pods scaled to zero, the one-off Job on the backups' claim, pods back.
+        var restoreJob = Yaml.Documents(Path.Combine(folder, "restore-job.yaml")).Single();
+        var restorer = Yaml.List(Yaml.At(restoreJob, "spec", "template", "spec", "containers")).Single()!;
+        Assert.Equal(Yaml.At(backup, "volumeMounts"), Yaml.At(restorer, "volumeMounts"));
+        Assert.Equal("agentry-backups", Yaml.At(Yaml.List(Yaml.At(restoreJob, "spec", "template", "spec", "volumes"))[0], "persistentVolumeClaim", "claimName"));
+        var backupId = Regex.Match(backedUp.Output, @"backup-\d{8}T\d{9}Z").Value;
+        await app.DisposeAsync();
+        var restored = await RunAsync(Args(restorer).Select(a => a == "BACKUP_ID" ? backupId : a).ToArray(), backupVolume);
+        Assert.True(restored.ExitCode == 0, restored.Output);
+        Assert.Contains($"Restored {backupId}", restored.Output);
+        var again = Start(Args(container), environment);
+        await again.UntilHealthyAsync(port, "/health/ready");
     }
 
     [Fact]

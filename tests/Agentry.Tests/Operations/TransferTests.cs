@@ -106,6 +106,11 @@ public sealed class TransferTests(ITestOutputHelper output) : IDisposable
         (exitCode, text) = await AgentryProcess.RunCommandAsync(destination, "import", "user", broken);
         Assert.Equal(1, exitCode);
         Assert.Contains("The file is incomplete", text);
+        await File.WriteAllTextAsync(broken, """{"format":"agentry.user-data/1","userId":"u-42","conversations":[{"id":"c1","agentId":"support","messages":[{"id":"m1","role":"user"}],"approvals":[]}]}""");
+        (exitCode, text) = await AgentryProcess.RunCommandAsync(destination, "import", "user", broken);
+        Assert.Equal(1, exitCode);
+        Assert.Contains("every message needs id, role, content and status", text);
+        Assert.DoesNotContain("   at ", text); // one line for the operator, no stack trace
 
         (exitCode, text) = await AgentryProcess.RunCommandAsync(destination, "import", "user", file);
         Assert.True(exitCode == 0, text);

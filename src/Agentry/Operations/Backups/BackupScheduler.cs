@@ -27,13 +27,18 @@ public sealed partial class BackupScheduler(Backups backups, IOptions<BackupOpti
                 try
                 {
                     await using var turn = await TakeTurnAsync(stoppingToken);
-                    if (turn is not null && UntilDue() <= TimeSpan.Zero) await backups.CreateAsync(null, stoppingToken);
+                    if (turn is not null && UntilDue() <= TimeSpan.Zero)
+                    {
+                        var manifest = await backups.CreateAsync(null, stoppingToken);
+                        // Recorded as backup.failed and logged (8100); try again later rather than at once.
+                        if (manifest.Verification is not { Ok: true }) await Task.Delay(RetryDelay, time, stoppingToken);
+                    }
                     else await Task.Delay(TimeSpan.FromMinutes(1), time, stoppingToken); // someone else is at it
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     LogFailed(e); // audited as backup.failed; the stale-backup alert tells if it keeps failing
-                    await Task.Delay(TimeSpan.FromMinutes(5) < options.Value.Interval ? TimeSpan.FromMinutes(5) : options.Value.Interval, time, stoppingToken);
+                    await Task.Delay(RetryDelay, time, stoppingToken);
                 }
             }
         }
@@ -42,9 +47,22 @@ public sealed partial class BackupScheduler(Backups backups, IOptions<BackupOpti
         }
     }
 
+    TimeSpan RetryDelay => TimeSpan.FromMinutes(5) < options.Value.Interval ? TimeSpan.FromMinutes(5) : options.Value.Interval;
+
+    /// <summary>From the newest verified backup: a failed one does not put the next attempt off by a whole interval.</summary>
     TimeSpan UntilDue()
     {
-        var due = backups.List() is [var last, ..] ? last.CreatedAt + options.Value.Interval - time.GetUtcNow() : FirstBackupDelay;
+        BackupManifest? last;
+        try
+        {
+            last = backups.LastVerified;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogFailed(e); // the folder is unreadable (a shared volume away): try again in a while, never stop the service
+            return TimeSpan.FromMinutes(5);
+        }
+        var due = last is not null ? last.CreatedAt + options.Value.Interval - time.GetUtcNow() : FirstBackupDelay;
         return due > TimeSpan.Zero ? due : TimeSpan.Zero;
     }
 

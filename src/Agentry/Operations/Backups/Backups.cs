@@ -82,21 +82,32 @@ public sealed partial class Backups(
                 ? await BackUpSqliteAsync(db, id, progress, cancellationToken)
                 : await BackUpPostgresAsync(db, id, progress, cancellationToken);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            await audit.RecordAsync(db, AuditActor.System, AuditActions.BackupFailed, $"backup:{id}", "failure", new { error = e.Message }, cancellationToken: CancellationToken.None);
+            // Nothing half-written stays in the folder: a file without a manifest is not a backup.
+            foreach (var leftover in Directory.GetFiles(Folder, id + ".*")) TryDelete(leftover);
+            if (e is not OperationCanceledException)
+                await audit.RecordAsync(db, AuditActor.System, AuditActions.BackupFailed, $"backup:{id}", "failure", new { error = e.Message }, cancellationToken: CancellationToken.None);
             throw;
         }
         manifest = manifest with { DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds };
         var restoreTest = options.Value.RestoreTestEvery > 0 && List().Count % options.Value.RestoreTestEvery == 0;
-        manifest = manifest with { Verification = await VerifyAsync(manifest, restoreTest, progress, cancellationToken) };
+        try
+        {
+            manifest = manifest with { Verification = await VerifyAsync(manifest, restoreTest, progress, cancellationToken) };
+        }
+        catch (OperationCanceledException)
+        {
+            TryDelete(Path.Combine(Folder, manifest.File));
+            throw;
+        }
         await WriteManifestAsync(manifest);
         var rows = manifest.RowCounts.Values.Sum();
         await audit.RecordAsync(db, AuditActor.System, manifest.Verification.Ok ? AuditActions.BackupCreated : AuditActions.BackupFailed, $"backup:{id}",
             manifest.Verification.Ok ? "success" : "failure",
             new { manifest.File, manifest.SizeBytes, manifest.SchemaVersion, rows, manifest.Verification }, cancellationToken: CancellationToken.None);
         LogBackedUp(id, manifest.SizeBytes, rows, manifest.Verification.Ok, manifest.Verification.Detail);
-        if (manifest.Verification.Ok) Prune();
+        Prune();
         return manifest;
     }
 
@@ -258,7 +269,12 @@ public sealed partial class Backups(
             var restoring = $"{live}.restoring";
             File.Copy(path, restoring, overwrite: true);
             var (_, counts, checksums) = await FingerprintSqliteAsync(db, restoring, progress, cancellationToken);
-            if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch) throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
+            if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch)
+            {
+                SqliteConnection.ClearAllPools();
+                TryDelete(restoring);
+                throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
+            }
             SqliteConnection.ClearAllPools();
             kept = $"{live}.before-restore-{stamp}";
             if (File.Exists(live)) File.Move(live, kept);
@@ -270,20 +286,32 @@ public sealed partial class Backups(
             var connectionString = db.Database.GetConnectionString()!;
             var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
             var restoring = $"{name}_restoring_{stamp}".ToLowerInvariant();
-            await CreatePostgresDatabaseAsync(db, restoring, cancellationToken);
-            var restoredConnection = WithDatabase(connectionString, restoring);
-            progress?.Report($"Loading {manifest.File} into {restoring}");
-            await RunAsync(Tool("psql"), ["--quiet", "--set", "ON_ERROR_STOP=1", "--file", path], restoredConnection, cancellationToken);
-            var (counts, checksums) = await FingerprintPostgresAsync(db, restoredConnection, cancellationToken);
-            if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch)
-            {
-                await DropPostgresDatabaseAsync(db, restoring);
-                throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
-            }
-            NpgsqlConnection.ClearAllPools();
             kept = $"{name}_before_restore_{stamp}".ToLowerInvariant();
-            await AdminAsync(db, $"ALTER DATABASE \"{name}\" RENAME TO \"{kept}\"; ", cancellationToken);
-            await AdminAsync(db, $"ALTER DATABASE \"{restoring}\" RENAME TO \"{name}\"", cancellationToken);
+            var renamed = false;
+            try
+            {
+                await CreatePostgresDatabaseAsync(db, restoring, cancellationToken);
+                var restoredConnection = WithDatabase(connectionString, restoring);
+                progress?.Report($"Loading {manifest.File} into {restoring}");
+                await RunAsync(Tool("psql"), ["--quiet", "--set", "ON_ERROR_STOP=1", "--file", path], restoredConnection, cancellationToken);
+                var (counts, checksums) = await FingerprintPostgresAsync(db, restoredConnection, cancellationToken);
+                if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch)
+                    throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
+                NpgsqlConnection.ClearAllPools();
+                await AdminAsync(db, $"ALTER DATABASE \"{name}\" RENAME TO \"{kept}\"", cancellationToken);
+                renamed = true;
+                await AdminAsync(db, $"ALTER DATABASE \"{restoring}\" RENAME TO \"{name}\"", CancellationToken.None);
+            }
+            catch (Exception e) when (e is InvalidOperationException or PostgresException or OperationCanceledException)
+            {
+                // Leave things as they were: the live database under its name, no half-loaded copy.
+                if (renamed) await TryAdminAsync(db, $"ALTER DATABASE \"{kept}\" RENAME TO \"{name}\"");
+                await DropPostgresDatabaseAsync(db, restoring);
+                if (e is PostgresException postgres)
+                    throw new InvalidOperationException($"Restore of {manifest.Id} stopped, nothing changed: {postgres.MessageText} " +
+                        "(stop every instance first; the database user must own the database and may create databases).", e);
+                throw;
+            }
         }
         progress?.Report($"Restored {manifest.Id}; the previous database is kept as {Path.GetFileName(kept)}");
         await using var after = scopes.CreateAsyncScope();
@@ -292,9 +320,13 @@ public sealed partial class Backups(
         return manifest;
     }
 
+    /// <summary>Keeps the newest <see cref="BackupOptions.Retention"/> verified backups and, for diagnosis, the newest failed one.</summary>
     void Prune()
     {
-        foreach (var old in List().Skip(options.Value.Retention))
+        var all = List();
+        var expired = all.Where(m => m.Verification is { Ok: true }).Skip(options.Value.Retention)
+            .Concat(all.Where(m => m.Verification is not { Ok: true }).Skip(1));
+        foreach (var old in expired)
         {
             TryDelete(Path.Combine(Folder, old.File));
             TryDelete(Path.Combine(Folder, old.Id + ".manifest.json"));
@@ -339,6 +371,12 @@ public sealed partial class Backups(
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    static async Task TryAdminAsync(AgentryDbContext db, string sql)
+    {
+        try { await AdminAsync(db, sql, CancellationToken.None); }
+        catch (PostgresException) { } // the error that brought us here is the one to report
+    }
+
     static string WithDatabase(string connectionString, string database) =>
         new NpgsqlConnectionStringBuilder(connectionString) { Database = database, Pooling = false }.ConnectionString;
 
@@ -360,13 +398,35 @@ public sealed partial class Backups(
         start.Environment["PGDATABASE"] = connection.Database;
         if (connection.Username is { } user) start.Environment["PGUSER"] = user;
         if (connection.Password is { } password) start.Environment["PGPASSWORD"] = password;
-        if (connection.SslMode != SslMode.Disable) start.Environment["PGSSLMODE"] = connection.SslMode.ToString().ToLowerInvariant();
+        if (LibpqSslMode(connection.SslMode) is { } sslMode) start.Environment["PGSSLMODE"] = sslMode;
+        if (connection.RootCertificate is { Length: > 0 } rootCertificate) start.Environment["PGSSLROOTCERT"] = rootCertificate;
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-        _ = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: do not leave pg_dump or psql running on their own.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
         if (process.ExitCode != 0) throw new InvalidOperationException($"{Path.GetFileName(program)} failed ({process.ExitCode}): {(await errors).Trim()}");
     }
+
+    /// <summary>Npgsql's SSL mode in libpq's words (<c>VerifyFull</c> is <c>verify-full</c>); null leaves libpq's default.</summary>
+    static string? LibpqSslMode(SslMode mode) => mode switch
+    {
+        SslMode.Disable => "disable",
+        SslMode.Allow => "allow",
+        SslMode.Prefer => "prefer",
+        SslMode.Require => "require",
+        SslMode.VerifyCA => "verify-ca",
+        SslMode.VerifyFull => "verify-full",
+        _ => null,
+    };
 
     [LoggerMessage(EventId = 8100, Level = LogLevel.Information, Message = "Backup {Id}: {Bytes} bytes, {Rows} rows, verified {Verified} ({Detail})")]
     partial void LogBackedUp(string id, long bytes, long rows, bool verified, string detail);

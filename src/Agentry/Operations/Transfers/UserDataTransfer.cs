@@ -80,6 +80,10 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
         if (string.IsNullOrWhiteSpace(export.UserId)) throw new InvalidDataException("The file names no user.");
         if (export.Conversations is null || export.Conversations.Any(c => c?.Id is null || c.AgentId is null || c.Messages is null || c.Approvals is null))
             throw new InvalidDataException("The file is incomplete: every conversation needs id, agentId, messages and approvals.");
+        if (export.Conversations.SelectMany(c => c.Messages).Any(m => m?.Id is null || m.Role is null || m.Content is null || m.Status is null))
+            throw new InvalidDataException("The file is incomplete: every message needs id, role, content and status.");
+        if (export.Conversations.SelectMany(c => c.Approvals).Any(a => a?.Id is null || a.AgentId is null || a.ToolName is null || a.CallId is null || a.RuleId is null || a.Status is null))
+            throw new InvalidDataException("The file is incomplete: every approval needs id, agentId, toolName, callId, ruleId and status.");
         var ids = export.Conversations.Select(c => c.Id).ToList();
         var present = await db.Conversations.Where(c => ids.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken);
 
@@ -116,7 +120,15 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
         }
         audit.Stage(db, actor, AuditActions.UserDataImported, $"user:{export.UserId}",
             detail: new { conversations = added, messages, alreadyPresent = present.Count, exportedAt = export.ExportedAt });
-        await db.SaveChangesAsync(cancellationToken); // one transaction: all of the user's conversations, or none
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken); // one transaction: all of the user's conversations, or none
+        }
+        catch (DbUpdateException e)
+        {
+            // A message or approval id that exists here under another conversation, a value too long for its column, …
+            throw new InvalidDataException($"Nothing was imported: the database refused the data ({(e.InnerException ?? e).Message.Split('\n')[0]}).", e);
+        }
         return new UserDataImportResult(export.UserId, added, messages, present);
     }
 

@@ -441,6 +441,43 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Memory.StoredEmbedding", b =>
+                {
+                    b.Property<string>("Collection")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("collection");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<int>("Dimensions")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("dimensions");
+
+                    b.Property<byte[]>("Vector")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("vector");
+
+                    b.HasKey("Collection", "Model", "Id")
+                        .HasName("PK_embeddings");
+
+                    b.ToTable("embeddings", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Observability.AnalyticsBucket", b =>
                 {
                     b.Property<string>("Day")

@@ -1,0 +1,37 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Agentry.Data.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class Embeddings : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "embeddings",
+                columns: table => new
+                {
+                    collection = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    model = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    dimensions = table.Column<int>(type: "INTEGER", nullable: false),
+                    vector = table.Column<byte[]>(type: "BLOB", nullable: false),
+                    created_at = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_embeddings", x => new { x.collection, x.model, x.id });
+                });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "embeddings");
+        }
+    }
+}
