@@ -13,20 +13,23 @@ namespace Agentry.Tests;
 public sealed partial class ContractDocument
 {
     static readonly ConcurrentDictionary<string, ContractDocument> Cache = new(StringComparer.Ordinal);
-    static readonly Uri BaseUri = new("https://agentry.test/openapi/v1.json");
+    static int _documents;
+    static int _built;
     static readonly EvaluationOptions Evaluation = new() { OutputFormat = OutputFormat.List };
 
     readonly JsonElement _document;
     readonly BuildOptions _build;
     readonly List<(Regex Pattern, string Template, string Method, JsonElement Operation)> _operations = [];
     readonly ConcurrentDictionary<string, JsonSchema> _schemas = new(StringComparer.Ordinal);
-    int _built;
+    // Addresses unique across documents: JsonSchema.Net may keep built schemas by address beyond one registry, and two
+    // documents (apps started with different settings) must never resolve each other's references.
+    readonly Uri _baseUri = new($"https://agentry.test/{Interlocked.Increment(ref _documents)}/openapi/v1.json");
 
     ContractDocument(string text)
     {
         _document = JsonDocument.Parse(text).RootElement.Clone();
         var registry = new SchemaRegistry();
-        registry.Register(BaseUri, new JsonElementBaseDocument(_document, BaseUri));
+        registry.Register(_baseUri, new JsonElementBaseDocument(_document, _baseUri));
         _build = new BuildOptions { SchemaRegistry = registry };
         foreach (var path in _document.GetProperty("paths").EnumerateObject())
         {
@@ -66,10 +69,10 @@ public sealed partial class ContractDocument
     string? Validate(string schemaOrPointer, string body, string where)
     {
         // Each response schema is its own document (the registry takes one schema per address) whose references point
-        // into the OpenAPI document registered at BaseUri.
+        // into the OpenAPI document registered at _baseUri.
         var schema = _schemas.GetOrAdd(schemaOrPointer, s =>
         {
-            var text = (s.StartsWith('#') ? $$"""{"$ref":"{{s}}"}""" : s).Replace("\"#/components/", $"\"{BaseUri}#/components/", StringComparison.Ordinal);
+            var text = (s.StartsWith('#') ? $$"""{"$ref":"{{s}}"}""" : s).Replace("\"#/components/", $"\"{_baseUri}#/components/", StringComparison.Ordinal);
             return JsonSchema.Build(JsonDocument.Parse(text).RootElement, _build, new Uri($"https://agentry.test/responses/{Interlocked.Increment(ref _built)}"));
         });
         JsonElement instance;

@@ -83,12 +83,17 @@ public static class ApiExtensions
         options.NumberHandling = JsonNumberHandling.Strict;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new UtcDateTimeOffsetConverter());
+        options.Converters.Add(new NoNulStringConverter());
     }
 
     public static WebApplication UseApi(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // The same rule as NoNulStringConverter for ids and filters in the path and query string.
+        app.Use((context, next) => context.Request.Path.StartsWithSegments("/v1") && (context.Request.Path.Value?.Contains('\0') == true || context.Request.Query.Any(q => q.Key.Contains('\0') || q.Value.Any(v => v?.Contains('\0') == true)))
+            ? Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.BadRequest, "Bad request", "The path or query string contains the NUL character (%00).")
+            : next(context));
         return app;
     }
 

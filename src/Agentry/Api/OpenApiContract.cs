@@ -50,6 +50,8 @@ public static class OpenApiContract
                 AddProblem(operation, context.Document, "401", "No valid API key (missing, unknown, revoked or expired).");
                 AddProblem(operation, context.Document, "403", "The key lacks the scope this operation needs.");
             }
+            if (context.Description.RelativePath?.StartsWith("v1/", StringComparison.Ordinal) == true)
+                AddProblem(operation, context.Document, "400", "The request cannot be read: a malformed parameter or body, or a NUL character (%00) in the path or query.");
             AddProblem(operation, context.Document, "429", "A rate limit, concurrency limit or token budget was reached; see Retry-After.");
             AddProblem(operation, context.Document, "500", "A bug; the log has the details under the same traceId.");
             foreach (var (_, response) in operation.Responses)

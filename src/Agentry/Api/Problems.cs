@@ -99,12 +99,15 @@ public sealed class ApiProblemException(int status, string type, string title, s
 public static class Problems
 {
     /// <summary>Writes a problem from middleware (authentication, rate limiting), where no endpoint result is returned.</summary>
-    public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail) =>
-        context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+    public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail)
+    {
+        context.Response.StatusCode = status;
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
             ProblemDetails = { Status = status, Type = type, Title = title, Detail = detail },
         }).AsTask();
+    }
 
     public static ProblemHttpResult NotFound(string type, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "Not found", type: type);

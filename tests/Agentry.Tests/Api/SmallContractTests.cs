@@ -20,6 +20,20 @@ public sealed class SmallContractTests
     }
 
     [Fact]
+    public async Task The_nul_character_is_a_400_naming_where_it_was_on_every_database()
+    {
+        // PostgreSQL cannot store U+0000 in text; found by the request fuzzer on the PostgreSQL pass as a 500.
+        await using var app = new AgentryApp();
+        var key = await Http.ProblemAsync(await app.Client.PostAsync("/v1/admin/keys", Http.RawJson("""{"name":"\u0000","scopes":["read"]}""")), 400, ProblemTypes.InvalidJson);
+        Assert.Contains("$.name", key.ToJsonString());
+        await Http.ProblemAsync(await app.Client.PostAsync("/v1/chat", Http.RawJson("""{"message":"hi\u0000there"}""")), 400, ProblemTypes.InvalidJson);
+        await Http.ProblemAsync(await app.Client.PostAsync("/v1/conversations", Http.RawJson("""{"metadata":{"\u0000":"x"}}""")), 400, ProblemTypes.InvalidJson);
+        Assert.Equal(HttpStatusCode.BadRequest, (await app.Client.GetAsync("/v1/conversations/conv%00x")).StatusCode); // Kestrel refuses it first
+        await Http.ProblemAsync(await app.Client.GetAsync("/v1/conversations?cursor=%00"), 400, ProblemTypes.BadRequest);
+        Assert.DoesNotContain((await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/keys")))["data"]!.AsArray(), k => ((string?)k!["name"])?.Contains('\0') == true);
+    }
+
+    [Fact]
     public async Task An_unknown_error_kind_filter_is_a_400_like_an_unknown_groupBy()
     {
         await using var app = new AgentryApp();
