@@ -109,6 +109,12 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
                         : $"The model provider did not start answering within {Seconds(limits.EffectiveTimeToFirstToken)} s.", e);
                     break;
                 }
+                catch (Polly.Timeout.TimeoutRejectedException e) when (!received)
+                {
+                    // The HTTP handler's timeouts are derived from the same first-token limit; whichever fires first, it is that limit.
+                    failure = UpstreamModelException.Timeout($"The model provider did not start answering within {Seconds(limits.EffectiveTimeToFirstToken)} s.", e);
+                    break;
+                }
                 catch (Exception e)
                 {
                     failure = UpstreamModelException.TryClassify(e) ?? e;
