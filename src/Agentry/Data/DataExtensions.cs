@@ -15,6 +15,8 @@ public enum SharedLock : long
     ErrorGroups = 720102,
     /// <summary>Creating the first admin key when instances start together.</summary>
     Bootstrap = 720103,
+    /// <summary>Applying migrations: one instance at a time.</summary>
+    Migrations = 720105,
     /// <summary>Taking the scheduled backup: one instance at a time.</summary>
     Backup = 720104,
 }
@@ -72,7 +74,14 @@ public static class DataExtensions
     {
         if (!db.IsSqlite())
         {
-            await db.Database.MigrateAsync(cancellationToken); // concurrent migrators wait for each other (EF's migration lock)
+            // Instances starting together on a new database: EF's own migration lock still let two of them apply the
+            // same migration (seen as "relation already exists"), so migrators queue on an advisory lock of their own
+            // (a session lock on a separate connection, released when it closes) and each re-reads what is applied.
+            await using var holder = new Npgsql.NpgsqlConnection(db.Database.GetConnectionString());
+            await holder.OpenAsync(cancellationToken);
+            await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({(long)SharedLock.Migrations})", holder))
+                await take.ExecuteNonQueryAsync(cancellationToken);
+            await db.Database.MigrateAsync(cancellationToken);
             return;
         }
         EnsureSqliteFolder(db);

@@ -90,6 +90,27 @@ public sealed class SeveralInstancesTests
     }
 
     [Fact]
+    public async Task Instances_starting_together_on_a_new_database_migrate_it_once_and_all_start()
+    {
+        // Found by the kill test in CI: two processes migrating one new database, one failing "relation already exists".
+        var database = PostgresServer.Shared.CreateDatabase();
+        var apps = Enumerable.Range(0, 4).Select(_ => new AgentryApp(settings: new() { ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = database })).ToList();
+        try
+        {
+            var ready = await Task.WhenAll(apps.Select(app => Task.Run(async () => (await app.Client.GetAsync("/health/ready")).StatusCode)));
+            Assert.All(ready, status => Assert.Equal(HttpStatusCode.OK, status));
+            await using var connection = new Npgsql.NpgsqlConnection(database);
+            await connection.OpenAsync();
+            await using var count = new Npgsql.NpgsqlCommand("SELECT COUNT(*) FROM \"__EFMigrationsHistory\"", connection);
+            Assert.Equal(2L, (long)(await count.ExecuteScalarAsync())!); // Initial, Embeddings: each applied once
+        }
+        finally
+        {
+            foreach (var app in apps) await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task When_redis_goes_away_both_instances_keep_serving_on_their_own_state_and_health_says_degraded()
     {
         await using var pair = await Pair.StartAsync();
