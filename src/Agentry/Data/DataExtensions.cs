@@ -39,7 +39,8 @@ public static class DataExtensions
             builder.Services.AddDbContextPool<AgentryDbContext, SqliteAgentryDbContext>((services, db) => db
                 .UseSqlite(SqliteConnectionString(services.GetRequiredService<IOptions<DataOptions>>().Value, services.GetRequiredService<IHostEnvironment>().ContentRootPath))
                 .UseSnakeCaseNamingConvention()
-                .AddInterceptors(services.GetRequiredService<Audit.AuditOutboxInterceptor>()));
+                .AddInterceptors(services.GetRequiredService<Audit.AuditOutboxInterceptor>(),
+                    new SqliteConnectionSettings(services.GetRequiredService<IOptions<DataOptions>>().Value.SqliteSynchronous)));
         return builder;
     }
 

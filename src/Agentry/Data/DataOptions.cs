@@ -32,6 +32,13 @@ public sealed class DataOptions
     /// </summary>
     public bool? MigrateOnStartup { get; set; }
 
+    /// <summary>
+    /// SQLite's <c>synchronous</c> setting: <c>NORMAL</c> (default; with WAL, acknowledged writes survive a killed process,
+    /// a power cut may lose the last ones) or <c>FULL</c> (a sync per commit: survives a power cut, costs throughput).
+    /// </summary>
+    [RegularExpression("^(NORMAL|FULL)$", ErrorMessage = "Must be NORMAL or FULL.")]
+    public string SqliteSynchronous { get; set; } = "NORMAL";
+
     public string EffectiveProvider => Provider ?? (LooksLikePostgres(ConnectionString) ? Postgres : Sqlite);
 
     /// <summary>The data folder as an absolute path: relative settings start at the content root.</summary>

@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Agentry.Bench;
+
+// One command, one table: the fake upstream measured directly (the baseline), Agentry in its production configuration
+// in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
+//   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
+//       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500]
+var options = Options.Parse(args);
+var repository = FindRepository();
+Console.Error.WriteLine($"Agentry benchmark: {options.Duration.TotalSeconds:0} s per run, {options.Connections} connections, {Environment.ProcessorCount} cores");
+
+await using var upstream = await FakeUpstream.StartAsync(options.UpstreamLatency, streamChunks: 8, chunkDelay: TimeSpan.Zero);
+var published = options.Published ?? await PublishAsync(repository);
+var work = Directory.CreateTempSubdirectory("agentry-bench-").FullName;
+const string adminKey = "bench-admin-key-0123456789abcdefghij";
+
+var agentryPort = ServerProcess.FreePort();
+var agentryEnvironment = new Dictionary<string, string>
+{
+    ["ASPNETCORE_ENVIRONMENT"] = "Production",
+    ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{agentryPort}",
+    ["AGENTRY_DATA_DIR"] = Path.Combine(work, "data"),
+    ["AGENTRY_ADMIN_KEY"] = adminKey,
+    ["OPENAI_API_KEY"] = "sk-bench",
+    ["OPENAI_BASE_URL"] = upstream.BaseUrl,
+    ["OPENAI_MODEL"] = "gpt-4o-mini",
+    // Limits on, set high: the benchmark measures the path every request takes, not a refusal.
+    ["RateLimit__PermitsPerMinute"] = "10000000",
+    ["RateLimit__ConcurrentRequests"] = "100000",
+    ["RateLimit__TokensPerMinute"] = "",
+    ["RateLimit__TokensPerDay"] = "",
+    ["Backup__Scheduled"] = "false",
+    ["LOG_LEVEL"] = "warning",
+};
+if (options.DatabaseUrl is { } databaseUrl) agentryEnvironment["DATABASE_URL"] = databaseUrl;
+
+var rows = new List<(LoadResult Result, double Rss, double PeakRss, double? AddedP50, double? AddedP99)>();
+using var client = Load.NewClient();
+
+// Baseline: the upstream itself.
+var upstreamBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi, I was charged twice this month"}]}""";
+RequestFactory direct = (_, _) => Post(upstream.BaseUrl + "/chat/completions", upstreamBody);
+var directSerial = await MeasureAsync("direct to the fake upstream", direct, null);
+
+// Agentry: a new conversation per turn, and many existing conversations in turn.
+await using (var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+    agentryEnvironment, $"http://127.0.0.1:{agentryPort}", "/health/ready"))
+{
+    var chat = agentry.BaseUrl + "/v1/chat";
+    RequestFactory newConversation = (_, _) => Post(chat, """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
+    await MeasureAsync("Agentry /v1/chat, new conversation per turn", newConversation, agentry, directSerial);
+
+    var conversations = new List<string>();
+    for (var i = 0; i < 256; i++)
+    {
+        using var created = await client.SendAsync(Post(agentry.BaseUrl + "/v1/conversations", """{"agentId":"support"}""", adminKey));
+        conversations.Add(JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+    }
+    // Each worker owns its own conversations (one turn at a time per conversation is the service's rule).
+    RequestFactory existing = (index, worker) =>
+    {
+        var owned = conversations.Where((_, c) => c % options.Connections == worker % options.Connections).ToList();
+        var id = owned.Count > 0 ? owned[(int)(index % owned.Count)] : conversations[(int)(index % conversations.Count)];
+        return Post($"{agentry.BaseUrl}/v1/conversations/{id}/messages", """{"content":"And what about next month?"}""", adminKey);
+    };
+    await MeasureAsync("Agentry, 256 existing conversations in turn", existing, agentry, directSerial, fixedRates: false);
+}
+
+// Peer: the Portkey AI gateway (persists nothing) in front of the same upstream.
+if (options.Portkey)
+{
+    try
+    {
+        var gateway = await InstallPortkeyAsync(work);
+        var port = ServerProcess.FreePort();
+        await using var portkey = await ServerProcess.StartAsync("portkey", "node", [gateway, $"--port={port}", "--headless"], work,
+            new Dictionary<string, string> { ["NODE_ENV"] = "production" }, $"http://127.0.0.1:{port}", "/");
+        RequestFactory viaPortkey = (_, _) =>
+        {
+            var request = Post(portkey.BaseUrl + "/v1/chat/completions", upstreamBody, "sk-bench");
+            request.Headers.Add("x-portkey-provider", "openai");
+            request.Headers.Add("x-portkey-custom-host", upstream.BaseUrl);
+            return request;
+        };
+        await MeasureAsync("Portkey AI gateway (persists nothing)", viaPortkey, portkey, directSerial);
+    }
+    catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException)
+    {
+        Console.Error.WriteLine($"Portkey row skipped: {e.Message}");
+    }
+}
+
+Console.WriteLine();
+Console.WriteLine($"| system | mode | req/s | p50 / p95 / p99 / max ms | added p50 / p99 ms | errors | per-second σ | RSS / peak MB |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|");
+foreach (var (r, rss, peak, addedP50, addedP99) in rows)
+{
+    var added = addedP50 is null ? "—" : $"{addedP50:+0.00;-0.00} / {addedP99:+0.00;-0.00}";
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {r.Target} | {r.Mode} | {r.PerSecond:0} | {r.P50:0.00} / {r.P95:0.00} / {r.P99:0.00} / {r.Max:0.0} | {added} | {r.Errors}{(r.FirstError is null ? "" : $" ({r.FirstError})")} | {(r.Mode == "serial" ? "—" : $"{r.PerSecondStdDevPercent:0}%")} | {(rss == 0 ? "—" : $"{rss:0} / {peak:0}")} |"));
+}
+try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+return 0;
+
+async Task<LoadResult> MeasureAsync(string name, RequestFactory make, ServerProcess? server, LoadResult? baselineSerial = null, bool fixedRates = true)
+{
+    Console.Error.WriteLine($"{name}: warm-up");
+    await Load.ClosedLoopAsync(client, name, make, options.Connections, TimeSpan.FromSeconds(Math.Min(5, options.Duration.TotalSeconds)));
+    var serial = await Load.SerialAsync(client, name, make, options.SerialCalls);
+    Record(serial, baselineSerial);
+    Console.Error.WriteLine($"{name}: saturation");
+    Record(await Load.ClosedLoopAsync(client, name, make, options.Connections, options.Duration), null);
+    if (fixedRates)
+    {
+        foreach (var rate in options.Rates)
+        {
+            Console.Error.WriteLine($"{name}: {rate} req/s");
+            Record(await Load.FixedRateAsync(client, name, make, rate, burst: 16, options.Duration), null);
+        }
+    }
+    return serial;
+
+    void Record(LoadResult result, LoadResult? baseline)
+    {
+        var (rss, peak) = server?.Memory() ?? (0, 0);
+        rows.Add((result, rss, peak, baseline is null ? null : result.P50 - baseline.P50, baseline is null ? null : result.P99 - baseline.P99));
+    }
+}
+
+static HttpRequestMessage Post(string url, string json, string? key = null)
+{
+    var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+    if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    return request;
+}
+
+static async Task<string> PublishAsync(string repository)
+{
+    var folder = Directory.CreateTempSubdirectory("agentry-bench-app-").FullName;
+    Console.Error.WriteLine($"Publishing Agentry to {folder}");
+    await RunAsync("dotnet", ["publish", Path.Combine(repository, "src", "Agentry", "Agentry.csproj"), "-c", "Release", "-o", folder, "-nologo", "-v:q", "-p:UseAppHost=false"], repository);
+    return folder;
+}
+
+static async Task<string> InstallPortkeyAsync(string work)
+{
+    var folder = Path.Combine(work, "portkey");
+    Directory.CreateDirectory(folder);
+    Console.Error.WriteLine("Installing @portkey-ai/gateway from npm");
+    await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--silent", "@portkey-ai/gateway@1.15.2"], folder);
+    return Path.Combine(folder, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+}
+
+static async Task RunAsync(string program, string[] arguments, string folder)
+{
+    var start = new System.Diagnostics.ProcessStartInfo(program) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var argument in arguments) start.ArgumentList.Add(argument);
+    using var process = System.Diagnostics.Process.Start(start)!;
+    var output = process.StandardOutput.ReadToEndAsync();
+    var errors = process.StandardError.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {await output}{await errors}");
+}
+
+static string FindRepository()
+{
+    for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        if (File.Exists(Path.Combine(folder.FullName, "Agentry.slnx"))) return folder.FullName;
+    return Directory.GetCurrentDirectory();
+}
+
+sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[] Rates, string? Published, string? DatabaseUrl, bool Portkey, TimeSpan UpstreamLatency)
+{
+    public static Options Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        return new Options(
+            TimeSpan.FromSeconds(Int("--duration", 20)), Int("--connections", 32), Int("--serial", 2000),
+            (Value("--rates") ?? "100,200,500").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray(),
+            Value("--published"), Value("--database-url"), !args.Contains("--no-portkey"), TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)));
+    }
+}
