@@ -7,7 +7,7 @@ using Agentry.Bench;
 // One command, one table: the fake upstream measured directly (the baseline), Agentry in its production configuration
 // in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
 //   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
-//       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500]
+//       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,portkey]
 var options = Options.Parse(args);
 var repository = FindRepository();
 Console.Error.WriteLine($"Agentry benchmark: {options.Duration.TotalSeconds:0} s per run, {options.Connections} connections, {Environment.ProcessorCount} cores");
@@ -43,34 +43,35 @@ using var client = Load.NewClient();
 // Baseline: the upstream itself.
 var upstreamBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi, I was charged twice this month"}]}""";
 RequestFactory direct = (_, _) => Post(upstream.BaseUrl + "/chat/completions", upstreamBody);
-var directSerial = await MeasureAsync("direct to the fake upstream", direct, null);
+var directSerial = options.Has("direct") ? await MeasureAsync("direct to the fake upstream", direct, null) : null;
 
 // Agentry: a new conversation per turn, and many existing conversations in turn.
-await using (var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
-    agentryEnvironment, $"http://127.0.0.1:{agentryPort}", "/health/ready"))
-{
-    var chat = agentry.BaseUrl + "/v1/chat";
-    RequestFactory newConversation = (_, _) => Post(chat, """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
-    await MeasureAsync("Agentry /v1/chat, new conversation per turn", newConversation, agentry, directSerial);
+if (options.Has("agentry"))
+    await using (var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+        agentryEnvironment, $"http://127.0.0.1:{agentryPort}", "/health/ready"))
+    {
+        var chat = agentry.BaseUrl + "/v1/chat";
+        RequestFactory newConversation = (_, _) => Post(chat, """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
+        await MeasureAsync("Agentry /v1/chat, new conversation per turn", newConversation, agentry, directSerial);
 
-    var conversations = new List<string>();
-    for (var i = 0; i < 256; i++)
-    {
-        using var created = await client.SendAsync(Post(agentry.BaseUrl + "/v1/conversations", """{"agentId":"support"}""", adminKey));
-        conversations.Add(JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+        var conversations = new List<string>();
+        for (var i = 0; i < 256; i++)
+        {
+            using var created = await client.SendAsync(Post(agentry.BaseUrl + "/v1/conversations", """{"agentId":"support"}""", adminKey));
+            conversations.Add(JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!);
+        }
+        // Each worker owns its own conversations (one turn at a time per conversation is the service's rule).
+        RequestFactory existing = (index, worker) =>
+        {
+            var owned = conversations.Where((_, c) => c % options.Connections == worker % options.Connections).ToList();
+            var id = owned.Count > 0 ? owned[(int)(index % owned.Count)] : conversations[(int)(index % conversations.Count)];
+            return Post($"{agentry.BaseUrl}/v1/conversations/{id}/messages", """{"content":"And what about next month?"}""", adminKey);
+        };
+        if (options.Has("existing")) await MeasureAsync("Agentry, 256 existing conversations in turn", existing, agentry, directSerial, fixedRates: false);
     }
-    // Each worker owns its own conversations (one turn at a time per conversation is the service's rule).
-    RequestFactory existing = (index, worker) =>
-    {
-        var owned = conversations.Where((_, c) => c % options.Connections == worker % options.Connections).ToList();
-        var id = owned.Count > 0 ? owned[(int)(index % owned.Count)] : conversations[(int)(index % conversations.Count)];
-        return Post($"{agentry.BaseUrl}/v1/conversations/{id}/messages", """{"content":"And what about next month?"}""", adminKey);
-    };
-    await MeasureAsync("Agentry, 256 existing conversations in turn", existing, agentry, directSerial, fixedRates: false);
-}
 
 // Peer: the Portkey AI gateway (persists nothing) in front of the same upstream.
-if (options.Portkey)
+if (options.Has("portkey"))
 {
     try
     {
@@ -172,8 +173,10 @@ static string FindRepository()
     return Directory.GetCurrentDirectory();
 }
 
-sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[] Rates, string? Published, string? DatabaseUrl, bool Portkey, TimeSpan UpstreamLatency)
+sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[] Rates, string? Published, string? DatabaseUrl, string[] Targets, TimeSpan UpstreamLatency)
 {
+    public bool Has(string target) => Targets.Contains(target);
+
     public static Options Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -181,6 +184,8 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
         return new Options(
             TimeSpan.FromSeconds(Int("--duration", 20)), Int("--connections", 32), Int("--serial", 2000),
             (Value("--rates") ?? "100,200,500").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray(),
-            Value("--published"), Value("--database-url"), !args.Contains("--no-portkey"), TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)));
+            Value("--published"), Value("--database-url"),
+            (Value("--targets") ?? "direct,agentry,existing,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
+            TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)));
     }
 }
