@@ -8,6 +8,7 @@ using Agentry.Bench;
 // in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
 //   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
 //       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,portkey]
+//   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 var options = Options.Parse(args);
 var repository = FindRepository();
 Console.Error.WriteLine($"Agentry benchmark: {options.Duration.TotalSeconds:0} s per run, {options.Connections} connections, {Environment.ProcessorCount} cores");
@@ -39,6 +40,14 @@ if (options.DatabaseUrl is { } databaseUrl) agentryEnvironment["DATABASE_URL"] =
 
 var rows = new List<(LoadResult Result, double Rss, double PeakRss, double? AddedP50, double? AddedP99)>();
 using var client = Load.NewClient();
+
+if (options.SoakSeconds > 0)
+{
+    await using var soaked = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+        agentryEnvironment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+    RequestFactory turn = (_, _) => Post(soaked.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
+    return await Soak.RunAsync(client, soaked, turn, options.SoakRate, TimeSpan.FromSeconds(options.SoakSeconds), options.SoakCsv);
+}
 
 // Baseline: the upstream itself.
 var upstreamBody = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi, I was charged twice this month"}]}""";
@@ -175,6 +184,10 @@ static string FindRepository()
 
 sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[] Rates, string? Published, string? DatabaseUrl, string[] Targets, TimeSpan UpstreamLatency)
 {
+    public int SoakSeconds { get; init; }
+    public int SoakRate { get; init; } = 200;
+    public string? SoakCsv { get; init; }
+
     public bool Has(string target) => Targets.Contains(target);
 
     public static Options Parse(string[] args)
@@ -186,6 +199,7 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             (Value("--rates") ?? "100,200,500").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray(),
             Value("--published"), Value("--database-url"),
             (Value("--targets") ?? "direct,agentry,existing,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
-            TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)));
+            TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
+        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv") };
     }
 }

@@ -71,6 +71,7 @@ public sealed class ConfigurationTests
     [InlineData("Security:Enabled", "false", "allowed only in Development")]
     [InlineData("Models:Resilience:MaxRetries", "many", "Models:Resilience:MaxRetries")]
     [InlineData("Data:Directory", "/etc/hostname/data", "Cannot use the data folder")]
+    [InlineData("Data:SqliteSynchronous", "OFF", "Data:SqliteSynchronous: Must be NORMAL or FULL")]
     public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
         var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
