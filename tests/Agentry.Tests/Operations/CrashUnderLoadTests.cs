@@ -9,7 +9,7 @@ namespace Agentry.Tests.Operations;
 /// The crash-safety promise under the write settings that make turns fast (SQLite WAL with synchronous=NORMAL, the
 /// default): the real process, turns from eight clients, SIGKILL at a random moment, restart — three times — then every
 /// turn that was answered 200 is in the database whole, no turn is half-written, the file is intact and the audit
-/// chain verifies. (`bench/` has the long variant with more kills.)
+/// chain verifies. The long variant is the same test with more kills: <c>AGENTRY_CRASH_ROUNDS=20 ./scripts/test.sh --filter CrashUnderLoad</c>.
 /// </summary>
 public sealed class CrashUnderLoadTests(ITestOutputHelper output) : IDisposable
 {
@@ -22,11 +22,12 @@ public sealed class CrashUnderLoadTests(ITestOutputHelper output) : IDisposable
     };
 
     [Fact]
-    public async Task Three_SIGKILLs_under_load_lose_no_acknowledged_turn_and_leave_no_half_written_one()
+    public async Task SIGKILLs_under_load_lose_no_acknowledged_turn_and_leave_no_half_written_one()
     {
         var acknowledged = new ConcurrentDictionary<string, (string Conversation, string Content)>(); // assistant message id → its turn
         var random = new Random(20261126);
-        for (var round = 0; round < 3; round++)
+        var rounds = int.TryParse(Environment.GetEnvironmentVariable("AGENTRY_CRASH_ROUNDS"), out var asked) && asked > 0 ? asked : 3;
+        for (var round = 0; round < rounds; round++)
         {
             await using var service = new AgentryProcess(_folder, Unlimited);
             using var client = await service.StartedAsync();
@@ -61,7 +62,7 @@ public sealed class CrashUnderLoadTests(ITestOutputHelper output) : IDisposable
             await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60));
             output.WriteLine($"round {round}: {acknowledged.Count} turns acknowledged so far");
         }
-        Assert.True(acknowledged.Count > 30, $"only {acknowledged.Count} turns were acknowledged: the load did not run");
+        Assert.True(acknowledged.Count > 10 * rounds, $"only {acknowledged.Count} turns were acknowledged in {rounds} rounds: the load did not run");
 
         // The service starts again on what the kills left (recovering SQLite's log), and every acknowledged reply is there.
         await using (var restarted = new AgentryProcess(_folder, Unlimited))
