@@ -9,8 +9,14 @@ namespace Agentry.Tests.Rules;
 
 public sealed class ApprovalTests
 {
-    static async Task<JsonArray> AuditAsync(AgentryApp app, string action) =>
-        (await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/audit?action={action}")))["data"]!.AsArray();
+    /// <summary>The chained audit events of one action, once the background writer has chained everything staged so far.</summary>
+    static async Task<JsonArray> AuditAsync(AgentryApp app, string action)
+    {
+        // Events are staged with the change they describe and chained a moment later; a fast database shows the gap.
+        await Wait.UntilAsync(async () => Convert.ToInt64(await TestDatabase.ScalarAsync(app.DataDirectory, "SELECT count(*) FROM audit_outbox"),
+            System.Globalization.CultureInfo.InvariantCulture) == 0, TimeSpan.FromSeconds(10), "staged audit events are chained");
+        return (await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/audit?action={action}")))["data"]!.AsArray();
+    }
 
     [Fact]
     public async Task The_help_desk_story_routing_redaction_and_a_refund_that_waits_for_approval()
