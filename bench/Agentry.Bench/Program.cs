@@ -151,7 +151,7 @@ static async Task<string> PublishAsync(string repository)
 {
     var folder = Directory.CreateTempSubdirectory("agentry-bench-app-").FullName;
     Console.Error.WriteLine($"Publishing Agentry to {folder}");
-    await RunAsync("dotnet", ["publish", Path.Combine(repository, "src", "Agentry", "Agentry.csproj"), "-c", "Release", "-o", folder, "-nologo", "-v:q", "-p:UseAppHost=false"], repository);
+    await RunAsync("dotnet", ["publish", Path.Combine(repository, "src", "Agentry", "Agentry.csproj"), "-c", "Release", "-r", "linux-x64", "--self-contained", "false", "-o", folder, "-nologo", "-v:q", "-p:UseAppHost=false"], repository);
     return folder;
 }
 
