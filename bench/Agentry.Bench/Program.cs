@@ -7,7 +7,7 @@ using Agentry.Bench;
 // One command, one table: the fake upstream measured directly (the baseline), Agentry in its production configuration
 // in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
 //   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
-//       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,portkey]
+//       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,streaming,history,streams,portkey] [--streams 2000]
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 var options = Options.Parse(args);
 var repository = FindRepository();
@@ -78,6 +78,65 @@ if (options.Has("agentry"))
         };
         if (options.Has("existing")) await MeasureAsync("Agentry, 256 existing conversations in turn", existing, agentry, directSerial, fixedRates: false);
     }
+
+// Streaming (time to first token against the upstream's own) and history length (a turn in a 10,000-message
+// conversation against one in a 10-message conversation): one more instance, its conversations imported before start.
+if (options.Has("streaming") || options.Has("history"))
+{
+    var folder = Directory.CreateDirectory(Path.Combine(work, "history")).FullName;
+    var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
+    if (options.DatabaseUrl is null)
+    {
+        var (export, ids) = Scenarios.WriteHistoryExport(folder, 10, 10_000);
+        await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "import", "user", export], published, environment);
+        await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+            environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+        if (options.Has("streaming"))
+        {
+            var streamedUpstream = upstreamBody.Replace("{\"model\"", "{\"stream\":true,\"model\"", StringComparison.Ordinal);
+            Func<HttpRequestMessage> directStream = () => Post(upstream.BaseUrl + "/chat/completions", streamedUpstream);
+            Func<HttpRequestMessage> agentryStream = () => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support","stream":true}""", adminKey);
+            await Scenarios.TimeToFirstTokenAsync(client, "warm-up", agentryStream, "event: message.delta", 200);
+            var directFirst = await Scenarios.TimeToFirstTokenAsync(client, "direct to the fake upstream", directStream, "\"content\":\"", options.SerialCalls);
+            rows.Add((directFirst, 0, 0, null, null));
+            var agentryFirst = await Scenarios.TimeToFirstTokenAsync(client, "Agentry /v1/chat, stream: true", agentryStream, "event: message.delta", options.SerialCalls);
+            var (rss, peak) = agentry.Memory();
+            rows.Add((agentryFirst, rss, peak, agentryFirst.P50 - directFirst.P50, agentryFirst.P99 - directFirst.P99));
+        }
+        if (options.Has("history"))
+        {
+            LoadResult? shortHistory = null;
+            foreach (var (id, length) in ids.Zip([10, 10_000]))
+            {
+                RequestFactory turn = (_, _) => Post($"{agentry.BaseUrl}/v1/conversations/{id}/messages", """{"content":"And what about next month?"}""", adminKey);
+                await Load.SerialAsync(client, "warm-up", turn, 50);
+                var result = await Load.SerialAsync(client, $"Agentry, turn in a {length:N0}-message conversation", turn, Math.Min(options.SerialCalls, 500));
+                var (rss, peak) = agentry.Memory();
+                // Added over the short conversation's turn: what a long history costs.
+                rows.Add((result, rss, peak, shortHistory is null ? null : result.P50 - shortHistory.P50, shortHistory is null ? null : result.P99 - shortHistory.P99));
+                shortHistory ??= result;
+            }
+        }
+    }
+    else Console.Error.WriteLine("streaming/history rows: SQLite only (the import is per data folder)");
+}
+
+// Many streams open at once: an upstream that trickles its answer (8 chunks, 0.5 s apart), 2,000 streaming turns.
+if (options.Has("streams"))
+{
+    await using var slow = await FakeUpstream.StartAsync(TimeSpan.Zero, streamChunks: 8, chunkDelay: TimeSpan.FromMilliseconds(500));
+    var environment = new Dictionary<string, string>(agentryEnvironment)
+    {
+        ["AGENTRY_DATA_DIR"] = Path.Combine(work, "streams"),
+        ["OPENAI_BASE_URL"] = slow.BaseUrl,
+    };
+    await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+        environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+    Func<HttpRequestMessage> stream = () => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support","stream":true}""", adminKey);
+    await Scenarios.OpenStreamsAsync(client, agentry, stream, 50);
+    var (result, peak) = await Scenarios.OpenStreamsAsync(client, agentry, stream, options.Streams);
+    rows.Add((result with { Target = "Agentry /v1/chat, stream: true, upstream trickling 4 s" }, agentry.Memory().Rss, peak, null, null));
+}
 
 // Peer: the Portkey AI gateway (persists nothing) in front of the same upstream.
 if (options.Has("portkey"))
@@ -164,10 +223,11 @@ static async Task<string> InstallPortkeyAsync(string work)
     return Path.Combine(folder, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
 }
 
-static async Task RunAsync(string program, string[] arguments, string folder)
+static async Task RunAsync(string program, string[] arguments, string folder, IDictionary<string, string>? environment = null)
 {
     var start = new System.Diagnostics.ProcessStartInfo(program) { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var argument in arguments) start.ArgumentList.Add(argument);
+    foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
     using var process = System.Diagnostics.Process.Start(start)!;
     var output = process.StandardOutput.ReadToEndAsync();
     var errors = process.StandardError.ReadToEndAsync();
@@ -187,6 +247,7 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
     public int SoakSeconds { get; init; }
     public int SoakRate { get; init; } = 200;
     public string? SoakCsv { get; init; }
+    public int Streams { get; init; } = 2000;
 
     public bool Has(string target) => Targets.Contains(target);
 
@@ -198,8 +259,8 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             TimeSpan.FromSeconds(Int("--duration", 20)), Int("--connections", 32), Int("--serial", 2000),
             (Value("--rates") ?? "100,200,500").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray(),
             Value("--published"), Value("--database-url"),
-            (Value("--targets") ?? "direct,agentry,existing,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
+            (Value("--targets") ?? "direct,agentry,existing,streaming,history,streams,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
             TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
-        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv") };
+        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000) };
     }
 }

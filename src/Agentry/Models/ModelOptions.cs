@@ -85,6 +85,13 @@ public sealed class ModelResilienceOptions
 
     public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Requests to one provider host waiting for its response to start, at once. One more is refused at once with 503
+    /// and Retry-After rather than queued. The HTTP resilience handler's own default (1,000) refused a burst of 2,000
+    /// streaming turns with unexplained 500s well before the server ran out of anything.
+    /// </summary>
+    public int MaxConcurrentCalls { get; set; } = 10_000;
+
     /// <summary>The first-token budget, never longer than the whole call may take.</summary>
     public TimeSpan EffectiveTimeToFirstToken => TimeToFirstToken < TotalTimeout ? TimeToFirstToken : TotalTimeout;
 }
@@ -129,6 +136,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         if (r.CircuitBreakerFailureRatio is <= 0 or > 1) failures.Add("Models:Resilience:CircuitBreakerFailureRatio must be in (0, 1].");
         if (r.CircuitBreakerMinimumThroughput < 2) failures.Add("Models:Resilience:CircuitBreakerMinimumThroughput must be at least 2.");
 
+        if (options.Resilience.MaxConcurrentCalls < 1)
+            failures.Add($"Models:Resilience:MaxConcurrentCalls is {options.Resilience.MaxConcurrentCalls}; it must be at least 1.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

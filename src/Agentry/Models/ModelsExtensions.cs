@@ -45,6 +45,8 @@ public static partial class ModelsExtensions
                 o.Retry.Delay = resilience.RetryBaseDelay;
                 o.Retry.UseJitter = true;
                 o.Retry.ShouldRetryAfterHeader = true;
+                o.RateLimiter.DefaultRateLimiterOptions.PermitLimit = resilience.MaxConcurrentCalls;
+                o.RateLimiter.DefaultRateLimiterOptions.QueueLimit = 0;
                 o.CircuitBreaker.FailureRatio = resilience.CircuitBreakerFailureRatio;
                 o.CircuitBreaker.MinimumThroughput = resilience.CircuitBreakerMinimumThroughput;
                 o.CircuitBreaker.BreakDuration = resilience.CircuitBreakerBreakDuration;

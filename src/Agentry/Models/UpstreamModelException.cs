@@ -44,6 +44,10 @@ public sealed class UpstreamModelException(int status, string type, string title
                     return new UpstreamModelException(503, ProblemTypes.UpstreamUnavailable, "Model provider unavailable",
                         "Recent calls to the model provider failed, so Agentry is pausing calls to it; try again shortly.", exception)
                     { RetryAfter = TimeSpan.FromSeconds(30) };
+                case Polly.RateLimiting.RateLimiterRejectedException:
+                    return new UpstreamModelException(503, ProblemTypes.UpstreamUnavailable, "Too many calls to the model provider",
+                        "Agentry already has as many calls waiting on this model provider as it allows (Models:Resilience:MaxConcurrentCalls); try again shortly.", exception)
+                    { RetryAfter = TimeSpan.FromSeconds(1) };
                 case TimeoutRejectedException:
                     return Timeout("The model provider did not answer in time.", exception);
                 case ClientResultException result when result.Status != 0:

@@ -80,6 +80,30 @@ public sealed class UpstreamFaultTests
     }
 
     [Fact]
+    public async Task A_call_beyond_the_concurrent_call_limit_is_a_503_with_retry_after_and_stores_nothing()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxConcurrentCalls"] = "1" });
+        var release = new TaskCompletionSource();
+        openAi.Enqueue(new FakeReply { Text = "slow answer", Gate = release.Task }, new FakeReply { Text = "second" });
+        var first = app.Client.PostAsJsonAsync("/v1/chat", new { message = "first", agentId = "support" });
+        await Wait.UntilAsync(() => Task.FromResult(openAi.Requests.Count == 1), because: "the first call reached the provider");
+
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        var refused = await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "second" });
+        var problem = await Http.ProblemAsync(refused, 503, ProblemTypes.UpstreamUnavailable);
+        Assert.Contains("MaxConcurrentCalls", (string?)problem["detail"]);
+        Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+        Assert.Empty(await app.MessagesAsync(id));
+        Assert.Single(openAi.Requests); // refused before it was sent
+
+        release.SetResult();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await first).StatusCode);
+        var again = await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "second" });
+        Assert.Equal(System.Net.HttpStatusCode.OK, again.StatusCode); // the slot is free again
+    }
+
+    [Fact]
     public async Task A_provider_that_accepts_the_request_and_never_answers_fails_within_the_first_token_limit()
     {
         await using var openAi = new FakeOpenAiServer();
