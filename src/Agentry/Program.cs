@@ -4,6 +4,7 @@ using Agentry.Approvals;
 using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
+using Agentry.Mcp;
 using Agentry.Memory;
 using Agentry.Models;
 using Agentry.Observability;
@@ -34,6 +35,7 @@ try
     builder.AddSecurity();
     builder.AddModels();
     builder.AddTools();
+    builder.AddMcp();
     builder.AddMemory();
     builder.AddAgents();
     builder.AddRules();
@@ -61,6 +63,7 @@ try
     app.MapAuditApi();
     app.MapAgentsApi();
     app.MapToolsApi();
+    app.MapMcpApi();
     app.MapRulesApi();
     app.MapApprovalsApi();
     app.MapConversationsApi();

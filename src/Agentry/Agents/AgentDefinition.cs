@@ -71,7 +71,7 @@ public sealed record AgentDefinition : IValidatable
         var errors = new ValidationErrors();
         if (Model is not null && !models.IsAvailable(Model, out var problem)) errors.Add("model", problem);
         for (var i = 0; i < Tools.Count; i++)
-            if (!tools.Exists(Tools[i])) errors.Add($"tools[{i}]", $"There is no tool named '{Tools[i]}'. See GET /v1/tools.");
+            if (tools.ProblemWith(Tools[i]) is { } toolProblem) errors.Add($"tools[{i}]", toolProblem);
         return errors;
     }
 }

@@ -23,6 +23,9 @@ public static class ProblemTypes
     public const string ApprovalNotFound = Prefix + "approval-not-found";
     public const string ApprovalDecided = Prefix + "approval-already-decided";
     public const string Conflict = Prefix + "conflict";
+    public const string McpServerNotFound = Prefix + "mcp-server-not-found";
+    public const string McpServerExists = Prefix + "mcp-server-exists";
+    public const string McpServerInSettings = Prefix + "mcp-server-in-settings";
     public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string PayloadTooLarge = Prefix + "payload-too-large";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";

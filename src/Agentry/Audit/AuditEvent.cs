@@ -33,6 +33,8 @@ public static class AuditActions
     public const string AgentUpdated = "agent.updated";
     public const string AgentDeleted = "agent.deleted";
     public const string AgentsReloaded = "agents.reloaded";
+    public const string McpServerAdded = "mcp.server.added";
+    public const string McpServerRemoved = "mcp.server.removed";
     public const string ConversationDeleted = "conversation.deleted";
     public const string RateLimited = "ratelimit.rejected";
     public const string BudgetExceeded = "budget.rejected";

@@ -12,7 +12,7 @@ namespace Agentry.Data;
 /// handlers depend on this base type only. Table and column names are snake_case (EFCore.NamingConventions, applied where
 /// the provider is chosen) so SQL reads the same on both.
 /// </summary>
-public abstract class AgentryDbContext(DbContextOptions options) : DbContext(options)
+public abstract class AgentryDbContext(DbContextOptions options) : DbContext(options), Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.IDataProtectionKeyContext
 {
     public DbSet<Conversation> Conversations => Set<Conversation>();
     public DbSet<Message> Messages => Set<Message>();
@@ -25,6 +25,9 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AuditOutboxEntry> AuditOutbox => Set<AuditOutboxEntry>();
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
     public DbSet<Memory.StoredEmbedding> Embeddings => Set<Memory.StoredEmbedding>();
+    public DbSet<Mcp.StoredMcpServer> McpServers => Set<Mcp.StoredMcpServer>();
+    /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
+    public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
     static readonly (string Field, int Length)[] AuditFieldLengths =
         [("Actor", 64), ("ClientIp", 64), ("Action", 64), ("Target", 200), ("Outcome", 64), ("TraceId", 64)];
@@ -73,6 +76,12 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
         {
             a.HasKey(x => x.Id);
             a.Property(x => x.Id).HasMaxLength(64);
+        });
+
+        model.Entity<Mcp.StoredMcpServer>(m =>
+        {
+            m.HasKey(x => x.Name);
+            m.Property(x => x.Name).HasMaxLength(32);
         });
 
         model.Entity<Approval>(a =>

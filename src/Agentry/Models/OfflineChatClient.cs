@@ -94,7 +94,9 @@ public sealed class OfflineChatClient : IChatClient
         var argsText = space < 0 ? "" : rest[space..].Trim();
         if (name.Length == 0) return Say("Usage: /tool NAME {json-arguments}");
 
-        var tool = options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault(t => t.Name.Equals(name, StringComparison.Ordinal));
+        // An MCP tool may be named as the agent names it (mcp:server/tool) or by its function name (server__tool).
+        var tool = options?.Tools?.OfType<AIFunctionDeclaration>().FirstOrDefault(t => t.Name.Equals(name, StringComparison.Ordinal) ||
+            (t.AdditionalProperties.TryGetValue(Mcp.McpFunction.CanonicalNameKey, out var canonical) && name.Equals(canonical as string, StringComparison.Ordinal)));
         if (tool is null)
         {
             var available = options?.Tools?.OfType<AIFunctionDeclaration>().Select(t => t.Name).Where(n => !n.StartsWith("transfer_to_", StringComparison.Ordinal)).ToList() ?? [];
@@ -110,7 +112,7 @@ public sealed class OfflineChatClient : IChatClient
         {
             return Say($"The arguments for /tool {name} must be a JSON object: {e.Message}");
         }
-        return new ChatMessage(ChatRole.Assistant, [new FunctionCallContent($"call_{Guid.NewGuid():N}", name, arguments)]);
+        return new ChatMessage(ChatRole.Assistant, [new FunctionCallContent($"call_{Guid.NewGuid():N}", tool.Name, arguments)]);
     }
 
     static ChatMessage HandoffDirective(string line, ChatOptions? options)

@@ -147,3 +147,20 @@ public sealed class RedisHealthCheck(SharedState shared) : IHealthCheck
         }
     }
 }
+
+/// <summary>
+/// MCP servers: Degraded (never Unhealthy) while any is not connected, with each server's status; a failing tool
+/// server must not take the instance out of rotation, its agents still answer and get a clear tool error.
+/// </summary>
+public sealed class McpServersHealthCheck(Mcp.McpServers servers) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var all = servers.All.ToList();
+        var data = all.ToDictionary(c => c.Name, c => (object)(c.Error is null ? c.Status : $"{c.Status}: {c.Error}"));
+        var down = all.Where(c => c.Status != Mcp.McpConnection.Connected).Select(c => c.Name).ToList();
+        return Task.FromResult(all.Count == 0 ? HealthCheckResult.Healthy("No MCP servers configured.")
+            : down.Count == 0 ? HealthCheckResult.Healthy($"{all.Count} MCP server(s) connected.", data)
+            : HealthCheckResult.Degraded($"Not connected: {string.Join(", ", down)}.", data: data));
+    }
+}

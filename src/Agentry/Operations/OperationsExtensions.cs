@@ -34,6 +34,7 @@ public static partial class OperationsExtensions
             .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
             .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
+            .AddCheck<McpServersHealthCheck>("mcp-servers", tags: ["ready"])
             .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"]);
         return builder;
     }

@@ -25,9 +25,12 @@ public sealed class ToolCatalog
     readonly Dictionary<string, AIFunction> _tools;
     readonly ToolOptions _options;
 
-    public ToolCatalog(TimeProvider time, IOptions<ToolOptions> options, IHttpClientFactory http)
+    readonly Mcp.McpServers _mcp;
+
+    public ToolCatalog(TimeProvider time, IOptions<ToolOptions> options, IHttpClientFactory http, Mcp.McpServers mcp)
     {
         _options = options.Value;
+        _mcp = mcp;
         AIFunction[] tools =
         [
             AIFunctionFactory.Create(() => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture), "current_time",
@@ -47,16 +50,48 @@ public sealed class ToolCatalog
         _tools = tools.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
 
-    public bool Exists(string name) => _tools.ContainsKey(name);
+    /// <summary>Whether an agent may name it: a built-in tool, or a tool (or <c>*</c>) of a configured MCP server, connected or not.</summary>
+    public bool Exists(string name) =>
+        _tools.ContainsKey(name) || (Mcp.McpToolNames.TryParse(name, out var server, out _) && _mcp.IsKnown(server));
+
+    /// <summary>Why an agent's <c>tools</c> entry cannot be used, or null.</summary>
+    public string? ProblemWith(string name) =>
+        Exists(name) ? null
+        : !name.StartsWith(Mcp.McpToolNames.Prefix, StringComparison.Ordinal) ? $"There is no tool named '{name}'. See GET /v1/tools."
+        : Mcp.McpToolNames.TryParse(name, out var server, out _) ? $"There is no MCP server named '{server}'. See GET /v1/mcp/servers."
+        : $"'{name}' is not an MCP tool name: use mcp:SERVER/TOOL, or mcp:SERVER/* for all of a server's tools.";
 
     public bool IsEnabled(string name) => name != "http_get" || _options.HttpGetAllowedHosts.Length > 0;
 
-    public AIFunction? Find(string name) => _tools.GetValueOrDefault(name) is { } tool && IsEnabled(name) ? tool : null;
+    /// <summary>A built-in tool by name, or an MCP tool by its Agentry name or function name (null while its server is down).</summary>
+    public AIFunction? Find(string name) =>
+        _tools.GetValueOrDefault(name) is { } tool ? (IsEnabled(name) ? tool : null) : _mcp.FindTool(name);
+
+    /// <summary>The name rules, approvals and the record use: an MCP tool's <c>mcp:server/tool</c> for the function name a model called.</summary>
+    public string CanonicalName(string calledName) =>
+        _tools.ContainsKey(calledName) ? calledName : _mcp.FindTool(calledName)?.CanonicalName ?? calledName;
+
+    /// <summary>Whether an agent with these <c>tools</c> may call the tool (by its canonical name): listed itself, or its server's <c>*</c>.</summary>
+    public static bool Allows(IReadOnlyCollection<string> agentTools, string name) =>
+        agentTools.Contains(name) ||
+        (Mcp.McpToolNames.TryParse(name, out var server, out _) && agentTools.Contains(Mcp.McpToolNames.Canonical(server, Mcp.McpToolNames.AllTools)));
+
+    /// <summary>For an MCP tool whose server is down: why it cannot run now (the model gets this as the tool's error).</summary>
+    public string? Unavailable(string name) =>
+        Mcp.McpToolNames.TryParse(name, out var server, out _) && _mcp.Get(server) is { Status: not Mcp.McpConnection.Connected } connection
+            ? $"The MCP server '{server}' is not connected ({connection.Status}{(connection.Error is null ? "" : ": " + connection.Error)}); Agentry keeps trying to reconnect it."
+            : null;
 
     public IEnumerable<AIFunction> Resolve(IEnumerable<string> names)
     {
         foreach (var name in names)
-            if (Find(name) is { } tool) yield return tool;
+        {
+            if (name.StartsWith(Mcp.McpToolNames.Prefix, StringComparison.Ordinal))
+            {
+                foreach (var tool in _mcp.Resolve(name)) yield return tool;
+            }
+            else if (Find(name) is { } tool) yield return tool;
+        }
     }
 
     static async Task<string> SearchConversationAsync([Description("Words or a topic to look for")] string query, AIFunctionArguments arguments, CancellationToken ct)
@@ -107,9 +142,13 @@ public sealed class ToolCatalog
 
     public IReadOnlyList<ToolInfo> List(IEnumerable<Agents.AgentDefinition> agents)
     {
-        var byTool = agents.SelectMany(a => a.Tools.Select(t => (Tool: t, Agent: a.Id))).ToLookup(x => x.Tool, x => x.Agent);
-        return _tools.Values.OrderBy(t => t.Name, StringComparer.Ordinal)
-            .Select(t => new ToolInfo(t.Name, t.Description, IsEnabled(t.Name), t.JsonSchema, byTool[t.Name].Order(StringComparer.Ordinal).ToList()))
-            .ToList();
+        var definitions = agents.ToList();
+        List<string> UsedBy(string name) => definitions.Where(a => Allows(a.Tools, name)).Select(a => a.Id).Order(StringComparer.Ordinal).ToList();
+        var builtIn = _tools.Values.OrderBy(t => t.Name, StringComparer.Ordinal)
+            .Select(t => new ToolInfo(t.Name, t.Description, IsEnabled(t.Name), t.JsonSchema, UsedBy(t.Name)));
+        // MCP tools of connected servers, by their Agentry names; GET /v1/mcp/servers shows servers that are down.
+        var mcp = _mcp.All.SelectMany(c => c.Tools)
+            .Select(t => new ToolInfo(t.CanonicalName, t.Description, true, t.JsonSchema, UsedBy(t.CanonicalName)));
+        return [.. builtIn, .. mcp];
     }
 }

@@ -48,8 +48,12 @@ public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> optio
     {
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        if (!allowedTools.Contains(call.Name) || catalog.Find(call.Name) is not { } tool)
+        if (!ToolCatalog.Allows(allowedTools, call.Name))
             return new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
+        if (catalog.Find(call.Name) is not { } tool)
+            return catalog.Unavailable(call.Name) is { } down
+                ? new ToolOutcome(ToolOutcome.Error, $"Error: {down}", 0)
+                : new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.Timeout);

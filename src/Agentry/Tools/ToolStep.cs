@@ -12,11 +12,15 @@ namespace Agentry.Tools;
 /// tool runs. The call and its result are SSE events and a stored tool message; the result goes back to the model.
 /// </summary>
 public sealed class ToolStep(TurnRules rules, ToolPolicies policies, ToolInvoker invoker, ApprovalFlow approvals, AgentryTelemetry telemetry, IOptions<ToolOptions> tools,
-    IOptions<ConversationOptions> conversations)
+    IOptions<ConversationOptions> conversations, ToolCatalog catalog)
 {
     /// <summary>The result for the model; when a rule holds the call for approval the turn ends there instead.</summary>
     public async Task<AIContent> RunAsync(Turn turn, FunctionCallContent call, TurnEvents events, CancellationToken cancellationToken)
     {
+        // From here on an MCP tool goes by its Agentry name (mcp:server/tool), whatever function name the model used:
+        // rules, policies, approvals, events and the stored record all see the name an operator writes.
+        if (catalog.CanonicalName(call.Name) is var canonical && canonical != call.Name)
+            call = new FunctionCallContent(call.CallId, canonical, call.Arguments);
         events.Emit(TurnEvent.ToolCall, new { agentId = turn.Agent.Id, callId = call.CallId, name = call.Name, arguments = call.Arguments });
         var verdict = rules.CheckTool(turn, call, events);
         // The tool's own policy, whichever agent calls it: a limit the agent's rules did not already stop.

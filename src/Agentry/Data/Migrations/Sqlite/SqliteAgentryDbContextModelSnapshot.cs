@@ -441,6 +441,38 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Mcp.StoredMcpServer", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<string>("Definition")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("definition");
+
+                    b.Property<string>("Secrets")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("secrets");
+
+                    b.HasKey("Name")
+                        .HasName("PK_mcp_servers");
+
+                    b.ToTable("mcp_servers", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Memory.StoredEmbedding", b =>
                 {
                     b.Property<string>("Collection")
@@ -651,6 +683,27 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasDatabaseName("ux_api_keys_hash");
 
                     b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id")
+                        .HasName("PK_data_protection_keys");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 
             modelBuilder.Entity("Agentry.Approvals.Approval", b =>

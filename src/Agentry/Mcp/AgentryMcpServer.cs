@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Agentry.Agents;
+using Agentry.Api;
+using Agentry.Conversations;
+using Agentry.Models;
+using Agentry.Security;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace Agentry.Mcp;
+
+/// <summary>
+/// Agentry as an MCP server at <c>/mcp</c> (Streamable HTTP, stateless, behind the same API keys and limits as the REST
+/// API): each agent is a tool <c>ask_AGENT</c> (a message, and optionally the conversation to continue and the end
+/// user), and <c>list_agents</c> says which there are. The tool list is read from the agent catalog at each request,
+/// so agents added through the API appear at once (stateless servers cannot announce changes; clients re-list).
+/// </summary>
+public static class AgentryMcpServer
+{
+    public const string ListAgents = "list_agents";
+    public const string AskPrefix = "ask_";
+
+    static readonly JsonElement AskSchema = JsonDocument.Parse("""
+        {"type":"object","properties":{
+          "message":{"type":"string","description":"What to ask or tell the agent."},
+          "conversationId":{"type":"string","description":"Continue this conversation (the conversationId a previous answer returned); omit to start a new one."},
+          "userId":{"type":"string","description":"The end user this conversation belongs to, for memory and per-user limits (optional)."}},
+          "required":["message"]}
+        """).RootElement.Clone();
+    static readonly JsonElement NoArguments = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
+
+    public static async ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> request, CancellationToken cancellationToken)
+    {
+        var agents = await RequestServices(request).GetRequiredService<AgentCatalog>().ListAsync(cancellationToken);
+        var tools = new List<Tool>
+        {
+            new() { Name = ListAgents, Description = "Lists the agents you can ask (ask_AGENT tools): id, name and what each is for.", InputSchema = NoArguments },
+        };
+        tools.AddRange(agents.Select(a => new Tool
+        {
+            Name = AskPrefix + a.Definition.Id,
+            Description = $"Ask {a.Definition.Name}: {a.Definition.Description} Returns the reply and a conversationId to continue the conversation.".Trim(),
+            InputSchema = AskSchema,
+        }));
+        return new ListToolsResult { Tools = tools };
+    }
+
+    public static async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken)
+    {
+        var services = RequestServices(request);
+        var name = request.Params?.Name ?? "";
+        var arguments = request.Params?.Arguments ?? new Dictionary<string, JsonElement>();
+        if (name == ListAgents)
+        {
+            var agents = await services.GetRequiredService<AgentCatalog>().ListAsync(cancellationToken);
+            var list = agents.Select(a => new { id = a.Definition.Id, name = a.Definition.Name, description = a.Definition.Description, tool = AskPrefix + a.Definition.Id }).ToList();
+            return Result(JsonSerializer.Serialize(list), JsonSerializer.SerializeToElement(new { agents = list }));
+        }
+        if (!name.StartsWith(AskPrefix, StringComparison.Ordinal)) return Error($"There is no tool named '{name}'. Call {ListAgents}, or tools/list.");
+        if (String(arguments, "message") is not { Length: > 0 } message) return Error("'message' is required: the text to send to the agent.");
+        var conversationId = String(arguments, "conversationId");
+        var http = services.GetRequiredService<IHttpContextAccessor>().HttpContext;
+        var turnRequest = new TurnRequest(conversationId, message, conversationId is null ? name[AskPrefix.Length..] : null, String(arguments, "userId"),
+            http?.GetCaller(), System.Diagnostics.Activity.Current?.TraceId.ToString());
+        try
+        {
+            var turn = await services.GetRequiredService<TurnRunner>().RunAsync(turnRequest, cancellationToken);
+            var reply = string.Join("\n\n", turn.Messages.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).Select(m => m.Content));
+            var structured = new JsonObject
+            {
+                ["conversationId"] = turn.ConversationId, ["agentId"] = turn.AgentId, ["reply"] = reply, ["status"] = turn.Status,
+                ["pendingApprovalId"] = turn.PendingApprovalId,
+            };
+            var text = $"{reply}\n\n(conversationId: {turn.ConversationId}; pass it to continue this conversation)";
+            if (turn.PendingApprovalId is { } approval) text += $"\n(waiting for a person to approve a tool call: {approval})";
+            return Result(text, JsonSerializer.SerializeToElement(structured));
+        }
+        catch (ApiProblemException problem)
+        {
+            return Error($"{problem.Title}: {problem.Message}");
+        }
+        catch (UpstreamModelException upstream)
+        {
+            return Error($"The agent could not answer: {upstream.Message}");
+        }
+    }
+
+    /// <summary>The HTTP request's own services (its database context, its caller), whatever the transport's scoping.</summary>
+    static IServiceProvider RequestServices<T>(RequestContext<T> request) =>
+        request.Services?.GetService<IHttpContextAccessor>()?.HttpContext?.RequestServices ?? request.Services
+        ?? throw new InvalidOperationException("The MCP request carries no services.");
+
+    static string? String(IDictionary<string, JsonElement> arguments, string name) =>
+        arguments.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    static CallToolResult Result(string text, JsonElement structured) =>
+        new() { Content = [new TextContentBlock { Text = text }], StructuredContent = structured };
+
+    static CallToolResult Error(string text) => new() { IsError = true, Content = [new TextContentBlock { Text = text }] };
+}

@@ -1,0 +1,304 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Agentry.Mcp;
+
+/// <summary>A server definition as Agentry connects it; <see cref="Source"/> is <c>settings</c> or <c>api</c>.</summary>
+public sealed record McpServerDefinition(string Name, McpServerSettings Settings, string Source);
+
+/// <summary>Why a call could not reach an MCP server: the model reads the message as the tool's error.</summary>
+public sealed class McpUnavailableException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// One MCP server, kept connected: it connects in the background, lists the tools, re-lists them when the server
+/// says they changed, and when the connection ends (a stdio process crashed, an http server went away) connects
+/// again with growing waits (<see cref="McpOptions.ReconnectDelay"/>, doubling up to <see cref="McpOptions.MaxReconnectDelay"/>). Calls made while
+/// it is down fail at once with a clear error; nothing waits on it, so a failing server never blocks a turn that does
+/// not use it.
+/// </summary>
+public sealed partial class McpConnection : IAsyncDisposable
+{
+    public const string Connecting = "connecting";
+    public const string Connected = "connected";
+    public const string Reconnecting = "reconnecting";
+    public const string Failed = "failed";
+
+    readonly McpOptions _options;
+    readonly ILoggerFactory _loggers;
+    readonly ILogger _logger;
+    readonly TimeProvider _time;
+    readonly CancellationTokenSource _stopping = new();
+    readonly Queue<string> _stderr = new();
+    Task _run = Task.CompletedTask;
+    volatile McpClient? _client;
+    volatile List<McpFunction> _tools = [];
+
+    public McpConnection(McpServerDefinition definition, McpOptions options, ILoggerFactory loggers, TimeProvider time)
+    {
+        Definition = definition;
+        _options = options;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<McpConnection>();
+        _time = time;
+    }
+
+    public McpServerDefinition Definition { get; }
+    public string Name => Definition.Name;
+    public string Status { get; private set; } = Connecting;
+    public string? Error { get; private set; }
+    public DateTimeOffset? ConnectedAt { get; private set; }
+    public DateTimeOffset? NextAttemptAt { get; private set; }
+    /// <summary>Connections made after the first (a restarted process, a reconnected server).</summary>
+    public int Reconnects { get; private set; }
+    public string? ServerVersion { get; private set; }
+    public IReadOnlyList<McpFunction> Tools => _tools;
+
+    public void Start() => _run = Task.Run(RunAsync);
+
+    async Task RunAsync()
+    {
+        var failures = 0;
+        var everConnected = false;
+        while (!_stopping.IsCancellationRequested)
+        {
+            McpClient? client = null;
+            try
+            {
+                using var connecting = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                connecting.CancelAfter(_options.ConnectTimeout);
+                client = await McpClient.CreateAsync(CreateTransport(), ClientOptions(), _loggers, connecting.Token);
+                await ListToolsAsync(client, connecting.Token);
+                if (everConnected) Reconnects++;
+                everConnected = true;
+                failures = 0;
+                ServerVersion = client.ServerInfo is { } info ? $"{info.Name} {info.Version}" : null;
+                (_client, Status, Error, ConnectedAt, NextAttemptAt) = (client, Connected, null, _time.GetUtcNow(), null);
+                LogConnected(_logger, Name, _tools.Count);
+
+                var ended = await client.Completion.WaitAsync(_stopping.Token);
+                _client = null;
+                (Status, Error) = (Reconnecting, Describe(ended));
+                LogDisconnected(_logger, Name, Error);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                _client = null;
+                (Status, Error) = (everConnected ? Reconnecting : Failed, Describe(e));
+                LogConnectFailed(_logger, Name, Error);
+            }
+            finally
+            {
+                if (client is not null && !ReferenceEquals(client, _client)) await DisposeQuietlyAsync(client);
+            }
+
+            var delay = TimeSpan.FromSeconds(Math.Min(_options.ReconnectDelay.TotalSeconds * Math.Pow(2, Math.Min(failures++, 20)), _options.MaxReconnectDelay.TotalSeconds));
+            NextAttemptAt = _time.GetUtcNow() + delay;
+            try { await Task.Delay(delay, _time, _stopping.Token); }
+            catch (OperationCanceledException) { break; }
+        }
+    }
+
+    IClientTransport CreateTransport()
+    {
+        var settings = Definition.Settings;
+        if (settings.Transport == McpTransports.Http)
+        {
+            return new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = new Uri(settings.Url!),
+                TransportMode = HttpTransportMode.StreamableHttp,
+                Name = Name,
+                ConnectionTimeout = _options.ConnectTimeout,
+                AdditionalHeaders = settings.Headers.ToDictionary(h => h.Key, h => Resolve(h.Value), StringComparer.OrdinalIgnoreCase),
+            }, _loggers);
+        }
+        // A local process gets a minimal environment (PATH, HOME, …) plus its own entries: never Agentry's keys.
+        var environment = StdioClientTransportOptions.GetDefaultEnvironmentVariables();
+        foreach (var (key, value) in settings.Env) environment[key] = Resolve(value);
+        lock (_stderr) _stderr.Clear();
+        return new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = settings.Command!,
+            Arguments = settings.Args,
+            WorkingDirectory = settings.WorkingDirectory,
+            Name = Name,
+            InheritEnvironmentVariables = false,
+            EnvironmentVariables = environment,
+            StandardErrorLines = line =>
+            {
+                lock (_stderr)
+                {
+                    _stderr.Enqueue(line.Length > 300 ? line[..300] : line);
+                    while (_stderr.Count > 5) _stderr.Dequeue();
+                }
+            },
+        }, _loggers);
+    }
+
+    McpClientOptions ClientOptions() => new()
+    {
+        ClientInfo = new Implementation { Name = "agentry", Version = typeof(McpConnection).Assembly.GetName().Version?.ToString(3) ?? "1.0.0" },
+        InitializationTimeout = _options.ConnectTimeout,
+        Handlers = new McpClientHandlers
+        {
+            // Registered before connecting: a handler added afterwards could miss a change announced at once.
+            NotificationHandlers =
+            [
+                new(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                {
+                    if (_client is { } client) _ = Task.Run(() => RefreshAfterChangeAsync(client), CancellationToken.None);
+                    return ValueTask.CompletedTask;
+                }),
+            ],
+        },
+    };
+
+    async Task RefreshAfterChangeAsync(McpClient client)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(_options.ConnectTimeout);
+            await ListToolsAsync(client, timeout.Token);
+            LogToolsChanged(_logger, Name, _tools.Count);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogRefreshFailed(_logger, Name, Describe(e));
+        }
+    }
+
+    async Task ListToolsAsync(McpClient client, CancellationToken cancellationToken)
+    {
+        var listed = await client.ListToolsAsync(cancellationToken: cancellationToken);
+        _tools = listed.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new McpFunction(this, t)).ToList();
+    }
+
+    /// <summary>Calls a tool; the result's text for the model, or an exception whose message the model reads.</summary>
+    public async Task<string> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken)
+    {
+        var client = _client ?? throw new McpUnavailableException(
+            $"The MCP server '{Name}' is not connected ({Status}{(Error is null ? "" : ": " + Error)}); Agentry keeps trying to reconnect it.");
+        CallToolResult result;
+        try
+        {
+            result = await client.CallToolAsync(tool, arguments, cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is ClientTransportClosedException or IOException or ObjectDisposedException)
+        {
+            throw new McpUnavailableException($"The MCP server '{Name}' went away during the call; Agentry is restarting it.");
+        }
+        catch (McpProtocolException e)
+        {
+            throw new McpUnavailableException($"The MCP server '{Name}' refused the call: {e.Message}");
+        }
+        var text = Text(result);
+        if (result.IsError == true) throw new McpUnavailableException(text.Length == 0 ? $"The tool '{tool}' reported an error." : text);
+        return text;
+    }
+
+    static string Text(CallToolResult result)
+    {
+        var parts = result.Content.Select(block => block switch
+        {
+            TextContentBlock text => text.Text,
+            ImageContentBlock image => $"[image, {image.MimeType}]",
+            AudioContentBlock audio => $"[audio, {audio.MimeType}]",
+            EmbeddedResourceBlock { Resource: TextResourceContents resource } => resource.Text,
+            EmbeddedResourceBlock embedded => $"[resource {embedded.Resource.Uri}]",
+            ResourceLinkBlock link => $"[resource link {link.Uri}{(link.Name is { Length: > 0 } name ? $" ({name})" : "")}]",
+            _ => $"[{block.Type}]",
+        }).ToList();
+        if (parts.Count == 0 && result.StructuredContent is { } structured) return structured.GetRawText();
+        return string.Join("\n", parts);
+    }
+
+    /// <summary><c>${env:NAME}</c> is read from Agentry's environment when connecting, so the secret is never stored.</summary>
+    public static string Resolve(string value) =>
+        value.StartsWith("${env:", StringComparison.Ordinal) && value.EndsWith('}')
+            ? Environment.GetEnvironmentVariable(value[6..^1]) ?? ""
+            : value;
+
+    string Describe(ClientCompletionDetails details)
+    {
+        var what = details switch
+        {
+            StdioClientCompletionDetails stdio => $"the process exited{(stdio.ExitCode is { } code ? $" with code {code}" : "")}",
+            HttpClientCompletionDetails { HttpStatusCode: { } status } => $"the server answered HTTP {(int)status}",
+            _ => "the connection closed",
+        };
+        return details.Exception is { } e ? $"{what}: {Shorten(e.Message)}" : what + StderrTail();
+    }
+
+    string Describe(Exception e) => e switch
+    {
+        OperationCanceledException => $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s{StderrTail()}",
+        ClientTransportClosedException closed => Describe(closed.Details),
+        _ => Shorten(e.Message) + StderrTail(),
+    };
+
+    string StderrTail()
+    {
+        lock (_stderr) return _stderr.Count == 0 ? "" : $" (stderr: {string.Join(" | ", _stderr)})";
+    }
+
+    static string Shorten(string text) => text.Length > 300 ? text[..300] + "…" : text;
+
+    static async Task DisposeQuietlyAsync(McpClient client)
+    {
+        try { await client.DisposeAsync(); }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        try { await _run; }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
+        if (_client is { } client) await DisposeQuietlyAsync(client);
+        _client = null;
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "MCP server {Server} connected with {Tools} tools")]
+    static partial void LogConnected(ILogger logger, string server, int tools);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "MCP server {Server} disconnected ({Reason}); reconnecting")]
+    static partial void LogDisconnected(ILogger logger, string server, string? reason);
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "MCP server {Server} could not be connected: {Reason}")]
+    static partial void LogConnectFailed(ILogger logger, string server, string? reason);
+
+    [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "MCP server {Server} changed its tools; now {Tools}")]
+    static partial void LogToolsChanged(ILogger logger, string server, int tools);
+
+    [LoggerMessage(EventId = 7005, Level = LogLevel.Warning, Message = "MCP server {Server} announced new tools but listing them failed: {Reason}")]
+    static partial void LogRefreshFailed(ILogger logger, string server, string reason);
+}
+
+/// <summary>
+/// One tool of an MCP server as Agentry's tool machinery sees it: an <see cref="AIFunction"/> whose name is the
+/// model-safe function name; calls go through the connection, so they reach the server's current process.
+/// </summary>
+public sealed class McpFunction(McpConnection connection, McpClientTool tool) : AIFunction
+{
+    public const string CanonicalNameKey = "agentry.tool";
+    readonly Dictionary<string, object?> _properties = new() { [CanonicalNameKey] = McpToolNames.Canonical(connection.Name, tool.Name) };
+
+    public string ToolName => tool.Name;
+    public string CanonicalName => McpToolNames.Canonical(connection.Name, tool.Name);
+    public override string Name { get; } = McpToolNames.FunctionName(connection.Name, tool.Name);
+    public override string Description => tool.Description;
+    public override JsonElement JsonSchema => tool.JsonSchema;
+    public override IReadOnlyDictionary<string, object?> AdditionalProperties => _properties;
+
+    protected override async ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken) =>
+        await connection.CallAsync(tool.Name, arguments.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal), cancellationToken);
+}

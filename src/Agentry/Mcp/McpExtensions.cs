@@ -1,0 +1,27 @@
+using Agentry.Data;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+using ModelContextProtocol.AspNetCore;
+
+namespace Agentry.Mcp;
+
+public static class McpExtensions
+{
+    public static IHostApplicationBuilder AddMcp(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<McpOptions>().BindConfiguration(McpOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<McpOptions>, McpOptionsValidator>();
+        // Secrets of servers added through the API are encrypted; the key ring is in the database, so every instance
+        // can read what another stored, and a restored backup still decrypts.
+        builder.Services.AddDataProtection().SetApplicationName("agentry").PersistKeysToDbContext<AgentryDbContext>();
+        builder.Services.AddSingleton<McpServers>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<McpServers>());
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddMcpServer(o => o.ServerInfo = new() { Name = "agentry", Version = typeof(McpExtensions).Assembly.GetName().Version?.ToString(3) ?? "1.0.0" })
+            // Stateless: any instance behind a load balancer answers any request; nothing to lose on a restart.
+            .WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.Stateless)
+            .WithListToolsHandler(AgentryMcpServer.ListToolsAsync)
+            .WithCallToolHandler(AgentryMcpServer.CallToolAsync);
+        return builder;
+    }
+}

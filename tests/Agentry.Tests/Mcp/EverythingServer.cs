@@ -1,0 +1,113 @@
+using System.Diagnostics;
+
+namespace Agentry.Tests.Mcp;
+
+/// <summary>
+/// The reference MCP test server, <c>@modelcontextprotocol/server-everything</c> from npm (echo, get-sum, a long-running
+/// operation, …), installed once per machine into a cache folder and run with Node over stdio (Agentry starts it) or
+/// over Streamable HTTP (<see cref="StartHttpAsync"/>).
+/// </summary>
+public static class EverythingServer
+{
+    public const string Version = "2026.8.31";
+    static readonly Lazy<Task<string>> Installed = new(InstallAsync);
+
+    /// <summary>The server's entry script (<c>node SCRIPT stdio</c> or <c>node SCRIPT streamableHttp</c>).</summary>
+    public static Task<string> ScriptAsync() => Installed.Value;
+
+    static async Task<string> InstallAsync()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"agentry-tests-mcp-everything-{Version}");
+        var script = Path.Combine(folder, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
+        if (File.Exists(script)) return script;
+        // Installed beside, then moved into place: a second test run never sees half an installation.
+        var staging = folder + $".{Environment.ProcessId}.partial";
+        Directory.CreateDirectory(staging);
+        await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--silent", "--prefix", staging, $"@modelcontextprotocol/server-everything@{Version}"]);
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (File.Exists(script))
+        {
+            Directory.Delete(staging, recursive: true); // another run finished first
+        }
+        return script;
+    }
+
+    /// <summary>Starts the server over Streamable HTTP on a free loopback port; its MCP endpoint is <c>BaseUrl/mcp</c>.</summary>
+    public static async Task<RunningServer> StartHttpAsync()
+    {
+        var script = await ScriptAsync();
+        var port = FreePort();
+        var start = new ProcessStartInfo("node", [script, "streamableHttp"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new RunningServer(process, $"http://127.0.0.1:{port}");
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Wait.UntilAsync(async () =>
+        {
+            if (process.HasExited) throw new InvalidOperationException($"server-everything exited with {process.ExitCode}");
+            try
+            {
+                await probe.GetAsync(server.BaseUrl + "/mcp");
+                return true;
+            }
+            catch (HttpRequestException) { return false; }
+            catch (TaskCanceledException) { return false; }
+        }, TimeSpan.FromSeconds(30), "server-everything listens");
+        return server;
+    }
+
+    /// <summary>Node processes running this machine's copy of server-everything over stdio whose parent is this test process.</summary>
+    public static IReadOnlyList<int> StdioChildren() =>
+        Directory.EnumerateDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0).Where(pid => pid > 0)
+            .Where(pid =>
+            {
+                try
+                {
+                    var commandLine = File.ReadAllText($"/proc/{pid}/cmdline");
+                    var parent = File.ReadAllText($"/proc/{pid}/stat").Split(' ')[3];
+                    return commandLine.Contains("server-everything", StringComparison.Ordinal) && commandLine.Contains("stdio", StringComparison.Ordinal)
+                        && parent == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                catch (IOException) { return false; }
+                catch (UnauthorizedAccessException) { return false; }
+            }).ToList();
+
+    static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    static async Task RunAsync(string program, string[] arguments)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {await output}{await errors}");
+    }
+
+    public sealed class RunningServer(Process process, string baseUrl) : IAsyncDisposable
+    {
+        public string BaseUrl { get; } = baseUrl;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+            process.Dispose();
+        }
+    }
+}
