@@ -31,6 +31,7 @@ public sealed partial class McpConnection : IAsyncDisposable
     readonly ILogger _logger;
     readonly TimeProvider _time;
     readonly CancellationTokenSource _stopping = new();
+    readonly List<string> _stderrHead = [];
     readonly Queue<string> _stderr = new();
     Task _run = Task.CompletedTask;
     volatile McpClient? _client;
@@ -122,7 +123,11 @@ public sealed partial class McpConnection : IAsyncDisposable
         // A local process gets a minimal environment (PATH, HOME, …) plus its own entries: never Agentry's keys.
         var environment = StdioClientTransportOptions.GetDefaultEnvironmentVariables();
         foreach (var (key, value) in settings.Env) environment[key] = Resolve(value);
-        lock (_stderr) _stderr.Clear();
+        lock (_stderr)
+        {
+            _stderrHead.Clear();
+            _stderr.Clear();
+        }
         return new StdioClientTransport(new StdioClientTransportOptions
         {
             Command = settings.Command!,
@@ -133,10 +138,17 @@ public sealed partial class McpConnection : IAsyncDisposable
             EnvironmentVariables = environment,
             StandardErrorLines = line =>
             {
+                var text = line.Trim();
+                if (text.Length == 0) return;
+                text = text.Length > 200 ? text[..200] + "…" : text;
                 lock (_stderr)
                 {
-                    _stderr.Enqueue(line.Length > 300 ? line[..300] : line);
-                    while (_stderr.Count > 5) _stderr.Dequeue();
+                    if (_stderrHead.Count < 4) _stderrHead.Add(text);
+                    else
+                    {
+                        _stderr.Enqueue(text);
+                        while (_stderr.Count > 3) _stderr.Dequeue();
+                    }
                 }
             },
         }, _loggers);
@@ -226,16 +238,13 @@ public sealed partial class McpConnection : IAsyncDisposable
             ? Environment.GetEnvironmentVariable(value[6..^1]) ?? ""
             : value;
 
-    string Describe(ClientCompletionDetails details)
+    string Describe(ClientCompletionDetails details) => details switch
     {
-        var what = details switch
-        {
-            StdioClientCompletionDetails stdio => $"the process exited{(stdio.ExitCode is { } code ? $" with code {code}" : "")}",
-            HttpClientCompletionDetails { HttpStatusCode: { } status } => $"the server answered HTTP {(int)status}",
-            _ => "the connection closed",
-        };
-        return details.Exception is { } e ? $"{what}: {Shorten(e.Message)}" : what + StderrTail();
-    }
+        StdioClientCompletionDetails stdio => $"the process exited{(stdio.ExitCode is { } code ? $" with code {code}" : "")}{StderrTail()}",
+        HttpClientCompletionDetails { HttpStatusCode: { } status } => $"the server answered HTTP {(int)status}",
+        { Exception: { } e } => Shorten(e.Message),
+        _ => "the connection closed",
+    };
 
     string Describe(Exception e) => e switch
     {
@@ -244,9 +253,15 @@ public sealed partial class McpConnection : IAsyncDisposable
         _ => Shorten(e.Message) + StderrTail(),
     };
 
+    /// <summary>What a stdio server wrote to stderr: its first lines (usually the error) and its last.</summary>
     string StderrTail()
     {
-        lock (_stderr) return _stderr.Count == 0 ? "" : $" (stderr: {string.Join(" | ", _stderr)})";
+        lock (_stderr)
+        {
+            if (_stderrHead.Count == 0) return "";
+            var lines = _stderrHead.Concat(_stderr.Count > 0 ? ["…", .. _stderr] : Array.Empty<string>());
+            return $" (stderr: {string.Join(" | ", lines)})";
+        }
     }
 
     static string Shorten(string text) => text.Length > 300 ? text[..300] + "…" : text;

@@ -50,6 +50,10 @@ public sealed class AuthorizationMatrixTests
         ["CreateBackup"] = [],
         ["ExportUserData"] = [],
         ["Metrics"] = ["metrics"],
+        ["ListMcpServers"] = [],
+        ["GetMcpServer"] = [],
+        ["AddMcpServer"] = [],
+        ["RemoveMcpServer"] = [],
     };
 
     /// <summary>Probes a load balancer calls without a key.</summary>
