@@ -105,6 +105,7 @@ public static class OpenApiContract
         ("Conversations", "Conversations and turns: send a message, get the agent's reply as JSON or a stream."),
         ("Agents", "Agent definitions from YAML files and from the API, and dry runs of their rules."),
         ("Tools", "The tools agents may call."),
+        ("MCP", "MCP servers whose tools agents use (see docs/mcp.md); MCP clients talk to the agents at /mcp."),
         ("Approvals", "Tool calls a rule held for a human decision."),
         ("Keys", "API keys, their scopes and limits."),
         ("Audit", "The tamper-evident audit log."),
