@@ -65,7 +65,12 @@ public static class AgentryMcpServer
             http?.GetCaller(), System.Diagnostics.Activity.Current?.TraceId.ToString());
         try
         {
-            var turn = await services.GetRequiredService<TurnRunner>().RunAsync(turnRequest, cancellationToken);
+            var runner = services.GetRequiredService<TurnRunner>();
+            // A client that sent a progress token sees the reply as it is written, one progress notification per chunk.
+            var turn = request.Params?.ProgressToken is { } progress
+                ? await StreamAsync(runner, turnRequest, request.Server, progress, cancellationToken)
+                : await runner.RunAsync(turnRequest, cancellationToken);
+            if (turn is null) return Error("The turn ended without an answer.");
             var reply = string.Join("\n\n", turn.Messages.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).Select(m => m.Content));
             var structured = new JsonObject
             {
@@ -84,6 +89,34 @@ public static class AgentryMcpServer
         {
             return Error($"The agent could not answer: {upstream.Message}");
         }
+    }
+
+    /// <summary>
+    /// Runs the turn as a stream and forwards each piece of the reply as <c>notifications/progress</c> (the text in
+    /// <c>message</c>); the result is the finished turn, or an exception carrying the stream's error.
+    /// </summary>
+    static async Task<TurnDto?> StreamAsync(TurnRunner runner, TurnRequest turnRequest, McpServer server, ProgressToken token, CancellationToken cancellationToken)
+    {
+        var pieces = 0;
+        await foreach (var turnEvent in runner.StreamAsync(turnRequest, cancellationToken))
+        {
+            switch (turnEvent.Type)
+            {
+                case TurnEvent.Delta when JsonSerializer.SerializeToElement(turnEvent.Data).TryGetProperty("text", out var text):
+                    await server.NotifyProgressAsync(token, new ModelContextProtocol.ProgressNotificationValue { Progress = ++pieces, Message = text.GetString() },
+                        cancellationToken: cancellationToken);
+                    break;
+                case TurnEvent.TurnCompleted when turnEvent.Data is TurnDto turn:
+                    return turn;
+                case TurnEvent.Error:
+                    var problem = JsonSerializer.SerializeToElement(turnEvent.Data);
+                    throw new ApiProblemException(problem.TryGetProperty("status", out var status) && status.TryGetInt32(out var code) ? code : 500,
+                        problem.TryGetProperty("type", out var type) ? type.GetString() ?? "" : "",
+                        problem.TryGetProperty("title", out var title) ? title.GetString() ?? "Error" : "Error",
+                        problem.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : "The turn failed.");
+            }
+        }
+        return null;
     }
 
     /// <summary>The HTTP request's own services (its database context, its caller), whatever the transport's scoping.</summary>

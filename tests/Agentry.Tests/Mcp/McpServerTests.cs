@@ -76,6 +76,34 @@ public sealed class McpServerTests
     }
 
     [Fact]
+    public async Task A_client_that_asks_for_progress_gets_the_reply_as_it_is_written()
+    {
+        await using var app = new AgentryApp();
+        await using var client = await ConnectAsync(app, AgentryApp.AdminKey);
+        var pieces = new System.Collections.Concurrent.ConcurrentQueue<(float Progress, string Text)>();
+        var result = await client.CallToolAsync("ask_support", new Dictionary<string, object?> { ["message"] = "Tell me about my invoice" },
+            new Collect(pieces));
+        Assert.NotEqual(true, result.IsError);
+        var reply = result.StructuredContent!.Value.GetProperty("reply").GetString()!;
+        // The client hands notifications to its handlers asynchronously, so late ones can arrive after the result or be
+        // dropped once the call is over; what did arrive is the reply's pieces, numbered in the order they were written.
+        await Wait.UntilAsync(() => !pieces.IsEmpty, because: "progress arrived while the reply was written");
+        Assert.All(pieces, p => Assert.Contains(p.Text, reply));
+        Assert.Equal(pieces.Count, pieces.Select(p => p.Progress).Distinct().Count());
+        var ordered = pieces.OrderBy(p => p.Progress).ToList();
+        Assert.StartsWith(ordered[0].Progress == 1 ? ordered[0].Text : "", reply);
+    }
+
+    /// <summary>Records progress messages with their progress numbers.</summary>
+    sealed class Collect(System.Collections.Concurrent.ConcurrentQueue<(float Progress, string Text)> pieces) : IProgress<ModelContextProtocol.ProgressNotificationValue>
+    {
+        public void Report(ModelContextProtocol.ProgressNotificationValue value)
+        {
+            if (value.Message is { } message) pieces.Enqueue((value.Progress, message));
+        }
+    }
+
+    [Fact]
     public async Task Without_a_key_or_without_the_chat_scope_the_mcp_endpoint_refuses()
     {
         await using var app = new AgentryApp();
