@@ -121,6 +121,13 @@ public sealed partial class Backups(
         {
             await source.OpenAsync(cancellationToken);
             await target.OpenAsync(cancellationToken);
+            // This connection is not the service's (no interceptor): without a busy timeout, a turn committing at that
+            // instant made the copy fail at once with "database is locked" (a 500, found by the generated-request test).
+            await using (var wait = source.CreateCommand())
+            {
+                wait.CommandText = "PRAGMA busy_timeout = 30000";
+                await wait.ExecuteNonQueryAsync(cancellationToken);
+            }
             source.BackupDatabase(target); // one consistent snapshot, taken while writers go on
             // A backup is one self-contained file: no write-ahead log beside it.
             await using var journal = target.CreateCommand();
