@@ -17,21 +17,27 @@ namespace Agentry.Data;
 /// </summary>
 public sealed class SqliteConnectionSettings(string synchronous) : DbConnectionInterceptor
 {
-    readonly string _pragmas = $"PRAGMA busy_timeout = 30000; PRAGMA synchronous = {synchronous};";
+    /// <summary>Also for connections opened outside EF (the backup's source), which this interceptor never sees.</summary>
+    public const string BusyTimeout = "PRAGMA busy_timeout = 30000;";
 
-    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+    readonly string _pragmas = $"{BusyTimeout} PRAGMA synchronous = {synchronous};";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = Pragmas(connection);
+        command.ExecuteNonQuery();
+    }
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = _pragmas;
+        await using var command = Pragmas(connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    void Apply(DbConnection connection)
+    DbCommand Pragmas(DbConnection connection)
     {
-        using var command = connection.CreateCommand();
+        var command = connection.CreateCommand();
         command.CommandText = _pragmas;
-        command.ExecuteNonQuery();
+        return command;
     }
 }

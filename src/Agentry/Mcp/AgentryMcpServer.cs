@@ -67,19 +67,9 @@ public static class AgentryMcpServer
         {
             var runner = services.GetRequiredService<TurnRunner>();
             // A client that sent a progress token sees the reply as it is written, one progress notification per chunk.
-            var turn = request.Params?.ProgressToken is { } progress
+            return request.Params?.ProgressToken is { } progress
                 ? await StreamAsync(runner, turnRequest, request.Server, progress, cancellationToken)
-                : await runner.RunAsync(turnRequest, cancellationToken);
-            if (turn is null) return Error("The turn ended without an answer.");
-            var reply = string.Join("\n\n", turn.Messages.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).Select(m => m.Content));
-            var structured = new JsonObject
-            {
-                ["conversationId"] = turn.ConversationId, ["agentId"] = turn.AgentId, ["reply"] = reply, ["status"] = turn.Status,
-                ["pendingApprovalId"] = turn.PendingApprovalId,
-            };
-            var text = $"{reply}\n\n(conversationId: {turn.ConversationId}; pass it to continue this conversation)";
-            if (turn.PendingApprovalId is { } approval) text += $"\n(waiting for a person to approve a tool call: {approval})";
-            return Result(text, JsonSerializer.SerializeToElement(structured));
+                : Answer(await runner.RunAsync(turnRequest, cancellationToken));
         }
         catch (ApiProblemException problem)
         {
@@ -91,11 +81,26 @@ public static class AgentryMcpServer
         }
     }
 
+    /// <summary>The agent's reply, and the conversation id to continue with, as text and as structured content.</summary>
+    static CallToolResult Answer(TurnDto turn)
+    {
+        var reply = string.Join("\n\n", turn.Messages.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).Select(m => m.Content));
+        var structured = new JsonObject
+        {
+            ["conversationId"] = turn.ConversationId, ["agentId"] = turn.AgentId, ["reply"] = reply, ["status"] = turn.Status,
+            ["pendingApprovalId"] = turn.PendingApprovalId,
+        };
+        var text = $"{reply}\n\n(conversationId: {turn.ConversationId}; pass it to continue this conversation)";
+        if (turn.PendingApprovalId is { } approval) text += $"\n(waiting for a person to approve a tool call: {approval})";
+        return Result(text, JsonSerializer.SerializeToElement(structured));
+    }
+
     /// <summary>
     /// Runs the turn as a stream and forwards each piece of the reply as <c>notifications/progress</c> (the text in
-    /// <c>message</c>); the result is the finished turn, or an exception carrying the stream's error.
+    /// <c>message</c>); ends with the answer, or the error the stream ended with. A turn that cannot start throws
+    /// from the first read, as <see cref="TurnRunner.RunAsync"/> does.
     /// </summary>
-    static async Task<TurnDto?> StreamAsync(TurnRunner runner, TurnRequest turnRequest, McpServer server, ProgressToken token, CancellationToken cancellationToken)
+    static async Task<CallToolResult> StreamAsync(TurnRunner runner, TurnRequest turnRequest, McpServer server, ProgressToken token, CancellationToken cancellationToken)
     {
         var pieces = 0;
         await foreach (var turnEvent in runner.StreamAsync(turnRequest, cancellationToken))
@@ -107,16 +112,12 @@ public static class AgentryMcpServer
                         cancellationToken: cancellationToken);
                     break;
                 case TurnEvent.TurnCompleted when turnEvent.Data is TurnDto turn:
-                    return turn;
-                case TurnEvent.Error:
-                    var problem = JsonSerializer.SerializeToElement(turnEvent.Data);
-                    throw new ApiProblemException(problem.TryGetProperty("status", out var status) && status.TryGetInt32(out var code) ? code : 500,
-                        problem.TryGetProperty("type", out var type) ? type.GetString() ?? "" : "",
-                        problem.TryGetProperty("title", out var title) ? title.GetString() ?? "Error" : "Error",
-                        problem.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : "The turn failed.");
+                    return Answer(turn);
+                case TurnEvent.Error when turnEvent.Data is Microsoft.AspNetCore.Mvc.ProblemDetails problem:
+                    return Error($"{problem.Title}: {problem.Detail}");
             }
         }
-        return null;
+        return Error("The turn ended without an answer.");
     }
 
     /// <summary>The HTTP request's own services (its database context, its caller), whatever the transport's scoping.</summary>

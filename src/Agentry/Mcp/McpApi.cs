@@ -90,16 +90,14 @@ public static class McpApi
 
     static async Task<Results<NoContent, ProblemHttpResult>> Remove(string name, McpServers servers, AgentryDbContext db, AuditLog audit, HttpContext http, CancellationToken ct)
     {
-        switch (await servers.RemoveAsync(name, db, ct))
-        {
-            case null:
-                return NotFound(name);
-            case false:
-                return Problems.Conflict(ProblemTypes.McpServerInSettings, $"The MCP server '{name}' is defined in settings (Mcp:Servers:{name}); remove it there.");
-        }
+        // Staged first, as for Add: the event is stored in the same transaction as the removal, or not at all.
         audit.Stage(db, AuditActor.From(http), AuditActions.McpServerRemoved, $"mcp-server:{name}");
-        await db.SaveChangesAsync(ct);
-        return TypedResults.NoContent();
+        var removed = await servers.RemoveAsync(name, db, ct);
+        if (removed is true) return TypedResults.NoContent();
+        db.ChangeTracker.Clear();
+        return removed is null
+            ? NotFound(name)
+            : Problems.Conflict(ProblemTypes.McpServerInSettings, $"The MCP server '{name}' is defined in settings (Mcp:Servers:{name}); remove it there.");
     }
 
     static ProblemHttpResult NotFound(string name) =>

@@ -93,7 +93,10 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
         if (_connections.TryRemove(name, out var connection)) await connection.DisposeAsync();
     }
 
-    /// <summary>Stores and connects a server; false when the name is taken (in settings or the database).</summary>
+    /// <summary>
+    /// Stores a server, committing the staged audit event with it, and connects it; <c>null</c> when the name is taken (in
+    /// settings or the database).
+    /// </summary>
     public async Task<McpConnection?> AddAsync(string name, McpServerSettings settings, string? createdBy, AgentryDbContext db, CancellationToken cancellationToken)
     {
         await _changing.WaitAsync(cancellationToken);
@@ -123,17 +126,22 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
         }
     }
 
-    /// <summary>Removes an API-added server: <c>null</c> when there is none, <c>false</c> when it comes from settings.</summary>
+    /// <summary>
+    /// Removes an API-added server, committing whatever else the context holds (the staged audit event) in the same
+    /// transaction: <c>null</c> when there is none, <c>false</c> when it comes from settings.
+    /// </summary>
     public async Task<bool?> RemoveAsync(string name, AgentryDbContext db, CancellationToken cancellationToken)
     {
         if (options.Value.Servers.ContainsKey(name)) return false;
         await _changing.WaitAsync(cancellationToken);
         try
         {
-            var removed = await db.McpServers.Where(s => s.Name == name).ExecuteDeleteAsync(cancellationToken);
-            var connected = _connections.ContainsKey(name);
+            var row = await db.McpServers.FirstOrDefaultAsync(s => s.Name == name, cancellationToken);
+            if (row is null && !_connections.ContainsKey(name)) return null;
+            if (row is not null) db.McpServers.Remove(row);
+            await db.SaveChangesAsync(cancellationToken);
             await DisconnectAsync(name);
-            return removed > 0 || connected ? true : null;
+            return true;
         }
         finally
         {

@@ -135,9 +135,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         if (options.EmbeddingCacheMegabytes is < 1 or > 4096) failures.Add("Models:EmbeddingCacheMegabytes must be between 1 and 4096.");
         if (r.CircuitBreakerFailureRatio is <= 0 or > 1) failures.Add("Models:Resilience:CircuitBreakerFailureRatio must be in (0, 1].");
         if (r.CircuitBreakerMinimumThroughput < 2) failures.Add("Models:Resilience:CircuitBreakerMinimumThroughput must be at least 2.");
+        if (r.MaxConcurrentCalls < 1) failures.Add($"Models:Resilience:MaxConcurrentCalls is {r.MaxConcurrentCalls}; it must be at least 1.");
 
-        if (options.Resilience.MaxConcurrentCalls < 1)
-            failures.Add($"Models:Resilience:MaxConcurrentCalls is {options.Resilience.MaxConcurrentCalls}; it must be at least 1.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

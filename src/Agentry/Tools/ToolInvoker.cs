@@ -48,10 +48,9 @@ public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> optio
     {
         var started = Stopwatch.GetTimestamp();
         int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        if (!ToolCatalog.Allows(allowedTools, call.Name))
-            return new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
-        if (catalog.Find(call.Name) is not { } tool)
-            return catalog.Unavailable(call.Name) is { } down
+        var allowed = ToolCatalog.Allows(allowedTools, call.Name);
+        if ((allowed ? catalog.Find(call.Name) : null) is not { } tool)
+            return allowed && catalog.Unavailable(call.Name) is { } down // an MCP tool whose server is down right now
                 ? new ToolOutcome(ToolOutcome.Error, $"Error: {down}", 0)
                 : new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
 

@@ -83,7 +83,8 @@ public sealed class PostgresServer
         else Run(program, arguments);
     }
 
-    static void Run(string program, IEnumerable<string> arguments)
+    /// <summary>Runs a program to completion (two minutes at most); its output in the exception when it fails.</summary>
+    public static void Run(string program, IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/tmp" };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);

@@ -23,7 +23,7 @@ public static class EverythingServer
         // Installed beside, then moved into place: a second test run never sees half an installation.
         var staging = folder + $".{Environment.ProcessId}.partial";
         Directory.CreateDirectory(staging);
-        await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--silent", "--prefix", staging, $"@modelcontextprotocol/server-everything@{Version}"]);
+        await Task.Run(() => Data.PostgresServer.Run("npm", ["install", "--no-audit", "--no-fund", "--silent", "--prefix", staging, $"@modelcontextprotocol/server-everything@{Version}"]));
         try
         {
             Directory.Move(staging, folder);
@@ -39,7 +39,7 @@ public static class EverythingServer
     public static async Task<RunningServer> StartHttpAsync()
     {
         var script = await ScriptAsync();
-        var port = FreePort();
+        var port = Data.PostgresServer.FreePort();
         var start = new ProcessStartInfo("node", [script, "streamableHttp"]) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(start)!;
@@ -78,23 +78,6 @@ public static class EverythingServer
                 catch (IOException) { return false; }
                 catch (UnauthorizedAccessException) { return false; }
             }).ToList();
-
-    static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    static async Task RunAsync(string program, string[] arguments)
-    {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {await output}{await errors}");
-    }
 
     public sealed class RunningServer(Process process, string baseUrl) : IAsyncDisposable
     {

@@ -125,7 +125,7 @@ public sealed partial class Backups(
             // instant made the copy fail at once with "database is locked" (a 500, found by the generated-request test).
             await using (var wait = source.CreateCommand())
             {
-                wait.CommandText = "PRAGMA busy_timeout = 30000";
+                wait.CommandText = SqliteConnectionSettings.BusyTimeout;
                 await wait.ExecuteNonQueryAsync(cancellationToken);
             }
             source.BackupDatabase(target); // one consistent snapshot, taken while writers go on
