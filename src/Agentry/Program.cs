@@ -49,6 +49,7 @@ try
     if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
 
     await app.Services.PrepareDatabaseAsync(); // create a new database; migrate an existing one where allowed
+    await app.Services.CheckToolPoliciesAsync(); // a policy for an MCP tool names a server that exists
     await app.Services.EnsureAdminKeyAsync();
     app.Services.LoadAgentFiles();
     Tokens.Load(); // the o200k vocabulary (about 0.2 s), read now rather than in the first request

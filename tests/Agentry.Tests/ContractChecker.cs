@@ -73,7 +73,10 @@ public sealed partial class ContractDocument
         var schema = _schemas.GetOrAdd(schemaOrPointer, s =>
         {
             var text = (s.StartsWith('#') ? $$"""{"$ref":"{{s}}"}""" : s).Replace("\"#/components/", $"\"{_baseUri}#/components/", StringComparison.Ordinal);
-            return JsonSchema.Build(JsonDocument.Parse(text).RootElement, _build, new Uri($"https://agentry.test/responses/{Interlocked.Increment(ref _built)}"));
+            // Building registers the schema in the document's registry, a plain dictionary: two responses checked at once
+            // (parallel requests of one test) corrupted it ("concurrent update was performed on this collection").
+            lock (_build)
+                return JsonSchema.Build(JsonDocument.Parse(text).RootElement, _build, new Uri($"https://agentry.test/responses/{Interlocked.Increment(ref _built)}"));
         });
         JsonElement instance;
         try
@@ -84,7 +87,8 @@ public sealed partial class ContractDocument
         {
             return $"{where}: the body is not JSON";
         }
-        var result = schema.Evaluate(instance, Evaluation);
+        EvaluationResults result;
+        lock (_build) result = schema.Evaluate(instance, Evaluation); // references resolve through the same registry
         if (result.IsValid) return null;
         var errors = (result.Details ?? []).Where(d => d.Errors is { Count: > 0 })
             .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation} ({d.EvaluationPath}): {e.Value}")).Take(5);

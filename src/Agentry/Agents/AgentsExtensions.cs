@@ -1,3 +1,4 @@
+using Agentry.Operations;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Primitives;
 
@@ -7,7 +8,7 @@ public static class AgentsExtensions
 {
     public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<AgentOptions>().BindSettings(AgentOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<AgentFileCatalog>();
         builder.Services.AddScoped<AgentCatalog>();
         builder.Services.AddSingleton<SemanticRouter>();

@@ -34,11 +34,9 @@ public sealed class Handoffs(
     /// <summary>Before the agent answers: an escalation rule, then a router agent's semantic choice, may hand the turn on.</summary>
     public async Task RouteAsync(Turn turn, InputVerdict input, TurnEvents events, CancellationToken cancellationToken)
     {
-        if (turn.Ended) return;
-        if (input.Escalation is { EscalateTo: { } to } rule && to != turn.Agent.Id && (await agents.FindAsync(to, cancellationToken))?.Definition is { } escalated)
-            await HandOffAsync(turn, escalated, new Handoff(turn.Agent.Id, to, $"rule {rule.Id} escalated the conversation", "rule"), events, cancellationToken);
-
-        if (turn.Ended || !turn.Agent.Routing.IsSemantic || IsDirective(turn.UserMessage!.Content)) return;
+        await EscalateAsync(turn, input, events, cancellationToken);
+        // A directive of the offline model (/tool, /handoff) is addressed to the agent it was sent to: routing leaves it alone.
+        if (turn.Ended || !turn.Agent.Routing.IsSemantic || OfflineChatClient.IsDirectiveFor(turn.Model.Client, turn.UserMessage!.Content)) return;
         // A router agent decides by embedding similarity, with no model call; the chosen agent answers this same turn.
         var targets = new List<AgentDefinition>();
         foreach (var id in turn.Agent.Handoffs)
@@ -68,17 +66,28 @@ public sealed class Handoffs(
         return null;
     }
 
-    /// <summary>Hands the turn to <paramref name="target"/>: recorded as a message and an event, then the target's own input rules run.</summary>
+    /// <summary>
+    /// Hands the turn to <paramref name="target"/>: recorded as a message and an event, then the target's own input rules
+    /// run, and what they decide holds as it would for the first agent: a block ends the turn, an escalation hands on again
+    /// (within the turn's handoff limit).
+    /// </summary>
     public async Task HandOffAsync(Turn turn, AgentDefinition target, Handoff handoff, TurnEvents events, CancellationToken cancellationToken)
     {
         turn.SwitchTo(target, models.Resolve(target.Model), handoff);
         telemetry.HandedOff(handoff.From, handoff.To, handoff.Mode);
         Activity.Current?.AddEvent(new ActivityEvent("agentry.handoff", tags: new ActivityTagsCollection { ["from"] = handoff.From, ["to"] = handoff.To, ["mode"] = handoff.Mode }));
         events.Emit(TurnEvent.Handoff, new { from = handoff.From, to = handoff.To, reason = handoff.Reason, mode = handoff.Mode, score = handoff.Score });
-        if (turn.IsUserTurn) await rules.ApplyInputAsync(turn, includeGlobal: false, events, cancellationToken);
+        if (!turn.IsUserTurn) return;
+        var input = await rules.ApplyInputAsync(turn, includeGlobal: false, events, cancellationToken);
+        await EscalateAsync(turn, input, events, cancellationToken);
     }
 
-    /// <summary>The offline model's /tool and /handoff directives are addressed to the current agent, so routing leaves them alone.</summary>
-    static bool IsDirective(string content) =>
-        content.StartsWith("/tool", StringComparison.OrdinalIgnoreCase) || content.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase);
+    /// <summary>An input rule's escalation to another agent: that agent takes over (an escalation to a person is audited by the rules).</summary>
+    async Task EscalateAsync(Turn turn, InputVerdict input, TurnEvents events, CancellationToken cancellationToken)
+    {
+        if (turn.Ended || input.Escalation is not { EscalateTo: { } to } rule || to == RuleActions.HumanTarget || to == turn.Agent.Id) return;
+        if (turn.Hops >= options.Value.MaxHandoffsPerTurn) return; // two agents escalating to each other stop here, and the current one answers
+        if ((await agents.FindAsync(to, cancellationToken))?.Definition is not { } escalated) return;
+        await HandOffAsync(turn, escalated, new Handoff(turn.Agent.Id, to, $"rule {rule.Id} escalated the conversation", "rule"), events, cancellationToken);
+    }
 }

@@ -34,6 +34,15 @@ public sealed partial class ValidationErrors
         if (value is not null && value.Length > maxLength) Add(field, $"Must be at most {maxLength} characters (got {value.Length}).");
     }
 
+    /// <summary>
+    /// PostgreSQL cannot store U+0000 in text. JSON bodies are refused at the edge (<see cref="NoNulStringConverter"/>);
+    /// this covers the doors that do not read JSON bodies (MCP tool arguments).
+    /// </summary>
+    public void NoNul(string field, string? value)
+    {
+        if (value is not null && value.Contains('\0')) Add(field, "Must not contain the NUL character (\\u0000).");
+    }
+
     public void Slug(string field, string? value, bool required = true)
     {
         if (value is null) { if (required) Add(field, "Required."); return; }

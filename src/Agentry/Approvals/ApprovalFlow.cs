@@ -3,7 +3,6 @@ using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Conversations.Context;
 using Agentry.Data;
-using Agentry.Observability;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
@@ -14,24 +13,25 @@ using Microsoft.Extensions.Options;
 namespace Agentry.Approvals;
 
 /// <summary>A human's decision on a held tool call.</summary>
-public sealed record ApprovalVerdict(bool Approved, string? Note, Caller? DecidedBy);
+public sealed record ApprovalVerdict(bool Approved, string? Note, Caller DecidedBy);
 
 /// <summary>
-/// Tool calls a rule holds for a human (a refund over a limit): the turn stops at the call with a message saying so, and
-/// continues, in a new turn, once someone approves (the tool runs) or rejects it (the model is told it was refused).
+/// Tool calls a rule or policy holds for a human (a refund over a limit): the turn stops at the call with a message saying
+/// so, and continues, in a new turn, once someone approves (the tool runs) or rejects it (the model is told it was
+/// refused). What is held, decided and run is recorded on the turn; its commit stores it.
 /// </summary>
-public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, TurnRules rules, AuditLog audit, AgentryTelemetry telemetry, TimeProvider time, IOptions<ConversationOptions> options)
+public sealed class ApprovalFlow(AgentryDbContext db, ToolLedger ledger, ToolExecution execution, TimeProvider time, IOptions<ConversationOptions> options)
 {
-    /// <summary>Holds the call: an approval row, a pending tool message and a reply, all stored with the turn; the turn ends here.</summary>
-    public Approval Hold(Turn turn, FunctionCallContent call, AgentRule rule, IReadOnlyList<RuleDecision> decisions)
+    /// <summary>Holds the call: an approval, a pending tool message and a reply, recorded on the turn, which ends here.</summary>
+    public Approval Hold(Turn turn, FunctionCallContent call, string canonicalArguments, AgentRule rule, IReadOnlyList<RuleDecision> decisions, TurnToolCall ledgerRow)
     {
         var approval = new Approval
         {
             Id = Ids.New("apr"), ConversationId = turn.Conversation.Id, AgentId = turn.Agent.Id, ToolName = call.Name, CallId = call.CallId,
-            Arguments = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>()), RuleId = rule.Id, CreatedAt = time.GetUtcNow(),
+            Arguments = canonicalArguments, RuleId = rule.Id, CreatedAt = time.GetUtcNow(),
         };
-        db.Approvals.Add(approval); // saved with the turn
-        turn.AddToolResult(call, new ToolOutcome("pending-approval", $"Waiting for approval ({approval.Id}).", 0), options.Value.MaxStoredToolResultChars, decisions);
+        turn.AddToolResult(call, ToolOutcome.NotRun(ToolOutcome.PendingApproval, $"Waiting for approval ({approval.Id})."), options.Value.MaxStoredToolResultChars,
+            decisions, ledgerRow);
         turn.AddReply($"This needs a supervisor's approval before I can go ahead ({rule.Description.TrimEnd('.')}). I will continue as soon as it is decided."
             .Replace(" ().", ".", StringComparison.Ordinal));
         turn.Hold(approval);
@@ -46,7 +46,7 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, TurnR
     {
         var status = verdict.Approved ? ApprovalStatus.Approved : ApprovalStatus.Rejected;
         var now = time.GetUtcNow();
-        var decidedBy = verdict.DecidedBy?.KeyId ?? "system";
+        var decidedBy = verdict.DecidedBy.KeyId;
         var claimed = await db.Approvals.Where(a => a.Id == approval.Id && a.Status == ApprovalStatus.Pending)
             .ExecuteUpdateAsync(s => s.SetProperty(a => a.Status, status).SetProperty(a => a.DecidedAt, now)
                 .SetProperty(a => a.DecidedBy, decidedBy).SetProperty(a => a.Note, verdict.Note), cancellationToken);
@@ -63,22 +63,31 @@ public sealed class ApprovalFlow(AgentryDbContext db, ToolInvoker invoker, TurnR
         await db.Entry(approval).ReloadAsync(CancellationToken.None);
     }
 
-    /// <summary>Runs or refuses the held call (already claimed) and audits the decision, stored with the continued turn.</summary>
+    /// <summary>Runs or refuses the held call (already claimed), through the same sequence as any tool call, and records the decision.</summary>
     /// <remarks>An approved call runs to its end (bounded by the tool timeout) even if the deciding request goes away: a human decided, and what the tool did must be recorded.</remarks>
     public async Task<ToolRound> ResumeAsync(Turn turn, Approval approval, ApprovalVerdict verdict)
     {
-        var arguments = JsonSerializer.Deserialize<Dictionary<string, object?>>(approval.Arguments) ?? [];
+        var arguments = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(approval.Arguments)!.ToDictionary(a => a.Key, a => (object?)a.Value, StringComparer.Ordinal);
         var call = new FunctionCallContent(approval.CallId, approval.ToolName, arguments);
-        var outcome = verdict.Approved
-            ? await invoker.InvokeAsync(call, new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Conversation.OwnerKeyId), turn.Agent.Tools, CancellationToken.None)
-            : new ToolOutcome(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(verdict.Note) ? "" : $" Note: {verdict.Note}")}", 0);
-        turn.CountToolCall();
-        telemetry.ToolCalled(call.Name, outcome.Outcome, TimeSpan.FromMilliseconds(outcome.DurationMs));
-        var (checkedOutcome, decisions) = outcome.FromTool ? await rules.CheckToolResultAsync(turn, outcome, TurnEvents.None, CancellationToken.None) : (outcome, []);
-        outcome = checkedOutcome;
-        turn.AddToolResult(call, outcome, options.Value.MaxStoredToolResultChars, decisions);
-        audit.Stage(db, AuditActor.For(verdict.DecidedBy), verdict.Approved ? "approval.approved" : "approval.rejected", $"approval:{approval.Id}", approval.Status,
-            new { approval.ConversationId, approval.ToolName, approval.RuleId, note = verdict.Note, toolOutcome = outcome.Outcome });
+        ToolOutcome? decided;
+        TurnToolCall row;
+        if (verdict.Approved)
+        {
+            // The approval is the exception to the policy's totals, not to its refusals (a per-call maximum lowered meanwhile).
+            var decision = await ledger.ReserveApprovedAsync(turn, call, approval.Arguments, CancellationToken.None);
+            decided = decision.Verdict.Kind == PolicyVerdict.Deny
+                ? ToolOutcome.NotRun(ToolOutcome.Denied, $"Error: {decision.Verdict.Reason}")
+                : null;
+            row = decision.Reservation is { } reserved ? new TurnToolCall(reserved, Reserved: true) : new TurnToolCall(ledger.Row(turn, call, approval.Arguments), false);
+        }
+        else
+        {
+            decided = ToolOutcome.NotRun(ToolOutcome.Denied, $"Error: a supervisor rejected this call.{(string.IsNullOrWhiteSpace(verdict.Note) ? "" : $" Note: {verdict.Note}")}");
+            row = new TurnToolCall(ledger.Row(turn, call, approval.Arguments), Reserved: false);
+        }
+        var outcome = await execution.CompleteAsync(turn, call, decided, row, [], TurnEvents.None, CancellationToken.None);
+        turn.Audit(AuditActor.For(verdict.DecidedBy), verdict.Approved ? AuditActions.ApprovalApproved : AuditActions.ApprovalRejected, $"approval:{approval.Id}",
+            approval.Status, new { approval.ConversationId, approval.ToolName, approval.RuleId, note = verdict.Note, toolOutcome = outcome.Outcome });
         return new ToolRound([call], [outcome.ForModel(call)]);
     }
 }

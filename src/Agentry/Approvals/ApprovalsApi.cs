@@ -64,7 +64,8 @@ public static class ApprovalsApi
         if (approval is null) return NotFound(approvalId);
         if (approval.Status != ApprovalStatus.Pending)
             return Problems.Conflict(ProblemTypes.ApprovalDecided, $"Approval '{approvalId}' was already {approval.Status}.");
-        return TypedResults.Ok(await runner.ResumeAsync(approval, new ApprovalVerdict(approved, note, http.GetCaller()), ct));
+        return TypedResults.Ok(await runner.ResumeAsync(approval, new ApprovalVerdict(approved, note,
+            http.GetCaller() ?? throw new InvalidOperationException("An approval was decided without an authenticated caller.")), ct));
     }
 
     /// <summary>A decision continues the turn: the approval may be unknown or decided, the conversation busy, the provider failing.</summary>

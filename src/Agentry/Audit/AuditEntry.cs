@@ -17,8 +17,8 @@ public sealed record AuditActor(string Actor, string? ClientIp, string? TraceId)
     public static AuditActor From(HttpContext http) =>
         new(http.GetCaller()?.KeyId ?? "anonymous", http.Connection.RemoteIpAddress?.ToString(), Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
 
-    /// <summary>A turn's caller, or the service when the turn continues on a decision without a caller.</summary>
-    public static AuditActor For(Caller? caller) => ForKey(caller?.KeyId);
+    /// <summary>A turn's caller (the key it is charged to).</summary>
+    public static AuditActor For(Caller caller) => ForKey(caller.KeyId);
 
     public static AuditActor ForKey(string? keyId) => new(keyId ?? "system", null, Activity.Current?.TraceId.ToString());
 }

@@ -36,6 +36,15 @@ public static class AuditActions
     public const string McpServerAdded = "mcp.server.added";
     public const string McpServerRemoved = "mcp.server.removed";
     public const string ConversationDeleted = "conversation.deleted";
+    /// <summary>A person was asked to take over (an input rule, or the escalate_to_human tool); outcome <c>pending-human</c>.</summary>
+    public const string ConversationEscalated = "conversation.escalated";
+    public const string RefundRequested = "refund.requested";
+    public const string ApprovalApproved = "approval.approved";
+    public const string ApprovalRejected = "approval.rejected";
+    public const string McpToolsChanged = "mcp.tools.changed";
+    public const string McpToolsApproved = "mcp.tools.approved";
+    /// <summary>A rule fired during a turn: <c>rule.redact</c>, <c>rule.block</c>, <c>rule.require-approval</c>, …</summary>
+    public static string Rule(string ruleAction) => $"rule.{ruleAction}";
     public const string RateLimited = "ratelimit.rejected";
     public const string BudgetExceeded = "budget.rejected";
     public const string SecurityBootstrap = "security.bootstrap";

@@ -51,11 +51,14 @@ public sealed class AuditLog(TimeProvider time)
     /// transaction as the change it describes, or not at all.
     /// </summary>
     public void Stage(AgentryDbContext db, AuditActor actor, string action, string? target, string outcome = "success", object? detail = null) =>
-        db.AuditOutbox.Add(new AuditOutboxEntry
-        {
-            Time = time.GetUtcNow(), Actor = actor.Actor, ClientIp = actor.ClientIp, Action = action, Target = target, Outcome = outcome,
-            TraceId = actor.TraceId, Detail = Serialize(detail),
-        });
+        db.AuditOutbox.Add(Entry(actor, action, target, outcome, detail));
+
+    /// <summary>An event ready to be staged (added to the outbox in the transaction of the change it describes).</summary>
+    public AuditOutboxEntry Entry(AuditActor actor, string action, string? target, string outcome = "success", object? detail = null) => new()
+    {
+        Time = time.GetUtcNow(), Actor = actor.Actor, ClientIp = actor.ClientIp, Action = action, Target = target, Outcome = outcome,
+        TraceId = actor.TraceId, Detail = Serialize(detail),
+    };
 
     /// <summary>Stages the event and saves: for acknowledged actions that change no row themselves (a reload, a start-up decision).</summary>
     public async Task RecordAsync(AgentryDbContext db, AuditActor actor, string action, string? target, string outcome = "success", object? detail = null,

@@ -46,9 +46,11 @@ public sealed record ChatRequest(string Message, string? AgentId, string? Conver
     public void Validate(ValidationErrors errors)
     {
         errors.Required("message", Message, PostMessageRequest.MaxContentLength);
+        errors.NoNul("message", Message);
         if (AgentId is not null) errors.Slug("agentId", AgentId);
         if (ConversationId is not null && !Ids.IsValid(ConversationId, Ids.ConversationPrefix)) errors.Add("conversationId", "Not a conversation id (conv_…).");
         errors.MaxLength("userId", UserId, 128);
+        errors.NoNul("userId", UserId);
     }
 }
 
@@ -79,7 +81,23 @@ public sealed record MessageDto(
 /// <summary>The result of one turn: the messages it added (the user's first) and what the model used.</summary>
 public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyList<MessageDto> Messages, UsageDto Usage, string Model)
 {
-    /// <summary><c>completed</c>, or <c>pending_approval</c> when a rule held a tool call for a human (see <see cref="PendingApprovalId"/>).</summary>
-    public string Status { get; init; } = "completed";
+    public const string Completed = "completed";
+    public const string PendingApproval = "pending_approval";
+    public const string Interrupted = "interrupted";
+
+    /// <summary>
+    /// <c>completed</c>; <c>pending_approval</c> when a rule held a tool call for a human (see <see cref="PendingApprovalId"/>);
+    /// <c>interrupted</c> when the turn was cut short after producing something (a failure, the client leaving, a
+    /// shutdown): what it produced is stored, and a retry with the same Idempotency-Key gets this result.
+    /// </summary>
+    public string Status { get; init; } = Completed;
     public string? PendingApprovalId { get; init; }
+
+    public static TurnDto From(Turn turn, IReadOnlyList<Message> stored) =>
+        new(turn.Conversation.Id, turn.ConversationAgentId, stored.Select(MessageDto.From).ToList(), new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens),
+            turn.Model.Name)
+        {
+            Status = turn.End?.PendingApproval is not null ? PendingApproval : turn.End?.IsInterruption == true ? Interrupted : Completed,
+            PendingApprovalId = turn.End?.PendingApproval?.Id,
+        };
 }

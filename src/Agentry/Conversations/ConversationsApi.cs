@@ -136,14 +136,18 @@ public static class ConversationsApi
     }
 
     static Task<IResult> PostMessage(string conversationId, PostMessageRequest request, HttpContext http, TurnRunner runner, Idempotency idempotency, CancellationToken ct) =>
-        RespondAsync(runner, idempotency, http, request, new TurnRequest(conversationId, request.Content, request.AgentId, null, http.GetCaller(), TraceId(http)),
+        RespondAsync(runner, idempotency, http, request, key => new TurnRequest(conversationId, request.Content, request.AgentId, null, Caller(http), TraceId(http), key),
             WantsStream(http, request.Stream), ct);
 
     static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, Idempotency idempotency, CancellationToken ct) =>
         RespondAsync(runner, idempotency, http, request,
-            new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, http.GetCaller(), TraceId(http)), WantsStream(http, request.Stream), ct);
+            key => new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, Caller(http), TraceId(http), key),
+            WantsStream(http, request.Stream), ct);
 
     static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
+
+    /// <summary>These endpoints require a key; a request without a caller here is a wiring bug, refused rather than run as nobody.</summary>
+    static Caller Caller(HttpContext http) => http.GetCaller() ?? throw new InvalidOperationException("A turn endpoint was reached without an authenticated caller.");
 
     static bool WantsStream(HttpContext http, bool? stream) =>
         stream ?? http.Request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
@@ -151,8 +155,10 @@ public static class ConversationsApi
     /// <summary>
     /// For a stream, the first event is awaited before the response starts, so a turn that fails early (unknown
     /// conversation, busy, provider down) still gets a proper status code and problem body instead of an SSE error.
+    /// With an Idempotency-Key the turn owns the key from here (Conversations/Idempotency.cs): its commit completes or frees it.
     /// </summary>
-    static async Task<IResult> RespondAsync(TurnRunner runner, Idempotency idempotency, HttpContext http, object body, TurnRequest request, bool stream, CancellationToken ct)
+    static async Task<IResult> RespondAsync(TurnRunner runner, Idempotency idempotency, HttpContext http, object body, Func<IdempotencyKey?, TurnRequest> request, bool stream,
+        CancellationToken ct)
     {
         // With an Idempotency-Key, a retry of a turn that already ran gets its result, not a second turn.
         var decision = await idempotency.BeginAsync(http, body, ct);
@@ -161,28 +167,21 @@ public static class ConversationsApi
             http.Response.Headers[Idempotency.ReplayedHeader] = "true";
             return stream ? TypedResults.ServerSentEvents(Replayed(replay.Turn)) : TypedResults.Ok(replay.Turn);
         }
-        var proceed = decision as IdempotencyDecision.Proceed;
+        var turnRequest = request((decision as IdempotencyDecision.Proceed)?.Key);
+        if (!stream) return TypedResults.Ok(await runner.RunAsync(turnRequest, ct));
 
-        IAsyncEnumerator<TurnEvent>? events = null;
+        var events = runner.StreamAsync(turnRequest, ct).GetAsyncEnumerator(ct);
         bool any;
         try
         {
-            if (!stream)
-            {
-                var turn = await runner.RunAsync(request, ct);
-                if (proceed is not null) await idempotency.CompleteAsync(proceed, turn);
-                return TypedResults.Ok(turn);
-            }
-            events = runner.StreamAsync(request, ct).GetAsyncEnumerator(ct);
             any = await events.MoveNextAsync();
         }
         catch
         {
-            if (events is not null) await events.DisposeAsync();
-            if (proceed is not null) await idempotency.ReleaseAsync(proceed);
+            await events.DisposeAsync();
             throw;
         }
-        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), idempotency, proceed, ct));
+        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), ct));
     }
 
     /// <summary>A replayed turn as a stream: its stored messages and the turn, as the first request's stream ended.</summary>
@@ -195,20 +194,14 @@ public static class ConversationsApi
     }
 
     static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, Observability.AgentryTelemetry telemetry,
-        Idempotency idempotency, IdempotencyDecision.Proceed? proceed, [EnumeratorCancellation] CancellationToken ct)
+        [EnumeratorCancellation] CancellationToken ct)
     {
         telemetry.StreamOpened();
-        var completed = false;
         try
         {
             if (!any) yield break;
             do
             {
-                if (events.Current is { Type: TurnEvent.TurnCompleted, Data: TurnDto turn } && proceed is not null)
-                {
-                    await idempotency.CompleteAsync(proceed, turn);
-                    completed = true;
-                }
                 yield return new SseItem<object>(events.Current.Data, events.Current.Type);
             } while (await events.MoveNextAsync());
         }
@@ -216,7 +209,6 @@ public static class ConversationsApi
         {
             telemetry.StreamClosed();
             await events.DisposeAsync();
-            if (proceed is not null && !completed) await idempotency.ReleaseAsync(proceed);
         }
     }
 }

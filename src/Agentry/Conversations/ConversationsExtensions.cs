@@ -1,12 +1,14 @@
 using Agentry.Conversations.Context;
 
+using Agentry.Operations;
+
 namespace Agentry.Conversations;
 
 public static class ConversationsExtensions
 {
     public static IHostApplicationBuilder AddConversations(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ConversationOptions>().BindSettings(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ConversationGate>();
         builder.Services.AddSingleton<TurnShutdown>();
         builder.Services.AddScoped<TurnStore>();

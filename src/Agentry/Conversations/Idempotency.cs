@@ -21,24 +21,33 @@ public sealed class IdempotentRequest
     public string? Response { get; set; }
 }
 
+/// <summary>One client's Idempotency-Key: the API key (or <c>anonymous</c>) it belongs to, and the key itself.</summary>
+public sealed record IdempotencyKey(string Owner, string Key);
+
 /// <summary>What to do with a request that carries an <c>Idempotency-Key</c>.</summary>
 public abstract record IdempotencyDecision
 {
-    public sealed record Proceed(string Owner, string Key) : IdempotencyDecision;
+    /// <summary>Run the turn; its commit completes the key (or frees it when the turn produced nothing).</summary>
+    public sealed record Proceed(IdempotencyKey Key) : IdempotencyDecision;
     public sealed record Replay(TurnDto Turn) : IdempotencyDecision;
 }
 
 /// <summary>
 /// Safe retries of the turn endpoints: the first request with a key runs and its result is kept for 24 hours; a retry
 /// with the same key and body gets that result again instead of a second turn (and a second refund); a retry while the
-/// first still runs gets 409, one with a different body 422. A turn that ends without a result (a failure that stored
-/// nothing) releases the key, so the client may retry it. Rows are shared by every instance through the database.
+/// first still runs gets 409, one with a different body 422. The key is completed by the turn's own commit, in the same
+/// transaction as what the turn stored, so no crash can separate them: a turn that stored anything (a tool ran, part of
+/// a reply) is replayed as stored, even when it failed or its client left; only a turn that produced nothing frees the
+/// key for the retry. A key whose first request never finished (its instance died before committing anything) is taken
+/// over after <see cref="InProgressTimeout"/>. Rows are shared by every instance through the database.
 /// </summary>
 public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
 {
     public const string Header = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
     static readonly TimeSpan Keep = TimeSpan.FromHours(24);
+    /// <summary>Longer than any turn runs (its model calls and tools are each bounded); a key still running after this was abandoned.</summary>
+    public static readonly TimeSpan InProgressTimeout = TimeSpan.FromMinutes(15);
     static readonly JsonSerializerOptions Json = CreateJson();
 
     public async Task<IdempotencyDecision?> BeginAsync(HttpContext http, object request, CancellationToken cancellationToken)
@@ -49,20 +58,22 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
         var owner = Security.CallerExtensions.GetCaller(http)?.KeyId ?? "anonymous";
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{http.Request.Method} {http.Request.Path}\n{JsonSerializer.Serialize(request, request.GetType(), Json)}")));
         var now = time.GetUtcNow();
+        var abandoned = now - InProgressTimeout;
 
-        await db.IdempotentRequests.Where(r => r.Owner == owner && r.Key == key && r.ExpiresAt < now).ExecuteDeleteAsync(cancellationToken);
+        await db.IdempotentRequests.Where(r => r.Owner == owner && r.Key == key && (r.ExpiresAt < now || (r.Response == null && r.CreatedAt < abandoned)))
+            .ExecuteDeleteAsync(cancellationToken);
         db.IdempotentRequests.Add(new IdempotentRequest { Owner = owner, Key = key, RequestHash = hash, CreatedAt = now, ExpiresAt = now + Keep });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
-            return new IdempotencyDecision.Proceed(owner, key);
+            return new IdempotencyDecision.Proceed(new IdempotencyKey(owner, key));
         }
         catch (DbUpdateException)
         {
             db.ChangeTracker.Clear();
         }
         var existing = await db.IdempotentRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Owner == owner && r.Key == key, cancellationToken)
-            ?? throw Conflict(key); // released between our insert and our read: the first request failed; retry
+            ?? throw Conflict(key); // released between our insert and our read: the first request produced nothing; retry
         if (existing.RequestHash != hash)
             throw new ApiProblemException(422, ProblemTypes.IdempotencyKeyReused, "Idempotency key reused",
                 $"Idempotency-Key '{key}' was used for a different request; use a new key for a new request.");
@@ -70,13 +81,14 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
         return new IdempotencyDecision.Replay(JsonSerializer.Deserialize<TurnDto>(existing.Response, Json)!);
     }
 
-    public async Task CompleteAsync(IdempotencyDecision.Proceed proceed, TurnDto turn) =>
-        await db.IdempotentRequests.Where(r => r.Owner == proceed.Owner && r.Key == proceed.Key)
+    /// <summary>Keeps the turn's result for retries; part of the caller's transaction (the turn's commit).</summary>
+    public Task CompleteAsync(IdempotencyKey key, TurnDto turn) =>
+        db.IdempotentRequests.Where(r => r.Owner == key.Owner && r.Key == key.Key)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.Response, JsonSerializer.Serialize(turn, Json)), CancellationToken.None);
 
-    /// <summary>Nothing to replay: the key is free again.</summary>
-    public async Task ReleaseAsync(IdempotencyDecision.Proceed proceed) =>
-        await db.IdempotentRequests.Where(r => r.Owner == proceed.Owner && r.Key == proceed.Key && r.Response == null).ExecuteDeleteAsync(CancellationToken.None);
+    /// <summary>Nothing to replay: the key is free again. Part of the caller's transaction when it has one.</summary>
+    public Task ReleaseAsync(IdempotencyKey key) =>
+        db.IdempotentRequests.Where(r => r.Owner == key.Owner && r.Key == key.Key && r.Response == null).ExecuteDeleteAsync(CancellationToken.None);
 
     static ApiProblemException Conflict(string key) =>
         new(409, ProblemTypes.IdempotencyKeyInUse, "Request in progress",

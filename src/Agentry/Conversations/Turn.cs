@@ -16,6 +16,8 @@ public sealed record TurnEnd(string FinishReason, Exception? Failure = null, App
     public const string ClientDisconnected = "client_disconnected";
     public const string Shutdown = "shutdown";
     public const string Error = "error";
+    /// <summary>The finish reason of a turn that stopped at a held tool call.</summary>
+    public const string HeldForApproval = "pending_approval";
 
     /// <summary>Cut short by a failure, the client leaving or the service stopping: what was produced is kept, marked interrupted.</summary>
     public bool IsInterruption => Failure is not null || FinishReason is ClientDisconnected or Shutdown;
@@ -23,6 +25,18 @@ public sealed record TurnEnd(string FinishReason, Exception? Failure = null, App
 
 /// <summary>A handoff within a turn: recorded as a message, an SSE event, a metric and a span event.</summary>
 public sealed record Handoff(string From, string To, string Reason, string Mode, double? Score = null);
+
+/// <summary>A rule's decision during a turn, by the agent whose rules made it.</summary>
+public sealed record TurnDecision(string AgentId, RuleDecision Decision);
+
+/// <summary>
+/// Something a turn did that the audit log records beyond its rule decisions: an escalation to a person, a tool's side
+/// effect (a refund filed), a human's decision on a held call. Stored with the turn, in the same transaction.
+/// </summary>
+public sealed record TurnAuditFact(Audit.AuditActor Actor, string Action, string Target, string Outcome, object? Detail);
+
+/// <summary>A tool call of this turn as the ledger keeps it; <see cref="Reserved"/> rows were stored before the tool ran.</summary>
+public sealed record TurnToolCall(ToolCall Row, bool Reserved);
 
 /// <summary>
 /// One turn as it happens: what it started from (conversation, caller, history window), the agent answering now, and
@@ -33,17 +47,21 @@ public sealed class Turn : IDisposable
     readonly List<Message> _produced = [];
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
-    readonly Dictionary<Message, List<RuleDecision>> _decisions = new(ReferenceEqualityComparer.Instance);
+    readonly List<TurnDecision> _decisions = [];
+    readonly Dictionary<Message, List<RuleDecision>> _annotations = new(ReferenceEqualityComparer.Instance);
+    readonly List<TurnAuditFact> _audit = [];
+    readonly List<TurnToolCall> _toolCalls = [];
     readonly Dictionary<(string Model, string Agent), (long Input, long Output)> _usage = [];
     readonly IDisposable _lease;
 
-    public Turn(Conversation conversation, bool isNew, TurnRequest? request, Caller? caller, IDisposable lease, AgentDefinition agent, ResolvedModel model,
+    public Turn(Conversation conversation, bool isNew, TurnRequest? request, Caller caller, IDisposable lease, AgentDefinition agent, ResolvedModel model,
         List<ChatMessage> history, CancellationToken serviceStopping)
     {
         Conversation = conversation;
         IsNew = isNew;
         Caller = caller;
         TraceId = request?.TraceId;
+        Idempotency = request?.Idempotency;
         _lease = lease;
         Agent = agent;
         Model = model;
@@ -60,8 +78,11 @@ public sealed class Turn : IDisposable
 
     public Conversation Conversation { get; }
     public bool IsNew { get; }
-    public Caller? Caller { get; }
+    /// <summary>Who the turn is charged to and audited as: the request's key, or for a continued turn the conversation's owner.</summary>
+    public Caller Caller { get; }
     public string? TraceId { get; }
+    /// <summary>The client's Idempotency-Key for this turn: the commit completes it (or frees it when nothing was produced).</summary>
+    public IdempotencyKey? Idempotency { get; }
     /// <summary>Cancelled when the service shuts down (after the configured grace), so a turn ends with the right reason.</summary>
     public CancellationToken ServiceStopping { get; }
     public long StartedTimestamp { get; } = Stopwatch.GetTimestamp();
@@ -86,7 +107,8 @@ public sealed class Turn : IDisposable
     /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
     public bool ProducedAnything => _produced.Count > (IsUserTurn ? 1 : 0);
     public int Hops { get; private set; }
-    public int ToolCalls { get; private set; }
+    /// <summary>Tool calls that ran or were answered for the model this turn (the per-turn limit counts these).</summary>
+    public int ToolCallCount { get; private set; }
     public long InputTokens { get; private set; }
     public long OutputTokens { get; private set; }
     public TurnEnd? End { get; private set; }
@@ -124,7 +146,11 @@ public sealed class Turn : IDisposable
         return message;
     }
 
-    public Message AddToolResult(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars, IReadOnlyList<RuleDecision> decisions)
+    /// <summary>
+    /// What a tool call produced: its message (the result the model got), its rule decisions and its ledger row, which now
+    /// points at the message and says how the call ended.
+    /// </summary>
+    public Message AddToolResult(FunctionCallContent call, ToolOutcome outcome, int maxStoredChars, IReadOnlyList<RuleDecision> decisions, TurnToolCall ledger)
     {
         var result = outcome.ResultForModel;
         var message = NewMessage(MessageRoles.Tool, result.Length <= maxStoredChars ? result : result[..maxStoredChars] + "…[truncated]");
@@ -133,11 +159,21 @@ public sealed class Turn : IDisposable
             toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = outcome.Outcome, durationMs = outcome.DurationMs,
         });
         _produced.Add(message);
-        if (decisions.Count > 0) Decide(message, decisions);
+        if (decisions.Count > 0) Annotate(message, decisions);
+        ledger.Row.Outcome = outcome.Outcome;
+        ledger.Row.MessageId = message.Id;
+        _toolCalls.Add(ledger);
         return message;
     }
 
-    public void CountToolCall() => ToolCalls++;
+    public void CountToolCall() => ToolCallCount++;
+
+    /// <summary>The tool calls of this turn, for the ledger.</summary>
+    public IReadOnlyList<TurnToolCall> ToolCalls => _toolCalls;
+
+    /// <summary>The result a call of this turn returned, by its ledger id (a repeated call answers with it).</summary>
+    public string? ToolResultOf(string ledgerId) =>
+        _toolCalls.FirstOrDefault(c => c.Row.Id == ledgerId)?.Row.MessageId is { } messageId ? _produced.FirstOrDefault(m => m.Id == messageId)?.Content : null;
 
     /// <summary>Model responses of this turn that asked for tools, across agents and workflow members; returns the new count.</summary>
     public int CountToolRound() => ++ToolRounds;
@@ -159,13 +195,25 @@ public sealed class Turn : IDisposable
     public IReadOnlyList<Observability.ModelUsage> Usage =>
         _usage.Select(u => new Observability.ModelUsage(u.Key.Model, u.Key.Agent, u.Value.Input, u.Value.Output)).ToList();
 
-    public void Decide(Message message, IEnumerable<RuleDecision> decisions)
+    /// <summary>A decision of a rule of the agent answering now, recorded when it is made: the commit audits every one.</summary>
+    public void Decide(RuleDecision decision) => _decisions.Add(new TurnDecision(Agent.Id, decision));
+
+    public IReadOnlyList<TurnDecision> Decisions => _decisions;
+
+    /// <summary>Decisions shown with the message they concern (its <c>metadata.rules</c>).</summary>
+    public void Annotate(Message message, IEnumerable<RuleDecision> decisions)
     {
-        if (!_decisions.TryGetValue(message, out var list)) _decisions[message] = list = [];
+        if (!_annotations.TryGetValue(message, out var list)) _annotations[message] = list = [];
         list.AddRange(decisions);
     }
 
-    public IReadOnlyList<RuleDecision>? DecisionsFor(Message message) => _decisions.GetValueOrDefault(message);
+    public IReadOnlyList<RuleDecision>? DecisionsFor(Message message) => _annotations.GetValueOrDefault(message);
+
+    /// <summary>Records something the audit log must say about this turn; stored by the commit with everything else.</summary>
+    public void Audit(Audit.AuditActor actor, string action, string target, string outcome, object? detail = null) =>
+        _audit.Add(new TurnAuditFact(actor, action, target, outcome, detail));
+
+    public IReadOnlyList<TurnAuditFact> AuditFacts => _audit;
 
     public void Finish(string finishReason) => End ??= new TurnEnd(finishReason);
 
@@ -173,7 +221,7 @@ public sealed class Turn : IDisposable
 
     public void Interrupt(string reason) => End ??= new TurnEnd(reason);
 
-    public void Hold(Approvals.Approval approval) => End ??= new TurnEnd("pending_approval", PendingApproval: approval);
+    public void Hold(Approvals.Approval approval) => End ??= new TurnEnd(TurnEnd.HeldForApproval, PendingApproval: approval);
 
     public Message NewMessage(string role, string content, string? agentId = null) => new()
     {

@@ -84,7 +84,7 @@ public sealed partial class TurnRunner(
         Turn turn;
         try
         {
-            turn = await store.BeginResumeAsync(approval, cancellationToken);
+            turn = await store.BeginResumeAsync(approval, verdict.DecidedBy, cancellationToken);
         }
         catch
         {
@@ -151,17 +151,10 @@ public sealed partial class TurnRunner(
         Exception? storeFailure = null;
         try
         {
-            if (end.Failure is { } early && !turn.ProducedAnything)
-            {
-                // Nothing happened that needs keeping: a plain problem, and the client may simply retry. What the rules
-                // decided on the way is still audited.
-                await store.SaveStagedAuditAsync();
-                ExceptionDispatchInfo.Throw(early);
-            }
-            List<Message> stored;
+            TurnDto? stored;
             try
             {
-                stored = await store.CommitAsync(turn);
+                stored = await store.CommitAsync(turn); // the one writer: messages, approval, ledger, audit, Idempotency-Key
             }
             catch (Exception e) when (e is not ApiProblemException)
             {
@@ -169,14 +162,15 @@ public sealed partial class TurnRunner(
                 LogNotStored(e, turn.Conversation.Id, end.FinishReason);
                 throw;
             }
-            if (end.Failure is { } failure) return Fail(turn, failure, events);
-            if (end.FinishReason == TurnEnd.Shutdown) return Fail(turn, ShuttingDown(), events);
+            // Nothing happened that needs keeping: a plain problem, and the client may simply retry.
+            if (stored is null) ExceptionDispatchInfo.Throw(end.Failure!);
+            if (end.Failure is { } failure) return Fail(turn, failure, stored, events);
+            if (end.FinishReason == TurnEnd.Shutdown) return Fail(turn, ShuttingDown(), stored, events);
             requestAborted.ThrowIfCancellationRequested();
-            foreach (var message in stored.Where(m => m.Role == MessageRoles.Assistant))
-                events.Emit(TurnEvent.MessageCompleted, MessageDto.From(message));
-            var dto = ToDto(turn, stored);
-            events.Emit(TurnEvent.TurnCompleted, dto);
-            return dto;
+            foreach (var message in stored.Messages.Where(m => m.Role == MessageRoles.Assistant))
+                events.Emit(TurnEvent.MessageCompleted, message);
+            events.Emit(TurnEvent.TurnCompleted, stored);
+            return stored;
         }
         finally
         {
@@ -185,7 +179,7 @@ public sealed partial class TurnRunner(
     }
 
     /// <summary>A turn that failed after producing output: stored as interrupted; a stream ends with an error event, a plain request with the problem.</summary>
-    TurnDto Fail(Turn turn, Exception failure, TurnEvents events)
+    TurnDto Fail(Turn turn, Exception failure, TurnDto stored, TurnEvents events)
     {
         if (!events.IsStreaming) ExceptionDispatchInfo.Throw(failure); // the exception handler answers (and logs the unexpected)
         // No exception handler sees a failure told as an event: an unexpected one is logged here, with its stack trace.
@@ -193,7 +187,7 @@ public sealed partial class TurnRunner(
         else LogTurnInterrupted(turn.Conversation.Id, turn.End!.FinishReason);
         var error = ErrorEvent(failure, turn.TraceId);
         events.Emit(error.Type, error.Data);
-        return ToDto(turn, []);
+        return stored;
     }
 
     static TurnEvent ErrorEvent(Exception failure, string? traceId)
@@ -217,17 +211,9 @@ public sealed partial class TurnRunner(
             : end.IsInterruption ? TurnOutcome.Interrupted
             : end.PendingApproval is not null ? TurnOutcome.PendingApproval
             : TurnOutcome.Completed;
-        return new TurnOutcome(turn.Conversation.Id, turn.ConversationAgentId, turn.Caller?.KeyId, turn.Model.Name, status, end.FinishReason,
+        return new TurnOutcome(turn.Conversation.Id, turn.ConversationAgentId, turn.Caller.KeyId, turn.Model.Name, status, end.FinishReason,
             turn.Elapsed, turn.Usage, end.Failure, turn.TraceId, activity);
     }
-
-    static TurnDto ToDto(Turn turn, List<Message> stored) =>
-        new(turn.Conversation.Id, turn.ConversationAgentId, stored.Select(MessageDto.From).ToList(),
-            new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens), turn.Model.Name)
-        {
-            Status = turn.End?.PendingApproval is null ? "completed" : "pending_approval",
-            PendingApprovalId = turn.End?.PendingApproval?.Id,
-        };
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Debug, Message = "Turn in {ConversationId} stored as interrupted ({Reason})")]
     partial void LogTurnInterrupted(string conversationId, string reason);

@@ -20,11 +20,24 @@ namespace Agentry.Conversations;
 /// </summary>
 public sealed class TurnStore(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown, Operations.ServiceDrain drain,
-    IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
+    Idempotency idempotency, AuditLog audit, IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public async Task<Turn> BeginAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenAsync(request, cancellationToken);
+        }
+        catch when (request.Idempotency is { } key)
+        {
+            await idempotency.ReleaseAsync(key); // the turn never started: nothing to replay, the client may retry
+            throw;
+        }
+    }
+
+    async Task<Turn> OpenAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         if (drain.IsDraining) throw TurnShutdown.Refused(); // the load balancer is moving the client to another instance
         var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
@@ -48,9 +61,10 @@ public sealed class TurnStore(
 
     /// <summary>
     /// Reopens the conversation a held tool call stopped, to continue it once a human has decided. The turn is the
-    /// conversation owner's (charged to and audited as that key); the approver is recorded on the approval.
+    /// conversation owner's (charged to and audited as that key); the approver is recorded on the approval. When the owner
+    /// is not a key this installation knows (the conversation predates keys), the approver is charged: never nobody.
     /// </summary>
-    public async Task<Turn> BeginResumeAsync(Approval approval, CancellationToken cancellationToken)
+    public async Task<Turn> BeginResumeAsync(Approval approval, Caller approver, CancellationToken cancellationToken)
     {
         if (drain.IsDraining) throw TurnShutdown.Refused();
         var lease = await gate.TryEnterAsync(approval.ConversationId) ?? throw Busy(approval.ConversationId);
@@ -61,7 +75,7 @@ public sealed class TurnStore(
             var agent = (await agents.FindAsync(approval.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(approval.AgentId);
             var owner = conversation.OwnerKeyId is { } ownerId && await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Id == ownerId, cancellationToken) is { } key
                 ? Caller.From(key)
-                : null;
+                : approver;
             // The held tool runs before the agent's next model call: refuse now, while the approval can still be decided
             // again, rather than after a refund went out.
             await budget.EnsureRoomAsync(owner, agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, cancellationToken);
@@ -81,11 +95,11 @@ public sealed class TurnStore(
         return new Conversation
         {
             Id = id, AgentId = request.AgentId ?? options.Value.DefaultAgent, UserId = request.UserId, CreatedAt = now, UpdatedAt = now,
-            OwnerKeyId = request.Caller?.KeyId,
+            OwnerKeyId = request.Caller.KeyId,
         };
     }
 
-    async Task<Conversation> LoadAsync(string id, Caller? caller, CancellationToken cancellationToken)
+    async Task<Conversation> LoadAsync(string id, Caller caller, CancellationToken cancellationToken)
     {
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken);
         if (conversation is null || !conversation.CanSee(caller, security.Value)) throw Problems.ConversationNotFound(id);
@@ -130,14 +144,44 @@ public sealed class TurnStore(
         && !agent.Personality.IsChoice("greeting", greeting);
 
     /// <summary>
-    /// Stores what the turn produced in one transaction, together with the audit events its steps staged. Runs without
+    /// The one writer of a turn: in one transaction it stores the messages (the last carrying the model facts), the
+    /// conversation, the held approval, the tool calls' ledger rows, the audit events derived from the turn's decisions
+    /// and facts, and completes the client's Idempotency-Key with the result. A turn that failed before producing
+    /// anything stores only its audit events and frees the key (the client may retry it); it returns null. Runs without
     /// cancellation: once the model has answered, a client that disconnects must not lose the turn.
     /// </summary>
-    public async Task<List<Message>> CommitAsync(Turn turn)
+    public async Task<TurnDto?> CommitAsync(Turn turn)
+    {
+        var end = turn.End ?? throw new InvalidOperationException("A turn is committed once it has ended.");
+        var keep = !(end.Failure is not null && !turn.ProducedAnything);
+        var stored = keep ? Stage(turn, end) : [];
+        var dto = keep ? TurnDto.From(turn, stored) : null;
+        db.AuditOutbox.AddRange(TurnAudit.Events(turn, audit));
+        try
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
+            await db.SaveChangesAsync(CancellationToken.None);
+            if (turn.Idempotency is { } key)
+            {
+                if (dto is null) await idempotency.ReleaseAsync(key);
+                else await idempotency.CompleteAsync(key, dto);
+            }
+            await transaction.CommitAsync(CancellationToken.None);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            db.ChangeTracker.Clear();
+            throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
+                $"Conversation '{turn.Conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
+        }
+        return dto;
+    }
+
+    /// <summary>Adds what the turn produced to the unit of work; returns its messages in order.</summary>
+    List<Message> Stage(Turn turn, TurnEnd end)
     {
         var now = time.GetUtcNow();
         var conversation = turn.Conversation;
-        var end = turn.End ?? throw new InvalidOperationException("A turn is committed once it has ended.");
         var stored = turn.Produced.ToList();
 
         // Every turn ends with one assistant message carrying the model facts, even when the model said nothing.
@@ -155,7 +199,7 @@ public sealed class TurnStore(
         {
             message.Sequence = ++sequence;
             message.CreatedAt = now;
-            if (turn.DecisionsFor(message) is { } decisions)
+            if (turn.DecisionsFor(message) is { Count: > 0 } decisions)
             {
                 var metadata = message.Metadata is null ? new JsonObject() : JsonNode.Parse(message.Metadata)!.AsObject();
                 metadata["rules"] = JsonSerializer.SerializeToNode(decisions, Json);
@@ -167,29 +211,20 @@ public sealed class TurnStore(
         conversation.AgentId = turn.ConversationAgentId;
         if (turn.IsNew) db.Conversations.Add(conversation);
         db.Messages.AddRange(stored);
-        try
+        if (end.PendingApproval is { } held) db.Approvals.Add(held);
+        foreach (var (row, reserved) in turn.ToolCalls)
         {
-            await db.SaveChangesAsync(CancellationToken.None);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            db.ChangeTracker.Clear();
-            throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
-                $"Conversation '{conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
+            if (!reserved)
+            {
+                db.ToolCalls.Add(row);
+                continue;
+            }
+            // Reserved before the tool ran: the row is there; the commit says how the call ended.
+            db.ToolCalls.Attach(row);
+            db.Entry(row).Property(c => c.Outcome).IsModified = true;
+            db.Entry(row).Property(c => c.MessageId).IsModified = true;
         }
         return stored;
-    }
-
-    /// <summary>
-    /// A turn that failed before producing anything stores nothing, except the audit events its steps staged (a rule
-    /// that redacted or flagged the message still fired).
-    /// </summary>
-    public async Task SaveStagedAuditAsync()
-    {
-        var others = db.ChangeTracker.Entries().Where(e => e.Entity is not AuditOutboxEntry && e.State is not (EntityState.Unchanged or EntityState.Detached)).ToList();
-        if (!db.ChangeTracker.Entries<AuditOutboxEntry>().Any(e => e.State == EntityState.Added)) return;
-        foreach (var entry in others) entry.State = EntityState.Detached;
-        await db.SaveChangesAsync(CancellationToken.None);
     }
 
     static ApiProblemException Busy(string conversationId) =>

@@ -26,6 +26,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<IdempotentRequest> IdempotentRequests => Set<IdempotentRequest>();
     public DbSet<Memory.StoredEmbedding> Embeddings => Set<Memory.StoredEmbedding>();
     public DbSet<Mcp.StoredMcpServer> McpServers => Set<Mcp.StoredMcpServer>();
+    public DbSet<Tools.ToolCall> ToolCalls => Set<Tools.ToolCall>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -84,15 +85,34 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             m.Property(x => x.Name).HasMaxLength(32);
         });
 
+        model.Entity<Tools.ToolCall>(t =>
+        {
+            t.HasKey(x => x.Id);
+            t.Property(x => x.Id).HasMaxLength(40);
+            t.Property(x => x.ConversationId).HasMaxLength(40);
+            t.Property(x => x.UserId).HasMaxLength(128);
+            t.Property(x => x.KeyId).HasMaxLength(40);
+            t.Property(x => x.AgentId).HasMaxLength(64);
+            t.Property(x => x.Tool).HasMaxLength(200);
+            t.Property(x => x.CallId).HasMaxLength(128);
+            t.Property(x => x.Outcome).HasMaxLength(32);
+            t.Property(x => x.MessageId).HasMaxLength(40);
+            t.Property(x => x.Amount).HasPrecision(28, 8);
+            // The policy's three totals: per conversation, per user per day, per key per day (Tools/ToolLedger.cs).
+            t.HasIndex(x => new { x.Tool, x.ConversationId }).HasDatabaseName("ix_tool_calls_conversation");
+            t.HasIndex(x => new { x.Tool, x.UserId, x.CreatedAt }).HasDatabaseName("ix_tool_calls_user");
+            t.HasIndex(x => new { x.Tool, x.KeyId, x.CreatedAt }).HasDatabaseName("ix_tool_calls_key");
+        });
+
         model.Entity<Approval>(a =>
         {
             a.HasKey(x => x.Id);
             a.Property(x => x.Id).HasMaxLength(40);
             a.Property(x => x.ConversationId).HasMaxLength(40);
             a.Property(x => x.AgentId).HasMaxLength(64);
-            a.Property(x => x.ToolName).HasMaxLength(128);
+            a.Property(x => x.ToolName).HasMaxLength(200);
             a.Property(x => x.CallId).HasMaxLength(128);
-            a.Property(x => x.RuleId).HasMaxLength(64);
+            a.Property(x => x.RuleId).HasMaxLength(250); // tool-policy:mcp:SERVER/TOOL
             a.Property(x => x.Status).HasMaxLength(16);
             a.Property(x => x.DecidedBy).HasMaxLength(64);
             a.Property(x => x.Note).HasMaxLength(1000);

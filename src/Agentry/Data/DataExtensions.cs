@@ -1,3 +1,4 @@
+using Agentry.Operations;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -19,14 +20,16 @@ public enum SharedLock : long
     Migrations = 720105,
     /// <summary>Taking the scheduled backup: one instance at a time.</summary>
     Backup = 720104,
+    /// <summary>Checking a tool call against its policy's totals and reserving it (one lock per tool name).</summary>
+    ToolCalls = 720106,
 }
 
 public static class DataExtensions
 {
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<DataOptions>().BindSettings(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RedisOptions>().BindSettings(RedisOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<SharedState>();
         // The provider is chosen once, from configuration, before the host is built: each has its own context type and migrations.
         var options = builder.Configuration.GetSection(DataOptions.Section).Get<DataOptions>() ?? new DataOptions();
@@ -54,6 +57,19 @@ public static class DataExtensions
     {
         if (db.IsSqlite()) return;
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({(long)name})", cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="LockAsync(AgentryDbContext, SharedLock, CancellationToken)"/>, for one item of a kind (a tool by
+    /// name): PostgreSQL's two-key advisory lock, the second key a stable hash of <paramref name="item"/>. SQLite's
+    /// transactions take its one write lock when they begin (Microsoft.Data.Sqlite begins IMMEDIATE), which serialises
+    /// the read-check-write on its own.
+    /// </summary>
+    public static async Task LockAsync(this AgentryDbContext db, SharedLock name, string item, CancellationToken cancellationToken)
+    {
+        if (db.IsSqlite()) return;
+        var key = BitConverter.ToInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(item)), 0);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({(int)name}, {key})", cancellationToken);
     }
 
     public static string SqliteConnectionString(DataOptions options, string contentRoot)

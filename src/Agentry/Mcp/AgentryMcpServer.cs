@@ -58,11 +58,15 @@ public static class AgentryMcpServer
             return Result(JsonSerializer.Serialize(list), JsonSerializer.SerializeToElement(new { agents = list }));
         }
         if (!name.StartsWith(AskPrefix, StringComparison.Ordinal)) return Error($"There is no tool named '{name}'. Call {ListAgents}, or tools/list.");
-        if (String(arguments, "message") is not { Length: > 0 } message) return Error("'message' is required: the text to send to the agent.");
+        // The same checks as POST /v1/chat: this is another door to the same turn.
         var conversationId = String(arguments, "conversationId");
-        var http = services.GetRequiredService<IHttpContextAccessor>().HttpContext;
-        var turnRequest = new TurnRequest(conversationId, message, conversationId is null ? name[AskPrefix.Length..] : null, String(arguments, "userId"),
-            http?.GetCaller(), System.Diagnostics.Activity.Current?.TraceId.ToString());
+        var chat = new ChatRequest(String(arguments, "message") ?? "", conversationId is null ? name[AskPrefix.Length..] : null, conversationId, String(arguments, "userId"), null);
+        var errors = new ValidationErrors();
+        chat.Validate(errors);
+        if (!errors.IsEmpty) return Error("Invalid arguments: " + string.Join(" ", errors.ToDictionary().Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")));
+        // /mcp requires a key (Policies.Chat); a call that reached here without one is refused, never run as nobody.
+        if (services.GetRequiredService<IHttpContextAccessor>().HttpContext?.GetCaller() is not { } caller) return Error("This call is not authenticated.");
+        var turnRequest = new TurnRequest(chat.ConversationId, chat.Message, chat.AgentId, chat.UserId, caller, System.Diagnostics.Activity.Current?.TraceId.ToString());
         try
         {
             var runner = services.GetRequiredService<TurnRunner>();

@@ -1,4 +1,5 @@
 using Agentry.Data;
+using Agentry.Operations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using ModelContextProtocol.AspNetCore;
@@ -9,7 +10,7 @@ public static class McpExtensions
 {
     public static IHostApplicationBuilder AddMcp(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<McpOptions>().BindConfiguration(McpOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<McpOptions>().BindSettings(McpOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<McpOptions>, McpOptionsValidator>();
         // Secrets of servers added through the API are encrypted; the key ring is in the database, so every instance
         // can read what another stored, and a restored backup still decrypts.

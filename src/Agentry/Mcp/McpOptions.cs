@@ -33,6 +33,7 @@ public sealed class McpServerSettings
     /// <summary><c>stdio</c> (a local process Agentry starts) or <c>http</c> (Streamable HTTP).</summary>
     public string Transport { get; set; } = McpTransports.Stdio;
     public string? Command { get; set; }
+    [Operations.WholeItems]
     public List<string> Args { get; set; } = [];
     /// <summary>Variables for a stdio server on top of a safe minimum (PATH, HOME, …); Agentry's own environment is not passed on. <c>${env:NAME}</c> reads NAME from Agentry's environment.</summary>
     public Dictionary<string, string> Env { get; set; } = new(StringComparer.Ordinal);

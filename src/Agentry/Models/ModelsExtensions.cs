@@ -1,3 +1,4 @@
+using Agentry.Operations;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
@@ -13,7 +14,7 @@ public static partial class ModelsExtensions
 
     public static IHostApplicationBuilder AddModels(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ModelOptions>().BindConfiguration(ModelOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<ModelOptions>().BindSettings(ModelOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddSingleton<ModelInvoker>();

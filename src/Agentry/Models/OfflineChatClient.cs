@@ -17,6 +17,17 @@ public sealed class OfflineChatClient : IChatClient
     public const string ModelId = ModelOptions.Offline;
     static readonly ChatClientMetadata Metadata = new("agentry-offline", defaultModelId: ModelId);
 
+    /// <summary>
+    /// Whether <paramref name="text"/> is a directive (/tool, /handoff) this model obeys, when <paramref name="client"/>
+    /// is this model: it is addressed to the agent it was sent to, so routing must not move it elsewhere first.
+    /// </summary>
+    public static bool IsDirectiveFor(IChatClient client, string text) =>
+        client.GetService<OfflineChatClient>() is not null && (IsToolDirective(text) || IsHandoffDirective(text));
+
+    static bool IsToolDirective(string text) => text.StartsWith("/tool", StringComparison.OrdinalIgnoreCase);
+
+    static bool IsHandoffDirective(string text) => text.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase);
+
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -73,8 +84,8 @@ public sealed class OfflineChatClient : IChatClient
         // A directive is for the agent it was sent to; an agent that just received the conversation answers instead.
         if (!persona.JustHandedOff)
         {
-            if (user.StartsWith("/tool", StringComparison.OrdinalIgnoreCase)) return ToolDirective(user, options);
-            if (user.StartsWith("/handoff", StringComparison.OrdinalIgnoreCase)) return HandoffDirective(user, options);
+            if (IsToolDirective(user)) return ToolDirective(user, options);
+            if (IsHandoffDirective(user)) return HandoffDirective(user, options);
         }
 
         var firstReply = !history.Any(m => m.Role == ChatRole.Assistant) && !persona.JustHandedOff;

@@ -1,5 +1,6 @@
 using System.Net;
 using Agentry.Audit;
+using Agentry.Operations;
 using Agentry.Security;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,7 @@ public static class ObservabilityExtensions
 
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section).ValidateOnStart()
+        builder.Services.AddOptions<ObservabilityOptions>().BindSettings(ObservabilityOptions.Section).ValidateOnStart()
             .Validate(o => (o.MetricsAllowedNetworks ?? []).All(n => n == "none" || IPNetwork.TryParse(n, out _)),
                 "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.");
         var options = builder.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
@@ -58,7 +59,7 @@ public static class ObservabilityExtensions
 
         builder.Services.AddSingleton<AgentryTelemetry>();
         builder.Services.AddSingleton<ErrorTracker>();
-        builder.Services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<AnalyticsOptions>().BindSettings(AnalyticsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<ModelPrices>();
         builder.Services.AddSingleton<Analytics>();
         // One report per turn: telemetry first, then these consumers of the same outcome.
@@ -67,7 +68,7 @@ public static class ObservabilityExtensions
         builder.Services.AddSingleton<ITurnOutcomeListener>(services => services.GetRequiredService<SystemMonitor>());
         builder.Services.AddSingleton<ITurnOutcomeListener>(services => services.GetRequiredService<ErrorTracker>());
         builder.Services.AddHostedService<AnalyticsFlusher>();
-        builder.Services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section).ValidateOnStart()
+        builder.Services.AddOptions<MonitoringOptions>().BindSettings(MonitoringOptions.Section).ValidateOnStart()
             .Validate(o => o.EffectiveAlerts.All(a => ResourceSample.Metrics.Contains(a.Metric) && (a.Above is not null || a.Below is not null) && a.RaiseAfter >= 1 && a.ClearAfter >= 1),
                 $"Monitoring:Alerts: each needs a Metric ({string.Join(", ", ResourceSample.Metrics)}), Above or Below, and RaiseAfter/ClearAfter of at least 1.")
             .Validate(o => o.SampleInterval > TimeSpan.Zero, "Monitoring:SampleInterval must be positive.");

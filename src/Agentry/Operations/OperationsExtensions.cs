@@ -16,10 +16,10 @@ public static partial class OperationsExtensions
 
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section).ValidateOnStart();
-        builder.Services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<HealthOptions>().BindSettings(HealthOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<DrainOptions>().BindSettings(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ServiceDrain>();
-        builder.Services.AddOptions<Backups.BackupOptions>().BindConfiguration(Backups.BackupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Backups.BackupOptions>().BindSettings(Backups.BackupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<Backups.Backups>();
         builder.Services.AddHostedService<Backups.BackupScheduler>();
         builder.Services.AddScoped<Transfers.AgentTransfer>();

@@ -13,6 +13,7 @@ public static partial class StartupFailure
     public static string? Describe(Exception exception) => Unwrap(exception) switch
     {
         OptionsValidationException invalid => "Invalid setting: " + string.Join(" ", invalid.Failures.Select(f => Name(f, invalid.OptionsType))),
+        StartupException startup => startup.Message,
         InvalidOperationException { Message: var m } when m.StartsWith("Agent files in", StringComparison.Ordinal) || m.Contains("configuration value", StringComparison.Ordinal)
             || m.StartsWith("Security:", StringComparison.Ordinal) => m,
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException, Message: var m } =>

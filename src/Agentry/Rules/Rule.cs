@@ -26,6 +26,9 @@ public static class RuleActions
     public const string Deny = "deny";
     public const string RequireApproval = "require-approval";
 
+    /// <summary>The <c>escalateTo</c> that asks a person to take over, rather than another agent.</summary>
+    public const string HumanTarget = "human";
+
     public static readonly IReadOnlyDictionary<string, string[]> ByStage = new Dictionary<string, string[]>
     {
         [RuleStages.Input] = [Block, Redact, Rewrite, Escalate, Flag],
@@ -97,7 +100,7 @@ public sealed record AgentRule
         if (Action == RuleActions.Block && string.IsNullOrWhiteSpace(Reply)) errors.Add($"{path}.reply", "A block rule needs the reply to give instead.");
         if (Action is RuleActions.Append && string.IsNullOrWhiteSpace(Text)) errors.Add($"{path}.text", "An append rule needs the text to append.");
         if (Action is RuleActions.Rewrite && Text is null) errors.Add($"{path}.text", "A rewrite rule needs the replacement text.");
-        if (Action == RuleActions.Escalate && !(EscalateTo == "human" || ValidationErrors.IsSlug(EscalateTo)))
+        if (Action == RuleActions.Escalate && !(EscalateTo == RuleActions.HumanTarget || ValidationErrors.IsSlug(EscalateTo)))
             errors.Add($"{path}.escalateTo", "Must be an agent id or 'human'.");
         errors.MaxLength($"{path}.reply", Reply, 2_000);
         errors.MaxLength($"{path}.text", Text, 2_000);

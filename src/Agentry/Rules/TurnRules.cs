@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Agentry.Agents;
 using Agentry.Audit;
 using Agentry.Conversations;
-using Agentry.Data;
 using Agentry.Observability;
 using Microsoft.Extensions.AI;
 
@@ -17,9 +16,9 @@ public sealed record InputVerdict(AgentRule? Escalation)
 /// <summary>
 /// The business rules at each point of a turn: input rules on the user's message, output rules on each reply, tool
 /// rules on each call. Every decision becomes an SSE event, part of the message it concerns, a metric, a span event and
-/// an audit event stored with the turn.
+/// a fact on the turn, which its commit audits (Conversations/TurnAudit.cs).
 /// </summary>
-public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog audit, AgentryDbContext db, AgentryTelemetry telemetry)
+public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AgentryTelemetry telemetry)
 {
     /// <summary>With output rules a streamed reply is held back until they have run, so the user sees only the checked text.</summary>
     public bool HoldsOutputBack(AgentDefinition agent) => agents.EnforcedRules(agent).Any(r => r.Stage == RuleStages.Output);
@@ -42,8 +41,8 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
             turn.AddReply(blocked.Reply!);
             turn.Finish("rule_blocked");
         }
-        if (verdict.Escalation is { EscalateTo: "human" } toHuman)
-            audit.Stage(db, AuditActor.For(turn.Caller), "conversation.escalated", $"conversation:{turn.Conversation.Id}", "pending-human",
+        if (verdict.Escalation is { EscalateTo: RuleActions.HumanTarget } toHuman)
+            turn.Audit(AuditActor.For(turn.Caller), AuditActions.ConversationEscalated, $"conversation:{turn.Conversation.Id}", "pending-human",
                 new { rule = toHuman.Id, agentId = turn.Agent.Id });
         return new InputVerdict(verdict.Escalation);
     }
@@ -78,7 +77,7 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
         return (outcome with { ResultForModel = verdict.Text }, verdict.Decisions);
     }
 
-    /// <summary>Tool rules on a call: allowed, denied, or held for a human. The decisions are recorded with the tool's message.</summary>
+    /// <summary>Tool rules on a call: allowed, denied, or held for a human. The decisions are shown with the tool's message.</summary>
     public ToolVerdict CheckTool(Turn turn, FunctionCallContent call, TurnEvents events)
     {
         var verdict = engine.CheckTool(agents.EnforcedRules(turn.Agent), call.Name, call.Arguments);
@@ -89,7 +88,7 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
     void Record(Turn turn, Message message, IReadOnlyList<RuleDecision> decisions, TurnEvents events)
     {
         if (decisions.Count == 0) return;
-        turn.Decide(message, decisions);
+        turn.Annotate(message, decisions);
         foreach (var decision in decisions) Report(turn, decision, events);
     }
 
@@ -98,8 +97,7 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AuditLog a
         telemetry.RuleDecided(decision.Rule, decision.Stage, decision.Action);
         Activity.Current?.AddEvent(new ActivityEvent("agentry.rule",
             tags: new ActivityTagsCollection { ["rule"] = decision.Rule, ["stage"] = decision.Stage, ["action"] = decision.Action }));
-        audit.Stage(db, AuditActor.For(turn.Caller), $"rule.{decision.Action}", $"agent:{turn.Agent.Id}", decision.Action,
-            new { rule = decision.Rule, decision.Stage, decision.Detail, conversationId = turn.Conversation.Id });
+        turn.Decide(decision);
         events.Emit(TurnEvent.Rule, new { agentId = turn.Agent.Id, rule = decision.Rule, stage = decision.Stage, action = decision.Action, detail = decision.Detail });
     }
 }

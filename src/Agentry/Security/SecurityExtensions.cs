@@ -1,4 +1,5 @@
 using Agentry.Data;
+using Agentry.Operations;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
@@ -11,9 +12,9 @@ public static class SecurityExtensions
 
     public static IHostApplicationBuilder AddSecurity(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<SecurityOptions>().BindSettings(SecurityOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
-        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindSettings(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>()); // listens for revocations from other instances

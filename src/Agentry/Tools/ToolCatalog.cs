@@ -12,8 +12,25 @@ namespace Agentry.Tools;
 
 public sealed record ToolInfo(string Name, string Description, bool Enabled, JsonElement Parameters, IReadOnlyList<string> Agents);
 
-/// <summary>What a tool call needs to know about the turn it runs in.</summary>
-public sealed record ToolContext(string ConversationId, string AgentId, string? CallerKeyId);
+/// <summary>
+/// What a tool call needs to know about the turn it runs in, and where it reports what it did for the audit log (a
+/// refund filed): the turn stores those events with its result, in the same transaction (no tool writes on its own).
+/// </summary>
+public sealed class ToolContext(string conversationId, string agentId, string keyId)
+{
+    readonly List<ToolEffect> _effects = [];
+
+    public string ConversationId => conversationId;
+    public string AgentId => agentId;
+    /// <summary>The API key the turn is charged to.</summary>
+    public string KeyId => keyId;
+    public IReadOnlyList<ToolEffect> Effects => _effects;
+
+    public void Audit(string action, string target, string outcome, object? detail) => _effects.Add(new ToolEffect(action, target, outcome, detail));
+}
+
+/// <summary>An audit event a tool reported about its own effect.</summary>
+public sealed record ToolEffect(string Action, string Target, string Outcome, object? Detail);
 
 /// <summary>
 /// The built-in tools an agent can enable by name in its <c>tools</c> list. Each is an <see cref="AIFunction"/>;
@@ -22,6 +39,9 @@ public sealed record ToolContext(string ConversationId, string AgentId, string? 
 public sealed class ToolCatalog
 {
     public const string ContextKey = "agentry.tool-context";
+
+    /// <summary>The built-in tools' names, known before the catalog is built (settings are checked against them at start).</summary>
+    public static readonly IReadOnlyList<string> BuiltInNames = ["calculator", "conversation_search", "current_time", "escalate_to_human", "http_get", "refund"];
     readonly Dictionary<string, AIFunction> _tools;
     readonly ToolOptions _options;
 
@@ -48,7 +68,14 @@ public sealed class ToolCatalog
                 "Fetches a web page or API response (text, at most 64 KB) from an allowed host."),
         ];
         _tools = tools.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        if (!_tools.Keys.Order(StringComparer.Ordinal).SequenceEqual(BuiltInNames)) throw new InvalidOperationException("ToolCatalog.BuiltInNames is out of date.");
     }
+
+    /// <summary>Why a tool policy cannot name <paramref name="name"/>, or null: a built-in, or one tool of an MCP server (<c>mcp:SERVER/TOOL</c>).</summary>
+    public static string? PolicyTargetProblem(string name) =>
+        BuiltInNames.Contains(name) ? null
+        : Mcp.McpToolNames.TryParse(name, out _, out var tool) ? tool == Mcp.McpToolNames.AllTools ? "a policy names one tool, not all of a server's (*)." : null
+        : $"there is no built-in tool named '{name}' ({string.Join(", ", BuiltInNames)}); a tool of an MCP server is named mcp:SERVER/TOOL.";
 
     /// <summary>Whether an agent may name it: a built-in tool, or a tool (or <c>*</c>) of a configured MCP server, connected or not.</summary>
     public bool Exists(string name) =>
@@ -106,10 +133,7 @@ public sealed class ToolCatalog
     static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)
     {
         var context = (ToolContext)arguments.Context![ContextKey]!;
-        // Staged in the turn's unit of work: stored with the turn that asked for it.
-        arguments.Services!.GetRequiredService<AuditLog>().Stage(arguments.Services!.GetRequiredService<AgentryDbContext>(),
-            AuditActor.ForKey(context.CallerKeyId),
-            "conversation.escalated", $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
+        context.Audit(AuditActions.ConversationEscalated, $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
         return "A human colleague has been asked to take over this conversation.";
     }
 
@@ -119,9 +143,7 @@ public sealed class ToolCatalog
         var context = (ToolContext)arguments.Context![ContextKey]!;
         var reference = $"RF-{Guid.CreateVersion7().ToString("N")[^8..].ToUpperInvariant()}";
         // Recorded in the audit log, the system of record for the finance team until a payment system is connected (MCP).
-        arguments.Services!.GetRequiredService<AuditLog>().Stage(arguments.Services!.GetRequiredService<AgentryDbContext>(),
-            AuditActor.ForKey(context.CallerKeyId),
-            "refund.requested", $"conversation:{context.ConversationId}", "success", new { reference, amount, reason, context.AgentId });
+        context.Audit(AuditActions.RefundRequested, $"conversation:{context.ConversationId}", "success", new { reference, amount, reason, context.AgentId });
         return $"Refund request {reference} for {amount.ToString(CultureInfo.InvariantCulture)} filed; the finance team pays it within 5 business days.";
     }
 

@@ -5,28 +5,6 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Tools;
 
-/// <summary>How a tool call ended. <see cref="ResultForModel"/> is what the model sees; errors are results too.</summary>
-public sealed record ToolOutcome(string Outcome, string ResultForModel, int DurationMs)
-{
-    public const string Success = "success";
-    public const string Error = "error";
-    public const string Timeout = "timeout";
-    public const string Denied = "denied";
-    public const string UnknownTool = "unknown-tool";
-    public const string LimitReached = "limit-reached";
-    /// <summary>A side-effecting call repeated with the same arguments in a conversation: the first result, not a second effect.</summary>
-    public const string AlreadyDone = "already-done";
-    /// <summary>The tool ran, but an input rule (checkToolResults) kept its result from the model.</summary>
-    public const string Withheld = "withheld";
-
-    /// <summary>Whether the text came from the tool (its answer or its error), as opposed to Agentry saying why it did not run.</summary>
-    public bool FromTool => Outcome is Success or Error or AlreadyDone;
-
-    /// <summary>The result as the model receives it: the tool's own text fenced as data (Conversations/Context/UntrustedData.cs).</summary>
-    public FunctionResultContent ForModel(FunctionCallContent call) =>
-        new(call.CallId, FromTool ? Conversations.Context.UntrustedData.Wrap($"tool {call.Name}", ResultForModel) : ResultForModel);
-}
-
 /// <summary>
 /// Runs one tool call with the per-tool timeout and result-size cap. A failing tool never fails the turn: the
 /// model receives "Error: …" and decides what to tell the user.

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
@@ -97,5 +98,41 @@ public sealed class HandoffTests
         Assert.Equal("billing", (string?)turn["agentId"]);
         var refused = openAi.Requests[1].Messages.Single(m => (string?)m!["role"] == "tool");
         Assert.Contains("not one of this agent's handoff targets", FakeRequest.Text(refused));
+    }
+
+    static object Escalate(string id, string keyword, string to) =>
+        new { id, description = $"{keyword} goes to {to}", stage = "input", when = new { keywords = new[] { keyword } }, action = "escalate", escalateTo = to };
+
+    [Fact]
+    public async Task The_escalation_rule_of_an_agent_that_takes_over_hands_the_turn_on_again()
+    {
+        await using var app = new AgentryApp();
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/specialist", new { name = "Specialist" }), HttpStatusCode.Created);
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/desk", new { name = "Desk", rules = new[] { Escalate("disputes", "dispute", "specialist") } }),
+            HttpStatusCode.Created);
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/front", new { name = "Front", rules = new[] { Escalate("invoices", "invoice", "desk") } }),
+            HttpStatusCode.Created);
+
+        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "I dispute this invoice", agentId = "front" }));
+        Assert.Equal("specialist", (string?)turn["agentId"]);
+        var messages = turn["messages"]!.AsArray();
+        Assert.Equal(["user", "handoff", "handoff", "assistant"], messages.Select(m => (string)m!["role"]!).ToArray());
+        Assert.Equal("desk", (string?)messages[1]!["metadata"]!["to"]);
+        Assert.Equal("specialist", (string?)messages[2]!["metadata"]!["to"]);
+        Assert.Equal("specialist", (string?)messages[3]!["agentId"]);
+    }
+
+    [Fact]
+    public async Task Agents_escalating_to_each_other_stop_at_the_per_turn_handoff_limit()
+    {
+        await using var app = new AgentryApp(settings: new() { ["Conversations:MaxHandoffsPerTurn"] = "3" });
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/ping", new { name = "Ping", rules = new[] { Escalate("to-pong", "ball", "pong") } }),
+            HttpStatusCode.Created);
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/pong", new { name = "Pong", rules = new[] { Escalate("to-ping", "ball", "ping") } }),
+            HttpStatusCode.Created);
+        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "the ball", agentId = "ping" }));
+        var roles = turn["messages"]!.AsArray().Select(m => (string)m!["role"]!).ToArray();
+        Assert.Equal(["user", "handoff", "handoff", "handoff", "assistant"], roles);
+        Assert.Equal("pong", (string?)turn["agentId"]);
     }
 }

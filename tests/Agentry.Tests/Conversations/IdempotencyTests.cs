@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Agentry.Api;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Agentry.Tests.Conversations;
 
@@ -84,5 +85,87 @@ public sealed class IdempotencyTests
         var first = await Http.JsonAsync(await one.SendAsync(Chat(body, "shared-name")));
         var second = await Http.JsonAsync(await two.SendAsync(Chat(body, "shared-name")));
         Assert.NotEqual((string?)first["conversationId"], (string?)second["conversationId"]);
+    }
+
+    static async Task<int> RefundsAsync(AgentryApp app)
+    {
+        await Wait.UntilAsync(async () => Convert.ToInt64(await TestDatabase.ScalarAsync(app.DataDirectory, "SELECT count(*) FROM audit_outbox"),
+            System.Globalization.CultureInfo.InvariantCulture) == 0, because: "staged audit events are chained");
+        return (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested")))["data"]!.AsArray().Count;
+    }
+
+    [Fact]
+    public async Task A_turn_that_ran_a_tool_and_then_failed_is_replayed_not_run_again()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:MaxRetries"] = "0" });
+        // The refund is filed, then the provider fails before the agent can say so.
+        openAi.Enqueue(FakeReply.CallTool("refund", "{\"amount\": 40, \"reason\": \"late\"}"), FakeReply.Fail(500));
+        var body = new { message = "please refund my late order", agentId = "billing" };
+        await Http.ProblemAsync(await app.Client.SendAsync(Chat(body, "refund-then-fail")), 502, ProblemTypes.UpstreamError);
+
+        var retry = await app.Client.SendAsync(Chat(body, "refund-then-fail"));
+        await Http.ExpectAsync(retry, HttpStatusCode.OK);
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        var replayed = await Http.JsonAsync(retry);
+        Assert.Equal("interrupted", (string?)replayed["status"]);
+        Assert.StartsWith("Refund request RF-", (string?)replayed["messages"]!.AsArray().Single(m => (string?)m!["role"] == "tool")!["content"]);
+        Assert.Equal(2, openAi.Requests.Count); // the retry ran nothing
+        Assert.Equal(1, await RefundsAsync(app));
+    }
+
+    [Fact]
+    public async Task A_streaming_client_that_left_after_the_tool_ran_gets_the_stored_turn_on_retry()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var answer = new TaskCompletionSource();
+        openAi.Enqueue(FakeReply.CallTool("refund", "{\"amount\": 40, \"reason\": \"late\"}"), new FakeReply { Text = "Your refund is filed.", Gate = answer.Task });
+        var body = new { message = "please refund my late order", agentId = "billing" };
+        using (var leaving = new CancellationTokenSource())
+        {
+            using var stream = await app.Client.SendAsync(Chat(body, "refund-then-leave", stream: true), HttpCompletionOption.ResponseHeadersRead, leaving.Token);
+            await foreach (var e in Sse.ReadAsync(stream, leaving.Token))
+                if (e.Type == "tool.result") break; // the refund ran; the client goes away before the answer
+        }
+        // Agentry cuts the model's answer short when its client leaves: the turn ends interrupted, with the refund stored.
+        await Wait.UntilAsync(() => openAi.AbortedRequests == 1, because: "the turn stops answering the client that left");
+        answer.SetResult();
+        var conversation = "";
+        await Wait.UntilAsync(async () =>
+        {
+            var retry = await app.Client.SendAsync(Chat(body, "refund-then-leave"));
+            if (retry.StatusCode == HttpStatusCode.Conflict) return false; // the turn is still storing what it did
+            await Http.ExpectAsync(retry, HttpStatusCode.OK);
+            Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+            var replayed = await Http.JsonAsync(retry);
+            Assert.Equal("interrupted", (string?)replayed["status"]);
+            conversation = (string)replayed["conversationId"]!;
+            return true;
+        }, because: "the retry replays the stored turn");
+        Assert.Equal(1, await RefundsAsync(app));
+        Assert.Contains(await app.MessagesAsync(conversation), m => (string?)m!["role"] == "tool");
+    }
+
+    [Fact]
+    public async Task A_key_whose_request_died_before_storing_anything_is_taken_over_after_the_in_progress_timeout()
+    {
+        await using var app = new AgentryApp();
+        var body = new { message = "hello", agentId = "support" };
+        // What an instance killed mid-turn leaves: the key claimed, no result, and nobody left to free it.
+        var admin = (string)(await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/keys")))["data"]![0]!["id"]!;
+        var started = DateTimeOffset.UtcNow - Agentry.Conversations.Idempotency.InProgressTimeout - TimeSpan.FromMinutes(1);
+        await using (var scope = app.Service<IServiceScopeFactory>().CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Agentry.Data.AgentryDbContext>();
+            db.IdempotentRequests.Add(new Agentry.Conversations.IdempotentRequest
+            {
+                Owner = admin, Key = "crashed", RequestHash = "whatever it was", CreatedAt = started, ExpiresAt = started.AddHours(24),
+            });
+            await db.SaveChangesAsync();
+        }
+        var retried = await app.Client.SendAsync(Chat(body, "crashed"));
+        await Http.ExpectAsync(retried, HttpStatusCode.OK);
+        Assert.False(retried.Headers.Contains("Idempotent-Replayed"));
     }
 }

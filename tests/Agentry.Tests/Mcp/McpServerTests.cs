@@ -67,7 +67,16 @@ public sealed class McpServerTests
         // Bad input is a tool error the client's model can read, never a protocol failure.
         var missing = await client.CallToolAsync("ask_concierge", new Dictionary<string, object?>());
         Assert.True(missing.IsError);
-        Assert.Contains("'message' is required", Text(missing));
+        Assert.Contains("message: Required.", Text(missing));
+        // The same request checks as POST /v1/chat: the 32,000-character cap, the userId length, no NUL.
+        var tooLong = await client.CallToolAsync("ask_concierge", new Dictionary<string, object?> { ["message"] = new string('x', 32_001) });
+        Assert.True(tooLong.IsError);
+        Assert.Contains("message: Must be at most 32000 characters", Text(tooLong));
+        var badUser = await client.CallToolAsync("ask_concierge", new Dictionary<string, object?> { ["message"] = "hi", ["userId"] = new string('u', 129) });
+        Assert.Contains("userId: Must be at most 128 characters", Text(badUser));
+        var nul = await client.CallToolAsync("ask_concierge", new Dictionary<string, object?> { ["message"] = "a\0b" });
+        Assert.True(nul.IsError);
+        Assert.Contains("NUL", Text(nul));
         var unknown = await client.CallToolAsync("ask_nobody", new Dictionary<string, object?> { ["message"] = "hi" });
         Assert.True(unknown.IsError);
         Assert.Contains("nobody", Text(unknown));

@@ -106,6 +106,30 @@ public sealed partial class TelemetryTests
         Assert.StartsWith("text/plain", scrape.Content.Headers.ContentType?.MediaType);
     }
 
+    /// <summary>The form the docs show and operators write first: one value, as an environment variable or a command-line setting.</summary>
+    [Fact]
+    public async Task A_list_setting_written_as_one_value_is_a_list_not_ignored()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-metrics-").FullName;
+        try
+        {
+            await using (var service = new AgentryProcess(folder, new() { ["Observability:MetricsAllowedNetworks"] = "none" }))
+            {
+                var client = await service.StartedAsync(apiKey: null);
+                Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/metrics")).StatusCode); // not open to this machine any more
+            }
+            await using var several = new AgentryApp(settings: new() { ["Observability:MetricsAllowedNetworks"] = "10.99.0.0/16, 10.98.0.0/16" });
+            Assert.Equal(HttpStatusCode.Unauthorized, (await several.CreateApiClient(null).GetAsync("/metrics")).StatusCode);
+            var options = several.Service<Microsoft.Extensions.Options.IOptions<Agentry.Observability.ObservabilityOptions>>().Value;
+            Assert.Equal(["10.99.0.0/16", "10.98.0.0/16"], options.MetricsAllowedNetworks!);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_turn_with_a_handoff_and_a_tool_call_is_one_trace_with_nested_spans()
     {

@@ -72,6 +72,11 @@ public sealed class ConfigurationTests
     [InlineData("Models:Resilience:MaxRetries", "many", "Models:Resilience:MaxRetries")]
     [InlineData("Data:Directory", "/etc/hostname/data", "Cannot use the data folder")]
     [InlineData("Data:SqliteSynchronous", "OFF", "Data:SqliteSynchronous: Must be NORMAL or FULL")]
+    [InlineData("Tools:Policies:0:Tool", "refnud", "Tools:Policies:0:Tool 'refnud': there is no built-in tool named 'refnud'")]
+    [InlineData("Tools:Policies:refund:ApprovalAbove", "50", "Tools:Policies:refund uses the keyed form; Tools:Policies is a list")]
+    [InlineData("Tools:Policies:0:Tool", "mcp:crm/refund", "names the MCP server 'crm', which is neither in Mcp:Servers nor added through the API")]
+    [InlineData("Tools:Policies:0:MaxPerCall", "10", "Tools:Policies:0:Tool is required")]
+    [InlineData("Mcp:Servers:fs:Args", "--root,/data", "Mcp:Servers:fs:Args is a list and its items may contain commas")]
     public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
         var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;

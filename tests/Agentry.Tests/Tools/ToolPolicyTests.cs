@@ -63,7 +63,11 @@ public sealed class ToolPolicyTests
     [Fact]
     public async Task A_users_daily_total_counts_across_conversations()
     {
-        await using var app = new AgentryApp(settings: new() { ["Tools:Policies:refund:MaxTotalPerUserPerDay"] = "150" });
+        await using var app = new AgentryApp(settings: new()
+        {
+            ["Tools:Policies:0:Tool"] = "refund", ["Tools:Policies:0:AmountArgument"] = "amount", ["Tools:Policies:0:ApprovalAbove"] = "100",
+            ["Tools:Policies:0:MaxTotalPerUserPerDay"] = "150",
+        });
         static string Refund(int order) => "/tool refund {\"amount\": 100, \"reason\": \"order " + order + "\"}";
         var one = await ChatAsync(app, new { message = Refund(1), agentId = "billing", userId = "alice" });
         Assert.Equal("completed", (string?)one["status"]);

@@ -95,7 +95,7 @@ namespace Agentry.Data.Migrations.Sqlite
 
                     b.Property<string>("RuleId")
                         .IsRequired()
-                        .HasMaxLength(64)
+                        .HasMaxLength(250)
                         .HasColumnType("TEXT")
                         .HasColumnName("rule_id");
 
@@ -107,7 +107,7 @@ namespace Agentry.Data.Migrations.Sqlite
 
                     b.Property<string>("ToolName")
                         .IsRequired()
-                        .HasMaxLength(128)
+                        .HasMaxLength(200)
                         .HasColumnType("TEXT")
                         .HasColumnName("tool_name");
 
@@ -683,6 +683,88 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasDatabaseName("ux_api_keys_hash");
 
                     b.ToTable("api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Tools.ToolCall", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AgentId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<decimal?>("Amount")
+                        .HasPrecision(28, 8)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("amount");
+
+                    b.Property<string>("Arguments")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("arguments");
+
+                    b.Property<string>("CallId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("call_id");
+
+                    b.Property<string>("ConversationId")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("KeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_id");
+
+                    b.Property<string>("MessageId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Tool")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tool");
+
+                    b.Property<string>("UserId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("PK_tool_calls");
+
+                    b.HasIndex("Tool", "ConversationId")
+                        .HasDatabaseName("ix_tool_calls_conversation");
+
+                    b.HasIndex("Tool", "KeyId", "CreatedAt")
+                        .HasDatabaseName("ix_tool_calls_key");
+
+                    b.HasIndex("Tool", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_tool_calls_user");
+
+                    b.ToTable("tool_calls", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
