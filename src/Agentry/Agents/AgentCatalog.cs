@@ -47,10 +47,12 @@ public sealed class AgentCatalog(AgentFileCatalog files, AgentryDbContext db)
 
     public static string Serialize(AgentDefinition definition) => JsonSerializer.Serialize(definition, Json);
 
+    public static AgentDefinition Deserialize(string stored) => JsonSerializer.Deserialize<AgentDefinition>(stored, Json)!;
+
     static AgentEntry FromFile(FileAgent file) => new(file.Definition, AgentEntry.FromFile, Path.GetFileName(file.Path), null, null);
 
     static AgentEntry FromStored(StoredAgent stored) =>
-        new(JsonSerializer.Deserialize<AgentDefinition>(stored.Definition, Json)!, AgentEntry.FromApi, null, stored.CreatedAt, stored.UpdatedAt);
+        new(Deserialize(stored.Definition), AgentEntry.FromApi, null, stored.CreatedAt, stored.UpdatedAt);
 
     static JsonSerializerOptions CreateJson()
     {

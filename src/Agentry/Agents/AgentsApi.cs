@@ -68,6 +68,7 @@ public static class AgentsApi
     {
         if (agent.Id.Length == 0) return Problems.Validation("id", "Required: 1-64 characters of a-z, 0-9 and '-'.");
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
+        if (CheckGrants(agent, [], tools, http) is { } refused) return refused;
         if (catalog.IsFileAgent(agent.Id, out var file))
             return Problems.Conflict(ProblemTypes.AgentDefinedInFile, $"Agent '{agent.Id}' is defined in {Path.GetFileName(file.Path)}; choose another id.");
         if (await db.Agents.AnyAsync(a => a.Id == agent.Id, ct))
@@ -106,6 +107,8 @@ public static class AgentsApi
 
         var now = time.GetUtcNow();
         var stored = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, ct);
+        var granted = stored is null ? [] : AgentCatalog.Deserialize(stored.Definition).Tools;
+        if (CheckGrants(agent, granted, tools, http) is { } refused) return refused;
         var created = stored is null;
         if (stored is null) db.Agents.Add(stored = new StoredAgent { Id = agentId, Definition = "", CreatedAt = now });
         stored.Definition = AgentCatalog.Serialize(agent);
@@ -142,6 +145,19 @@ public static class AgentsApi
                 extensions: new Dictionary<string, object?> { ["fileErrors"] = result.Errors });
         }
         return TypedResults.Ok(new AgentReloadResult(result.Agents.Count, result.Agents.Keys.Order(StringComparer.Ordinal).ToList()));
+    }
+
+    /// <summary>
+    /// Refuses a key without the admin scope that gives an agent a tool <see cref="ToolCatalog.RequiresAdmin"/> names; a
+    /// tool the agent already had (an admin granted it) may stay when the agent is edited.
+    /// </summary>
+    static ProblemHttpResult? CheckGrants(AgentDefinition agent, IReadOnlyCollection<string> alreadyGranted, ToolCatalog tools, HttpContext http)
+    {
+        if (http.GetCaller() is { IsAdmin: true }) return null;
+        var added = agent.Tools.Where(t => tools.RequiresAdmin(t) && !alreadyGranted.Contains(t)).ToList();
+        return added.Count == 0 ? null : TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, type: ProblemTypes.ToolGrantForbidden, title: "Admin key required",
+            detail: $"Giving an agent {string.Join(", ", added)} needs an admin key: these tools reach outside Agentry (MCP servers, the network) or move money. " +
+                "Ask an admin to grant them, or leave them out.");
     }
 
     static ValidationProblem? CheckReferences(AgentDefinition agent, ModelCatalog models, ToolCatalog tools) =>

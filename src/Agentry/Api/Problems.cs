@@ -45,6 +45,8 @@ public static class ProblemTypes
     public const string AgentsReloadFailed = Prefix + "agents-reload-failed";
     public const string Unauthorized = Prefix + "unauthorized";
     public const string Forbidden = Prefix + "forbidden";
+    /// <summary>A key without the admin scope tried to give an agent a tool that reaches outside or moves money.</summary>
+    public const string ToolGrantForbidden = Prefix + "tool-grant-forbidden";
     public const string RateLimited = Prefix + "rate-limited";
     public const string ConcurrencyLimited = Prefix + "too-many-concurrent-requests";
     public const string TokenBudgetExceeded = Prefix + "token-budget-exceeded";

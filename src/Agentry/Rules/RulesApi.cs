@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Agentry.Agents;
 using Agentry.Api;
-using Agentry.Data;
 using Agentry.Models;
 using Agentry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -37,7 +36,7 @@ public static class RulesApi
             .WithSummary("Dry-run a message through the input rules, a reply through the output rules and a tool call through the tool rules.");
 
     static async Task<Results<Ok<RuleTestResult>, ProblemHttpResult, ValidationProblem>> Test(
-        string agentId, RuleTestRequest request, AgentCatalog agents, RuleEngine engine, AgentryDbContext db, CancellationToken ct)
+        string agentId, RuleTestRequest request, AgentCatalog agents, RuleEngine engine, Tools.ToolCatalog tools, CancellationToken ct)
     {
         if (await agents.FindAsync(agentId, ct) is not { } agent) return Problems.AgentNotFound(agentId).ToResult();
         var rules = agents.EnforcedRules(agent.Definition).ToList();
@@ -47,7 +46,10 @@ public static class RulesApi
         if (request.Reply is { } reply) output = ToResult(await engine.CheckTextAsync(RuleStages.Output, rules, reply, ct));
         if (request.Tool is { } call)
         {
-            var verdict = engine.CheckTool(rules, call.Name, call.Arguments?.ToDictionary(a => a.Key, a => (object?)a.Value));
+            // The arguments as a turn would give them to the rules: normalised to what the tool reads (Tools/ToolArguments.cs).
+            var name = tools.CanonicalName(call.Name);
+            var arguments = Tools.ToolArguments.Normalize(call.Arguments?.ToDictionary(a => a.Key, a => (object?)a.Value), tools.Find(name)?.JsonSchema);
+            var verdict = engine.CheckTool(rules, name, arguments);
             tool = new ToolRuleResult(verdict.Decisions, verdict.Denied is not null ? "deny" : verdict.NeedsApproval is not null ? "require-approval" : "allow");
         }
         return TypedResults.Ok(new RuleTestResult(input, output, tool));

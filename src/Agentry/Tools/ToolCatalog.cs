@@ -71,6 +71,14 @@ public sealed class ToolCatalog
         if (!_tools.Keys.Order(StringComparer.Ordinal).SequenceEqual(BuiltInNames)) throw new InvalidOperationException("ToolCatalog.BuiltInNames is out of date.");
     }
 
+    /// <summary>
+    /// Whether giving an agent this tool needs an admin key: a tool of an MCP server (it runs whatever that server does),
+    /// <c>http_get</c> (it reaches the network) and a tool whose policy limits amounts (it moves money, like <c>refund</c>).
+    /// A key with <c>agents:write</c> may write agents, not widen what they can do to the world.
+    /// </summary>
+    public bool RequiresAdmin(string name) =>
+        name.StartsWith(Mcp.McpToolNames.Prefix, StringComparison.Ordinal) || name == "http_get" || _options.PolicyFor(name)?.LimitsAmounts == true;
+
     /// <summary>Why a tool policy cannot name <paramref name="name"/>, or null: a built-in, or one tool of an MCP server (<c>mcp:SERVER/TOOL</c>).</summary>
     public static string? PolicyTargetProblem(string name) =>
         BuiltInNames.Contains(name) ? null

@@ -146,4 +146,27 @@ public sealed class AgentsApiTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Only_an_admin_key_gives_an_agent_tools_that_reach_outside_or_move_money()
+    {
+        await using var app = new AgentryApp();
+        var writer = app.CreateApiClient((await app.CreateKeyAsync("agent-author", ["agents:write", "read"])).Secret);
+
+        var refund = await writer.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", tools = new[] { "calculator", "refund" } });
+        var problem = await Http.ProblemAsync(refund, 403, ProblemTypes.ToolGrantForbidden);
+        Assert.Contains("refund", (string?)problem["detail"]);
+        await Http.ProblemAsync(await writer.PostAsJsonAsync("/v1/agents", new { id = "fetcher", name = "Fetcher", tools = new[] { "http_get" } }), 403,
+            ProblemTypes.ToolGrantForbidden);
+        await Http.ProblemAsync(await writer.GetAsync("/v1/agents/payout"), 404, ProblemTypes.AgentNotFound); // nothing was stored
+
+        // Harmless tools are the author's to give; an admin grants the rest.
+        await Http.ExpectAsync(await writer.PutAsJsonAsync("/v1/agents/helper", new { name = "Helper", tools = new[] { "calculator", "current_time" } }), HttpStatusCode.Created);
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", tools = new[] { "refund" } }), HttpStatusCode.Created);
+        // The author may then edit the agent and keep what an admin granted, but not add more.
+        await Http.ExpectAsync(await writer.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", instructions = "Be brief.", tools = new[] { "refund" } }),
+            HttpStatusCode.OK);
+        await Http.ProblemAsync(await writer.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", tools = new[] { "refund", "http_get" } }), 403,
+            ProblemTypes.ToolGrantForbidden);
+    }
 }
