@@ -26,6 +26,9 @@ public static class ProblemTypes
     public const string McpServerNotFound = Prefix + "mcp-server-not-found";
     public const string McpServerExists = Prefix + "mcp-server-exists";
     public const string McpServerInSettings = Prefix + "mcp-server-in-settings";
+    /// <summary>A server definition that would run a program on the host, reach a private network or send Agentry's environment.</summary>
+    public const string McpServerRefused = Prefix + "mcp-server-refused";
+    public const string McpToolsNotHeld = Prefix + "mcp-tools-not-held";
     public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string PayloadTooLarge = Prefix + "payload-too-large";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";

@@ -27,6 +27,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Memory.StoredEmbedding> Embeddings => Set<Memory.StoredEmbedding>();
     public DbSet<Mcp.StoredMcpServer> McpServers => Set<Mcp.StoredMcpServer>();
     public DbSet<Tools.ToolCall> ToolCalls => Set<Tools.ToolCall>();
+    public DbSet<Mcp.McpToolPin> McpToolPins => Set<Mcp.McpToolPin>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -83,6 +84,15 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
         {
             m.HasKey(x => x.Name);
             m.Property(x => x.Name).HasMaxLength(32);
+        });
+
+        model.Entity<Mcp.McpToolPin>(p =>
+        {
+            p.HasKey(x => x.Server);
+            p.Property(x => x.Server).HasMaxLength(32);
+            p.Property(x => x.Hash).HasMaxLength(64);
+            p.Property(x => x.PendingHash).HasMaxLength(64);
+            p.Property(x => x.PinnedBy).HasMaxLength(64);
         });
 
         model.Entity<Tools.ToolCall>(t =>

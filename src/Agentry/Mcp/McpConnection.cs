@@ -6,8 +6,14 @@ using ModelContextProtocol.Protocol;
 
 namespace Agentry.Mcp;
 
-/// <summary>A server definition as Agentry connects it; <see cref="Source"/> is <c>settings</c> or <c>api</c>.</summary>
-public sealed record McpServerDefinition(string Name, McpServerSettings Settings, string Source);
+/// <summary>
+/// A server definition as Agentry connects it; <see cref="Source"/> is <c>settings</c> or <c>api</c>, and
+/// <see cref="AddedBy"/> who accepts its first tool list (the key that added it, or <c>settings</c>).
+/// </summary>
+public sealed record McpServerDefinition(string Name, McpServerSettings Settings, string Source, string AddedBy)
+{
+    public bool FromApi => Source == McpServers.SourceApi;
+}
 
 /// <summary>Why a call could not reach an MCP server: the model reads the message as the tool's error.</summary>
 public sealed class McpUnavailableException(string message) : InvalidOperationException(message);
@@ -27,6 +33,8 @@ public sealed partial class McpConnection : IAsyncDisposable
     public const string Failed = "failed";
 
     readonly McpOptions _options;
+    readonly McpToolPins _pins;
+    readonly McpNetworkGuard _guard;
     readonly ILoggerFactory _loggers;
     readonly ILogger _logger;
     readonly TimeProvider _time;
@@ -35,12 +43,16 @@ public sealed partial class McpConnection : IAsyncDisposable
     readonly Queue<string> _stderr = new();
     Task _run = Task.CompletedTask;
     volatile McpClient? _client;
+    volatile List<McpFunction> _listed = [];
     volatile List<McpFunction> _tools = [];
+    volatile McpPinVerdict? _pin;
 
-    public McpConnection(McpServerDefinition definition, McpOptions options, ILoggerFactory loggers, TimeProvider time)
+    public McpConnection(McpServerDefinition definition, McpOptions options, McpToolPins pins, McpNetworkGuard guard, ILoggerFactory loggers, TimeProvider time)
     {
         Definition = definition;
         _options = options;
+        _pins = pins;
+        _guard = guard;
         _loggers = loggers;
         _logger = loggers.CreateLogger<McpConnection>();
         _time = time;
@@ -55,7 +67,15 @@ public sealed partial class McpConnection : IAsyncDisposable
     /// <summary>Connections made after the first (a restarted process, a reconnected server).</summary>
     public int Reconnects { get; private set; }
     public string? ServerVersion { get; private set; }
+    /// <summary>The tools agents may use: those whose definitions are pinned (see <see cref="McpToolPins"/>).</summary>
     public IReadOnlyList<McpFunction> Tools => _tools;
+    /// <summary>Changes to the tool list an admin has not approved yet; those tools are not offered meanwhile.</summary>
+    public IReadOnlyList<McpToolChange> HeldChanges => _pin?.Held ?? [];
+    /// <summary>The hash of the held listing, to approve exactly what was reviewed.</summary>
+    public string? PendingToolsHash => _pin?.PendingHash;
+
+    /// <summary>What a model (and so a chat user) is told when this server cannot be used: no stderr, no internal error text.</summary>
+    public string Unavailable => $"The MCP server '{Name}' is not connected right now; Agentry keeps trying to reconnect it. Try again later.";
 
     public void Start() => _run = Task.Run(RunAsync);
 
@@ -111,15 +131,22 @@ public sealed partial class McpConnection : IAsyncDisposable
         var settings = Definition.Settings;
         if (settings.Transport == McpTransports.Http)
         {
-            return new HttpClientTransport(new HttpClientTransportOptions
+            var options = new HttpClientTransportOptions
             {
                 Endpoint = new Uri(settings.Url!),
                 TransportMode = HttpTransportMode.StreamableHttp,
                 Name = Name,
                 ConnectionTimeout = _options.ConnectTimeout,
                 AdditionalHeaders = settings.Headers.ToDictionary(h => h.Key, h => Resolve(h.Value), StringComparer.OrdinalIgnoreCase),
-            }, _loggers);
+            };
+            // A server an admin key added connects only to addresses the network guard allows, with no redirects; the
+            // operator's own servers (settings) go where the operator says.
+            return Definition.FromApi
+                ? new HttpClientTransport(options, new HttpClient(_guard.CreateHandler()), _loggers, ownsHttpClient: true)
+                : new HttpClientTransport(options, _loggers);
         }
+        if (Definition.FromApi && !_options.AllowStdioFromApi)
+            throw new McpUnavailableException("stdio servers added through the API are disabled (Mcp:AllowStdioFromApi is false); define it in Mcp:Servers instead.");
         // A local process gets a minimal environment (PATH, HOME, …) plus its own entries: never Agentry's keys.
         var environment = StdioClientTransportOptions.GetDefaultEnvironmentVariables();
         foreach (var (key, value) in settings.Env) environment[key] = Resolve(value);
@@ -190,14 +217,37 @@ public sealed partial class McpConnection : IAsyncDisposable
     async Task ListToolsAsync(McpClient client, CancellationToken cancellationToken)
     {
         var listed = await client.ListToolsAsync(cancellationToken: cancellationToken);
-        _tools = listed.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new McpFunction(this, t)).ToList();
+        _listed = listed.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new McpFunction(this, t)).ToList();
+        await CheckPinAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Offers the listed tools whose definitions are pinned, and holds the rest for an admin. Run on every listing and on
+    /// each sync (an approval made on another instance). When the pin cannot be read, no tool is offered: fail closed.
+    /// </summary>
+    public async Task CheckPinAsync(CancellationToken cancellationToken)
+    {
+        var listed = _listed;
+        if (_client is null && listed.Count == 0) return;
+        try
+        {
+            var verdict = await _pins.CheckAsync(Name, listed.Select(t => t.Fingerprint).ToList(), Definition.AddedBy, cancellationToken);
+            _pin = verdict;
+            _tools = listed.Where(t => verdict.Approved.Contains(t.ToolName)).ToList();
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or Microsoft.EntityFrameworkCore.DbUpdateException)
+        {
+            _tools = [];
+            LogPinCheckFailed(_logger, Name, e.Message);
+        }
     }
 
     /// <summary>Calls a tool; the result's text for the model, or an exception whose message the model reads.</summary>
     public async Task<string> CallAsync(string tool, IReadOnlyDictionary<string, object?> arguments, CancellationToken cancellationToken)
     {
-        var client = _client ?? throw new McpUnavailableException(
-            $"The MCP server '{Name}' is not connected ({Status}{(Error is null ? "" : ": " + Error)}); Agentry keeps trying to reconnect it.");
+        // What the model reads (and may repeat to a user) says what happened, not how: the detail is for admins, in the
+        // log and GET /v1/mcp/servers.
+        var client = _client ?? throw new McpUnavailableException(Unavailable);
         CallToolResult result;
         try
         {
@@ -205,11 +255,13 @@ public sealed partial class McpConnection : IAsyncDisposable
         }
         catch (Exception e) when (e is ClientTransportClosedException or IOException or ObjectDisposedException)
         {
+            LogCallFailed(_logger, Name, tool, e.Message);
             throw new McpUnavailableException($"The MCP server '{Name}' went away during the call; Agentry is restarting it.");
         }
         catch (McpProtocolException e)
         {
-            throw new McpUnavailableException($"The MCP server '{Name}' refused the call: {e.Message}");
+            LogCallFailed(_logger, Name, tool, e.Message);
+            throw new McpUnavailableException($"The MCP server '{Name}' refused the call (error {(int)e.ErrorCode}).");
         }
         var text = Text(result);
         if (result.IsError == true) throw new McpUnavailableException(text.Length == 0 ? $"The tool '{tool}' reported an error." : text);
@@ -232,11 +284,21 @@ public sealed partial class McpConnection : IAsyncDisposable
         return string.Join("\n", parts);
     }
 
-    /// <summary><c>${env:NAME}</c> is read from Agentry's environment when connecting, so the secret is never stored.</summary>
-    public static string Resolve(string value) =>
-        value.StartsWith("${env:", StringComparison.Ordinal) && value.EndsWith('}')
-            ? Environment.GetEnvironmentVariable(value[6..^1]) ?? ""
-            : value;
+    /// <summary>
+    /// <c>${env:NAME}</c> is read from Agentry's environment when connecting, so the secret is never stored. A server
+    /// added through the API may read only the names <see cref="McpOptions.AllowedEnvReferences"/> lists.
+    /// </summary>
+    string Resolve(string value)
+    {
+        if (EnvReference(value) is not { } name) return value;
+        if (Definition.FromApi && !_options.AllowedEnvReferences.Contains(name, StringComparer.Ordinal))
+            throw new McpUnavailableException($"it refers to ${{env:{name}}}, which Mcp:AllowedEnvReferences does not list.");
+        return Environment.GetEnvironmentVariable(name) ?? "";
+    }
+
+    /// <summary>The variable a <c>${env:NAME}</c> value refers to, or null for a plain value.</summary>
+    public static string? EnvReference(string value) =>
+        value.StartsWith("${env:", StringComparison.Ordinal) && value.EndsWith('}') ? value[6..^1] : null;
 
     string Describe(ClientCompletionDetails details) => details switch
     {
@@ -282,38 +344,24 @@ public sealed partial class McpConnection : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    [LoggerMessage(EventId = 7001, Level = LogLevel.Information, Message = "MCP server {Server} connected with {Tools} tools")]
+    [LoggerMessage(EventId = 7101, Level = LogLevel.Information, Message = "MCP server {Server} connected with {Tools} tools")]
     static partial void LogConnected(ILogger logger, string server, int tools);
 
-    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "MCP server {Server} disconnected ({Reason}); reconnecting")]
+    [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "MCP server {Server} disconnected ({Reason}); reconnecting")]
     static partial void LogDisconnected(ILogger logger, string server, string? reason);
 
-    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "MCP server {Server} could not be connected: {Reason}")]
+    [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "MCP server {Server} could not be connected: {Reason}")]
     static partial void LogConnectFailed(ILogger logger, string server, string? reason);
 
-    [LoggerMessage(EventId = 7004, Level = LogLevel.Information, Message = "MCP server {Server} changed its tools; now {Tools}")]
+    [LoggerMessage(EventId = 7104, Level = LogLevel.Information, Message = "MCP server {Server} changed its tools; now {Tools}")]
     static partial void LogToolsChanged(ILogger logger, string server, int tools);
 
-    [LoggerMessage(EventId = 7005, Level = LogLevel.Warning, Message = "MCP server {Server} announced new tools but listing them failed: {Reason}")]
+    [LoggerMessage(EventId = 7107, Level = LogLevel.Warning, Message = "MCP server {Server}: the call of {Tool} failed: {Reason}")]
+    static partial void LogCallFailed(ILogger logger, string server, string tool, string reason);
+
+    [LoggerMessage(EventId = 7108, Level = LogLevel.Error, Message = "MCP server {Server}: its pinned tool list could not be read ({Reason}); none of its tools are offered until it can")]
+    static partial void LogPinCheckFailed(ILogger logger, string server, string reason);
+
+    [LoggerMessage(EventId = 7105, Level = LogLevel.Warning, Message = "MCP server {Server} announced new tools but listing them failed: {Reason}")]
     static partial void LogRefreshFailed(ILogger logger, string server, string reason);
-}
-
-/// <summary>
-/// One tool of an MCP server as Agentry's tool machinery sees it: an <see cref="AIFunction"/> whose name is the
-/// model-safe function name; calls go through the connection, so they reach the server's current process.
-/// </summary>
-public sealed class McpFunction(McpConnection connection, McpClientTool tool) : AIFunction
-{
-    public const string CanonicalNameKey = "agentry.tool";
-    readonly Dictionary<string, object?> _properties = new() { [CanonicalNameKey] = McpToolNames.Canonical(connection.Name, tool.Name) };
-
-    public string ToolName => tool.Name;
-    public string CanonicalName => McpToolNames.Canonical(connection.Name, tool.Name);
-    public override string Name { get; } = McpToolNames.FunctionName(connection.Name, tool.Name);
-    public override string Description => tool.Description;
-    public override JsonElement JsonSchema => tool.JsonSchema;
-    public override IReadOnlyDictionary<string, object?> AdditionalProperties => _properties;
-
-    protected override async ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken) =>
-        await connection.CallAsync(tool.Name, arguments.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal), cancellationToken);
 }

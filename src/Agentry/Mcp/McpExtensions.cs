@@ -15,6 +15,8 @@ public static class McpExtensions
         // Secrets of servers added through the API are encrypted; the key ring is in the database, so every instance
         // can read what another stored, and a restored backup still decrypts.
         builder.Services.AddDataProtection().SetApplicationName("agentry").PersistKeysToDbContext<AgentryDbContext>();
+        builder.Services.AddSingleton<McpToolPins>();
+        builder.Services.AddSingleton<McpNetworkGuard>();
         builder.Services.AddSingleton<McpServers>();
         builder.Services.AddHostedService(services => services.GetRequiredService<McpServers>());
         builder.Services.AddHttpContextAccessor();

@@ -25,6 +25,25 @@ public sealed class McpOptions
 
     /// <summary>Whether <c>/mcp</c> serves the agents to MCP clients (API keys required, as for the REST API).</summary>
     public bool ServeAgents { get; set; } = true;
+
+    /// <summary>
+    /// Whether <c>POST /v1/mcp/servers</c> may add a stdio server. A stdio server is a command Agentry runs on its host,
+    /// so by default only settings (the operator's own files) define them; an admin key cannot run programs.
+    /// </summary>
+    public bool AllowStdioFromApi { get; set; }
+
+    /// <summary>
+    /// Private networks (CIDR) an http server added through the API may be at. By default such a server must resolve to
+    /// public addresses only: loopback, private, link-local (cloud metadata), CGNAT and unique-local addresses are
+    /// refused, checked on every connection after DNS resolution, and redirects are not followed.
+    /// </summary>
+    public string[] AllowPrivateNetworks { get; set; } = [];
+
+    /// <summary>
+    /// Environment variables a server added through the API may reference as <c>${env:NAME}</c> in its env or headers.
+    /// Empty by default: otherwise an admin key could send <c>${env:OPENAI_API_KEY}</c> to a URL of its choosing.
+    /// </summary>
+    public string[] AllowedEnvReferences { get; set; } = [];
 }
 
 /// <summary>How to reach one MCP server; the shape of a settings entry and of the API's request body.</summary>
@@ -91,6 +110,8 @@ public sealed class McpOptionsValidator : IValidateOptions<McpOptions>
         if (options.ReconnectDelay < TimeSpan.FromMilliseconds(100)) failures.Add("Mcp:ReconnectDelay must be at least 100 ms.");
         if (options.MaxReconnectDelay < options.ReconnectDelay) failures.Add("Mcp:MaxReconnectDelay must be at least Mcp:ReconnectDelay.");
         if (options.SyncInterval < TimeSpan.FromSeconds(1)) failures.Add("Mcp:SyncInterval must be at least 1 second.");
+        foreach (var network in options.AllowPrivateNetworks)
+            if (!System.Net.IPNetwork.TryParse(network, out _)) failures.Add($"Mcp:AllowPrivateNetworks: '{network}' is not a network such as 10.0.0.0/8.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

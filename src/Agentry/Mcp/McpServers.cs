@@ -13,8 +13,8 @@ namespace Agentry.Mcp;
 /// database, so they survive a restart and every instance connects them; each instance re-reads the list every
 /// <see cref="McpOptions.SyncInterval"/>). Connecting happens in the background: start-up never waits for a server.
 /// </summary>
-public sealed partial class McpServers(IOptions<McpOptions> options, IServiceScopeFactory scopes, IDataProtectionProvider protection,
-    ILoggerFactory loggers, TimeProvider time, ILogger<McpServers> logger) : BackgroundService
+public sealed partial class McpServers(IOptions<McpOptions> options, IServiceScopeFactory scopes, IDataProtectionProvider protection, McpToolPins pins,
+    McpNetworkGuard guard, ILoggerFactory loggers, TimeProvider time, ILogger<McpServers> logger) : BackgroundService
 {
     public const string SourceSettings = "settings";
     public const string SourceApi = "api";
@@ -33,7 +33,7 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var (name, settings) in options.Value.Servers) Connect(new McpServerDefinition(name, settings, SourceSettings));
+        foreach (var (name, settings) in options.Value.Servers) Connect(new McpServerDefinition(name, settings, SourceSettings, SourceSettings));
         try
         {
             await SyncAsync(cancellationToken);
@@ -62,7 +62,10 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
         }
     }
 
-    /// <summary>Connects servers added through the API (here or on another instance) and drops those removed.</summary>
+    /// <summary>
+    /// Connects servers added through the API (here or on another instance), drops those removed, and applies tool
+    /// approvals made on another instance.
+    /// </summary>
     async Task SyncAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -80,11 +83,12 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
         {
             _changing.Release();
         }
+        foreach (var connection in _connections.Values.Where(c => c.Status == McpConnection.Connected)) await connection.CheckPinAsync(cancellationToken);
     }
 
     void Connect(McpServerDefinition definition)
     {
-        var connection = new McpConnection(definition, options.Value, loggers, time);
+        var connection = new McpConnection(definition, options.Value, pins, guard, loggers, time);
         if (_connections.TryAdd(definition.Name, connection)) connection.Start();
     }
 
@@ -117,7 +121,7 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
                 CreatedAt = time.GetUtcNow(),
             });
             await db.SaveChangesAsync(cancellationToken);
-            Connect(new McpServerDefinition(name, settings, SourceApi));
+            Connect(new McpServerDefinition(name, settings, SourceApi, createdBy ?? SourceApi));
             return _connections[name];
         }
         finally
@@ -139,7 +143,10 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
             var row = await db.McpServers.FirstOrDefaultAsync(s => s.Name == name, cancellationToken);
             if (row is null && !_connections.ContainsKey(name)) return null;
             if (row is not null) db.McpServers.Remove(row);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await McpToolPins.ForgetAsync(name, db, cancellationToken); // added again later, it is pinned afresh
             await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
             await DisconnectAsync(name);
             return true;
         }
@@ -155,7 +162,18 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
         var secrets = JsonSerializer.Deserialize<StoredSecrets>(_secrets.Unprotect(row.Secrets), Json)!;
         settings.Env = new Dictionary<string, string>(secrets.Env, StringComparer.Ordinal);
         settings.Headers = new Dictionary<string, string>(secrets.Headers, StringComparer.OrdinalIgnoreCase);
-        return new McpServerDefinition(row.Name, settings, SourceApi);
+        return new McpServerDefinition(row.Name, settings, SourceApi, row.CreatedBy ?? SourceApi);
+    }
+
+    /// <summary>
+    /// Makes the held change of a server's tools its pin (audited with <paramref name="actor"/>) and offers its tools at
+    /// once here; other instances follow on their next sync. False when nothing is held or the hash is not the held one.
+    /// </summary>
+    public async Task<bool> ApproveToolsAsync(string name, string? expectedHash, Audit.AuditActor actor, AgentryDbContext db, CancellationToken cancellationToken)
+    {
+        if (!await pins.ApproveAsync(name, expectedHash, actor, db, cancellationToken)) return false;
+        if (Get(name) is { } connection) await connection.CheckPinAsync(cancellationToken);
+        return true;
     }
 
     /// <summary>A tool by its Agentry name (<c>mcp:server/tool</c>) or the function name a model calls it by.</summary>

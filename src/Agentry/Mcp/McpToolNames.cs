@@ -6,8 +6,8 @@ namespace Agentry.Mcp;
 /// <summary>
 /// An MCP tool has two names. Agents, rules, approvals, the audit log and the API use <c>mcp:SERVER/TOOL</c>;
 /// <c>mcp:SERVER/*</c> in an agent's tools means all of a server's tools. Models get a function name that fits
-/// OpenAI's <c>^[a-zA-Z0-9_-]{1,64}$</c>: <c>SERVER__TOOL</c>, other characters replaced by '_', a long one shortened
-/// with a hash so two tools never share it.
+/// OpenAI's <c>^[a-zA-Z0-9_-]{1,64}$</c>: <c>SERVER__TOOL</c>; a name that had to change (other characters replaced by
+/// '_', or shortened) ends with a hash of the tool's real name, so <c>get.user</c> and <c>get_user</c> never share one.
 /// </summary>
 public static class McpToolNames
 {
@@ -30,9 +30,15 @@ public static class McpToolNames
     public static string FunctionName(string server, string tool)
     {
         var name = new StringBuilder(server.Length + tool.Length + 2).Append(server).Append("__");
-        foreach (var c in tool) name.Append(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' ? c : '_');
-        if (name.Length <= 64) return name.ToString();
+        var changed = false;
+        foreach (var c in tool)
+        {
+            var kept = char.IsAsciiLetterOrDigit(c) || c is '_' or '-';
+            name.Append(kept ? c : '_');
+            changed |= !kept;
+        }
+        if (!changed && name.Length <= 64) return name.ToString();
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(server, tool))))[..8];
-        return string.Concat(name.ToString().AsSpan(0, 55), "_", hash);
+        return string.Concat(name.ToString().AsSpan(0, Math.Min(name.Length, 55)), "_", hash);
     }
 }

@@ -17,7 +17,7 @@ namespace Agentry.Observability;
 public sealed class AlertRule
 {
     public string Name { get; set; } = "";
-    /// <summary>One of <see cref="ResourceSample"/>'s figures: cpuPercent, workingSetMb, gcHeapMb, threadPoolQueue, sseStreams, databaseMb, freeDiskMb, upstreamErrorPercent, p95LatencyMs, auditWriteFailures.</summary>
+    /// <summary>One of <see cref="ResourceSample"/>'s figures: cpuPercent, workingSetMb, gcHeapMb, threadPoolQueue, sseStreams, databaseMb, freeDiskMb, upstreamErrorPercent, p95LatencyMs, auditWriteFailures, backupAgeHours, mcpToolChangesHeld.</summary>
     public string Metric { get; set; } = "";
     public double? Above { get; set; }
     public double? Below { get; set; }
@@ -53,13 +53,15 @@ public sealed class MonitoringOptions
         new() { Name = "audit-write-failing", Metric = "auditWriteFailures", Above = 0, RaiseAfter = 1 },
         // Daily backups by default: two missed (or unverified) in a row.
         new() { Name = "backup-stale", Metric = "backupAgeHours", Above = 50, RaiseAfter = 1 },
+        // An MCP server's tools changed since an admin accepted them: held until approved, and someone should look.
+        new() { Name = "mcp-tools-changed", Metric = "mcpToolChangesHeld", Above = 0, RaiseAfter = 1, ClearAfter = 1 },
     ];
 }
 
 /// <summary>One reading of the machine and the service.</summary>
 public sealed record ResourceSample(
     DateTimeOffset At, double CpuPercent, double WorkingSetMb, double GcHeapMb, long ThreadPoolQueue, long SseStreams, double DatabaseMb, double FreeDiskMb,
-    double UpstreamErrorPercent, double? P95LatencyMs, long AuditWriteFailures, double? BackupAgeHours)
+    double UpstreamErrorPercent, double? P95LatencyMs, long AuditWriteFailures, double? BackupAgeHours, int McpToolChangesHeld)
 {
     public double? Get(string metric) => metric switch
     {
@@ -74,10 +76,11 @@ public sealed record ResourceSample(
         "p95LatencyMs" => P95LatencyMs,
         "auditWriteFailures" => AuditWriteFailures,
         "backupAgeHours" => BackupAgeHours,
+        "mcpToolChangesHeld" => McpToolChangesHeld,
         _ => null,
     };
 
-    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs", "auditWriteFailures", "backupAgeHours"];
+    public static readonly string[] Metrics = ["cpuPercent", "workingSetMb", "gcHeapMb", "threadPoolQueue", "sseStreams", "databaseMb", "freeDiskMb", "upstreamErrorPercent", "p95LatencyMs", "auditWriteFailures", "backupAgeHours", "mcpToolChangesHeld"];
 }
 
 public sealed record AlertState(string Name, string Metric, string State, double? Value, double Threshold, string Direction, DateTimeOffset Since);
@@ -89,7 +92,8 @@ public sealed record AlertState(string Name, string Metric, string State, double
 /// </summary>
 public sealed partial class SystemMonitor(
     IOptions<MonitoringOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AgentryTelemetry telemetry, AuditLog audit,
-    SharedAlerts alerts, Operations.Backups.Backups backups, IOptions<Operations.Backups.BackupOptions> backupOptions, IHttpClientFactory http, TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
+    SharedAlerts alerts, Operations.Backups.Backups backups, IOptions<Operations.Backups.BackupOptions> backupOptions, Mcp.McpServers mcp, IHttpClientFactory http,
+    TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
 {
     readonly DateTimeOffset _started = time.GetUtcNow();
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
@@ -157,7 +161,8 @@ public sealed partial class SystemMonitor(
         var database = Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "agentry.db*").Sum(f => new FileInfo(f).Length) : 0;
         return new ResourceSample(now, Math.Round(Math.Max(0, cpuPercent), 1), Math.Round(process.WorkingSet64 / 1048576.0, 1),
             Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1), ThreadPool.PendingWorkItemCount, telemetry.OpenStreams,
-            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95, AuditWriteFailuresSinceLastSample(), BackupAgeHours(now));
+            Math.Round(database / 1048576.0, 2), DiskSpaceHealthCheck.FreeBytes(folder) / 1048576, Math.Round(errorPercent, 1), p95, AuditWriteFailuresSinceLastSample(), BackupAgeHours(now),
+            mcp.All.Count(c => c.HeldChanges.Count > 0));
     }
 
     /// <summary>Hours since the newest verified backup; while there is none yet on a schedule, hours since start (so failing backups alert too).</summary>

@@ -30,7 +30,8 @@ public static class SettingsBinding
             var child = section.GetSection(property.Name);
             if (property.PropertyType == typeof(string[]) || property.PropertyType == typeof(List<string>))
             {
-                if (child.Value is not { } value || !property.CanWrite) continue;
+                // Only a plain value: where items are given (…:0, …:1) the binder has already read them.
+                if (child.Value is not { } value || child.GetChildren().Any() || !property.CanWrite) continue;
                 if (property.GetCustomAttribute<WholeItemsAttribute>() is not null)
                     throw new StartupException($"{child.Path} is a list and its items may contain commas: write each item as {child.Path}:0, {child.Path}:1, … " +
                         $"(in environment variables {child.Path.Replace(":", "__", StringComparison.Ordinal)}__0, …).");

@@ -1,7 +1,6 @@
-using System.Buffers;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
+using Agentry.Api;
 using Microsoft.Extensions.AI;
 
 namespace Agentry.Tools;
@@ -54,49 +53,9 @@ public static class ToolArguments
         return ToDecimal(value) is { } number ? new AmountReading(Normal(number), null) : AmountReading.Invalid(argument, Raw(value));
     }
 
-    /// <summary>The arguments as one canonical JSON text (object keys in ordinal order, numbers without trailing zeros): equal calls compare equal.</summary>
-    public static string Canonical(IDictionary<string, object?> arguments)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            foreach (var (name, value) in arguments.OrderBy(a => a.Key, StringComparer.Ordinal))
-            {
-                writer.WritePropertyName(name);
-                WriteCanonical(writer, JsonSerializer.SerializeToElement(value, BinderOptions));
-            }
-            writer.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
-
-    static void WriteCanonical(Utf8JsonWriter writer, JsonElement element)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                writer.WriteStartObject();
-                foreach (var property in element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
-                {
-                    writer.WritePropertyName(property.Name);
-                    WriteCanonical(writer, property.Value);
-                }
-                writer.WriteEndObject();
-                break;
-            case JsonValueKind.Array:
-                writer.WriteStartArray();
-                foreach (var item in element.EnumerateArray()) WriteCanonical(writer, item);
-                writer.WriteEndArray();
-                break;
-            case JsonValueKind.Number when element.TryGetDecimal(out var number):
-                writer.WriteNumberValue(Normal(number));
-                break;
-            default:
-                element.WriteTo(writer);
-                break;
-        }
-    }
+    /// <summary>The arguments as one canonical JSON text (<see cref="CanonicalJson"/>): equal calls compare equal.</summary>
+    public static string Canonical(IDictionary<string, object?> arguments) =>
+        CanonicalJson.Serialize(JsonSerializer.SerializeToElement(arguments.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal), BinderOptions));
 
     static bool IsNumeric(JsonElement property, out bool integer)
     {
@@ -121,8 +80,7 @@ public static class ToolArguments
         }
     }
 
-    /// <summary>100.00 and 1E2 are the same amount: trailing zeros of the scale are dropped.</summary>
-    static decimal Normal(decimal value) => value / 1.000000000000000000000000000000000m;
+    static decimal Normal(decimal value) => CanonicalJson.Normal(value);
 
     static string Raw(object value) => value is JsonElement element ? element.GetRawText() : Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
 }

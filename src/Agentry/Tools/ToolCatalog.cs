@@ -111,11 +111,16 @@ public sealed class ToolCatalog
         agentTools.Contains(name) ||
         (Mcp.McpToolNames.TryParse(name, out var server, out _) && agentTools.Contains(Mcp.McpToolNames.Canonical(server, Mcp.McpToolNames.AllTools)));
 
-    /// <summary>For an MCP tool whose server is down: why it cannot run now (the model gets this as the tool's error).</summary>
+    /// <summary>
+    /// For an MCP tool that cannot run now, why, in words a chat user may read (the model gets this as the tool's error;
+    /// the server's own errors and stderr are for admins, in GET /v1/mcp/servers): its server is down, or its definition
+    /// changed and waits for an admin's approval.
+    /// </summary>
     public string? Unavailable(string name) =>
-        Mcp.McpToolNames.TryParse(name, out var server, out _) && _mcp.Get(server) is { Status: not Mcp.McpConnection.Connected } connection
-            ? $"The MCP server '{server}' is not connected ({connection.Status}{(connection.Error is null ? "" : ": " + connection.Error)}); Agentry keeps trying to reconnect it."
-            : null;
+        !Mcp.McpToolNames.TryParse(name, out var server, out var tool) || _mcp.Get(server) is not { } connection ? null
+        : connection.Status != Mcp.McpConnection.Connected ? connection.Unavailable
+        : connection.HeldChanges.Any(c => c.Name == tool) ? $"The tool '{name}' changed on its server and is not available until an admin approves the change."
+        : null;
 
     public IEnumerable<AIFunction> Resolve(IEnumerable<string> names)
     {

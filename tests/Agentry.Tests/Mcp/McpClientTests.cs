@@ -11,6 +11,9 @@ namespace Agentry.Tests.Mcp;
 /// </summary>
 public sealed class McpClientTests
 {
+    /// <summary>These tests add stdio servers through the API, which an operator must allow (Mcp:AllowStdioFromApi).</summary>
+    const string AllowStdio = "Mcp:AllowStdioFromApi";
+
     static async Task<object> StdioServer(string name = "everything", Dictionary<string, string>? env = null) => new
     {
         name, transport = "stdio", command = "node", args = new[] { await EverythingServer.ScriptAsync(), "stdio" }, env,
@@ -37,7 +40,7 @@ public sealed class McpClientTests
     public async Task A_server_added_with_one_call_lends_its_tools_to_an_agent_at_once_and_survives_a_restart()
     {
         var folder = Directory.CreateTempSubdirectory("agentry-mcp-").FullName;
-        await using var app = new AgentryApp(settings: new() { ["Data:Directory"] = folder });
+        await using var app = new AgentryApp(settings: new() { ["Data:Directory"] = folder, [AllowStdio] = "true" });
         var added = await app.Client.PostAsJsonAsync("/v1/mcp/servers", await StdioServer(env: new() { ["EVERYTHING_MARKER"] = "s3cret-value" }));
         Assert.Equal(HttpStatusCode.Created, added.StatusCode);
         Assert.Equal("/v1/mcp/servers/everything", added.Headers.Location?.OriginalString);
@@ -73,7 +76,7 @@ public sealed class McpClientTests
 
         // A restart on the same data: the server is back, with its secret, without being added again.
         await app.DisposeAsync();
-        await using var restarted = new AgentryApp(settings: new() { ["Data:Directory"] = folder });
+        await using var restarted = new AgentryApp(settings: new() { ["Data:Directory"] = folder, [AllowStdio] = "true" });
         await WaitConnectedAsync(restarted, "everything");
         Assert.Contains("s3cret-value", Reply(await ChatAsync(restarted, "helper", "/tool mcp:everything/get-env")));
 
@@ -91,7 +94,7 @@ public sealed class McpClientTests
     public async Task A_model_calls_mcp_tools_by_their_function_names_and_gets_the_results()
     {
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi);
+        await using var app = new AgentryApp(openAi, new() { [AllowStdio] = "true" });
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/mcp/servers", await StdioServer()), HttpStatusCode.Created);
         await WaitConnectedAsync(app, "everything");
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/adder",
@@ -103,6 +106,10 @@ public sealed class McpClientTests
 
         var offered = openAi.Requests[0].Body["tools"]!.AsArray().Select(t => (string)t!["function"]!["name"]!).ToList();
         Assert.Contains("everything__get-sum", offered);
+        // The server's words reach the model as data, not as instructions: its description and its parameters' descriptions are fenced.
+        var getSum = openAi.Requests[0].Body["tools"]!.AsArray().Single(t => (string?)t!["function"]!["name"] == "everything__get-sum")!["function"]!;
+        Assert.Matches(Fence.Open("mcp server everything"), (string)getSum["description"]!);
+        Assert.Matches(Fence.Open("mcp server everything"), (string)getSum["parameters"]!["properties"]!["a"]!["description"]!);
         Assert.DoesNotContain("everything__echo", offered); // only the tool the agent names
         Assert.Contains("The sum of 40 and 2 is 42", openAi.Requests[1].Body.ToJsonString());
     }
@@ -110,7 +117,7 @@ public sealed class McpClientTests
     [Fact]
     public async Task Rules_and_approvals_apply_to_mcp_tools_by_their_agentry_names()
     {
-        await using var app = new AgentryApp();
+        await using var app = new AgentryApp(settings: new() { [AllowStdio] = "true" });
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/mcp/servers", await StdioServer()), HttpStatusCode.Created);
         await WaitConnectedAsync(app, "everything");
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/guarded", new
@@ -143,6 +150,7 @@ public sealed class McpClientTests
         {
             ["Mcp:ReconnectDelay"] = "00:00:04", // a window in which the server is known to be down
             ["Tools:Timeout"] = "00:00:02",
+            [AllowStdio] = "true",
         });
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync("/v1/mcp/servers", await StdioServer()), HttpStatusCode.Created);
         await WaitConnectedAsync(app, "everything");
@@ -171,6 +179,8 @@ public sealed class McpClientTests
         var failed = meanwhile["messages"]!.AsArray().Single(m => (string?)m!["role"] == "tool")!;
         Assert.Equal("error", (string?)failed["metadata"]!["outcome"]);
         Assert.Contains("not connected", (string?)failed["content"]);
+        Assert.DoesNotContain("exit", (string?)failed["content"]); // how it died is for admins (GET /v1/mcp/servers), not for chat users
+        Assert.DoesNotContain("stderr", (string?)failed["content"]);
         Assert.Contains("Hi", Reply(await ChatAsync(app, "support", "Hi"))); // unrelated turns are unaffected
 
         await WaitConnectedAsync(app, "everything", reconnects: 1);
@@ -206,6 +216,27 @@ public sealed class McpClientTests
     }
 
     [Fact]
+    public async Task A_policy_in_settings_limits_an_mcp_tool_by_its_agentry_name()
+    {
+        // The list form names the tool as an operator writes it; the keyed form could not (configuration splits keys at ':').
+        await using var app = new AgentryApp(settings: new()
+        {
+            ["Mcp:Servers:everything:Command"] = "node", ["Mcp:Servers:everything:Args:0"] = await EverythingServer.ScriptAsync(), ["Mcp:Servers:everything:Args:1"] = "stdio",
+            ["Tools:Policies:0:Tool"] = "mcp:everything/get-sum", ["Tools:Policies:0:AmountArgument"] = "a", ["Tools:Policies:0:MaxPerCall"] = "10",
+        });
+        await WaitConnectedAsync(app, "everything");
+        await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/adder", new { name = "Adder", tools = new[] { "mcp:everything/get-sum" } }), HttpStatusCode.Created);
+        static JsonNode Tool(JsonObject turn) => turn["messages"]!.AsArray().Single(m => (string?)m!["role"] == "tool")!;
+
+        var refused = Tool(await ChatAsync(app, "adder", "/tool everything__get-sum {\"a\": 50, \"b\": 1}"));
+        Assert.Equal("denied", (string?)refused["metadata"]!["outcome"]);
+        Assert.Contains("above the limit of 10 per call", (string?)refused["content"]);
+        var allowed = Tool(await ChatAsync(app, "adder", "/tool mcp:everything/get-sum {\"a\": \"5\", \"b\": 1}"));
+        Assert.Equal("success", (string?)allowed["metadata"]!["outcome"]);
+        Assert.Contains("The sum of 5 and 1 is 6", (string?)allowed["content"]); // the server received the number the policy read
+    }
+
+    [Fact]
     public async Task Bad_server_definitions_and_unknown_servers_get_clear_errors()
     {
         await using var app = new AgentryApp();
@@ -226,6 +257,8 @@ public sealed class McpClientTests
 
         var reader = await app.CreateKeyAsync("reader", ["read"]);
         await Http.ProblemAsync(await app.CreateApiClient(reader.Secret).GetAsync("/v1/mcp/servers"), 403, "urn:agentry:problem:forbidden");
-        Assert.Empty(JsonNode.Parse(await app.Client.GetStringAsync("/v1/mcp/servers"))!.AsArray());
+        var list = JsonNode.Parse(await app.Client.GetStringAsync("/v1/mcp/servers?limit=10"))!;
+        Assert.Empty(list["data"]!.AsArray());
+        Assert.Null(list["nextCursor"]);
     }
 }

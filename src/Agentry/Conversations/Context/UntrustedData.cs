@@ -26,7 +26,8 @@ public static partial class UntrustedData
     public static string Wrap(string source, string text)
     {
         var tag = "untrusted-data-" + Convert.ToHexStringLower(HMACSHA256.HashData(Key, Encoding.UTF8.GetBytes(text)).AsSpan(0, 6));
-        return $"<{tag} source=\"{source.Replace('"', '\'')}\">\n{text}\n</{tag}>";
+        // The source names where the text came from (a tool, a server); it is not always ours either, so it cannot open markup.
+        return $"<{tag} source=\"{System.Net.WebUtility.HtmlEncode(source)}\">\n{text}\n</{tag}>";
     }
 
     /// <summary>The text inside a fence (the offline model reports tool results in plain words).</summary>

@@ -439,6 +439,53 @@ namespace Agentry.Data.Migrations.Postgres
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Mcp.McpToolPin", b =>
+                {
+                    b.Property<string>("Server")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("server");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("PendingHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("pending_hash");
+
+                    b.Property<DateTimeOffset?>("PendingSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("pending_since");
+
+                    b.Property<string>("PendingTools")
+                        .HasColumnType("text")
+                        .HasColumnName("pending_tools");
+
+                    b.Property<DateTimeOffset>("PinnedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("pinned_at");
+
+                    b.Property<string>("PinnedBy")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("pinned_by");
+
+                    b.Property<string>("Tools")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("tools");
+
+                    b.HasKey("Server")
+                        .HasName("PK_mcp_tool_pins");
+
+                    b.ToTable("mcp_tool_pins", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Mcp.StoredMcpServer", b =>
                 {
                     b.Property<string>("Name")

@@ -441,6 +441,54 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Mcp.McpToolPin", b =>
+                {
+                    b.Property<string>("Server")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("server");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<string>("PendingHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pending_hash");
+
+                    b.Property<string>("PendingSince")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pending_since");
+
+                    b.Property<string>("PendingTools")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pending_tools");
+
+                    b.Property<string>("PinnedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pinned_at");
+
+                    b.Property<string>("PinnedBy")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pinned_by");
+
+                    b.Property<string>("Tools")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tools");
+
+                    b.HasKey("Server")
+                        .HasName("PK_mcp_tool_pins");
+
+                    b.ToTable("mcp_tool_pins", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Mcp.StoredMcpServer", b =>
                 {
                     b.Property<string>("Name")
