@@ -54,6 +54,7 @@ public sealed class AuthorizationMatrixTests
         ["GetMcpServer"] = [],
         ["AddMcpServer"] = [],
         ["RemoveMcpServer"] = [],
+        ["ApproveMcpTools"] = [],
     };
 
     /// <summary>Probes a load balancer calls without a key.</summary>
