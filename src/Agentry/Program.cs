@@ -49,6 +49,7 @@ try
     if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
 
     await app.Services.PrepareDatabaseAsync(); // create a new database; migrate an existing one where allowed
+    await app.Services.PrepareSecretsAsync();    // the secrets key reads the key ring (Security/SecretsKeyRing.cs)
     await app.Services.CheckToolPoliciesAsync(); // a policy for an MCP tool names a server that exists
     await app.Services.EnsureAdminKeyAsync();
     app.Services.LoadAgentFiles();

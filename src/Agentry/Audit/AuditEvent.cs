@@ -49,6 +49,8 @@ public static class AuditActions
     public const string BudgetExceeded = "budget.rejected";
     public const string SecurityBootstrap = "security.bootstrap";
     public const string SecurityDisabled = "security.disabled";
+    /// <summary>Keys of the secrets key ring that an earlier version stored in the clear were encrypted with the secrets key.</summary>
+    public const string SecretsKeyRingEncrypted = "security.keyring.encrypted";
     public const string BackupCreated = "backup.created";
     public const string BackupFailed = "backup.failed";
     public const string BackupRestored = "backup.restored";

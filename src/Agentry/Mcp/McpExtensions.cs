@@ -12,9 +12,6 @@ public static class McpExtensions
     {
         builder.Services.AddOptions<McpOptions>().BindSettings(McpOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<McpOptions>, McpOptionsValidator>();
-        // Secrets of servers added through the API are encrypted; the key ring is in the database, so every instance
-        // can read what another stored, and a restored backup still decrypts.
-        builder.Services.AddDataProtection().SetApplicationName("agentry").PersistKeysToDbContext<AgentryDbContext>();
         builder.Services.AddSingleton<McpToolPins>();
         builder.Services.AddSingleton<McpNetworkGuard>();
         builder.Services.AddSingleton<McpServers>();

@@ -19,6 +19,8 @@ public static class ConfigurationAliases
         ("ENABLE_SECURITY", "Security:Enabled"),
         ("AGENTRY_ADMIN_KEY", "Security:AdminKey"),
         ("AGENTRY_ADMIN_KEY_FILE", "Security:AdminKeyFile"),
+        ("AGENTRY_SECRETS_KEY", "Security:SecretsKey"),
+        ("AGENTRY_SECRETS_KEY_FILE", "Security:SecretsKeyFile"),
     ];
 
     /// <summary>The environment name, honouring <c>ENVIRONMENT</c> when neither ASP.NET variable is set.</summary>

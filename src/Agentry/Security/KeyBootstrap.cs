@@ -53,7 +53,7 @@ public static partial class KeyBootstrap
             AuditActions.SecurityBootstrap, new { source = "generated", file }, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         Directory.CreateDirectory(folder);
-        await WriteOwnerOnlyAsync(file, created.Secret + Environment.NewLine, cancellationToken);
+        await Operations.OwnerOnlyFile.WriteAllTextAsync(file, created.Secret + Environment.NewLine, cancellationToken);
 
         // Printed only to a person at a terminal, never logged: log pipelines ship lines elsewhere. With output redirected
         // (a container, a service manager) the log says where the file is, and that is all.
@@ -74,16 +74,6 @@ public static partial class KeyBootstrap
         var text = File.ReadAllText(path).Trim();
         if (text.Length < 24) throw new InvalidOperationException($"Security:AdminKeyFile '{path}' must hold a key of at least 24 characters.");
         return text;
-    }
-
-    static async Task WriteOwnerOnlyAsync(string path, string content, CancellationToken cancellationToken)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        await using var stream = new FileStream(path, options);
-        await using var writer = new StreamWriter(stream);
-        await writer.WriteAsync(content.AsMemory(), cancellationToken);
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,

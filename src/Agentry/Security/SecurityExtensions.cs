@@ -2,6 +2,7 @@ using Agentry.Data;
 using Agentry.Operations;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
 namespace Agentry.Security;
@@ -27,6 +28,14 @@ public static class SecurityExtensions
             builder.Services.AddSingleton<IRateLimitStore>(services => services.GetRequiredService<InMemoryRateLimitStore>());
         builder.Services.AddSingleton<TokenBudget>();
         builder.Services.AddSingleton<AuthFailureLog>();
+
+        // Stored secrets (MCP server env and headers) are encrypted with Data Protection. Its key ring is in the database,
+        // so every instance reads what another stored and a restored backup still decrypts; the ring itself is encrypted
+        // with the secrets key, which is never in the database (Security/SecretsKey.cs).
+        builder.Services.AddSingleton<SecretsKey>();
+        builder.Services.AddDataProtection().SetApplicationName("agentry").PersistKeysToDbContext<AgentryDbContext>();
+        builder.Services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+            .Configure<SecretsKey>((keys, secrets) => keys.XmlEncryptor = new SecretsKeyXmlEncryptor(secrets));
 
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

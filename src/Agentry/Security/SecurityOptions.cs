@@ -15,6 +15,15 @@ public sealed class SecurityOptions
     /// <summary>File holding the admin key for first start (alias: AGENTRY_ADMIN_KEY_FILE), e.g. a mounted secret.</summary>
     public string? AdminKeyFile { get; set; }
 
+    /// <summary>
+    /// The key that encrypts the key ring protecting stored secrets (MCP server env and headers): 32 random bytes in
+    /// base64 (alias AGENTRY_SECRETS_KEY). Unset, with no <see cref="SecretsKeyFile"/>: <c>secrets.key</c> in the data folder.
+    /// </summary>
+    public string? SecretsKey { get; set; }
+
+    /// <summary>A file holding <see cref="SecretsKey"/> (alias AGENTRY_SECRETS_KEY_FILE), e.g. a mounted secret.</summary>
+    public string? SecretsKeyFile { get; set; }
+
     /// <summary>How long a looked-up key is trusted before it is read again; revocations on this instance apply at once.</summary>
     public TimeSpan KeyCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 
