@@ -16,7 +16,7 @@ public static class CommandLine
         (null, args);
 
     /// <summary>Options of a verb that take no value (<c>migrate --script</c>): not settings.</summary>
-    static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "--script" };
+    static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "--script", "--encrypt" };
 
     /// <summary>The <c>--name value</c> and <c>--name=value</c> pairs, without positional words such as <c>create</c> or a key id.</summary>
     public static string[] SettingsOnly(string[] args)
@@ -46,7 +46,8 @@ public static class CommandLine
           keys revoke KEY_ID          Revoke a key; it stops working at once.
           keys rotate KEY_ID          Give a key a new secret; the old one stops working at once.
           audit verify                Check the audit log's hash chain; exit code 1 if it was tampered with.
-          backup                      Take a backup now and verify it (into Backup:Folder).
+          backup [--encrypt]          Take a backup now and verify it (into Backup:Folder); encrypted with the backup
+                                      key when one is configured (--encrypt: refuse to take one without it).
           backups list                List backups with their verification.
           restore BACKUP_ID           Restore a backup in place of the database (stop every instance first);
                                       the previous database is kept beside it.
@@ -96,7 +97,7 @@ public static class CommandLine
             case ("audit", "verify"):
                 return await VerifyAuditAsync(services);
             case ("backup", _):
-                return await BackUpAsync(services);
+                return await BackUpAsync(services, args.Contains("--encrypt"));
             case ("backups", "list"):
                 return ListBackups(services);
             case ("restore", _) when positional.Count == 1:
@@ -199,9 +200,18 @@ public static class CommandLine
 
     static readonly Progress<string> Print = new(Console.WriteLine);
 
-    static async Task<int> BackUpAsync(IServiceProvider services)
+    static async Task<int> BackUpAsync(IServiceProvider services, bool encrypt)
     {
-        var manifest = await services.GetRequiredService<Backups.Backups>().CreateAsync(Print, CancellationToken.None);
+        Backups.BackupManifest manifest;
+        try
+        {
+            manifest = await services.GetRequiredService<Backups.Backups>().CreateAsync(Print, CancellationToken.None, encrypt);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
         Console.WriteLine($"{manifest.Id}: {manifest.SizeBytes} bytes, {manifest.RowCounts.Values.Sum()} rows, schema {manifest.SchemaVersion}");
         Console.WriteLine(manifest.Verification is { Ok: true } ? $"verified: {manifest.Verification.Detail}" : $"NOT VERIFIED: {manifest.Verification?.Detail}");
         return manifest.Verification is { Ok: true } ? 0 : 1;
@@ -262,7 +272,7 @@ public static class CommandLine
             Console.Error.WriteLine($"Nothing is stored for user '{userId}'.");
             return 1;
         }
-        await using (var stream = File.Create(file))
+        await using (var stream = OwnerOnlyFile.Create(file)) // personal data: readable by the operator's user only
             await System.Text.Json.JsonSerializer.SerializeAsync(stream, export, Transfers.UserDataExport.Json);
         Console.WriteLine($"Exported {export.ConversationCount} conversation(s) and {export.MessageCount} message(s) of '{userId}' to {Path.GetFullPath(file)}.");
         return 0;

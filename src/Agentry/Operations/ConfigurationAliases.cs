@@ -21,6 +21,8 @@ public static class ConfigurationAliases
         ("AGENTRY_ADMIN_KEY_FILE", "Security:AdminKeyFile"),
         ("AGENTRY_SECRETS_KEY", "Security:SecretsKey"),
         ("AGENTRY_SECRETS_KEY_FILE", "Security:SecretsKeyFile"),
+        ("AGENTRY_BACKUP_KEY", "Backup:EncryptionKey"),
+        ("AGENTRY_BACKUP_KEY_FILE", "Backup:EncryptionKeyFile"),
     ];
 
     /// <summary>The environment name, honouring <c>ENVIRONMENT</c> when neither ASP.NET variable is set.</summary>

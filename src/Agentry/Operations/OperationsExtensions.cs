@@ -20,6 +20,9 @@ public static partial class OperationsExtensions
         builder.Services.AddOptions<DrainOptions>().BindSettings(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ServiceDrain>();
         builder.Services.AddOptions<Backups.BackupOptions>().BindSettings(Backups.BackupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<Backups.BackupOptions>, Backups.BackupOptionsValidator>();
+        builder.Services.AddSingleton<Backups.IDatabaseBackup, Backups.SqliteBackup>();
+        builder.Services.AddSingleton<Backups.IDatabaseBackup, Backups.PostgresBackup>();
         builder.Services.AddSingleton<Backups.Backups>();
         builder.Services.AddHostedService<Backups.BackupScheduler>();
         builder.Services.AddScoped<Transfers.AgentTransfer>();

@@ -123,6 +123,96 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("schema version 29991231000000_FromTheFuture is unknown", future.Output);
     }
 
+    const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    [Fact]
+    public async Task An_encrypted_backup_holds_no_readable_data_restores_only_with_its_key_and_every_file_is_the_owners_alone()
+    {
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var settings = new Dictionary<string, string?> { ["Data:Directory"] = _folder, ["Backup:EncryptionKey"] = key };
+        string id, conversation;
+        await using (var app = new AgentryApp(settings: settings))
+        {
+            conversation = (string)(await app.CreateConversationAsync())["id"]!;
+            await app.SendAsync(conversation, "my secret order number is 987654321");
+            var manifest = await Http.JsonAsync(await app.Client.PostAsync("/v1/admin/backups", null));
+            id = (string)manifest["id"]!;
+            Assert.Equal("aes-256-gcm-stream-v1", (string?)manifest["encryption"]);
+            Assert.EndsWith(".enc", (string)manifest["file"]!);
+            Assert.True((bool)manifest["verification"]!["ok"]!, manifest.ToJsonString());
+            Assert.True((bool)manifest["verification"]!["restoreTested"]!); // decrypted, restored and compared
+        }
+        ClearPools();
+        var backups = Path.Combine(_folder, "backups");
+        var file = Directory.GetFiles(backups, "*.enc").Single();
+        var bytes = await File.ReadAllBytesAsync(file);
+        Assert.StartsWith("AGENTRY-BACKUP1\n", System.Text.Encoding.ASCII.GetString(bytes, 0, 16));
+        Assert.DoesNotContain("987654321", System.Text.Encoding.UTF8.GetString(bytes));
+        Assert.DoesNotContain("SQLite format", System.Text.Encoding.UTF8.GetString(bytes));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(backups));
+            Assert.All(Directory.GetFiles(backups), f => Assert.Equal(OwnerOnly, File.GetUnixFileMode(f)));
+        }
+
+        // Without the key, or with another, a restore says which key it needs and changes nothing.
+        var keyless = await AgentryProcess.RunCommandAsync(_folder, "restore", id);
+        Assert.Equal(1, keyless.ExitCode);
+        Assert.Contains("is encrypted (backup key", keyless.Output);
+        var wrong = await AgentryProcess.RunCommandAsync(_folder, new Dictionary<string, string> { ["AGENTRY_BACKUP_KEY"] = Convert.ToBase64String(new byte[32]) }, "restore", id);
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains("was encrypted with backup key", wrong.Output);
+        var restored = await AgentryProcess.RunCommandAsync(_folder, new Dictionary<string, string> { ["AGENTRY_BACKUP_KEY"] = key }, "restore", id);
+        Assert.True(restored.ExitCode == 0, restored.Output);
+        Assert.Empty(Directory.GetFiles(backups, "*decrypted*")); // the plain copy a restore needs is gone again
+        ClearPools();
+        await using (var app = new AgentryApp(settings: settings))
+            Assert.Contains("987654321", (await app.MessagesAsync(conversation)).ToJsonString());
+
+        var refused = await AgentryProcess.RunCommandAsync(Directory.CreateTempSubdirectory("agentry-nokey-").FullName, "backup", "--encrypt");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--encrypt needs a backup key", refused.Output);
+    }
+
+    [Fact]
+    public async Task A_restore_takes_only_names_in_the_backup_folder_and_says_when_a_backup_is_of_the_other_database()
+    {
+        string id;
+        await using (var app = new AgentryApp(settings: new() { ["Data:Directory"] = _folder }))
+        {
+            await app.CreateConversationAsync();
+            id = (string)(await Http.JsonAsync(await app.Client.PostAsync("/v1/admin/backups", null)))["id"]!;
+        }
+        ClearPools();
+        var backups = Path.Combine(_folder, "backups");
+        var manifestPath = Path.Combine(backups, id + ".manifest.json");
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;
+
+        var path = await AgentryProcess.RunCommandAsync(_folder, "restore", "/etc/passwd");
+        Assert.Equal(1, path.ExitCode);
+        Assert.Contains("is not a backup's id or file name", path.Output);
+
+        // A manifest that names a file outside the folder (edited, or copied from elsewhere) is not a backup at all.
+        var outside = Path.Combine(_folder, "outside.txt");
+        await File.WriteAllTextAsync(outside, "keep me");
+        var forged = manifest.DeepClone();
+        forged["id"] = "backup-forged";
+        forged["file"] = "../outside.txt";
+        await File.WriteAllTextAsync(Path.Combine(backups, "backup-forged.manifest.json"), forged.ToJsonString());
+        var listed = await AgentryProcess.RunCommandAsync(_folder, "backups", "list");
+        Assert.DoesNotContain(listed.Output.Split('\n'), line => line.StartsWith("backup-forged", StringComparison.Ordinal));
+        Assert.Contains("names a file outside the backup folder; it is ignored", listed.Output);
+        Assert.Equal(1, (await AgentryProcess.RunCommandAsync(_folder, "restore", "backup-forged")).ExitCode);
+        Assert.True(File.Exists(outside));
+
+        manifest["provider"] = TestDatabase.IsPostgres ? "sqlite" : "postgres";
+        await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
+        var other = await AgentryProcess.RunCommandAsync(_folder, "restore", id);
+        Assert.Equal(1, other.ExitCode);
+        Assert.Contains(TestDatabase.IsPostgres ? "it is a SQLite backup and this installation uses PostgreSQL" : "it is a PostgreSQL backup and this installation uses SQLite",
+            other.Output);
+    }
+
     static void ClearPools()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

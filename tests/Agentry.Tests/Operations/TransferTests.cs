@@ -99,6 +99,7 @@ public sealed class TransferTests(ITestOutputHelper output) : IDisposable
         Assert.True(exitCode == 0, text);
         Assert.Contains("Exported 2 conversation(s) and 8 message(s)", text);
         Assert.DoesNotContain("not yours to move", await File.ReadAllTextAsync(file));
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file)); // personal data: 0600
 
         var destination = Path.Combine(_work, "destination");
         var broken = Path.Combine(_work, "broken.json");

@@ -9,6 +9,15 @@ public sealed record BackupManifest(
 {
     public BackupVerification? Verification { get; init; }
 
+    /// <summary><see cref="BackupEncryption.Scheme"/> when the file is encrypted with the backup key, else null.</summary>
+    public string? Encryption { get; init; }
+
+    /// <summary>Which backup key encrypted it (<see cref="BackupEncryption.KeyId"/>), so a restore can say which key it needs.</summary>
+    public string? EncryptionKeyId { get; init; }
+
+    /// <summary>Whether <see cref="File"/> is a plain file name in the backup folder, as this service writes it: a manifest that names a path elsewhere (edited, or from another machine) is not trusted.</summary>
+    public bool NamesFileInFolder => BackupFolder.IsFileName(File) && File.StartsWith(Id, StringComparison.Ordinal) && BackupFolder.IsFileName(Id);
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 }
 

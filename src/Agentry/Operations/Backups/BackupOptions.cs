@@ -28,4 +28,47 @@ public sealed class BackupOptions
 
     /// <summary>pg_dump (and psql, for restores) for PostgreSQL backups; found on the PATH when empty.</summary>
     public string? PostgresBinDirectory { get; set; }
+
+    /// <summary>
+    /// Encrypts every backup (scheduled or not) with this key: 32 random bytes in base64 (alias AGENTRY_BACKUP_KEY; make
+    /// one with <c>agentry secrets new-key</c>). Keep it apart from the backups: without it they cannot be restored.
+    /// </summary>
+    public string? EncryptionKey { get; set; }
+
+    /// <summary>A file holding <see cref="EncryptionKey"/> (alias AGENTRY_BACKUP_KEY_FILE), e.g. a mounted secret.</summary>
+    public string? EncryptionKeyFile { get; set; }
+
+    /// <summary>The backup key, or null when backups are not encrypted; a bad value is a start-up error naming the setting.</summary>
+    public byte[]? LoadEncryptionKey()
+    {
+        var (text, where) = !string.IsNullOrWhiteSpace(EncryptionKey) ? (EncryptionKey, "Backup:EncryptionKey (AGENTRY_BACKUP_KEY)")
+            : !string.IsNullOrWhiteSpace(EncryptionKeyFile) ? (File.Exists(EncryptionKeyFile) ? File.ReadAllText(EncryptionKeyFile) : null, $"Backup:EncryptionKeyFile '{EncryptionKeyFile}'")
+            : (null, null);
+        if (where is null) return null;
+        try
+        {
+            if (text is not null && Convert.FromBase64String(text.Trim()) is { Length: 32 } key) return key;
+        }
+        catch (FormatException)
+        {
+        }
+        throw new StartupException($"{where} must be 32 random bytes in base64 (44 characters){(text is null ? ", and the file must exist" : "")}; make one with 'agentry secrets new-key'.");
+    }
+}
+
+/// <summary>A backup key that cannot be read stops start-up, not the first backup hours later.</summary>
+public sealed class BackupOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<BackupOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, BackupOptions options)
+    {
+        try
+        {
+            options.LoadEncryptionKey();
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+        }
+        catch (StartupException e)
+        {
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(e.Message);
+        }
+    }
 }

@@ -1,61 +1,50 @@
-using System.Data;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Agentry.Audit;
 using Agentry.Data;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace Agentry.Operations.Backups;
 
 /// <summary>
-/// Online backups, their verification and restores. SQLite: the online backup API copies a consistent snapshot while
-/// the service keeps writing. PostgreSQL: <c>pg_dump</c> reads a snapshot exported by a repeatable-read transaction, in
-/// which the manifest's row counts and table checksums are computed too, so manifest and dump describe the same
-/// moment. Every backup is checked (checksum, integrity) and, every <see cref="BackupOptions.RestoreTestEvery"/>th one,
-/// restored into a temporary database and compared with its manifest; a restore refuses a backup whose checksum or
-/// schema version is wrong and switches to the restored database only once it is complete and verified.
+/// Online backups, their verification and restores, the same for every database: the provider's
+/// <see cref="IDatabaseBackup"/> copies, restore-tests and restores; this class keeps the folder (<see cref="BackupFolder"/>),
+/// writes the manifest (row counts and table checksums of the copy, the file's SHA-256), encrypts the file when a backup
+/// key is configured (<see cref="BackupEncryption"/>), verifies every backup (checksum, integrity, and every
+/// <see cref="BackupOptions.RestoreTestEvery"/>th a restore into a temporary database compared with its manifest), prunes
+/// old ones and audits all of it. A restore refuses a backup of the other provider, with a wrong checksum or an unknown
+/// schema version, and switches to the restored database only once it is complete and verified.
 /// </summary>
 public sealed partial class Backups(
-    IServiceScopeFactory scopes, IOptions<BackupOptions> options, IOptions<DataOptions> data, IHostEnvironment environment, AuditLog audit,
-    TimeProvider time, ILogger<Backups> logger) : IDisposable
+    IServiceScopeFactory scopes, IEnumerable<IDatabaseBackup> providers, IOptions<BackupOptions> options, IOptions<DataOptions> data, IHostEnvironment environment,
+    AuditLog audit, TimeProvider time, ILogger<Backups> logger) : IDisposable
 {
-    public string Folder => Path.GetFullPath(Path.Combine(data.Value.FullDirectory(environment.ContentRootPath), options.Value.Folder));
+    readonly BackupFolder _folder = new(Path.GetFullPath(Path.Combine(data.Value.FullDirectory(environment.ContentRootPath), options.Value.Folder)));
+    readonly Lazy<byte[]?> _key = new(options.Value.LoadEncryptionKey);
+    readonly SemaphoreSlim _oneAtATime = new(1, 1);
+
+    public string Folder => _folder.Path;
+
+    /// <summary>Whether backups are encrypted (a backup key is configured).</summary>
+    public bool Encrypts => _key.Value is not null;
 
     /// <summary>Backups in the folder, newest first.</summary>
-    public IReadOnlyList<BackupManifest> List()
-    {
-        if (!Directory.Exists(Folder)) return [];
-        var manifests = new List<BackupManifest>();
-        foreach (var file in Directory.GetFiles(Folder, "*.manifest.json"))
-        {
-            try
-            {
-                if (JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(file), BackupManifest.Json) is { } manifest) manifests.Add(manifest);
-            }
-            catch (Exception e) when (e is JsonException or IOException)
-            {
-                LogUnreadableManifest(e, file);
-            }
-        }
-        return manifests.OrderByDescending(m => m.CreatedAt).ToList();
-    }
+    public IReadOnlyList<BackupManifest> List() => _folder.Manifests((file, e) => LogUnreadableManifest(e, file));
 
     public BackupManifest? LastVerified => List().FirstOrDefault(m => m.Verification is { Ok: true });
-
-    readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
     public void Dispose() => _oneAtATime.Dispose();
 
     /// <summary>
     /// Takes a backup, verifies it (restore-testing it when due), records the result and prunes old backups. One at a
-    /// time per instance: a second request while one runs gets <see cref="BackupInProgressException"/> at once.
+    /// time per instance: a second request while one runs gets <see cref="BackupInProgressException"/> at once. With
+    /// <paramref name="encrypt"/> (the command line's --encrypt) a backup key is required even if none would otherwise apply.
     /// </summary>
-    public async Task<BackupManifest> CreateAsync(IProgress<string>? progress, CancellationToken cancellationToken)
+    public async Task<BackupManifest> CreateAsync(IProgress<string>? progress, CancellationToken cancellationToken, bool encrypt = false)
     {
+        if (encrypt && !Encrypts)
+            throw new InvalidOperationException("--encrypt needs a backup key: set Backup:EncryptionKey (AGENTRY_BACKUP_KEY) or Backup:EncryptionKeyFile; make one with 'agentry secrets new-key'.");
         if (!await _oneAtATime.WaitAsync(0, cancellationToken)) throw new BackupInProgressException();
         try
         {
@@ -69,23 +58,36 @@ public sealed partial class Backups(
 
     async Task<BackupManifest> CreateNowAsync(IProgress<string>? progress, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Folder);
+        _folder.Create();
         var started = Stopwatch.GetTimestamp();
         var id = "backup-" + time.GetUtcNow().ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
-        progress?.Report($"Backing up the {(db.IsSqlite() ? "SQLite" : "PostgreSQL")} database to {Folder}");
+        var provider = For(db);
+        var file = id + provider.Extension + (Encrypts ? ".enc" : "");
+        progress?.Report($"Backing up the {Name(provider.Provider)} database to {Folder}{(Encrypts ? ", encrypted" : "")}");
         BackupManifest manifest;
         try
         {
-            manifest = db.IsSqlite()
-                ? await BackUpSqliteAsync(db, id, progress, cancellationToken)
-                : await BackUpPostgresAsync(db, id, progress, cancellationToken);
+            var plain = _folder.File(id + provider.Extension + ".partial");
+            OwnerOnlyFile.Touch(plain); // the tools write into it and keep its mode: never readable by others, not even for a moment
+            var snapshot = await provider.BackUpAsync(db, plain, progress, cancellationToken);
+            if (_key.Value is { } key)
+            {
+                await BackupEncryption.EncryptAsync(plain, _folder.File(file), key, cancellationToken);
+                File.Delete(plain);
+            }
+            else File.Move(plain, _folder.File(file));
+            var path = _folder.File(file);
+            manifest = new BackupManifest(id, time.GetUtcNow(), provider.Provider, snapshot.SchemaVersion, file, new FileInfo(path).Length,
+                await Sha256Async(path, cancellationToken), snapshot.RowCounts, snapshot.TableChecksums, 0)
+            {
+                Encryption = Encrypts ? BackupEncryption.Scheme : null, EncryptionKeyId = _key.Value is { } k ? BackupEncryption.KeyId(k) : null,
+            };
         }
         catch (Exception e)
         {
-            // Nothing half-written stays in the folder: a file without a manifest is not a backup.
-            foreach (var leftover in Directory.GetFiles(Folder, id + ".*")) TryDelete(leftover);
+            _folder.DeleteLeftovers(id);
             if (e is not OperationCanceledException)
                 await audit.RecordAsync(db, AuditActor.System, AuditActions.BackupFailed, $"backup:{id}", "failure", new { error = e.Message }, cancellationToken: CancellationToken.None);
             throw;
@@ -98,228 +100,72 @@ public sealed partial class Backups(
         }
         catch (OperationCanceledException)
         {
-            TryDelete(Path.Combine(Folder, manifest.File));
+            _folder.DeleteLeftovers(id);
             throw;
         }
-        await WriteManifestAsync(manifest);
+        await _folder.WriteManifestAsync(manifest);
         var rows = manifest.RowCounts.Values.Sum();
         await audit.RecordAsync(db, AuditActor.System, manifest.Verification.Ok ? AuditActions.BackupCreated : AuditActions.BackupFailed, $"backup:{id}",
             manifest.Verification.Ok ? "success" : "failure",
-            new { manifest.File, manifest.SizeBytes, manifest.SchemaVersion, rows, manifest.Verification }, cancellationToken: CancellationToken.None);
+            new { manifest.File, manifest.SizeBytes, manifest.SchemaVersion, rows, manifest.Encryption, manifest.Verification }, cancellationToken: CancellationToken.None);
         LogBackedUp(id, manifest.SizeBytes, rows, manifest.Verification.Ok, manifest.Verification.Detail);
         Prune();
         return manifest;
     }
 
-    async Task<BackupManifest> BackUpSqliteAsync(AgentryDbContext db, string id, IProgress<string>? progress, CancellationToken cancellationToken)
-    {
-        var file = id + ".db";
-        var path = Path.Combine(Folder, file);
-        var partial = path + ".partial";
-        await using (var source = new SqliteConnection(db.Database.GetConnectionString()))
-        await using (var target = new SqliteConnection($"Data Source={partial};Pooling=False"))
-        {
-            await source.OpenAsync(cancellationToken);
-            await target.OpenAsync(cancellationToken);
-            // This connection is not the service's (no interceptor): without a busy timeout, a turn committing at that
-            // instant made the copy fail at once with "database is locked" (a 500, found by the generated-request test).
-            await using (var wait = source.CreateCommand())
-            {
-                wait.CommandText = SqliteConnectionSettings.BusyTimeout;
-                await wait.ExecuteNonQueryAsync(cancellationToken);
-            }
-            source.BackupDatabase(target); // one consistent snapshot, taken while writers go on
-            // A backup is one self-contained file: no write-ahead log beside it.
-            await using var journal = target.CreateCommand();
-            journal.CommandText = "PRAGMA journal_mode=DELETE";
-            await journal.ExecuteNonQueryAsync(cancellationToken);
-        }
-        File.Move(partial, path);
-        progress?.Report($"Copied {new FileInfo(path).Length / 1024} KiB; reading it back");
-        var (schema, counts, checksums) = await FingerprintSqliteAsync(db, path, progress, cancellationToken);
-        return new BackupManifest(id, time.GetUtcNow(), DataOptions.Sqlite, schema, file, new FileInfo(path).Length, await Sha256Async(path, cancellationToken),
-            counts, checksums, 0);
-    }
-
-    static async Task<(string Schema, Dictionary<string, long> Counts, Dictionary<string, string> Checksums)> FingerprintSqliteAsync(
-        AgentryDbContext db, string path, IProgress<string>? progress, CancellationToken cancellationToken)
-    {
-        await using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync(cancellationToken);
-        var schema = await TableFingerprint.SchemaVersionAsync(connection, cancellationToken);
-        var (counts, checksums) = await TableFingerprint.ReadAsync(connection, TableFingerprint.Tables(db), progress, cancellationToken);
-        return (schema, counts, checksums);
-    }
-
-    async Task<BackupManifest> BackUpPostgresAsync(AgentryDbContext db, string id, IProgress<string>? progress, CancellationToken cancellationToken)
-    {
-        var file = id + ".sql";
-        var path = Path.Combine(Folder, file);
-        var partial = path + ".partial";
-        var connectionString = db.Database.GetConnectionString()!;
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        // The dump and the manifest read the same snapshot: the transaction stays open until pg_dump is done.
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        await using var export = new NpgsqlCommand("SELECT pg_export_snapshot()", connection, transaction);
-        var snapshot = (string)(await export.ExecuteScalarAsync(cancellationToken))!;
-        var schema = await TableFingerprint.SchemaVersionAsync(connection, cancellationToken, transaction);
-        var (counts, checksums) = await TableFingerprint.ReadAsync(connection, TableFingerprint.Tables(db), progress, cancellationToken, transaction);
-        progress?.Report("Running pg_dump");
-        await RunAsync(Tool("pg_dump"), ["--snapshot", snapshot, "--format=plain", "--no-owner", "--no-privileges", "--file", partial], connectionString, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        File.Move(partial, path);
-        return new BackupManifest(id, time.GetUtcNow(), DataOptions.Postgres, schema, file, new FileInfo(path).Length, await Sha256Async(path, cancellationToken),
-            counts, checksums, 0);
-    }
-
-    /// <summary>Checksum and integrity; with <paramref name="restoreTest"/> a restore into a temporary database compared with the manifest.</summary>
+    /// <summary>Checksum always; then the provider's restore test, when due or cheap, compared with the manifest.</summary>
     public async Task<BackupVerification> VerifyAsync(BackupManifest manifest, bool restoreTest, IProgress<string>? progress, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var path = Path.Combine(Folder, manifest.File);
+        var path = _folder.File(manifest.File);
         if (!File.Exists(path)) return new BackupVerification(now, false, false, $"{manifest.File} is missing.");
         if (await Sha256Async(path, cancellationToken) != manifest.Sha256) return new BackupVerification(now, false, false, "The file's checksum does not match its manifest.");
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        var provider = providers.Single(p => p.Provider == manifest.Provider);
+        if (!restoreTest && !provider.RestoreTestsEveryBackup) return new BackupVerification(now, true, false, "Checksum matches; restore test not due.");
         try
         {
-            if (manifest.Provider == DataOptions.Sqlite)
-            {
-                // For SQLite a restore is a copy of the file: reading the copy back is the restore test.
-                var copy = Path.Combine(Path.GetTempPath(), $"agentry-verify-{Guid.NewGuid():N}.db");
-                File.Copy(path, copy);
-                try
-                {
-                    await using (var connection = new SqliteConnection($"Data Source={copy};Pooling=False"))
-                    {
-                        await connection.OpenAsync(cancellationToken);
-                        await using var check = connection.CreateCommand();
-                        check.CommandText = "PRAGMA integrity_check";
-                        if ((string?)await check.ExecuteScalarAsync(cancellationToken) is not "ok") return new BackupVerification(now, false, false, "SQLite's integrity check failed.");
-                    }
-                    var (_, counts, checksums) = await FingerprintSqliteAsync(db, copy, null, cancellationToken);
-                    return Compare(manifest, counts, checksums, restoreTested: true);
-                }
-                finally
-                {
-                    File.Delete(copy);
-                }
-            }
-            if (!restoreTest) return new BackupVerification(now, true, false, "Checksum matches; restore test not due.");
-            progress?.Report("Restore test into a temporary database");
-            var temporary = $"agentry_verify_{Guid.NewGuid():N}";
-            await CreatePostgresDatabaseAsync(db, temporary, cancellationToken);
-            try
-            {
-                var restored = WithDatabase(db.Database.GetConnectionString()!, temporary);
-                await RunAsync(Tool("psql"), ["--quiet", "--set", "ON_ERROR_STOP=1", "--file", path], restored, cancellationToken);
-                var (counts, checksums) = await FingerprintPostgresAsync(db, restored, cancellationToken);
-                return Compare(manifest, counts, checksums, restoreTested: true);
-            }
-            finally
-            {
-                await DropPostgresDatabaseAsync(db, temporary);
-            }
+            await using var plain = await PlainAsync(manifest, cancellationToken);
+            return Compare(manifest, await provider.RestoreTestAsync(db, plain.Path, progress, cancellationToken)) is { } mismatch
+                ? new BackupVerification(time.GetUtcNow(), false, true, mismatch)
+                : new BackupVerification(time.GetUtcNow(), true, true, $"Restored copy matches the manifest: {manifest.RowCounts.Count} tables, {manifest.RowCounts.Values.Sum()} rows.");
         }
         catch (Exception e) when (e is InvalidOperationException or System.Data.Common.DbException or IOException or System.ComponentModel.Win32Exception)
         {
-            return new BackupVerification(now, false, false, $"Could not verify: {e.Message}");
+            return new BackupVerification(time.GetUtcNow(), false, false, $"Could not verify: {e.Message}");
         }
-    }
-
-    BackupVerification Compare(BackupManifest manifest, Dictionary<string, long> counts, Dictionary<string, string> checksums, bool restoreTested)
-    {
-        var now = time.GetUtcNow();
-        foreach (var (table, expected) in manifest.RowCounts)
-        {
-            if (counts.GetValueOrDefault(table) != expected) return new BackupVerification(now, false, restoreTested, $"Table {table}: {counts.GetValueOrDefault(table)} row(s), manifest says {expected}.");
-            if (checksums.GetValueOrDefault(table) != manifest.TableChecksums.GetValueOrDefault(table)) return new BackupVerification(now, false, restoreTested, $"Table {table}: content differs from the manifest.");
-        }
-        return new BackupVerification(now, true, restoreTested, $"Restored copy matches the manifest: {manifest.RowCounts.Count} tables, {manifest.RowCounts.Values.Sum()} rows.");
-    }
-
-    static async Task<(Dictionary<string, long> Counts, Dictionary<string, string> Checksums)> FingerprintPostgresAsync(AgentryDbContext db, string connectionString, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return await TableFingerprint.ReadAsync(connection, TableFingerprint.Tables(db), null, cancellationToken);
     }
 
     /// <summary>
-    /// Restores a backup in place of the current database: checksum and schema version checked first, restored into a
-    /// new file or database, verified against the manifest, and only then switched in (the previous database is kept,
-    /// renamed). Run with every instance stopped.
+    /// Restores a backup in place of the current database: provider, checksum and schema version checked first, restored
+    /// into a new file or database, verified against the manifest, and only then switched in (the previous database is
+    /// kept, renamed). Run with every instance stopped. <paramref name="idOrFile"/> is a backup's id or file name, never a path.
     /// </summary>
     public async Task<BackupManifest> RestoreAsync(string idOrFile, IProgress<string>? progress, CancellationToken cancellationToken)
     {
-        var manifest = List().FirstOrDefault(m => m.Id == idOrFile || m.File == Path.GetFileName(idOrFile))
+        if (!BackupFolder.IsFileName(idOrFile))
+            throw new InvalidOperationException($"'{idOrFile}' is not a backup's id or file name; give it as 'agentry backups list' shows it, without a folder.");
+        var manifest = List().FirstOrDefault(m => m.Id == idOrFile || m.File == idOrFile)
             ?? throw new InvalidOperationException($"No backup '{idOrFile}' in {Folder}.");
-        var path = Path.Combine(Folder, manifest.File);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        var provider = For(db);
+        // The provider first: a PostgreSQL backup is not "from another build" on a SQLite installation, it is the wrong kind.
+        if (manifest.Provider != provider.Provider)
+            throw new InvalidOperationException($"Refusing to restore {manifest.Id}: it is a {Name(manifest.Provider)} backup and this installation uses {Name(provider.Provider)}.");
+        var path = _folder.File(manifest.File);
         progress?.Report($"Checking {manifest.File}");
         if (!File.Exists(path) || await Sha256Async(path, cancellationToken) != manifest.Sha256)
             throw new InvalidOperationException($"Refusing to restore {manifest.Id}: its file is missing or its checksum does not match the manifest.");
-
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
         var known = db.Database.GetMigrations().ToList();
         if (!known.Contains(manifest.SchemaVersion))
             throw new InvalidOperationException($"Refusing to restore {manifest.Id}: its schema version {manifest.SchemaVersion} is unknown to this build (latest {known.LastOrDefault()}); restore it with the build that made it.");
-        if ((manifest.Provider == DataOptions.Sqlite) != db.IsSqlite())
-            throw new InvalidOperationException($"Refusing to restore {manifest.Id}: it is a {manifest.Provider} backup and this service uses {(db.IsSqlite() ? "SQLite" : "PostgreSQL")}.");
 
         var stamp = time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture);
         string kept;
-        if (db.IsSqlite())
-        {
-            var live = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
-            var restoring = $"{live}.restoring";
-            File.Copy(path, restoring, overwrite: true);
-            var (_, counts, checksums) = await FingerprintSqliteAsync(db, restoring, progress, cancellationToken);
-            if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch)
-            {
-                SqliteConnection.ClearAllPools();
-                TryDelete(restoring);
-                throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
-            }
-            SqliteConnection.ClearAllPools();
-            kept = $"{live}.before-restore-{stamp}";
-            if (File.Exists(live)) File.Move(live, kept);
-            foreach (var sidecar in new[] { "-wal", "-shm" }) if (File.Exists(live + sidecar)) File.Move(live + sidecar, kept + sidecar);
-            File.Move(restoring, live);
-        }
-        else
-        {
-            var connectionString = db.Database.GetConnectionString()!;
-            var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
-            var restoring = $"{name}_restoring_{stamp}".ToLowerInvariant();
-            kept = $"{name}_before_restore_{stamp}".ToLowerInvariant();
-            var renamed = false;
-            try
-            {
-                await CreatePostgresDatabaseAsync(db, restoring, cancellationToken);
-                var restoredConnection = WithDatabase(connectionString, restoring);
-                progress?.Report($"Loading {manifest.File} into {restoring}");
-                await RunAsync(Tool("psql"), ["--quiet", "--set", "ON_ERROR_STOP=1", "--file", path], restoredConnection, cancellationToken);
-                var (counts, checksums) = await FingerprintPostgresAsync(db, restoredConnection, cancellationToken);
-                if (Compare(manifest, counts, checksums, true) is { Ok: false } mismatch)
-                    throw new InvalidOperationException($"The restored copy does not match: {mismatch.Detail}");
-                NpgsqlConnection.ClearAllPools();
-                await AdminAsync(db, $"ALTER DATABASE \"{name}\" RENAME TO \"{kept}\"", cancellationToken);
-                renamed = true;
-                await AdminAsync(db, $"ALTER DATABASE \"{restoring}\" RENAME TO \"{name}\"", CancellationToken.None);
-            }
-            catch (Exception e) when (e is InvalidOperationException or PostgresException or OperationCanceledException)
-            {
-                // Leave things as they were: the live database under its name, no half-loaded copy.
-                if (renamed) await TryAdminAsync(db, $"ALTER DATABASE \"{kept}\" RENAME TO \"{name}\"");
-                await DropPostgresDatabaseAsync(db, restoring);
-                if (e is PostgresException postgres)
-                    throw new InvalidOperationException($"Restore of {manifest.Id} stopped, nothing changed: {postgres.MessageText} " +
-                        "(stop every instance first; the database user must own the database and may create databases).", e);
-                throw;
-            }
-        }
+        await using (var plain = await PlainAsync(manifest, cancellationToken))
+            kept = await provider.RestoreAsync(db, plain.Path, snapshot => Compare(manifest, snapshot), stamp, progress, cancellationToken);
         progress?.Report($"Restored {manifest.Id}; the previous database is kept as {Path.GetFileName(kept)}");
         await using var after = scopes.CreateAsyncScope();
         await audit.RecordAsync(after.ServiceProvider.GetRequiredService<AgentryDbContext>(), AuditActor.System, AuditActions.BackupRestored, $"backup:{manifest.Id}", "success",
@@ -327,24 +173,59 @@ public sealed partial class Backups(
         return manifest;
     }
 
+    /// <summary>The backup's plain file: itself, or a decrypted copy (0600, beside it) deleted when disposed.</summary>
+    async Task<PlainFile> PlainAsync(BackupManifest manifest, CancellationToken cancellationToken)
+    {
+        var path = _folder.File(manifest.File);
+        if (manifest.Encryption is null) return new PlainFile(path, Temporary: false);
+        if (manifest.Encryption != BackupEncryption.Scheme) throw new InvalidOperationException($"{manifest.Id} is encrypted with '{manifest.Encryption}', which this build does not know.");
+        var key = _key.Value ?? throw new InvalidOperationException(
+            $"{manifest.Id} is encrypted (backup key {manifest.EncryptionKeyId}); set Backup:EncryptionKey (AGENTRY_BACKUP_KEY) or Backup:EncryptionKeyFile to that key.");
+        if (manifest.EncryptionKeyId is { } id && id != BackupEncryption.KeyId(key))
+            throw new InvalidOperationException($"{manifest.Id} was encrypted with backup key {id}; the configured key is {BackupEncryption.KeyId(key)}.");
+        var plain = _folder.File($"{manifest.Id}.decrypted-{Guid.NewGuid():N}");
+        try
+        {
+            await BackupEncryption.DecryptAsync(path, plain, key, cancellationToken);
+        }
+        catch
+        {
+            BackupFolder.TryDelete(plain);
+            throw;
+        }
+        return new PlainFile(plain, Temporary: true);
+    }
+
+    sealed record PlainFile(string Path, bool Temporary) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            if (Temporary) BackupFolder.TryDelete(Path);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    IDatabaseBackup For(AgentryDbContext db) => providers.Single(p => p.Provider == (db.IsSqlite() ? DataOptions.Sqlite : DataOptions.Postgres));
+
+    static string Name(string provider) => provider == DataOptions.Postgres ? "PostgreSQL" : "SQLite";
+
+    /// <summary>Why the restored copy is not what the manifest describes, or null when every table matches.</summary>
+    static string? Compare(BackupManifest manifest, BackupSnapshot snapshot)
+    {
+        foreach (var (table, expected) in manifest.RowCounts)
+        {
+            if (snapshot.RowCounts.GetValueOrDefault(table) != expected) return $"Table {table}: {snapshot.RowCounts.GetValueOrDefault(table)} row(s), manifest says {expected}.";
+            if (snapshot.TableChecksums.GetValueOrDefault(table) != manifest.TableChecksums.GetValueOrDefault(table)) return $"Table {table}: content differs from the manifest.";
+        }
+        return null;
+    }
+
     /// <summary>Keeps the newest <see cref="BackupOptions.Retention"/> verified backups and, for diagnosis, the newest failed one.</summary>
     void Prune()
     {
         var all = List();
-        var expired = all.Where(m => m.Verification is { Ok: true }).Skip(options.Value.Retention)
-            .Concat(all.Where(m => m.Verification is not { Ok: true }).Skip(1));
-        foreach (var old in expired)
-        {
-            TryDelete(Path.Combine(Folder, old.File));
-            TryDelete(Path.Combine(Folder, old.Id + ".manifest.json"));
-        }
-    }
-
-    async Task WriteManifestAsync(BackupManifest manifest)
-    {
-        var path = Path.Combine(Folder, manifest.Id + ".manifest.json");
-        await File.WriteAllTextAsync(path + ".partial", JsonSerializer.Serialize(manifest, BackupManifest.Json));
-        File.Move(path + ".partial", path, overwrite: true);
+        foreach (var old in all.Where(m => m.Verification is { Ok: true }).Skip(options.Value.Retention).Concat(all.Where(m => m.Verification is not { Ok: true }).Skip(1)))
+            _folder.Delete(old);
     }
 
     static async Task<string> Sha256Async(string path, CancellationToken cancellationToken)
@@ -353,93 +234,11 @@ public sealed partial class Backups(
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
     }
 
-    static void TryDelete(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-
-    // PostgreSQL helpers: databases are created and renamed from the maintenance database, with the service's own credentials.
-
-    static Task CreatePostgresDatabaseAsync(AgentryDbContext db, string name, CancellationToken cancellationToken) =>
-        AdminAsync(db, $"CREATE DATABASE \"{name}\"", cancellationToken);
-
-    static async Task DropPostgresDatabaseAsync(AgentryDbContext db, string name)
-    {
-        NpgsqlConnection.ClearAllPools();
-        try { await AdminAsync(db, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", CancellationToken.None); }
-        catch (PostgresException) { } // left behind, named for what it was; never fatal
-    }
-
-    static async Task AdminAsync(AgentryDbContext db, string sql, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(WithDatabase(db.Database.GetConnectionString()!, "postgres"));
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    static async Task TryAdminAsync(AgentryDbContext db, string sql)
-    {
-        try { await AdminAsync(db, sql, CancellationToken.None); }
-        catch (PostgresException) { } // the error that brought us here is the one to report
-    }
-
-    static string WithDatabase(string connectionString, string database) =>
-        new NpgsqlConnectionStringBuilder(connectionString) { Database = database, Pooling = false }.ConnectionString;
-
-    string Tool(string name)
-    {
-        if (options.Value.PostgresBinDirectory is { Length: > 0 } folder) return Path.Combine(folder, name);
-        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Select(p => Path.Combine(p, name)).FirstOrDefault(File.Exists);
-        return onPath ?? throw new InvalidOperationException($"{name} was not found on the PATH; install the PostgreSQL client (apt-get install postgresql-client) or set Backup:PostgresBinDirectory.");
-    }
-
-    /// <summary>Runs pg_dump or psql against a database, passing the connection through libpq's environment variables (the password never on a command line).</summary>
-    static async Task RunAsync(string program, IEnumerable<string> arguments, string connectionString, CancellationToken cancellationToken)
-    {
-        var connection = new NpgsqlConnectionStringBuilder(connectionString);
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        start.Environment["PGHOST"] = connection.Host;
-        start.Environment["PGPORT"] = connection.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["PGDATABASE"] = connection.Database;
-        if (connection.Username is { } user) start.Environment["PGUSER"] = user;
-        if (connection.Password is { } password) start.Environment["PGPASSWORD"] = password;
-        if (LibpqSslMode(connection.SslMode) is { } sslMode) start.Environment["PGSSLMODE"] = sslMode;
-        if (connection.RootCertificate is { Length: > 0 } rootCertificate) start.Environment["PGSSLROOTCERT"] = rootCertificate;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        var errors = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        _ = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping: do not leave pg_dump or psql running on their own.
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{Path.GetFileName(program)} failed ({process.ExitCode}): {(await errors).Trim()}");
-    }
-
-    /// <summary>Npgsql's SSL mode in libpq's words (<c>VerifyFull</c> is <c>verify-full</c>); null leaves libpq's default.</summary>
-    static string? LibpqSslMode(SslMode mode) => mode switch
-    {
-        SslMode.Disable => "disable",
-        SslMode.Allow => "allow",
-        SslMode.Prefer => "prefer",
-        SslMode.Require => "require",
-        SslMode.VerifyCA => "verify-ca",
-        SslMode.VerifyFull => "verify-full",
-        _ => null,
-    };
-
     [LoggerMessage(EventId = 8100, Level = LogLevel.Information, Message = "Backup {Id}: {Bytes} bytes, {Rows} rows, verified {Verified} ({Detail})")]
     partial void LogBackedUp(string id, long bytes, long rows, bool verified, string detail);
 
-    [LoggerMessage(EventId = 8101, Level = LogLevel.Warning, Message = "Backup manifest {File} cannot be read")]
-    partial void LogUnreadableManifest(Exception exception, string file);
+    [LoggerMessage(EventId = 8101, Level = LogLevel.Warning, Message = "Backup manifest {File} cannot be read, or names a file outside the backup folder; it is ignored")]
+    partial void LogUnreadableManifest(Exception? exception, string file);
 }
 
 /// <summary>A backup is already being taken by this instance.</summary>
