@@ -21,6 +21,12 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
     /// <summary>The bootstrap admin key every test app starts with (as AGENTRY_ADMIN_KEY would give it).</summary>
     public const string AdminKey = "agk_test-admin-key-0123456789abcdefghijklmnop";
 
+    /// <summary>
+    /// The secrets key every test app and process shares (as AGENTRY_SECRETS_KEY gives it to every instance of a deployment),
+    /// so instances on one database read each other's key ring; a test of the key itself sets its own or none.
+    /// </summary>
+    public const string SecretsKey = "dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
+
     readonly string _environment;
 
     readonly Action<IServiceCollection>? _services;
@@ -35,6 +41,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         {
             ["Data:Directory"] = DataDirectory,
             ["Security:AdminKey"] = AdminKey,
+            ["Security:SecretsKey"] = SecretsKey,
             // Functional tests send many requests; the limiter tests set their own limits.
             ["RateLimit:PermitsPerMinute"] = "1000000",
             ["RateLimit:ConcurrentRequests"] = "10000",

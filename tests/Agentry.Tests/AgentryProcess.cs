@@ -31,6 +31,7 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         start.Environment["Shutdown__DrainDelay"] = "00:00:00"; // tests of the drain pause set their own
         start.Environment["Backup__Scheduled"] = "false";
         if (adminKey is not null) start.Environment["AGENTRY_ADMIN_KEY"] = adminKey;
+        start.Environment["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey; // shared by every instance of a test, as a deployment shares it
         foreach (var (key, value) in TestDatabase.SettingsFor(dataDirectory)) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         foreach (var (key, value) in settings ?? []) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         _process = new Process { StartInfo = start };

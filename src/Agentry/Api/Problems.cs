@@ -54,6 +54,8 @@ public static class ProblemTypes
     public const string ConcurrencyLimited = Prefix + "too-many-concurrent-requests";
     public const string TokenBudgetExceeded = Prefix + "token-budget-exceeded";
     public const string TokenBudgetTooSmall = Prefix + "token-budget-too-small";
+    /// <summary>A shared limit (token budgets in Redis) cannot be checked right now, and Redis:OnFailure says to refuse.</summary>
+    public const string LimitsUnavailable = Prefix + "limits-unavailable";
     public const string KeyNotFound = Prefix + "key-not-found";
     public const string UserNotFound = Prefix + "user-not-found";
     public const string BackupInProgress = Prefix + "backup-in-progress";

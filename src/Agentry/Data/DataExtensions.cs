@@ -29,7 +29,8 @@ public static class DataExtensions
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<DataOptions>().BindSettings(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<RedisOptions>().BindSettings(RedisOptions.Section).ValidateOnStart();
+        builder.Services.AddOptions<RedisOptions>().BindSettings(RedisOptions.Section)
+            .Validate(o => o.OnFailure is null or RedisOptions.Refuse or RedisOptions.Local, "Redis:OnFailure must be 'refuse' or 'local'.").ValidateOnStart();
         builder.Services.AddSingleton<SharedState>();
         // The provider is chosen once, from configuration, before the host is built: each has its own context type and migrations.
         var options = builder.Configuration.GetSection(DataOptions.Section).Get<DataOptions>() ?? new DataOptions();

@@ -18,6 +18,22 @@ public sealed class RedisOptions
     /// <summary>How long a conversation stays locked by a turn whose instance died without releasing it.</summary>
     public TimeSpan GateLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// What token budgets do while Redis cannot be reached: <c>refuse</c> (a model call is refused with 503 and
+    /// Retry-After, so no key spends past its budget) or <c>local</c> (each instance counts on its own: with N instances a
+    /// key may spend N times its budget, and a day's count starts again from zero). Unset: <c>refuse</c> in Production,
+    /// <c>local</c> elsewhere. Request and concurrency limits always fall back to each instance's own counts: they
+    /// protect capacity, and refusing every request would turn a Redis outage into a full one. Tool policy caps are kept
+    /// in the database and do not depend on Redis.
+    /// </summary>
+    public string? OnFailure { get; set; }
+
+    public const string Refuse = "refuse";
+    public const string Local = "local";
+
+    /// <summary>The effective failure mode for this environment.</summary>
+    public string FailureMode(IHostEnvironment environment) => OnFailure ?? (environment.IsProduction() ? Refuse : Local);
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Configuration);
 
     /// <summary>The configuration in StackExchange.Redis form, whichever form was given.</summary>
@@ -49,7 +65,7 @@ public sealed class RedisOptions
 /// de-duplication). Connected lazily on first use and reconnected by the multiplexer; <see cref="Database"/> is null
 /// without Redis. Callers fall back to their in-process behaviour when Redis is unreachable and say so in the log.
 /// </summary>
-public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<RedisOptions> options, ILogger<SharedState> logger) : IAsyncDisposable
+public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<RedisOptions> options, IHostEnvironment environment, ILogger<SharedState> logger) : IAsyncDisposable
 {
     readonly Lazy<ConnectionMultiplexer?> _connection = new(() =>
         options.Value.IsConfigured ? ConnectionMultiplexer.Connect(options.Value.ToConfigurationOptions()) : null);
@@ -61,6 +77,9 @@ public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<Re
     public IConnectionMultiplexer? Connection => _connection.Value;
     public IDatabase? Database => _connection.Value?.GetDatabase();
     public RedisOptions Options => options.Value;
+
+    /// <summary>Whether token budgets refuse (rather than count locally) while Redis is unreachable (<see cref="RedisOptions.OnFailure"/>).</summary>
+    public bool RefusesWhenDown => options.Value.FailureMode(environment) == RedisOptions.Refuse;
 
     /// <summary>Logs, at most once a minute, that a Redis call failed and this instance used its own state instead.</summary>
     public void FellBack(Exception failure, string what)

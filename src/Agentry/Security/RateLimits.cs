@@ -40,7 +40,11 @@ public sealed class RateLimitOptions
 public sealed record RateLimitDecision(bool Allowed, int Limit, int Remaining, TimeSpan Reset, IDisposable? Lease = null);
 
 /// <summary>Tokens set aside for one model call, in the windows that were current when it started.</summary>
-public sealed record TokenReservation(string Partition, long Minute, long Day, long Tokens);
+/// <summary>
+/// Tokens held for one model call until it is settled. <see cref="Shared"/>: held in Redis (every instance counts it),
+/// else in this instance's memory; a reservation is settled where it was made, never against the other store.
+/// </summary>
+public sealed record TokenReservation(string Partition, long Minute, long Day, long Tokens, bool Shared = false);
 
 /// <summary>A reservation, or why there is none: the window that is full, its limit, what is used and when it renews.</summary>
 public sealed record TokenBudgetDecision(bool Allowed, string? ExceededWindow, long Limit, long Used, TimeSpan Reset, TokenReservation? Reservation = null);

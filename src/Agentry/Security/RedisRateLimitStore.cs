@@ -6,8 +6,10 @@ namespace Agentry.Security;
 /// <summary>
 /// Limits shared by every instance, in Redis: a request counter per key and minute, a set of leases for requests in
 /// flight, and token counters per minute and UTC day. Each check-and-count is one Lua script, so it is atomic across
-/// instances and a limit is exact however the load is spread. When Redis cannot be reached the call is answered by
-/// this instance's in-process store (limits then hold per instance) and the fallback is logged.
+/// instances and a limit is exact however the load is spread. When Redis cannot be reached, request and concurrency
+/// limits are answered by this instance's in-process store (they then hold per instance) and the fallback is logged;
+/// token budgets do as <see cref="RedisOptions.OnFailure"/> says: refuse the call (the default in Production), or count
+/// locally. A reservation is settled in the store that made it.
 /// </summary>
 public sealed class RedisRateLimitStore(SharedState shared, InMemoryRateLimitStore local, TimeProvider time) : IRateLimitStore
 {
@@ -105,7 +107,7 @@ public sealed class RedisRateLimitStore(SharedState shared, InMemoryRateLimitSto
         {
             var result = (RedisResult[])(await redis.ScriptEvaluateAsync(Reserve, [MinuteKey(partition, minute), DayKey(partition, day)],
                 [tokens, perMinute ?? -1, perDay ?? -1, 120_000, 2 * 86_400_000L]))!;
-            if ((long)result[0] == 1) return new TokenBudgetDecision(true, null, 0, 0, TimeSpan.Zero, new TokenReservation(partition, minute, day, tokens));
+            if ((long)result[0] == 1) return new TokenBudgetDecision(true, null, 0, 0, TimeSpan.Zero, new TokenReservation(partition, minute, day, tokens, Shared: true));
             var window = (string)result[1]!;
             return window == "minute"
                 ? new TokenBudgetDecision(false, "minute", perMinute!.Value, (long)result[2], TimeSpan.FromSeconds(60 - now % 60))
@@ -113,6 +115,13 @@ public sealed class RedisRateLimitStore(SharedState shared, InMemoryRateLimitSto
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
+            if (shared.RefusesWhenDown)
+            {
+                shared.FellBack(e, "token budgets (calls are refused: Redis:OnFailure is refuse)");
+                throw new Api.ApiProblemException(503, Api.ProblemTypes.LimitsUnavailable, "Limits unavailable",
+                    "Token budgets are shared through Redis, which cannot be reached; the model call is refused rather than made without a budget. Retry in a moment.")
+                { RetryAfter = TimeSpan.FromSeconds(5) };
+            }
             shared.FellBack(e, "token budgets");
             return await local.TryReserveTokensAsync(partition, tokens, perMinute, perDay, cancellationToken);
         }
@@ -120,7 +129,8 @@ public sealed class RedisRateLimitStore(SharedState shared, InMemoryRateLimitSto
 
     public async ValueTask SettleTokensAsync(TokenReservation reservation, long usedTokens, CancellationToken cancellationToken)
     {
-        if (shared.Database is not { } redis)
+        // Settled where it was made: a reservation this instance held while Redis was away is not Redis's to give back.
+        if (!reservation.Shared || shared.Database is not { } redis)
         {
             await local.SettleTokensAsync(reservation, usedTokens, cancellationToken);
             return;

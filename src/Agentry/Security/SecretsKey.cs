@@ -52,12 +52,26 @@ public sealed class SecretsKey(IOptions<SecurityOptions> security, IOptions<Data
         if (File.Exists(path)) return (Decode(File.ReadAllText(path), path), path, false);
         Directory.CreateDirectory(dataFolder);
         var value = NewValue();
-        OwnerOnlyFile.WriteAllTextAsync(path, value + Environment.NewLine).GetAwaiter().GetResult();
+        // Written beside, then moved into place only if none is there: two instances starting together on one data
+        // folder must end up with one key, not each with its own.
+        var staging = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}";
+        OwnerOnlyFile.WriteAllTextAsync(staging, value + Environment.NewLine).GetAwaiter().GetResult();
+        try
+        {
+            File.Move(staging, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(staging);
+            return (Decode(File.ReadAllText(path), path), path, false);
+        }
         return (Convert.FromBase64String(value), path, true);
     }
 
     static byte[] Decode(string text, string where)
     {
+        if (text.Contains("change-me", StringComparison.OrdinalIgnoreCase))
+            throw new StartupException($"The secrets key in {where} is still the placeholder from the example settings; make one with 'agentry secrets new-key'.");
         try
         {
             var key = Convert.FromBase64String(text.Trim());

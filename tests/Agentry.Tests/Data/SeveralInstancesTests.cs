@@ -129,6 +129,37 @@ public sealed class SeveralInstancesTests
         }
     }
 
+    [Fact]
+    public async Task With_redis_away_token_budgets_refuse_by_default_in_production_and_other_requests_still_work()
+    {
+        await using var pair = await Pair.StartAsync(settings: new() { ["Redis:OnFailure"] = "refuse" });
+        await pair.Redis.DisposeAsync();
+        var problem = await Http.ProblemAsync(await pair.A.Client.PostAsJsonAsync("/v1/chat", new { message = "spend without a budget?", agentId = "support" }), 503,
+            Agentry.Api.ProblemTypes.LimitsUnavailable);
+        Assert.Contains("Redis", (string?)problem["detail"]);
+        await Http.ExpectAsync(await pair.A.Client.GetAsync("/v1/agents"), HttpStatusCode.OK); // request limits fall back to the instance's own
+
+        // Production's default is refuse; elsewhere it is local.
+        var redis = new Agentry.Data.RedisOptions();
+        Assert.Equal("refuse", redis.FailureMode(new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Production" }));
+        Assert.Equal("local", redis.FailureMode(new Microsoft.Extensions.Hosting.Internal.HostingEnvironment { EnvironmentName = "Development" }));
+    }
+
+    [Fact]
+    public async Task A_reservation_made_while_redis_was_away_is_settled_where_it_was_made()
+    {
+        // Redis is configured but not there; budgets count locally (Redis:OnFailure = local).
+        var dead = PostgresServer.FreePort();
+        await using var app = new AgentryApp(settings: new() { ["Redis:Configuration"] = $"127.0.0.1:{dead},connectTimeout=200", ["Redis:OnFailure"] = "local" });
+        var store = app.Service<Agentry.Security.IRateLimitStore>();
+        var first = await store.TryReserveTokensAsync("key:test", 100, perMinute: 150, perDay: null, CancellationToken.None);
+        Assert.True(first.Allowed);
+        Assert.False(first.Reservation!.Shared);
+        await store.SettleTokensAsync(first.Reservation, usedTokens: 0, CancellationToken.None); // the call used nothing: all 100 go back
+        var second = await store.TryReserveTokensAsync("key:test", 100, perMinute: 150, perDay: null, CancellationToken.None);
+        Assert.True(second.Allowed, "the first reservation was given back to the store that held it");
+    }
+
     static async Task<string> RedisCheckAsync(AgentryApp app)
     {
         var health = await Http.JsonAsync(await app.Client.GetAsync("/health"));

@@ -72,6 +72,8 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         environment["DATABASE_URL"] = DatabaseUrl(); // the compose service 'postgres'
         environment["REDIS_URL"] = $"redis://127.0.0.1:{redis.Port}"; // the compose service 'redis'
         environment["AGENTRY_ADMIN_KEY"] = TestAdminKey; // the example's placeholder is refused (see the systemd test)
+        Assert.StartsWith("change-me", environment["AGENTRY_SECRETS_KEY"]); // every instance is given the same secrets key
+        environment["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey;
         Replace(environment, "AGENTRY_DATA_DIR", Folder("shared-data"));
 
         var migrate = await RunAsync(Command(services["migrate"]), environment);
@@ -138,6 +140,8 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         environment["DATABASE_URL"] = DatabaseUrl();
         environment["REDIS_URL"] = $"redis://127.0.0.1:{redis.Port}";
         environment["AGENTRY_ADMIN_KEY"] = TestAdminKey;
+        Assert.StartsWith("change-me", environment["AGENTRY_SECRETS_KEY"]); // pods have a data folder each: they are given one secrets key
+        environment["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey;
         Replace(environment, "AGENTRY_DATA_DIR", Folder("pod-data"));
         var port = Replace(environment, "ASPNETCORE_HTTP_PORTS", FreePort());
 

@@ -32,7 +32,8 @@ public sealed class SecretsAtRestTests
     public async Task The_key_ring_is_encrypted_with_a_key_kept_outside_the_database_and_start_up_names_a_missing_or_wrong_key()
     {
         var folder = Directory.CreateTempSubdirectory("agentry-secrets-").FullName;
-        var settings = new Dictionary<string, string?> { ["Data:Directory"] = folder, ["Mcp:AllowStdioFromApi"] = "true" };
+        // No key configured: a single machine keeps it in its data folder.
+        var settings = new Dictionary<string, string?> { ["Data:Directory"] = folder, ["Mcp:AllowStdioFromApi"] = "true", ["Security:SecretsKey"] = null };
         try
         {
             await using (var app = new AgentryApp(settings: settings))
@@ -79,7 +80,7 @@ public sealed class SecretsAtRestTests
     {
         var folder = Directory.CreateTempSubdirectory("agentry-secrets-").FullName;
         var legacy = Directory.CreateTempSubdirectory("agentry-legacy-ring-");
-        var settings = new Dictionary<string, string?> { ["Data:Directory"] = folder, ["Mcp:AllowStdioFromApi"] = "true" };
+        var settings = new Dictionary<string, string?> { ["Data:Directory"] = folder, ["Mcp:AllowStdioFromApi"] = "true", ["Security:SecretsKey"] = null };
         try
         {
             // What the previous version wrote: a Data Protection key with no encryptor, and a server's secrets protected by it.
