@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Approvals;
@@ -9,20 +10,48 @@ using Agentry.Memory;
 using Agentry.Models;
 using Agentry.Observability;
 using Agentry.Operations;
+using Agentry.Operations.Backups;
+using Agentry.Operations.Transfers;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
 
-// agentry [serve] | migrate | keys … | audit verify | version — the server is the default verb.
-var (verb, hostArgs) = CommandLine.Split(args);
-if (verb is "help" or "--help" or "-h") { CommandLine.PrintHelp(); return 0; }
-if (verb is "version" or "--version") { Console.WriteLine(OperationsExtensions.Version); return 0; }
-
+// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import …
+// Settings (--Section:Key value, --urls …) may follow any command: they configure the host the command runs against.
+var (settings, command) = CommandHost.Split(args);
+var host = new CommandHost(Build, settings);
+var root = new RootCommand("Agentry: several AI agents, each with a personality and business rules, behind the controls an operator needs.")
+{
+    Serve(), DataCommands.Migrate(host), KeysCommands.Keys(host), SecretsCommands.Secrets(), AuditCommands.Audit(host),
+    BackupCommands.Backup(host), BackupCommands.Backups(host), BackupCommands.Restore(host), TransferCommands.Export(host), TransferCommands.Import(host),
+    OperationsCommands.Version(),
+};
+root.Add(OperationsCommands.Help(root));
+root.SetAction((_, _) => ServeAsync(host.App)); // the server is the default command
 try
+{
+    // Failures reach the catch below (one line naming the setting or file); SIGTERM is the host's (Operations/Drain.cs), not the parser's.
+    return await root.Parse(command).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+}
+catch (Exception e) when (StartupFailure.Describe(e) is { } message)
+{
+    // One line that names the setting or file, not a stack trace: the operator's next step is to fix that line.
+    Console.Error.WriteLine($"Agentry could not start. {message}");
+    return 1;
+}
+
+Command Serve()
+{
+    var serve = new Command("serve", "Start the service (the default when no command is given).");
+    serve.SetAction((_, _) => ServeAsync(host.App));
+    return serve;
+}
+
+static WebApplication Build(string[] settings)
 {
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     {
-        Args = CommandLine.SettingsOnly(hostArgs),
+        Args = settings,
         EnvironmentName = ConfigurationAliases.EnvironmentName(Environment.GetEnvironmentVariable),
     });
     builder.AddConfigurationAliases();
@@ -42,13 +71,12 @@ try
     builder.AddApprovals();
     builder.AddConversations();
     builder.AddOperations();
+    return builder.Build();
+}
 
-    var app = builder.Build();
-    app.Services.ValidateSettings(); // every option checked now, before anything starts: a bad one is one clear line
-
-    if (verb is not (null or "serve")) return await CommandLine.RunAsync(verb, hostArgs, app.Services);
-
-    await app.Services.PrepareDatabaseAsync(); // create a new database; migrate an existing one where allowed
+static async Task<int> ServeAsync(WebApplication app)
+{
+    await app.Services.PrepareDatabaseAsync();   // create a new database; migrate an existing one where allowed
     await app.Services.PrepareSecretsAsync();    // the secrets key reads the key ring (Security/SecretsKeyRing.cs)
     await app.Services.CheckToolPoliciesAsync(); // a policy for an MCP tool names a server that exists
     await app.Services.EnsureAdminKeyAsync();
@@ -75,10 +103,4 @@ try
     app.Services.CloseDatabaseWhenStopped();
     await app.RunAsync(); // SIGTERM: drain (Operations/Drain.cs), finish or interrupt turns, flush, close the database
     return 0;
-}
-catch (Exception e) when (StartupFailure.Describe(e) is { } message)
-{
-    // One line that names the setting or file, not a stack trace: the operator's next step is to fix that line.
-    Console.Error.WriteLine($"Agentry could not start. {message}");
-    return 1;
 }

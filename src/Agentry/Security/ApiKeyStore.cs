@@ -7,14 +7,17 @@ namespace Agentry.Security;
 
 /// <summary>
 /// Looks keys up by the hash of their secret, with a short cache so a request does not cost a database read, and
-/// records last use in memory, written back in batches (one write per key per flush, never one per request). With
-/// Redis, a revocation or rotation on any instance (or the command line) is published and every instance drops its
-/// cache at once, so a revoked key stops working everywhere within a second, not after the cache period.
+/// records last use in memory, written back in batches (one write per key per flush, never one per request). A
+/// revocation or rotation through this instance's API drops the cache before it answers, and a lookup that raced with it
+/// (read the key before the change, finished after) is not cached; with Redis the change is published and every
+/// instance (and the command line) drops its cache too. Only a change made where this instance cannot hear it (the
+/// command line without Redis) waits for <see cref="SecurityOptions.KeyCacheDuration"/>.
 /// </summary>
 public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, SharedState shared, TimeProvider time, ILogger<ApiKeyStore> logger) : IHostedService
 {
     readonly ConcurrentDictionary<string, (ApiKey Key, DateTimeOffset Until)> _byHash = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
+    long _generation;
 
     public async ValueTask<ApiKey?> FindAsync(string secret, AgentryDbContext db, CancellationToken cancellationToken)
     {
@@ -22,16 +25,19 @@ public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, Share
         var now = time.GetUtcNow();
         if (_byHash.TryGetValue(hash, out var cached) && cached.Until > now) return cached.Key;
 
+        var generation = Interlocked.Read(ref _generation);
         var key = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Hash == hash, cancellationToken);
         if (key is null) _byHash.TryRemove(hash, out _);
         else _byHash[hash] = (key, now + options.Value.KeyCacheDuration);
+        // A change landed while we read: what we read may be from before it, so it must not outlive this request.
+        if (Interlocked.Read(ref _generation) != generation) _byHash.TryRemove(hash, out _);
         return key;
     }
 
     /// <summary>Forget cached keys, here and (with Redis) on every instance, so a revocation or rotation applies to the very next request.</summary>
     public async Task InvalidateAsync()
     {
-        _byHash.Clear();
+        Forget();
         if (shared.Connection is not { } redis) return;
         try
         {
@@ -50,7 +56,7 @@ public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, Share
         if (shared.Connection is not { } redis) return;
         try
         {
-            await redis.GetSubscriber().SubscribeAsync(Channel, (_, _) => _byHash.Clear());
+            await redis.GetSubscriber().SubscribeAsync(Channel, (_, _) => Forget());
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -59,6 +65,12 @@ public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, Share
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    void Forget()
+    {
+        Interlocked.Increment(ref _generation);
+        _byHash.Clear();
+    }
 
     [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "Could not subscribe to key revocations through Redis; revoked keys are dropped when the key cache lapses")]
     partial void LogNotSubscribed(Exception exception);

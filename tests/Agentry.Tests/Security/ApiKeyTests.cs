@@ -102,6 +102,29 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
+    public async Task A_key_revoked_while_it_is_in_heavy_use_is_refused_by_every_request_sent_after_the_revocation_returns()
+    {
+        await using var app = new AgentryApp(settings: new() { ["Security:KeyCacheDuration"] = "00:00:30" }); // a long cache: only invalidation can stop it
+        for (var round = 0; round < 3; round++)
+        {
+            var (id, secret) = await app.CreateKeyAsync($"busy-{round}", ["read"]);
+            var client = app.CreateApiClient(secret);
+            using var stop = new CancellationTokenSource();
+            // Eight clients keep the key's lookups in flight while it is revoked.
+            var load = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested) await client.GetAsync("/v1/agents?limit=1", CancellationToken.None);
+            })).ToList();
+            await Wait.UntilAsync(async () => (await client.GetAsync("/v1/agents?limit=1")).StatusCode == HttpStatusCode.OK, because: "the key is in use");
+            await Http.ExpectAsync(await app.Client.DeleteAsync($"/v1/admin/keys/{id}"), HttpStatusCode.OK);
+            var after = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => client.GetAsync("/v1/agents?limit=1")));
+            stop.Cancel();
+            await Task.WhenAll(load);
+            Assert.All(after, r => Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode));
+        }
+    }
+
+    [Fact]
     public async Task Key_creation_is_validated()
     {
         await using var app = new AgentryApp();
