@@ -4,17 +4,6 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Agents;
 
-public sealed class AgentOptions
-{
-    public const string Section = "Agents";
-
-    /// <summary>Folder of agent YAML files; a relative path is looked up under the content root, then next to the executable.</summary>
-    public string Directory { get; set; } = "agent-definitions";
-
-    /// <summary>Reload the folder when a file changes (on in Development). POST /v1/agents:reload always works.</summary>
-    public bool Watch { get; set; }
-}
-
 /// <summary>
 /// The agents defined in the YAML folder, held in memory and swapped whole on reload, so a request always sees one
 /// consistent set. <see cref="AgentCatalog"/> merges them with the agents stored through the API.
@@ -29,10 +18,15 @@ public sealed partial class AgentFileCatalog
     {
         _tools = tools;
         _logger = logger;
-        Directory = ResolveDirectory(options.Value.Directory, environment.ContentRootPath);
+        ServesSamples = options.Value.ServesSamples;
+        Directory = options.Value.EffectiveDirectory is { } directory ? ResolveDirectory(directory, environment.ContentRootPath) : "";
     }
 
+    /// <summary>The folder agent files are read from; empty when there is none (samples off, no folder of one's own).</summary>
     public string Directory { get; }
+
+    /// <summary>Whether the agents are the bundled help-desk samples (<see cref="AgentOptions.Samples"/>).</summary>
+    public bool ServesSamples { get; }
 
     /// <summary>Rules every agent obeys before its own (from <c>_global.yaml</c> in the agents folder).</summary>
     public IReadOnlyList<AgentRule> GlobalRules => _files.GlobalRules;
@@ -51,7 +45,8 @@ public sealed partial class AgentFileCatalog
             return loaded;
         }
         _files = loaded;
-        LogLoaded(loaded.Agents.Count, Directory);
+        if (Directory.Length == 0) LogNoFolder();
+        else LogLoaded(loaded.Agents.Count, Directory);
         return loaded;
     }
 
@@ -68,4 +63,7 @@ public sealed partial class AgentFileCatalog
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Loaded {Count} agent(s) from {Directory}")]
     partial void LogLoaded(int count, string directory);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "No agent files: the samples are off (Agents:Samples) and no Agents:Directory is set; agents come from the API")]
+    partial void LogNoFolder();
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Primitives;
 
 namespace Agentry.Agents;
 
-public static class AgentsExtensions
+public static partial class AgentsExtensions
 {
     public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
     {
@@ -30,8 +30,13 @@ public static class AgentsExtensions
                 string.Join(Environment.NewLine + "  ", result.Errors));
 
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;
-        if (options.Watch && Directory.Exists(catalog.Directory)) Watch(services, catalog);
+        if (options.Watch && catalog.Directory.Length > 0 && Directory.Exists(catalog.Directory)) Watch(services, catalog);
+        if (catalog.ServesSamples && services.GetRequiredService<IHostEnvironment>().IsProduction())
+            LogServingSamples(services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Agents"), catalog.All.Count);
     }
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Serving the {Count} bundled sample agents (a help desk, with a refund tool). For your own agents set Agents:Directory; to serve none of the samples set Agents:Samples=false")]
+    static partial void LogServingSamples(ILogger logger, int count);
 
     static void Watch(IServiceProvider services, AgentFileCatalog catalog)
     {

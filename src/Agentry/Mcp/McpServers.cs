@@ -49,16 +49,23 @@ public sealed partial class McpServers(IOptions<McpOptions> options, IServiceSco
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.SyncInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false) is true)
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                await SyncAsync(stoppingToken);
+                try
+                {
+                    await SyncAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogSyncFailed(logger, e.Message);
+                }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogSyncFailed(logger, e.Message);
-            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping (or never started: a host that failed to start disposes its services): nothing to sync any more.
         }
     }
 

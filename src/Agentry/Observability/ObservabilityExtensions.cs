@@ -38,8 +38,26 @@ public static class ObservabilityExtensions
     public const string MetricsPolicy = "metrics";
     public const string WebhookClient = "alert-webhook";
 
+    static volatile bool _hostStarted;
+
+    /// <summary>Whether the host has started (its failures to start are reported by Agentry itself, in one line).</summary>
+    public static bool HostStarted => _hostStarted;
+
+    /// <summary>Marks the moment the host has started.</summary>
+    sealed class HostStartedSignal(IHostApplicationLifetime lifetime) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStarted.Register(() => _hostStarted = true);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
+        LogLevelSettings.Check(builder.Configuration);
         builder.Services.AddOptions<ObservabilityOptions>().BindSettings(ObservabilityOptions.Section).ValidateOnStart()
             .Validate(o => (o.MetricsAllowedNetworks ?? []).All(n => n == "none" || IPNetwork.TryParse(n, out _)),
                 "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.");
@@ -56,6 +74,12 @@ public static class ObservabilityExtensions
             });
         }
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        // A start that fails for an operator's reason (an address in use) is reported in one line on stderr
+        // (Operations/StartupFailure.cs); the host's own account of it, with stack traces and the services it stopped, is
+        // noise then. Once the host has started its errors are logged as always; an unexpected start-up failure still
+        // ends the process with its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => HostStarted || level < LogLevel.Error);
+        builder.Services.AddHostedService<HostStartedSignal>();
 
         builder.Services.AddSingleton<AgentryTelemetry>();
         builder.Services.AddSingleton<ErrorTracker>();

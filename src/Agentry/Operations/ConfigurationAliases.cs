@@ -59,7 +59,7 @@ public static class ConfigurationAliases
         "error" => "Error",
         "critical" or "fatal" => "Critical",
         "none" or "off" => "None",
-        _ => value,
+        _ => value, // not a level: start-up stops with the valid ones (Observability/LogLevelSettings.cs)
     };
 
     static string Capitalise(string name) => name.ToLowerInvariant() switch

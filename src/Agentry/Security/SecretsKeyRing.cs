@@ -21,13 +21,13 @@ public static class SecretsKeyRing
         var key = services.GetRequiredService<SecretsKey>();
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
-        if (!await db.DataProtectionKeys.AnyAsync(cancellationToken)) return;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.LockAsync(SharedLock.Bootstrap, cancellationToken);
         var rows = await db.DataProtectionKeys.ToListAsync(cancellationToken);
         if (!key.Exists && rows.Any(r => r.Xml?.Contains(SecretsKeyXmlEncryptor.ElementName, StringComparison.Ordinal) == true))
             throw new StartupException($"The database holds a secrets key ring encrypted with a secrets key, but none is configured and {key.DefaultPath} " +
                 "is missing. Put the key file back, or set AGENTRY_SECRETS_KEY (or AGENTRY_SECRETS_KEY_FILE) to the key of the installation that encrypted it.");
+        _ = key.Bytes; // read (or, on a first start, created) now: a bad value stops start-up here, not in the first request that needs it
         var encryptor = new SecretsKeyXmlEncryptor(key);
         var encrypted = 0;
         foreach (var row in rows)

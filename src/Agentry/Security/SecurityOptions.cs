@@ -51,11 +51,11 @@ public sealed class SecurityOptionsValidator(IHostEnvironment environment) : IVa
         if (options.ConversationIsolation is not ("key" or "none"))
             failures.Add($"Security:ConversationIsolation is '{options.ConversationIsolation}'; use 'key' or 'none'.");
         if (options.AdminKey is { Length: > 0 } key && key.Length < 24)
-            failures.Add("Security:AdminKey (AGENTRY_ADMIN_KEY) must be at least 24 characters; generate one with 'agentry keys create'.");
+            failures.Add("Security:AdminKey (AGENTRY_ADMIN_KEY) must be at least 24 characters; 'agentry secrets new-key' prints a suitable random value.");
         // The deployment examples ship with "change-me-…" values; a copied example must not go live with a published key.
         if (options.AdminKey?.Contains("change-me", StringComparison.OrdinalIgnoreCase) == true)
             failures.Add("Security:AdminKey (AGENTRY_ADMIN_KEY) is still the placeholder from the example settings; set a long random key " +
-                "(for example: openssl rand -base64 32).");
+                "('agentry secrets new-key' prints one).");
         if (options.KeyCacheDuration < TimeSpan.Zero || options.KeyCacheDuration > TimeSpan.FromMinutes(1))
             failures.Add("Security:KeyCacheDuration must be between 0 and 1 minute, so revocations take effect quickly.");
         foreach (var origin in options.CorsAllowedOrigins)

@@ -169,4 +169,26 @@ public sealed class AgentsApiTests
         await Http.ProblemAsync(await writer.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", tools = new[] { "refund", "http_get" } }), 403,
             ProblemTypes.ToolGrantForbidden);
     }
+
+    [Fact]
+    public async Task The_sample_help_desk_is_served_only_while_samples_are_on_and_production_says_so()
+    {
+        await using (var withoutSamples = new AgentryApp(settings: new() { ["Agents:Samples"] = "false" }))
+            Assert.Empty((await Http.JsonAsync(await withoutSamples.Client.GetAsync("/v1/agents")))["data"]!.AsArray());
+
+        var folder = Directory.CreateTempSubdirectory("agentry-samples-").FullName;
+        try
+        {
+            await using var production = new AgentryProcess(folder); // the published default: samples on
+            var client = await production.StartedAsync();
+            var ids = (await Http.JsonAsync(await client.GetAsync("/v1/agents")))["data"]!.AsArray().Select(a => (string)a!["id"]!).ToArray();
+            Assert.Equal(["billing", "concierge", "plan-advice", "sales", "support"], ids);
+            Assert.Contains("Serving the 5 bundled sample agents", production.Output);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

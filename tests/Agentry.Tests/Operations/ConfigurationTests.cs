@@ -77,6 +77,12 @@ public sealed class ConfigurationTests
     [InlineData("Tools:Policies:0:Tool", "mcp:crm/refund", "names the MCP server 'crm', which is neither in Mcp:Servers nor added through the API")]
     [InlineData("Tools:Policies:0:MaxPerCall", "10", "Tools:Policies:0:Tool is required")]
     [InlineData("Mcp:Servers:fs:Args", "--root,/data", "Mcp:Servers:fs:Args is a list and its items may contain commas")]
+    [InlineData("LOG_LEVEL", "loud", "Logging:LogLevel:Default is 'loud', which is not a log level")]
+    [InlineData("Logging:LogLevel:Microsoft.AspNetCore", "chatty", "Logging:LogLevel:Microsoft.AspNetCore is 'chatty'")]
+    [InlineData("AGENTRY_ADMIN_KEY", "short", "'agentry secrets new-key' prints a suitable random value")]
+    [InlineData("AGENTRY_SECRETS_KEY", "change-me-to-agentry-secrets-new-key", "is still the placeholder")]
+    [InlineData("AGENTRY_BACKUP_KEY", "not-base64!", "Backup:EncryptionKey (AGENTRY_BACKUP_KEY) must be 32 random bytes in base64")]
+    [InlineData("Redis:OnFailure", "ignore", "Redis:OnFailure must be 'refuse' or 'local'")]
     public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
         var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
@@ -91,6 +97,29 @@ public sealed class ConfigurationTests
         }
         finally
         {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task An_address_in_use_is_one_line_on_stderr_and_nothing_else()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+            var (exitCode, output) = await AgentryProcess.RunCommandAsync(folder, new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" });
+            Assert.Equal(1, exitCode);
+            Assert.Contains("Agentry could not start. Cannot listen", output);
+            Assert.DoesNotContain("   at ", output); // no stack frames, in the log or anywhere
+            Assert.DoesNotContain("BackgroundService failed", output);
+            Assert.DoesNotContain("Hosting failed to start", output);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(folder, recursive: true);
         }
     }
