@@ -95,7 +95,17 @@ public sealed partial class SystemMonitor(
     SharedAlerts alerts, Operations.Backups.Backups backups, IOptions<Operations.Backups.BackupOptions> backupOptions, Mcp.McpServers mcp, IHttpClientFactory http,
     TimeProvider time, ILogger<SystemMonitor> logger) : BackgroundService, ITurnOutcomeListener
 {
+    /// <summary>The API's JSON (timestamps as 2026-12-06T05:00:00.000Z): a receiver parses one format, whichever door it came from.</summary>
+    static readonly JsonSerializerOptions WebhookJson = CreateWebhookJson();
+
     readonly DateTimeOffset _started = time.GetUtcNow();
+
+    static JsonSerializerOptions CreateWebhookJson()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        ApiExtensions.ConfigureJson(options);
+        return options;
+    }
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
     readonly ConcurrentQueue<AlertState> _recent = new();
     readonly ConcurrentQueue<double> _turnLatencies = new();
@@ -212,7 +222,7 @@ public sealed partial class SystemMonitor(
     async Task NotifyAsync(AlertState change, CancellationToken cancellationToken)
     {
         if (options.Value.WebhookUrl is not { Length: > 0 } url) return;
-        var body = JsonSerializer.Serialize(new { service = "agentry", version = OperationsExtensions.Version, alert = change }, JsonSerializerOptions.Web);
+        var body = JsonSerializer.Serialize(new { service = "agentry", version = OperationsExtensions.Version, alert = change }, WebhookJson);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (options.Value.WebhookSecret is { Length: > 0 } secret)
             request.Headers.Add("X-Agentry-Signature", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body))));

@@ -30,14 +30,16 @@ public static partial class OperationsExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ServiceDrain>());
         builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
-        // Every health check is registered here, so /health lists them in one order.
-        builder.Services.AddHealthChecks()
+        // Every health check is registered here, so /health lists them in one order; each lives next to what it checks.
+        var checks = builder.Services.AddHealthChecks()
             .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<DiskSpaceHealthCheck>("disk-space", tags: ["ready"])
-            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
-            .AddCheck<BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
-            .AddCheck<McpServersHealthCheck>("mcp-servers", tags: ["ready"])
+            .AddCheck<Data.DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<Data.DiskSpaceHealthCheck>("disk-space", tags: ["ready"]);
+        // Listed only where Redis is configured: a "redis: Healthy" on an instance without one would say something untrue.
+        if (builder.Configuration.GetSection(Data.RedisOptions.Section).Get<Data.RedisOptions>() is { IsConfigured: true })
+            checks.AddCheck<Data.RedisHealthCheck>("redis", tags: ["ready"]);
+        checks.AddCheck<Audit.BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
+            .AddCheck<Mcp.McpServersHealthCheck>("mcp-servers", tags: ["ready"])
             .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"]);
         return builder;
     }

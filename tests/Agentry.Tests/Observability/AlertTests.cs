@@ -43,6 +43,10 @@ public sealed class AlertTests
         foreach (var (body, signature) in openAi.Webhooks)
             Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes("whsec-test"), Encoding.UTF8.GetBytes(body))), signature);
         Assert.Equal(["raised", "cleared"], openAi.Webhooks.Select(w => (string)JsonNode.Parse(w.Body)!["alert"]!["state"]!).ToArray());
+        // One timestamp format for every door: the webhook's as /system/health's (UTC, 'Z', milliseconds).
+        var since = (string)JsonNode.Parse(openAi.Webhooks[0].Body)!["alert"]!["since"]!;
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", since);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", (string)recent[0]!["since"]!);
 
         await Wait.UntilAsync(async () => (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=alert.raised")))["data"]!.AsArray().Count == 1,
             because: "the alert is audited");
