@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The tests start PostgreSQL, Redis, Chromium and Node.js programs themselves; a fresh machine gets them first.
+"$(dirname "$0")/install-test-dependencies.sh"
+
 configuration="${CONFIGURATION:-Release}"
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
