@@ -91,6 +91,9 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         return client;
     }
 
+    /// <summary>Services that run the app on <paramref name="clock"/>: timeouts fire when a test advances it, not after wall-clock time.</summary>
+    public static Action<IServiceCollection> On(Microsoft.Extensions.Time.Testing.FakeTimeProvider clock) => services => services.AddSingleton<TimeProvider>(clock);
+
     /// <summary>The document this service serves, fetched once.</summary>
     public Task<ContractDocument> ContractAsync() => _contract.Value;
 

@@ -92,7 +92,11 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M, or /page?text=T for a page saying T.
         _app.MapGet("/page", async (int? size, int? delayMs, string? text, HttpContext context) =>
         {
-            if (delayMs is > 0) await Task.Delay(delayMs.Value, context.RequestAborted);
+            if (delayMs is > 0)
+            {
+                Interlocked.Increment(ref _slowPages);
+                await Task.Delay(delayMs.Value, context.RequestAborted);
+            }
             return Results.Text("<p>" + (text ?? new string('x', size ?? 20)) + "</p>", "text/html");
         });
         _app.StartAsync().GetAwaiter().GetResult();
@@ -105,6 +109,10 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     public string BaseUrl { get; }
     public string RootUrl { get; }
     public IReadOnlyList<FakeRequest> Requests => _requests.ToArray();
+    /// <summary>Requests for a /page with a delay that have started waiting (a tool stuck on a slow site).</summary>
+    public int SlowPagesStarted => Volatile.Read(ref _slowPages);
+    int _slowPages;
+
     /// <summary>How many requests the client abandoned before the fake finished answering.</summary>
     public int AbortedRequests => Volatile.Read(ref _aborted);
 

@@ -25,7 +25,8 @@ public sealed record ModelAnswer(string Text, IReadOnlyList<FunctionCallContent>
 /// <see cref="ModelResilienceOptions.TotalTimeout"/>. An answer that ends without a finish reason was cut short and is a
 /// failure, never a complete reply. A broken or cut answer is retried when nobody has seen any of it yet.
 /// </summary>
-public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Security.TokenBudget budget, AgentryTelemetry telemetry, ILogger<ModelInvoker> logger)
+/// <remarks>Its clocks are the registered <see cref="TimeProvider"/>'s, so the timeout tests run on a fake clock.</remarks>
+public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Security.TokenBudget budget, AgentryTelemetry telemetry, TimeProvider time, ILogger<ModelInvoker> logger)
 {
     public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken)
     {
@@ -40,9 +41,9 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         var maxOutputTokens = turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens;
 
         var limits = options.Value.Resilience;
-        var started = Stopwatch.GetTimestamp();
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        total.CancelAfter(limits.TotalTimeout);
+        var started = time.GetTimestamp();
+        using var totalTimer = new CancellationTokenSource(limits.TotalTimeout, time);
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, totalTimer.Token);
         var attempts = UpstreamAttempts.Start();
         for (var call = 1; ; call++)
         {
@@ -53,7 +54,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
             ModelAnswer? answer = null;
             try
             {
-                answer = await StreamAsync(turn, prompt, chatOptions, deltas, Stopwatch.GetTimestamp(), total, cancellationToken);
+                answer = await StreamAsync(turn, prompt, chatOptions, deltas, time.GetTimestamp(), total, cancellationToken);
             }
             finally
             {
@@ -65,7 +66,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
                 LogRetryingCutAnswer(turn.Model.Name, call);
                 continue; // nobody has seen this answer: ask again rather than fail the turn
             }
-            Report(turn.Model.Name, failure, Math.Max(call, attempts.Count), Stopwatch.GetElapsedTime(started), turn.TraceId);
+            Report(turn.Model.Name, failure, Math.Max(call, attempts.Count), time.GetElapsedTime(started), turn.TraceId);
             return answer;
         }
     }
@@ -81,14 +82,15 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         var received = false;
         var shown = false;
         Exception? failure = null;
-        using var silence = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+        using var silenceTimer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(total.Token, silenceTimer.Token);
         var updates = turn.Model.Client.GetStreamingResponseAsync(prompt, chatOptions, silence.Token).GetAsyncEnumerator(silence.Token);
         try
         {
             while (true)
             {
                 // Until the first chunk the time-to-first-token budget runs (across retries of the request); then the idle limit.
-                silence.CancelAfter(received ? limits.StreamIdleTimeout : Remaining(limits.EffectiveTimeToFirstToken, started));
+                silenceTimer.CancelAfter(received ? limits.StreamIdleTimeout : Remaining(limits.EffectiveTimeToFirstToken, started));
                 try
                 {
                     if (!await updates.MoveNextAsync()) break;
@@ -173,9 +175,9 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
     /// <summary>A stream that broke or ended early, as opposed to a provider that refused, is slow or unreachable.</summary>
     static bool IsCutShort(Exception failure) => failure is UpstreamModelException { CutShort: true };
 
-    static TimeSpan Remaining(TimeSpan budget, long started)
+    TimeSpan Remaining(TimeSpan budget, long started)
     {
-        var left = budget - Stopwatch.GetElapsedTime(started);
+        var left = budget - time.GetElapsedTime(started);
         return left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1);
     }
 

@@ -9,7 +9,8 @@ namespace Agentry.Tools;
 /// Runs one tool call with the per-tool timeout and result-size cap. A failing tool never fails the turn: the
 /// model receives "Error: …" and decides what to tell the user.
 /// </summary>
-public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> options, IServiceProvider services)
+/// <remarks>Its clock is the registered <see cref="TimeProvider"/>'s, so the timeout tests run on a fake clock.</remarks>
+public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> options, IServiceProvider services, TimeProvider time)
 {
     public async Task<ToolOutcome> InvokeAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken,
         ActivityContext parent = default)
@@ -24,16 +25,16 @@ public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> optio
 
     async Task<ToolOutcome> RunAsync(FunctionCallContent call, ToolContext context, IReadOnlyCollection<string> allowedTools, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        int Elapsed() => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var started = time.GetTimestamp();
+        int Elapsed() => (int)time.GetElapsedTime(started).TotalMilliseconds;
         var allowed = ToolCatalog.Allows(allowedTools, call.Name);
         if ((allowed ? catalog.Find(call.Name) : null) is not { } tool)
             return allowed && catalog.Unavailable(call.Name) is { } down // an MCP tool whose server is down right now
                 ? new ToolOutcome(ToolOutcome.Error, $"Error: {down}", 0)
                 : new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.Timeout);
+        using var timer = new CancellationTokenSource(options.Value.Timeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         var arguments = new AIFunctionArguments(call.Arguments) { Services = services };
         arguments.Context = new Dictionary<object, object?> { [ToolCatalog.ContextKey] = context };
         try

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using Agentry.Api;
 using Agentry.Models;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Agentry.Tests.Models;
 
@@ -103,50 +103,64 @@ public sealed class UpstreamFaultTests
         Assert.Equal(System.Net.HttpStatusCode.OK, again.StatusCode); // the slot is free again
     }
 
+    // These run on a fake clock: a limit is shown to hold by advancing time to just before it (nothing happens) and past it
+    // (the call ends), not by how long a test took on a busy machine.
+
     [Fact]
-    public async Task A_provider_that_accepts_the_request_and_never_answers_fails_within_the_first_token_limit()
+    public async Task A_provider_that_accepts_the_request_and_never_answers_fails_at_the_first_token_limit()
     {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:01.500" });
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:15" }, services: AgentryApp.On(clock));
         openAi.Enqueue(new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task }, new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task });
 
-        var clock = Stopwatch.StartNew();
-        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
-        var problem = await Http.ProblemAsync(response, 504, ProblemTypes.UpstreamTimeout);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(6));
-        Assert.Contains("did not start answering within 1.5 s", (string?)problem["detail"]);
+        var response = app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
+        await Wait.UntilAsync(() => openAi.Requests.Count == 1, because: "the provider has the request");
+        clock.Advance(TimeSpan.FromSeconds(14.9));
+        Assert.False(await Finishes(response), "still waiting just before the limit");
+        clock.Advance(TimeSpan.FromSeconds(0.2));
+        var problem = await Http.ProblemAsync(await response, 504, ProblemTypes.UpstreamTimeout);
+        Assert.Contains("did not start answering within 15 s", (string?)problem["detail"]);
     }
 
     [Fact]
-    public async Task A_provider_that_sends_headers_then_nothing_fails_within_the_first_token_limit()
+    public async Task A_provider_that_sends_headers_then_nothing_fails_at_the_first_token_limit()
     {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:01" });
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:TimeToFirstToken"] = "00:00:20" }, services: AgentryApp.On(clock));
         openAi.Enqueue(new FakeReply { Text = "never", StallAfterChunks = 0 });
 
-        var clock = Stopwatch.StartNew();
-        var response = await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
-        await Http.ProblemAsync(response, 504, ProblemTypes.UpstreamTimeout);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"took {clock.Elapsed}");
+        var response = app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "support" });
+        await Wait.UntilAsync(() => openAi.Requests.Count == 1, because: "the provider has the request");
+        clock.Advance(TimeSpan.FromSeconds(19));
+        Assert.False(await Finishes(response), "still waiting just before the limit");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await Http.ProblemAsync(await response, 504, ProblemTypes.UpstreamTimeout);
         await Wait.UntilAsync(() => openAi.AbortedRequests == 1, because: "the hung request is abandoned upstream too");
     }
 
     [Fact]
     public async Task A_stream_that_stalls_mid_answer_ends_with_a_timeout_event_and_keeps_what_was_shown()
     {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:StreamIdleTimeout"] = "00:00:01" });
+        await using var app = new AgentryApp(openAi, new() { ["Models:Resilience:StreamIdleTimeout"] = "00:00:20" }, services: AgentryApp.On(clock));
         var id = (string)(await app.CreateConversationAsync())["id"]!;
         openAi.Enqueue(new FakeReply { Text = "one two three four", StallAfterChunks = 2 });
 
-        var clock = Stopwatch.StartNew();
         using var response = await Sse.StartAsync(app.Client, $"/v1/conversations/{id}/messages", new { content = "count" });
-        var events = await Sse.ReadAllAsync(response);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"took {clock.Elapsed}");
+        var events = new List<SseEvent>();
+        var reading = Task.Run(async () => { await foreach (var e in Sse.ReadAsync(response)) events.Add(e); });
+        await Wait.UntilAsync(() => events.Count(e => e.Type == "message.delta") == 2, because: "two chunks arrived, then the provider went quiet");
+        clock.Advance(TimeSpan.FromSeconds(19));
+        Assert.False(await Finishes(reading), "still streaming just before the idle limit");
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await reading;
         var error = events.Last();
         Assert.Equal("error", error.Type);
         Assert.Equal(ProblemTypes.UpstreamTimeout, (string?)error.Data!["type"]);
-        Assert.Contains("stopped sending", (string?)error.Data!["detail"]);
+        Assert.Contains("stopped sending its answer for 20 s", (string?)error.Data!["detail"]);
         var reply = (await app.MessagesAsync(id))[1]!;
         Assert.Equal("one two", (string?)reply["content"]);
         Assert.Equal("interrupted", (string?)reply["status"]);
@@ -160,4 +174,7 @@ public sealed class UpstreamFaultTests
         Assert.True(defaults.StreamIdleTimeout <= TimeSpan.FromSeconds(30));
         Assert.True(defaults.AttemptTimeout <= defaults.TimeToFirstToken);
     }
+
+    /// <summary>Whether the task completes within a moment of real time (a timer that was due has fired by then).</summary>
+    static async Task<bool> Finishes(Task task) => await Task.WhenAny(task, Task.Delay(TimeSpan.FromMilliseconds(300))) == task;
 }

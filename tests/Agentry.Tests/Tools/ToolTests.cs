@@ -24,10 +24,11 @@ public sealed class ToolTests
         await using var web = new FakeOpenAiServer();
         await using var openAi = new FakeOpenAiServer();
         var host = new Uri(web.RootUrl);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow); // the tool timeout fires when the test says
         await using var app = new AgentryApp(openAi, new()
         {
             ["Tools:HttpGetAllowedHosts:0"] = host.Host, ["Tools:Timeout"] = "00:00:02", ["Tools:MaxResultChars"] = "300",
-        });
+        }, services: AgentryApp.On(clock));
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/researcher", new { id = "researcher", name = "R", tools = new[] { "http_get" } }),
             System.Net.HttpStatusCode.Created);
 
@@ -37,7 +38,10 @@ public sealed class ToolTests
             FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?delayMs=60000\"}}"),
             FakeReply.CallTool("http_get", $"{{\"url\":\"{web.RootUrl}/page?size=5000\"}}"),
             FakeReply.Say("done"));
-        var turn = await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "research", agentId = "researcher" }));
+        var running = app.Client.PostAsJsonAsync("/v1/chat", new { message = "research", agentId = "researcher" });
+        await Wait.UntilAsync(() => web.SlowPagesStarted == 1, because: "the third call waits on a slow site");
+        clock.Advance(TimeSpan.FromSeconds(2.1));
+        var turn = await Http.JsonAsync(await running);
         var tools = turn["messages"]!.AsArray().Where(m => (string?)m!["role"] == "tool").ToList();
         Assert.Equal(["success", "error", "timeout", "success"], tools.Select(t => (string)t!["metadata"]!["outcome"]!).ToArray());
         Assert.Contains("<p>xxxxxxxxxx</p>", (string?)tools[0]!["content"]);
