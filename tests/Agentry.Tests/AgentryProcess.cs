@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Http.Headers;
-using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using Agentry.Processes;
 
 namespace Agentry.Tests;
 
@@ -13,33 +11,27 @@ namespace Agentry.Tests;
 /// </summary>
 public sealed partial class AgentryProcess : IAsyncDisposable
 {
-    readonly Process _process;
-    readonly ConcurrentQueue<string> _lines = new();
+    readonly ChildProcess _process;
     readonly TaskCompletionSource<string> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentryProcess(string dataDirectory, Dictionary<string, string>? settings = null, string? adminKey = AgentryApp.AdminKey)
     {
         DataDirectory = dataDirectory;
-        var start = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = AppContext.BaseDirectory,
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+            ["AGENTRY_DATA_DIR"] = dataDirectory,
+            ["Shutdown__DrainDelay"] = "00:00:00", // tests of the drain pause set their own
+            ["Backup__Scheduled"] = "false",
+            ["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey, // shared by every instance of a test, as a deployment shares it
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "agentry.dll"));
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        start.Environment["AGENTRY_DATA_DIR"] = dataDirectory;
-        start.Environment["Shutdown__DrainDelay"] = "00:00:00"; // tests of the drain pause set their own
-        start.Environment["Backup__Scheduled"] = "false";
-        if (adminKey is not null) start.Environment["AGENTRY_ADMIN_KEY"] = adminKey;
-        start.Environment["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey; // shared by every instance of a test, as a deployment shares it
-        foreach (var (key, value) in TestDatabase.SettingsFor(dataDirectory)) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        foreach (var (key, value) in settings ?? []) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        _process = new Process { StartInfo = start };
-        _process.OutputDataReceived += (_, e) => Capture(e.Data);
-        _process.ErrorDataReceived += (_, e) => Capture(e.Data);
-        _process.Start();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        if (adminKey is not null) environment["AGENTRY_ADMIN_KEY"] = adminKey;
+        foreach (var (key, value) in TestDatabase.SettingsFor(dataDirectory).Concat(settings ?? [])) environment[Variable(key)] = value;
+        _process = ChildProcess.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "agentry.dll")], environment, AppContext.BaseDirectory, onLine: line =>
+        {
+            if (ListeningPattern().Match(line) is { Success: true } match) _address.TrySetResult(match.Groups[1].Value);
+        });
     }
 
     public string DataDirectory { get; }
@@ -48,20 +40,13 @@ public sealed partial class AgentryProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Every line the process wrote so far (JSON log lines, and anything printed).</summary>
-    public IReadOnlyList<string> Lines => _lines.ToArray();
-    public string Output => string.Join('\n', _lines);
-
-    void Capture(string? line)
-    {
-        if (line is null) return;
-        _lines.Enqueue(line);
-        if (ListeningPattern().Match(line) is { Success: true } match) _address.TrySetResult(match.Groups[1].Value);
-    }
+    public IReadOnlyList<string> Lines => _process.Lines;
+    public string Output => _process.Output;
 
     /// <summary>Waits until the service listens, and returns a client for it with the admin key.</summary>
     public async Task<HttpClient> StartedAsync(string? apiKey = AgentryApp.AdminKey)
     {
-        var ready = await Task.WhenAny(_address.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
+        var ready = await Task.WhenAny(_address.Task, _process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         if (ready != _address.Task) Assert.Fail($"The service did not start:\n{Output}");
         var client = new HttpClient { BaseAddress = new Uri(_address.Task.Result), Timeout = TimeSpan.FromSeconds(60) };
         if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
@@ -74,63 +59,33 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         RunCommandAsync(dataDirectory, new Dictionary<string, string>(), args);
 
     /// <summary>Runs the executable with settings as environment variables (as an operator sets them) until it exits.</summary>
-    public static async Task<(int ExitCode, string Output)> RunCommandAsync(string dataDirectory, Dictionary<string, string> settings, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunCommandAsync(string dataDirectory, Dictionary<string, string> settings, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "agentry.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        if (!settings.ContainsKey("Data:Directory"))
-        {
-            start.ArgumentList.Add("--Data:Directory");
-            start.ArgumentList.Add(dataDirectory);
-        }
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
-        foreach (var (key, value) in TestDatabase.SettingsFor(settings.GetValueOrDefault("Data:Directory") ?? dataDirectory))
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
+        List<string> arguments = [Path.Combine(AppContext.BaseDirectory, "agentry.dll"), .. args];
+        if (!settings.ContainsKey("Data:Directory")) arguments.AddRange(["--Data:Directory", dataDirectory]);
+        var environment = new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Testing" };
+        foreach (var (key, value) in TestDatabase.SettingsFor(settings.GetValueOrDefault("Data:Directory") ?? dataDirectory).Concat(settings))
+            environment[Variable(key)] = value;
+        return ChildProcess.RunAsync("dotnet", arguments, TimeSpan.FromSeconds(60), environment, AppContext.BaseDirectory);
     }
 
     /// <summary>SIGTERM, as a container runtime or systemd sends on stop.</summary>
-    public void Terminate()
-    {
-        if (kill(_process.Id, 15) != 0) Assert.Fail($"kill -TERM failed: errno {Marshal.GetLastPInvokeError()}");
-    }
+    public void Terminate() => _process.Terminate();
 
     /// <summary>SIGKILL: no chance to flush anything.</summary>
-    public void KillHard() => _process.Kill(entireProcessTree: true);
+    public void KillHard() => _process.KillHard();
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Assert.Fail($"The process did not exit within {timeout.TotalSeconds} s:\n{Output}");
-        }
-        return _process.ExitCode;
+        if (await _process.WaitForExitAsync(timeout) is { } exitCode) return exitCode;
+        Assert.Fail($"The process did not exit within {timeout.TotalSeconds} s:\n{Output}");
+        return -1;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
+    /// <summary>A setting as an environment variable: Section:Key is Section__Key.</summary>
+    static string Variable(string setting) => setting.Replace(":", "__", StringComparison.Ordinal);
 
     [GeneratedRegex(@"listening on (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningPattern();

@@ -208,7 +208,7 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
 
     string Folder(string name) => Directory.CreateDirectory(Path.Combine(_work, name)).FullName;
 
-    static string FreePort() => PostgresServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+    static string FreePort() => Agentry.Processes.ChildProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     static string Replace(Dictionary<string, string> environment, string name, string value)
     {
@@ -293,35 +293,18 @@ public sealed class PublishedBuild : IDisposable
 /// <summary>The published app started from its own folder with only the given variables (plus PATH and HOME, which any runtime has).</summary>
 public sealed class PublishedProcess : IAsyncDisposable
 {
-    readonly Process _process;
-    readonly List<string> _lines = [];
+    readonly Agentry.Processes.ChildProcess _process;
 
     public PublishedProcess(string folder, string[] args, Dictionary<string, string> environment, ITestOutputHelper output)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(folder, "agentry.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment.Clear();
-        foreach (var inherited in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
-            if (Environment.GetEnvironmentVariable(inherited) is { } value) start.Environment[inherited] = value;
-        foreach (var (key, value) in environment) start.Environment[key] = value;
         output.WriteLine($"$ dotnet agentry.dll {string.Join(' ', args)}   ({string.Join(' ', environment.Keys.Order(StringComparer.Ordinal))})");
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) _lines.Add(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = Agentry.Processes.ChildProcess.Start("dotnet", [Path.Combine(folder, "agentry.dll"), .. args], environment, folder, cleanEnvironment: true);
     }
 
-    public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+    public string Output => _process.Output;
 
-    public async Task<int> ExitAsync(TimeSpan timeout)
-    {
-        using var cancel = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cancel.Token);
-        _process.WaitForExit(); // drains the output readers
-        return _process.ExitCode;
-    }
+    public async Task<int> ExitAsync(TimeSpan timeout) =>
+        await _process.WaitForExitAsync(timeout) ?? throw new TimeoutException($"The service did not exit within {timeout.TotalSeconds} s:\n{Output}");
 
     public static async Task<HttpStatusCode> StatusAsync(string port, string path, string? key = null)
     {
@@ -334,34 +317,11 @@ public sealed class PublishedProcess : IAsyncDisposable
     /// <summary>Polls the probe as an orchestrator does until it answers 200; fails with the output if the process exits first.</summary>
     public async Task UntilHealthyAsync(string port, string path)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (true)
-        {
-            if (_process.HasExited) Assert.Fail($"The service exited with {_process.ExitCode} before {path} passed:\n{Output}");
-            try
-            {
-                if (await StatusAsync(port, path) == HttpStatusCode.OK) return;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            if (DateTime.UtcNow > deadline) Assert.Fail($"{path} did not pass within 90 s:\n{Output}");
-            await Task.Delay(200);
-        }
+        if (await _process.UntilAnswersAsync($"http://127.0.0.1:{port}{path}", status => status == HttpStatusCode.OK, TimeSpan.FromSeconds(90))) return;
+        Assert.Fail(_process.HasExited ? $"The service exited with {_process.ExitCode} before {path} passed:\n{Output}" : $"{path} did not pass within 90 s:\n{Output}");
     }
 
-    bool _disposed;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
 
 /// <summary>Reads the final stage of a Dockerfile: ENV, WORKDIR, USER, EXPOSE, HEALTHCHECK and ENTRYPOINT + CMD.</summary>

@@ -4,66 +4,6 @@ using System.Threading.RateLimiting;
 
 namespace Agentry.Security;
 
-public sealed class RateLimitOptions
-{
-    public const string Section = "RateLimit";
-
-    public bool Enabled { get; set; } = true;
-
-    /// <summary>Requests per minute per key (per client IP without a key); a key's own limit wins. Alias: API_RATE_LIMIT.</summary>
-    [Range(1, 10_000_000)]
-    public int PermitsPerMinute { get; set; } = 100;
-
-    /// <summary>Requests in flight at once per key (per client IP without a key).</summary>
-    [Range(1, 100_000)]
-    public int ConcurrentRequests { get; set; } = 20;
-
-    /// <summary>
-    /// Model tokens (input + output) per key per minute; a key's own limit wins. Finite by default so a leaked or runaway
-    /// key cannot spend without bound; set it empty for no limit.
-    /// </summary>
-    [Range(1, int.MaxValue)]
-    public int? TokensPerMinute { get; set; } = 100_000;
-
-    /// <summary>Model tokens per key per UTC day; a key's own limit wins; empty means no limit.</summary>
-    [Range(1, int.MaxValue)]
-    public int? TokensPerDay { get; set; } = 1_000_000;
-
-    /// <summary>
-    /// The most a budgeted model call may answer when its agent sets no <c>maxOutputTokens</c>: sent to the provider as the
-    /// call's limit and reserved from the key's budget with the prompt, so a reservation is a real upper bound.
-    /// </summary>
-    [Range(1, 1_000_000)]
-    public int MaxOutputTokens { get; set; } = 4_096;
-}
-
-public sealed record RateLimitDecision(bool Allowed, int Limit, int Remaining, TimeSpan Reset, IDisposable? Lease = null);
-
-/// <summary>Tokens set aside for one model call, in the windows that were current when it started.</summary>
-/// <summary>
-/// Tokens held for one model call until it is settled. <see cref="Shared"/>: held in Redis (every instance counts it),
-/// else in this instance's memory; a reservation is settled where it was made, never against the other store.
-/// </summary>
-public sealed record TokenReservation(string Partition, long Minute, long Day, long Tokens, bool Shared = false);
-
-/// <summary>A reservation, or why there is none: the window that is full, its limit, what is used and when it renews.</summary>
-public sealed record TokenBudgetDecision(bool Allowed, string? ExceededWindow, long Limit, long Used, TimeSpan Reset, TokenReservation? Reservation = null);
-
-/// <summary>
-/// Where limiter state lives. The in-process store serves one instance; a Redis-backed store replaces it for
-/// several instances behind a load balancer, without changing the middleware or the turn code.
-/// </summary>
-public interface IRateLimitStore
-{
-    ValueTask<RateLimitDecision> AcquireRequestAsync(string partition, int permitsPerMinute, CancellationToken cancellationToken);
-    /// <summary>A lease to dispose when the request ends, or a decision with Allowed = false.</summary>
-    ValueTask<RateLimitDecision> AcquireConcurrencyAsync(string partition, int limit, CancellationToken cancellationToken);
-    /// <summary>Reserves <paramref name="tokens"/> only if every window still has room for them: a check and a charge in one step.</summary>
-    ValueTask<TokenBudgetDecision> TryReserveTokensAsync(string partition, long tokens, int? perMinute, int? perDay, CancellationToken cancellationToken);
-    /// <summary>Replaces a reservation with what the call really used (more or less than reserved).</summary>
-    ValueTask SettleTokensAsync(TokenReservation reservation, long usedTokens, CancellationToken cancellationToken);
-}
-
 /// <summary>In-process limits built on System.Threading.RateLimiting (fixed windows and concurrency limiters per partition).</summary>
 public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
 {

@@ -1,0 +1,22 @@
+using System.Text;
+using Agentry.Agents;
+using Microsoft.Extensions.AI;
+
+namespace Agentry.Conversations.Context;
+
+/// <summary>Everything one model call receives: system prompt, messages and tools, plus the tool rounds of this turn.</summary>
+public sealed class AgentContext
+{
+    public StringBuilder Instructions { get; } = new();
+    public List<ChatMessage> Messages { get; } = [];
+    public List<AITool> Tools { get; } = [];
+
+    public string SystemPrompt => Instructions.ToString();
+
+    /// <summary>A model's tool calls and their results, so its next call sees what it asked for and what came back.</summary>
+    public void AddToolRound(ToolRound round)
+    {
+        Messages.Add(new ChatMessage(ChatRole.Assistant, [.. round.Calls]));
+        Messages.Add(new ChatMessage(ChatRole.Tool, [.. round.Results]));
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Agentry.Tests;
+
+/// <summary>
+/// Which database the suite runs on: SQLite (the default) or, with <c>AGENTRY_TEST_DATABASE=postgres</c>, a throw-away
+/// PostgreSQL cluster (<see cref="Data.PostgresServer"/>). <c>.ci/run</c> runs the suite both ways; tests about the
+/// SQLite file itself carry <c>[Trait("Database", "sqlite")]</c>, and tests that always bring their own PostgreSQL and
+/// Redis <c>[Trait("Database", "own")]</c>; both are left out of the PostgreSQL pass.
+/// </summary>
+public static class TestDatabase
+{
+    public static bool IsPostgres => Environment.GetEnvironmentVariable("AGENTRY_TEST_DATABASE") == "postgres";
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Databases = new();
+
+    /// <summary>The settings that point a service at the database of a data folder (none on SQLite: the folder holds the file).</summary>
+    public static Dictionary<string, string> SettingsFor(string folder) => IsPostgres
+        ? new() { ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = ConnectionStringFor(folder) }
+        : [];
+
+    static string ConnectionStringFor(string folder) => Databases.GetOrAdd(Path.GetFullPath(folder), _ => Data.PostgresServer.Shared.CreateDatabase());
+
+    /// <summary>A plain connection to the database of a data folder, as an operator's SQL tool would open it.</summary>
+    public static System.Data.Common.DbConnection Connect(string folder, bool readOnly = false) => IsPostgres
+        ? new Npgsql.NpgsqlConnection(ConnectionStringFor(folder) + ";Pooling=false")
+        : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(folder, "agentry.db")};{(readOnly ? "Mode=ReadOnly;" : "")}Pooling=False");
+
+    /// <summary>
+    /// Makes the database unusable under a running service: SQLite's file is replaced with garbage; PostgreSQL refuses
+    /// new connections to it and ends the open ones.
+    /// </summary>
+    public static async Task BreakAsync(string folder)
+    {
+        if (IsPostgres)
+        {
+            var name = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionStringFor(folder)).Database;
+            await using var admin = new Npgsql.NpgsqlConnection(Data.PostgresServer.Shared.AdminConnectionString);
+            await admin.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand(
+                $"ALTER DATABASE {name} ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'", admin);
+            await command.ExecuteNonQueryAsync();
+            return;
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in Directory.GetFiles(folder)) File.Delete(file);
+        await File.WriteAllTextAsync(Path.Combine(folder, "agentry.db"), new string('x', 8192));
+    }
+
+    public static async Task<object?> ScalarAsync(string folder, string sql, bool readOnly = false)
+    {
+        await using var connection = Connect(folder, readOnly);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync();
+    }
+
+    public static async Task<int> ExecuteAsync(string folder, string sql)
+    {
+        await using var connection = Connect(folder);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteNonQueryAsync();
+    }
+}
