@@ -26,7 +26,7 @@ public static partial class AgentsExtensions
         var catalog = services.GetRequiredService<AgentFileCatalog>();
         var result = catalog.Reload();
         if (result.Errors.Count > 0)
-            throw new InvalidOperationException($"Agent files in {catalog.Directory} have errors:{Environment.NewLine}  " +
+            throw new Operations.StartupException($"Agent files in {catalog.Directory} have errors:{Environment.NewLine}  " +
                 string.Join(Environment.NewLine + "  ", result.Errors));
 
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOptions>>().Value;

@@ -27,7 +27,7 @@ public static class ApiExtensions
     /// <summary>JSON, problem details, request limits and the OpenAPI document shared by every API area.</summary>
     public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ApiOptions>().BindSettings(ApiOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ApiOptions>().BindSettings(ApiOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>>((kestrel, api) =>
         {
             kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes;

@@ -36,8 +36,10 @@ public static class AuditActions
     public const string McpServerAdded = "mcp.server.added";
     public const string McpServerRemoved = "mcp.server.removed";
     public const string ConversationDeleted = "conversation.deleted";
-    /// <summary>A person was asked to take over (an input rule, or the escalate_to_human tool); outcome <c>pending-human</c>.</summary>
+    /// <summary>A person was asked to take over (an input rule, or the escalate_to_human tool); outcome <see cref="PendingHuman"/>.</summary>
     public const string ConversationEscalated = "conversation.escalated";
+    /// <summary>The outcome of an escalation: the conversation waits for a person.</summary>
+    public const string PendingHuman = "pending-human";
     public const string RefundRequested = "refund.requested";
     public const string ApprovalApproved = "approval.approved";
     public const string ApprovalRejected = "approval.rejected";

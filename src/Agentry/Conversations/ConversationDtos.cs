@@ -83,7 +83,7 @@ public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyLis
 {
     public const string Completed = "completed";
     public const string PendingApproval = "pending_approval";
-    public const string Interrupted = "interrupted";
+    public const string Interrupted = MessageStatus.Interrupted;
 
     /// <summary>
     /// <c>completed</c>; <c>pending_approval</c> when a rule held a tool call for a human (see <see cref="PendingApprovalId"/>);

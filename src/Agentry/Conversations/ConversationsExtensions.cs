@@ -8,7 +8,7 @@ public static class ConversationsExtensions
 {
     public static IHostApplicationBuilder AddConversations(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ConversationOptions>().BindSettings(ConversationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ConversationOptions>().BindSettings(ConversationOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<ConversationGate>();
         builder.Services.AddSingleton<TurnShutdown>();
         builder.Services.AddScoped<TurnStore>();

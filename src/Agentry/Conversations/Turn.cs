@@ -17,7 +17,7 @@ public sealed record TurnEnd(string FinishReason, Exception? Failure = null, App
     public const string Shutdown = "shutdown";
     public const string Error = "error";
     /// <summary>The finish reason of a turn that stopped at a held tool call.</summary>
-    public const string HeldForApproval = "pending_approval";
+    public const string HeldForApproval = TurnDto.PendingApproval;
 
     /// <summary>Cut short by a failure, the client leaving or the service stopping: what was produced is kept, marked interrupted.</summary>
     public bool IsInterruption => Failure is not null || FinishReason is ClientDisconnected or Shutdown;

@@ -28,7 +28,7 @@ public static class DataExtensions
 {
     public static IHostApplicationBuilder AddData(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<DataOptions>().BindSettings(DataOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<DataOptions>().BindSettings(DataOptions.Section).ValidateOnStart();
         builder.Services.AddOptions<RedisOptions>().BindSettings(RedisOptions.Section)
             .Validate(o => o.OnFailure is null or RedisOptions.Refuse or RedisOptions.Local, "Redis:OnFailure must be 'refuse' or 'local'.").ValidateOnStart();
         builder.Services.AddSingleton<SharedState>();

@@ -9,8 +9,8 @@ public sealed record TurnOutcome(
     IReadOnlyList<ModelUsage> Usage, Exception? Failure, string? TraceId, Activity? Activity)
 {
     public const string Completed = "completed";
-    public const string PendingApproval = "pending_approval";
-    public const string Interrupted = "interrupted";
+    public const string PendingApproval = Conversations.TurnDto.PendingApproval;
+    public const string Interrupted = Conversations.TurnDto.Interrupted;
     public const string Failed = "failed";
 
     public long InputTokens => Usage.Sum(u => u.InputTokens);

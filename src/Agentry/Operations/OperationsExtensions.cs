@@ -17,9 +17,9 @@ public static partial class OperationsExtensions
     public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<HealthOptions>().BindSettings(HealthOptions.Section).ValidateOnStart();
-        builder.Services.AddOptions<DrainOptions>().BindSettings(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<DrainOptions>().BindSettings(DrainOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<ServiceDrain>();
-        builder.Services.AddOptions<Backups.BackupOptions>().BindSettings(Backups.BackupOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Backups.BackupOptions>().BindSettings(Backups.BackupOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<Backups.BackupOptions>, Backups.BackupOptionsValidator>();
         builder.Services.AddSingleton<Backups.IDatabaseBackup, Backups.SqliteBackup>();
         builder.Services.AddSingleton<Backups.IDatabaseBackup, Backups.PostgresBackup>();

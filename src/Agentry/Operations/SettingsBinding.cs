@@ -13,12 +13,43 @@ namespace Agentry.Operations;
 /// </summary>
 public static class SettingsBinding
 {
+    /// <summary>
+    /// Binds <paramref name="section"/> and checks its data annotations when the options are first used (at start, with
+    /// ValidateOnStart): a value that cannot be read as its type, or breaks a [Range], stops start-up with a message that
+    /// names the setting (<c>Section:Member</c>), thrown as a <see cref="StartupException"/> or an
+    /// <see cref="OptionsValidationException"/> of such messages — never a message text to be recognised later.
+    /// </summary>
     public static OptionsBuilder<T> BindSettings<T>(this OptionsBuilder<T> builder, string section) where T : class
     {
-        builder.BindConfiguration(section);
-        builder.Services.AddSingleton<IConfigureOptions<T>>(services =>
-            new ConfigureNamedOptions<T>(builder.Name, options => ApplyListValues(options, services.GetRequiredService<IConfiguration>().GetSection(section))));
+        builder.Configure<IConfiguration>((options, configuration) =>
+        {
+            var settings = configuration.GetSection(section);
+            try
+            {
+                settings.Bind(options);
+            }
+            catch (InvalidOperationException e)
+            {
+                // The binder's own words ("Failed to convert configuration value 'many' at 'Models:Resilience:MaxRetries' to type …")
+                throw new StartupException($"Invalid setting: {e.Message}", e);
+            }
+            ApplyListValues(options, settings);
+        });
+        builder.Services.AddSingleton<IValidateOptions<T>>(new AnnotatedSettingsValidator<T>(builder.Name, section));
         return builder;
+    }
+
+    /// <summary>[Range], [Required] and the like on an options class, reported as <c>Section:Member: message</c>.</summary>
+    sealed class AnnotatedSettingsValidator<T>(string? name, string section) : IValidateOptions<T> where T : class
+    {
+        public ValidateOptionsResult Validate(string? optionsName, T options)
+        {
+            if (name is not null && name != optionsName) return ValidateOptionsResult.Skip;
+            var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+            if (System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new System.ComponentModel.DataAnnotations.ValidationContext(options), results, true))
+                return ValidateOptionsResult.Success;
+            return ValidateOptionsResult.Fail(results.Select(r => $"{section}:{string.Join(", ", r.MemberNames)}: {r.ErrorMessage}"));
+        }
     }
 
     /// <summary>Sets every string list property (of the options and of their nested settings objects) that is configured as one value.</summary>

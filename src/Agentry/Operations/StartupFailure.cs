@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace Agentry.Operations;
@@ -7,15 +6,13 @@ namespace Agentry.Operations;
 /// Turns what stops the service from starting (a bad setting, a broken agent file, a data folder it cannot use, an address
 /// in use) into one line for the operator that names the setting or file — not an unhandled-exception stack trace.
 /// </summary>
-public static partial class StartupFailure
+public static class StartupFailure
 {
     /// <summary>The message for an expected start-up failure; null for anything else (a bug keeps its stack trace).</summary>
     public static string? Describe(Exception exception) => Unwrap(exception) switch
     {
-        OptionsValidationException invalid => "Invalid setting: " + string.Join(" ", invalid.Failures.Select(f => Name(f, invalid.OptionsType))),
+        OptionsValidationException invalid => "Invalid setting: " + string.Join(" ", invalid.Failures),
         StartupException startup => startup.Message,
-        InvalidOperationException { Message: var m } when m.StartsWith("Agent files in", StringComparison.Ordinal) || m.Contains("configuration value", StringComparison.Ordinal)
-            || m.StartsWith("Security:", StringComparison.Ordinal) => m,
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException, Message: var m } =>
             $"Cannot listen: {m} (set ASPNETCORE_URLS or --urls to a free address).",
         UnauthorizedAccessException or DirectoryNotFoundException or IOException { InnerException: not System.Net.Sockets.SocketException } when exception is not null =>
@@ -29,15 +26,4 @@ public static partial class StartupFailure
 
     static Exception Unwrap(Exception exception) =>
         exception is AggregateException { InnerExceptions.Count: > 0 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : exception;
-
-    /// <summary>"DataAnnotation validation failed for 'RateLimitOptions' members: 'PermitsPerMinute' with the error: …" → "RateLimit:PermitsPerMinute: …".</summary>
-    static string Name(string failure, Type? optionsType)
-    {
-        var section = optionsType?.GetField("Section")?.GetRawConstantValue() as string;
-        if (section is null || DataAnnotationPattern().Match(failure) is not { Success: true } match) return failure;
-        return $"{section}:{match.Groups["member"].Value}: {match.Groups["error"].Value}";
-    }
-
-    [GeneratedRegex("members: '(?<member>[^']+)' with the error: '(?<error>.*)'\\.?$")]
-    private static partial Regex DataAnnotationPattern();
 }

@@ -42,7 +42,7 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AgentryTel
             turn.Finish("rule_blocked");
         }
         if (verdict.Escalation is { EscalateTo: RuleActions.HumanTarget } toHuman)
-            turn.Audit(AuditActor.For(turn.Caller), AuditActions.ConversationEscalated, $"conversation:{turn.Conversation.Id}", "pending-human",
+            turn.Audit(AuditActor.For(turn.Caller), AuditActions.ConversationEscalated, $"conversation:{turn.Conversation.Id}", AuditActions.PendingHuman,
                 new { rule = toHuman.Id, agentId = turn.Agent.Id });
         return new InputVerdict(verdict.Escalation);
     }

@@ -72,7 +72,7 @@ public static partial class KeyBootstrap
     {
         if (string.IsNullOrWhiteSpace(path)) return null;
         var text = File.ReadAllText(path).Trim();
-        if (text.Length < 24) throw new InvalidOperationException($"Security:AdminKeyFile '{path}' must hold a key of at least 24 characters.");
+        if (text.Length < 24) throw new Operations.StartupException($"Security:AdminKeyFile '{path}' must hold a key of at least 24 characters.");
         return text;
     }
 

@@ -15,7 +15,7 @@ public static class SecurityExtensions
     {
         builder.Services.AddOptions<SecurityOptions>().BindSettings(SecurityOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
-        builder.Services.AddOptions<RateLimitOptions>().BindSettings(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindSettings(RateLimitOptions.Section).ValidateOnStart();
 
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddHostedService(services => services.GetRequiredService<ApiKeyStore>()); // listens for revocations from other instances

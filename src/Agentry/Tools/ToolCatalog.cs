@@ -146,7 +146,7 @@ public sealed class ToolCatalog
     static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)
     {
         var context = (ToolContext)arguments.Context![ContextKey]!;
-        context.Audit(AuditActions.ConversationEscalated, $"conversation:{context.ConversationId}", "pending-human", new { context.AgentId, reason });
+        context.Audit(AuditActions.ConversationEscalated, $"conversation:{context.ConversationId}", AuditActions.PendingHuman, new { context.AgentId, reason });
         return "A human colleague has been asked to take over this conversation.";
     }
 

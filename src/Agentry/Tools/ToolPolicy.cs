@@ -49,7 +49,7 @@ public sealed record PolicyVerdict(string Kind, string Reason, string? PreviousR
     public const string Allow = "allow";
     public const string Deny = "deny";
     public const string RequireApproval = "require-approval";
-    public const string AlreadyDone = "already-done";
+    public const string AlreadyDone = ToolOutcome.AlreadyDone;
 
     public static PolicyVerdict Allowed { get; } = new(Allow, "");
 

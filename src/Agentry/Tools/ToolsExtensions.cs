@@ -8,7 +8,7 @@ public static class ToolsExtensions
 
     public static IHostApplicationBuilder AddTools(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ToolOptions>().BindSettings(ToolOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ToolOptions>().BindSettings(ToolOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ToolOptions>, ToolOptionsValidator>();
         builder.Services.AddSingleton<ToolCatalog>();
         builder.Services.AddScoped<ToolInvoker>();

@@ -125,6 +125,18 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
+    public void Without_a_caller_nothing_is_visible()
+    {
+        // Every conversation endpoint needs a key, so a missing caller is a wiring mistake: it must see nothing, not all.
+        var options = new Agentry.Security.SecurityOptions();
+        Assert.False(Agentry.Security.ConversationAccess.SeesAll(null, options));
+        var conversation = new Agentry.Conversations.Conversation { Id = "conv_x", AgentId = "support", OwnerKeyId = null };
+        Assert.False(conversation.CanSee(null, options));
+        Assert.False(conversation.CanSee(null, new Agentry.Security.SecurityOptions { ConversationIsolation = "none" }));
+        Assert.Empty(new[] { conversation }.AsQueryable().VisibleTo(null, new Agentry.Security.SecurityOptions { ConversationIsolation = "none" }));
+    }
+
+    [Fact]
     public async Task Key_creation_is_validated()
     {
         await using var app = new AgentryApp();

@@ -65,6 +65,10 @@ public sealed class ToolTests
         var outcomes = turn["messages"]!.AsArray().Where(m => (string?)m!["role"] == "tool").Select(t => (string)t!["metadata"]!["outcome"]!).ToArray();
         Assert.Equal(["success", "unknown-tool", "limit-reached"], outcomes);
         Assert.Equal("stopping", (string?)turn["messages"]!.AsArray().Last()!["content"]);
+        // A name the model made up is counted as "unknown": it cannot grow the metric's label set.
+        var metrics = await app.Client.GetStringAsync("/metrics");
+        Assert.DoesNotContain("teleport", metrics);
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("agentry_tool_calls", StringComparison.Ordinal) && l.Contains("tool=\"unknown\"", StringComparison.Ordinal));
     }
 
     [Fact]
