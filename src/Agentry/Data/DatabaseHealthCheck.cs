@@ -1,11 +1,5 @@
-using System.Collections.Concurrent;
-using Agentry.Audit;
-using Agentry.Data;
-using Agentry.Models;
-using Agentry.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace Agentry.Data;
 

@@ -1,17 +1,11 @@
-using System.Collections.Concurrent;
-using Agentry.Audit;
-using Agentry.Data;
-using Agentry.Models;
-using Agentry.Operations;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace Agentry.Data;
 
 /// <summary>
 /// Redis (registered only when configured). Unreachable makes the service Degraded, not unready: each instance then falls back to its own
-/// limits, gates and key cache (log event 6000), which is worse for exactness across instances but keeps serving.
+/// request limits, gates and key cache (log event 6000), which is worse for exactness across instances but keeps serving; token budgets
+/// do as Redis:OnFailure says, and taking every instance out of the load balancer would not bring Redis back.
 /// </summary>
 public sealed class RedisHealthCheck(SharedState shared) : IHealthCheck
 {
@@ -24,7 +18,8 @@ public sealed class RedisHealthCheck(SharedState shared) : IHealthCheck
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
-            return HealthCheckResult.Degraded("Unreachable: limits, conversation gates and key revocations fall back to this instance's own state.", e);
+            return HealthCheckResult.Degraded((shared.RefusesWhenDown ? "Unreachable: model calls are refused (Redis:OnFailure is refuse); request limits, conversation gates and key revocations use this instance's own state."
+                : "Unreachable: limits, token budgets, conversation gates and key revocations use this instance's own state."), e);
         }
     }
 }

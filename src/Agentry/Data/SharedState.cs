@@ -71,6 +71,7 @@ public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<Re
         options.Value.IsConfigured ? ConnectionMultiplexer.Connect(options.Value.ToConfigurationOptions()) : null);
 
     long _lastFallbackLog;
+    long _lastRefusalLog;
 
     public bool IsConfigured => options.Value.IsConfigured;
     public string Prefix => options.Value.KeyPrefix;
@@ -84,10 +85,21 @@ public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<Re
     /// <summary>Logs, at most once a minute, that a Redis call failed and this instance used its own state instead.</summary>
     public void FellBack(Exception failure, string what)
     {
+        if (FirstInAMinute(ref _lastFallbackLog)) LogFellBack(failure, what);
+    }
+
+    /// <summary>Logs, at most once a minute, that a Redis call failed and what depended on it was refused (Redis:OnFailure is refuse).</summary>
+    public void Refused(Exception failure, string what)
+    {
+        if (FirstInAMinute(ref _lastRefusalLog)) LogRefused(failure, what);
+    }
+
+    static bool FirstInAMinute(ref long lastLogged)
+    {
         var now = Environment.TickCount64;
-        var last = Interlocked.Read(ref _lastFallbackLog);
-        if (now - last < 60_000 && last != 0) return;
-        if (Interlocked.CompareExchange(ref _lastFallbackLog, now, last) == last) LogFellBack(failure, what);
+        var last = Interlocked.Read(ref lastLogged);
+        if (now - last < 60_000 && last != 0) return false;
+        return Interlocked.CompareExchange(ref lastLogged, now, last) == last;
     }
 
     public async ValueTask DisposeAsync()
@@ -97,4 +109,7 @@ public sealed partial class SharedState(Microsoft.Extensions.Options.IOptions<Re
 
     [LoggerMessage(EventId = 6000, Level = LogLevel.Warning, Message = "Redis is unavailable; {What} uses this instance's own state until it is back")]
     partial void LogFellBack(Exception exception, string what);
+
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Redis is unavailable; {What} are refused until it is back (Redis:OnFailure is refuse)")]
+    partial void LogRefused(Exception exception, string what);
 }

@@ -1,11 +1,4 @@
-using System.Collections.Concurrent;
-using Agentry.Audit;
-using Agentry.Data;
-using Agentry.Models;
-using Agentry.Operations;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace Agentry.Mcp;
 
@@ -14,7 +7,7 @@ namespace Agentry.Mcp;
 /// admin, with each server's status; a failing tool server must not take the instance out of rotation, its agents still
 /// answer and get a clear tool error.
 /// </summary>
-public sealed class McpServersHealthCheck(Mcp.McpServers servers) : IHealthCheck
+public sealed class McpServersHealthCheck(McpServers servers) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -22,7 +15,7 @@ public sealed class McpServersHealthCheck(Mcp.McpServers servers) : IHealthCheck
         var data = all.ToDictionary(c => c.Name, c => (object)(c.Error is not null ? $"{c.Status}: {c.Error}"
             : c.HeldChanges.Count > 0 ? $"{c.Status}; tool changes held for approval: {string.Join(", ", c.HeldChanges.Select(h => $"{h.Name} {h.Change}"))}"
             : c.Status));
-        var down = all.Where(c => c.Status != Mcp.McpConnection.Connected).Select(c => c.Name).ToList();
+        var down = all.Where(c => c.Status != McpConnection.Connected).Select(c => c.Name).ToList();
         var held = all.Where(c => c.HeldChanges.Count > 0).Select(c => c.Name).ToList();
         var problems = new List<string>();
         if (down.Count > 0) problems.Add($"Not connected: {string.Join(", ", down)}.");

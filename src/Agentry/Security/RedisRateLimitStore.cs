@@ -117,7 +117,7 @@ public sealed class RedisRateLimitStore(SharedState shared, InMemoryRateLimitSto
         {
             if (shared.RefusesWhenDown)
             {
-                shared.FellBack(e, "token budgets (calls are refused: Redis:OnFailure is refuse)");
+                shared.Refused(e, "model calls with a token budget");
                 throw new Api.ApiProblemException(503, Api.ProblemTypes.LimitsUnavailable, "Limits unavailable",
                     "Token budgets are shared through Redis, which cannot be reached; the model call is refused rather than made without a budget. Retry in a moment.")
                 { RetryAfter = TimeSpan.FromSeconds(5) };

@@ -66,7 +66,8 @@ public sealed class SeveralInstancesTests
     public async Task Concurrent_turns_on_both_instances_share_one_token_budget_and_one_conversation_gate()
     {
         await using var openAi = new FakeOpenAiServer();
-        await using var pair = await Pair.StartAsync(openAi);
+        // The held calls wait for the test, not for the provider's attempt timeout: on a loaded machine a retry would count as a second call.
+        await using var pair = await Pair.StartAsync(openAi, new() { ["Models:Resilience:AttemptTimeout"] = "00:02:00", ["Models:Resilience:TimeToFirstToken"] = "00:02:00", ["Models:Resilience:TotalTimeout"] = "00:02:00" });
         await Http.ExpectAsync(await pair.A.Client.PutAsJsonAsync("/v1/agents/terse", new { id = "terse", name = "Terse", maxOutputTokens = 150 }), HttpStatusCode.Created);
         var release = new TaskCompletionSource();
         for (var i = 0; i < 21; i++) openAi.Enqueue(new FakeReply { Text = "held", Gate = release.Task });
@@ -74,7 +75,7 @@ public sealed class SeveralInstancesTests
         var clients = new[] { pair.A.CreateApiClient(secret), pair.B.CreateApiClient(secret) };
 
         var sent = Enumerable.Range(0, 20).Select(i => clients[i % 2].PostAsJsonAsync("/v1/chat", new { message = $"turn {i}", agentId = "terse" })).ToList();
-        await Wait.UntilAsync(() => openAi.Requests.Count + sent.Count(t => t.IsCompleted) == 20, because: "every turn reserved or was refused");
+        await Wait.UntilAsync(() => openAi.Requests.Count + sent.Count(t => t.IsCompleted) == 20, TimeSpan.FromSeconds(60), because: "every turn reserved or was refused");
         Assert.InRange(openAi.Requests.Count, 1, 1_000 / 150); // one budget for both instances, not one each
 
         // While a turn of a conversation runs on A, the same conversation is busy on B too.
@@ -138,6 +139,8 @@ public sealed class SeveralInstancesTests
             Agentry.Api.ProblemTypes.LimitsUnavailable);
         Assert.Contains("Redis", (string?)problem["detail"]);
         await Http.ExpectAsync(await pair.A.Client.GetAsync("/v1/agents"), HttpStatusCode.OK); // request limits fall back to the instance's own
+        var health = await Http.JsonAsync(await pair.A.Client.GetAsync("/health"));
+        Assert.Contains("model calls are refused", (string?)health["checks"]!.AsArray().Single(c => (string)c!["name"]! == "redis")!["description"]);
 
         // Production's default is refuse; elsewhere it is local.
         var redis = new Agentry.Data.RedisOptions();

@@ -97,13 +97,7 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_restore_refuses_a_backup_with_a_wrong_checksum_or_an_unknown_schema_version()
     {
-        string id;
-        await using (var app = new AgentryApp(settings: new() { ["Data:Directory"] = _folder }))
-        {
-            await app.CreateConversationAsync();
-            id = (string)(await Http.JsonAsync(await app.Client.PostAsync("/v1/admin/backups", null)))["id"]!;
-        }
-        ClearPools();
+        var id = await BackUpOneConversationAsync();
         var backups = Path.Combine(_folder, "backups");
         var file = Directory.GetFiles(backups).Single(f => !f.EndsWith(".manifest.json", StringComparison.Ordinal));
         var manifestPath = Path.Combine(backups, id + ".manifest.json");
@@ -177,13 +171,7 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_restore_takes_only_names_in_the_backup_folder_and_says_when_a_backup_is_of_the_other_database()
     {
-        string id;
-        await using (var app = new AgentryApp(settings: new() { ["Data:Directory"] = _folder }))
-        {
-            await app.CreateConversationAsync();
-            id = (string)(await Http.JsonAsync(await app.Client.PostAsync("/v1/admin/backups", null)))["id"]!;
-        }
-        ClearPools();
+        var id = await BackUpOneConversationAsync();
         var backups = Path.Combine(_folder, "backups");
         var manifestPath = Path.Combine(backups, id + ".manifest.json");
         var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;
@@ -211,6 +199,19 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, other.ExitCode);
         Assert.Contains(TestDatabase.IsPostgres ? "it is a SQLite backup and this installation uses PostgreSQL" : "it is a PostgreSQL backup and this installation uses SQLite",
             other.Output);
+    }
+
+    /// <summary>Starts the app on the test's folder, holds one conversation, takes a backup and stops: returns the backup's id.</summary>
+    async Task<string> BackUpOneConversationAsync()
+    {
+        string id;
+        await using (var app = new AgentryApp(settings: new() { ["Data:Directory"] = _folder }))
+        {
+            await app.CreateConversationAsync();
+            id = (string)(await Http.JsonAsync(await app.Client.PostAsync("/v1/admin/backups", null)))["id"]!;
+        }
+        ClearPools();
+        return id;
     }
 
     static void ClearPools()
