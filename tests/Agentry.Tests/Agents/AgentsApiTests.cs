@@ -150,9 +150,14 @@ public sealed class AgentsApiTests
     [Fact]
     public async Task Only_an_admin_key_gives_an_agent_tools_that_reach_outside_or_move_money()
     {
-        await using var app = new AgentryApp();
+        // A server the operator configured (it need not answer for an agent to name its tools).
+        await using var app = new AgentryApp(settings: new() { ["Mcp:Servers:fs:Transport"] = "http", ["Mcp:Servers:fs:Url"] = "http://127.0.0.1:9/mcp" });
         var writer = app.CreateApiClient((await app.CreateKeyAsync("agent-author", ["agents:write", "read"])).Secret);
 
+        // Every tool of every connected server was one agents:write key away.
+        foreach (var mcp in new[] { "mcp:fs/*", "mcp:fs/read_file" })
+            Assert.Contains(mcp, (string?)(await Http.ProblemAsync(await writer.PutAsJsonAsync("/v1/agents/snoop", new { name = "Snoop", tools = new[] { mcp } }), 403,
+                ProblemTypes.ToolGrantForbidden))["detail"]);
         var refund = await writer.PutAsJsonAsync("/v1/agents/payout", new { name = "Payout", tools = new[] { "calculator", "refund" } });
         var problem = await Http.ProblemAsync(refund, 403, ProblemTypes.ToolGrantForbidden);
         Assert.Contains("refund", (string?)problem["detail"]);
