@@ -5,6 +5,7 @@ using Agentry.Approvals;
 using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
+using Agentry.Knowledge;
 using Agentry.Mcp;
 using Agentry.Memory;
 using Agentry.Models;
@@ -16,7 +17,7 @@ using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
 
-// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import …
+// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge …
 // Settings (--Section:Key value, --urls …) may follow any command: they configure the host the command runs against.
 var (settings, command) = CommandHost.Split(args);
 var host = new CommandHost(Build, settings);
@@ -24,6 +25,7 @@ var root = new RootCommand("Agentry: several AI agents, each with a personality 
 {
     Serve(), DataCommands.Migrate(host), KeysCommands.Keys(host), SecretsCommands.Secrets(), AuditCommands.Audit(host),
     BackupCommands.Backup(host), BackupCommands.Backups(host), BackupCommands.Restore(host), TransferCommands.Export(host), TransferCommands.Import(host),
+    KnowledgeCommands.Knowledge(host),
     OperationsCommands.Version(),
 };
 root.Add(OperationsCommands.Help(root));
@@ -66,6 +68,7 @@ static WebApplication Build(string[] settings)
     builder.AddTools();
     builder.AddMcp();
     builder.AddMemory();
+    builder.AddKnowledge();
     builder.AddAgents();
     builder.AddRules();
     builder.AddApprovals();
@@ -81,6 +84,7 @@ static async Task<int> ServeAsync(WebApplication app)
     await app.Services.CheckToolPoliciesAsync(); // a policy for an MCP tool names a server that exists
     await app.Services.EnsureAdminKeyAsync();
     app.Services.LoadAgentFiles();
+    await app.Services.SyncKnowledgeFolderAsync(); // knowledge/<kb>/… files next to the agents: new and changed ones are indexed
     Tokens.Load(); // the o200k vocabulary (about 0.2 s), read now rather than in the first request
 
     app.UseApi();
@@ -94,6 +98,7 @@ static async Task<int> ServeAsync(WebApplication app)
     app.MapAgentsApi();
     app.MapToolsApi();
     app.MapMcpApi();
+    app.MapKnowledgeApi();
     app.MapRulesApi();
     app.MapApprovalsApi();
     app.MapConversationsApi();

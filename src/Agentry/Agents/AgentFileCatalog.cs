@@ -50,7 +50,8 @@ public sealed partial class AgentFileCatalog
         return loaded;
     }
 
-    static string ResolveDirectory(string configured, string contentRoot)
+    /// <summary>A configured folder: absolute as given; relative, under the content root if it exists there, else next to the executable.</summary>
+    internal static string ResolveDirectory(string configured, string contentRoot)
     {
         if (Path.IsPathRooted(configured)) return configured;
         var underContentRoot = Path.GetFullPath(Path.Combine(contentRoot, configured));

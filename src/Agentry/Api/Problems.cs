@@ -59,6 +59,12 @@ public static class ProblemTypes
     public const string KeyNotFound = Prefix + "key-not-found";
     public const string UserNotFound = Prefix + "user-not-found";
     public const string BackupInProgress = Prefix + "backup-in-progress";
+    public const string KnowledgeBaseNotFound = Prefix + "knowledge-base-not-found";
+    public const string DocumentNotFound = Prefix + "document-not-found";
+    /// <summary>A file whose format Agentry does not read (not Markdown, text, HTML or PDF).</summary>
+    public const string DocumentFormatUnsupported = Prefix + "document-format-unsupported";
+    /// <summary>A file Agentry cannot take as a document: not UTF-8, a PDF without text, empty or too long.</summary>
+    public const string DocumentUnreadable = Prefix + "document-unreadable";
     public const string Internal = Prefix + "internal-error";
 
     /// <summary>The type used when a response carries only a status code (for example a 405 from routing).</summary>

@@ -36,6 +36,10 @@ public static class AuditActions
     public const string McpServerAdded = "mcp.server.added";
     public const string McpServerRemoved = "mcp.server.removed";
     public const string ConversationDeleted = "conversation.deleted";
+    public const string KnowledgeDocumentAdded = "knowledge.document.added";
+    public const string KnowledgeDocumentReplaced = "knowledge.document.replaced";
+    public const string KnowledgeDocumentRemoved = "knowledge.document.removed";
+    public const string KnowledgeBaseRemoved = "knowledge.base.removed";
     /// <summary>A person was asked to take over (an input rule, or the escalate_to_human tool); outcome <see cref="PendingHuman"/>.</summary>
     public const string ConversationEscalated = "conversation.escalated";
     /// <summary>The outcome of an escalation: the conversation waits for a person.</summary>

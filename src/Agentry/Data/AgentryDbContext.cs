@@ -28,6 +28,8 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Mcp.StoredMcpServer> McpServers => Set<Mcp.StoredMcpServer>();
     public DbSet<Tools.ToolCall> ToolCalls => Set<Tools.ToolCall>();
     public DbSet<Mcp.McpToolPin> McpToolPins => Set<Mcp.McpToolPin>();
+    public DbSet<Knowledge.KnowledgeDocument> KnowledgeDocuments => Set<Knowledge.KnowledgeDocument>();
+    public DbSet<Knowledge.KnowledgeChunk> KnowledgeChunks => Set<Knowledge.KnowledgeChunk>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -93,6 +95,36 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             p.Property(x => x.Hash).HasMaxLength(64);
             p.Property(x => x.PendingHash).HasMaxLength(64);
             p.Property(x => x.PinnedBy).HasMaxLength(64);
+        });
+
+        model.Entity<Knowledge.KnowledgeDocument>(d =>
+        {
+            d.HasKey(x => x.Id);
+            d.Property(x => x.Id).HasMaxLength(40);
+            d.Property(x => x.KnowledgeBase).HasMaxLength(64);
+            d.Property(x => x.Name).HasMaxLength(255);
+            d.Property(x => x.Format).HasMaxLength(16);
+            d.Property(x => x.ContentHash).HasMaxLength(64);
+            d.Property(x => x.Status).HasMaxLength(16);
+            d.Property(x => x.Error).HasMaxLength(1000);
+            d.Property(x => x.EmbeddingModel).HasMaxLength(200);
+            d.Property(x => x.Source).HasMaxLength(16);
+            d.Property(x => x.AddedBy).HasMaxLength(40);
+            d.HasIndex(x => new { x.KnowledgeBase, x.Name }).IsUnique().HasDatabaseName("ux_knowledge_documents_name");
+            // The indexer's queue: the oldest queued (or abandoned) document first.
+            d.HasIndex(x => new { x.Status, x.UpdatedAt }).HasDatabaseName("ix_knowledge_documents_status");
+        });
+
+        model.Entity<Knowledge.KnowledgeChunk>(c =>
+        {
+            c.HasKey(x => x.Id);
+            c.Property(x => x.Id).ValueGeneratedOnAdd(); // SQLite's rowid: also the chunk's row in knowledge_fts
+            c.Property(x => x.DocumentId).HasMaxLength(40);
+            c.Property(x => x.KnowledgeBase).HasMaxLength(64);
+            c.Property(x => x.SectionPath).HasMaxLength(1000);
+            c.HasIndex(x => new { x.DocumentId, x.Version }).HasDatabaseName("ix_knowledge_chunks_document");
+            c.HasIndex(x => x.KnowledgeBase).HasDatabaseName("ix_knowledge_chunks_base");
+            c.HasOne<Knowledge.KnowledgeDocument>().WithMany().HasForeignKey(x => x.DocumentId).OnDelete(DeleteBehavior.Cascade);
         });
 
         model.Entity<Tools.ToolCall>(t =>

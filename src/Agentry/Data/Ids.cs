@@ -4,6 +4,7 @@ public static class Ids
 {
     public const string ConversationPrefix = "conv";
     public const string MessagePrefix = "msg";
+    public const string DocumentPrefix = "doc";
 
     static long _last; // the last id's (milliseconds << 12 | counter)
 

@@ -1,4 +1,5 @@
 using Agentry.Data;
+using Agentry.Operations;
 using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Memory;
@@ -8,6 +9,9 @@ public static partial class MemoryExtensions
     /// <summary>Embeddings that outlive a request: today the per-conversation vectors behind <c>conversation_search</c>.</summary>
     public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<MemoryOptions>().BindSettings(MemoryOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<SnapshotCache>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<SnapshotCache>());
         builder.Services.AddScoped<IVectorStore, DatabaseVectorStore>();
         builder.Services.AddScoped<ConversationSearch>();
         builder.Services.AddHostedService<VectorSearchProbe>();

@@ -14,7 +14,10 @@ namespace Agentry.Models;
 /// </summary>
 public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-    readonly Lazy<SentenceEncoder> _encoder = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+    // One model per process, however many hosts it runs (the test suite runs hundreds): it is read-only, thread-safe and
+    // large (about 90 MB of weights), so loading it once is both the fastest and the leanest.
+    static readonly Lazy<SentenceEncoder> Shared = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+    readonly Lazy<SentenceEncoder> _encoder = Shared;
     static readonly EmbeddingGeneratorMetadata Metadata = new("agentry-local", defaultModelId: "all-MiniLM-L6-v2", defaultModelDimensions: 384);
 
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -59,8 +62,6 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         serviceKey is null && serviceType == typeof(EmbeddingGeneratorMetadata) ? Metadata :
         serviceKey is null && serviceType.IsInstanceOfType(this) ? this : null;
 
-    public void Dispose()
-    {
-        if (_encoder.IsValueCreated) _encoder.Value.Dispose();
-    }
+    /// <summary>The model lives as long as the process (see <see cref="Shared"/>).</summary>
+    public void Dispose() { }
 }

@@ -22,11 +22,9 @@ public static partial class ModelsExtensions
         // Local sentence embeddings behind Microsoft.Extensions.AI's caching generator: routing examples and rule phrases
         // are embedded once, and the size limit keeps the cache from growing with every distinct message.
         builder.Services.AddSingleton<LocalEmbeddingGenerator>();
+        var cacheBytes = (long)builder.Configuration.GetValue($"{ModelOptions.Section}:{nameof(ModelOptions.EmbeddingCacheMegabytes)}", 16) * 1024 * 1024;
         builder.Services.AddEmbeddingGenerator(services => services.GetRequiredService<LocalEmbeddingGenerator>())
-            .UseDistributedCache(new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions
-            {
-                SizeLimit = (long)builder.Configuration.GetValue($"{ModelOptions.Section}:{nameof(ModelOptions.EmbeddingCacheMegabytes)}", 16) * 1024 * 1024,
-            })));
+            .UseDistributedCache(LocalEmbeddingCache(cacheBytes));
 
         builder.Services.AddTransient<UpstreamAttempts.Handler>();
         builder.Services.AddHttpClient(UpstreamHttpClient, http => http.Timeout = Timeout.InfiniteTimeSpan)
@@ -75,6 +73,15 @@ public static partial class ModelsExtensions
         builder.Services.Configure<TelemetryOptions>(o => o.SeverityProvider = _ => ResilienceEventSeverity.Debug);
         return builder;
     }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<long, MemoryDistributedCache> LocalEmbeddingCaches = new();
+
+    /// <summary>
+    /// Embeddings of the local model by text, shared by the hosts of one process like the model itself: the same text
+    /// always has the same vector, so a second host (a test, a command) reuses what the first computed.
+    /// </summary>
+    static MemoryDistributedCache LocalEmbeddingCache(long sizeLimit) =>
+        LocalEmbeddingCaches.GetOrAdd(sizeLimit, limit => new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions { SizeLimit = limit })));
 
     [LoggerMessage(EventId = 4210, Level = LogLevel.Warning,
         Message = "Circuit to a model provider opened for {BreakSeconds} s after repeated failures (last: status {Status} {Exception}); calls fail fast until it closes")]

@@ -28,10 +28,12 @@ public static class Scopes
     public const string AgentsWrite = "agents:write";
     public const string Chat = "chat";
     public const string Read = "read";
+    /// <summary>Add, replace and remove knowledge-base documents (what agents answer from).</summary>
+    public const string KnowledgeWrite = "knowledge:write";
     /// <summary>Scraping /metrics and nothing else: what a Prometheus server should hold instead of an admin key.</summary>
     public const string Metrics = "metrics";
 
-    public static readonly IReadOnlyList<string> All = [Admin, AgentsWrite, Chat, Read, Metrics];
+    public static readonly IReadOnlyList<string> All = [Admin, AgentsWrite, KnowledgeWrite, Chat, Read, Metrics];
 
     public static bool IsKnown(string scope) => All.Contains(scope);
 }
@@ -49,6 +51,10 @@ public static class Policies
     public const string Chat = "chat";
     /// <summary>List and read conversations and messages (non-admin keys see only their own).</summary>
     public const string ReadConversations = "read-conversations";
+    /// <summary>Add, replace and remove knowledge-base documents.</summary>
+    public const string KnowledgeWrite = "knowledge-write";
+    /// <summary>List, read and search knowledge bases.</summary>
+    public const string ReadKnowledge = "read-knowledge";
 
     public static readonly IReadOnlyDictionary<string, string[]> AllowedScopes = new Dictionary<string, string[]>
     {
@@ -57,5 +63,8 @@ public static class Policies
         [ReadAgents] = [Scopes.Admin, Scopes.AgentsWrite, Scopes.Read],
         [Chat] = [Scopes.Admin, Scopes.Chat],
         [ReadConversations] = [Scopes.Admin, Scopes.Chat, Scopes.Read],
+        [KnowledgeWrite] = [Scopes.Admin, Scopes.KnowledgeWrite],
+        // Authors of agents may read what they give agents to answer from: an agent cannot show them more than this.
+        [ReadKnowledge] = [Scopes.Admin, Scopes.KnowledgeWrite, Scopes.AgentsWrite, Scopes.Read],
     };
 }

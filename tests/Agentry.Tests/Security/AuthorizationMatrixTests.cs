@@ -55,6 +55,14 @@ public sealed class AuthorizationMatrixTests
         ["AddMcpServer"] = [],
         ["RemoveMcpServer"] = [],
         ["ApproveMcpTools"] = [],
+        ["ListKnowledgeBases"] = ["read", "agents:write", "knowledge:write"],
+        ["RemoveKnowledgeBase"] = ["knowledge:write"],
+        ["ListKnowledgeDocuments"] = ["read", "agents:write", "knowledge:write"],
+        ["AddKnowledgeDocument"] = ["knowledge:write"],
+        ["GetKnowledgeDocument"] = ["read", "agents:write", "knowledge:write"],
+        ["ReplaceKnowledgeDocument"] = ["knowledge:write"],
+        ["RemoveKnowledgeDocument"] = ["knowledge:write"],
+        ["SearchKnowledge"] = ["read", "agents:write", "knowledge:write"],
     };
 
     /// <summary>Probes a load balancer calls without a key.</summary>

@@ -1,0 +1,72 @@
+using Agentry.Data;
+using Agentry.Memory;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Knowledge;
+
+/// <summary>A passage found for a question: its fused rank score, its similarity in meaning, and which halves of the search found it.</summary>
+public sealed record KnowledgeHit(KnowledgePassage Passage, double Score, double Similarity, string Match);
+
+/// <summary>Finds the passages of knowledge bases that answer a question.</summary>
+public interface IKnowledgeSearch
+{
+    Task<IReadOnlyList<KnowledgeHit>> SearchAsync(IReadOnlyList<string> knowledgeBases, string query, int top, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Hybrid retrieval: the full-text index (words, stemmed) and the vectors (meaning) each rank candidates, and reciprocal
+/// rank fusion (k = 60) merges the two lists, so a passage both find comes first and a passage only one finds still
+/// counts. A floor on similarity keeps out what only shares words: an unrelated question retrieves nothing, and the
+/// agent is told so. One database round trip (the full-text query); the vectors and passages are searched in process.
+/// </summary>
+public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IEmbeddingGenerator<string, Embedding<float>> embeddings, IOptions<KnowledgeOptions> options)
+    : IKnowledgeSearch
+{
+    /// <summary>How many candidates each half proposes.</summary>
+    const int Candidates = 20;
+    const double RankConstant = 60;
+
+    public static string CacheKey(string knowledgeBase) => KnowledgeSnapshot.Collection(knowledgeBase);
+
+    public string EmbeddingModel => embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
+
+    public Task<KnowledgeSnapshot> SnapshotAsync(string knowledgeBase, CancellationToken cancellationToken) =>
+        cache.GetAsync(CacheKey(knowledgeBase), ct => KnowledgeSnapshot.LoadAsync(db, knowledgeBase, EmbeddingModel, ct), cancellationToken);
+
+    public async Task<IReadOnlyList<KnowledgeHit>> SearchAsync(IReadOnlyList<string> knowledgeBases, string query, int top, CancellationToken cancellationToken)
+    {
+        if (knowledgeBases.Count == 0 || string.IsNullOrWhiteSpace(query) || top <= 0) return [];
+        var snapshots = new List<KnowledgeSnapshot>();
+        foreach (var kb in knowledgeBases.Distinct(StringComparer.Ordinal)) snapshots.Add(await SnapshotAsync(kb, cancellationToken));
+        if (snapshots.All(s => s.Count == 0)) return [];
+
+        var vector = (await embeddings.GenerateVectorAsync(query, cancellationToken: cancellationToken)).ToArray();
+        KnowledgeSnapshot.Normalize(vector);
+        var byMeaning = snapshots.SelectMany(s => s.Nearest(vector, Candidates)).OrderByDescending(h => h.Similarity).Take(Candidates).ToList();
+        var byWords = await KnowledgeFullText.MatchAsync(db, knowledgeBases, KnowledgeFullText.Terms(query), Candidates, cancellationToken);
+
+        var fused = new Dictionary<long, (KnowledgePassage Passage, double Score, float? Similarity, bool Words, bool Meaning)>();
+        for (var rank = 0; rank < byMeaning.Count; rank++)
+        {
+            var (passage, similarity) = byMeaning[rank];
+            fused[passage.ChunkId] = (passage, 1 / (RankConstant + rank + 1), similarity, false, true);
+        }
+        for (var rank = 0; rank < byWords.Count; rank++)
+        {
+            var id = byWords[rank];
+            var score = 1 / (RankConstant + rank + 1);
+            if (fused.TryGetValue(id, out var both)) { fused[id] = both with { Score = both.Score + score, Words = true }; continue; }
+            // Found by its words only: its similarity still decides whether it is about the question at all.
+            if (snapshots.Select(s => (Passage: s.Find(id), Similarity: s.Similarity(id, vector))).FirstOrDefault(f => f.Passage is not null) is { Passage: { } passage } found)
+                fused[id] = (passage, score, found.Similarity, true, false);
+        }
+        var floor = options.Value.MinSimilarity;
+        return fused.Values
+            .Where(f => f.Similarity is { } similarity && similarity >= floor)
+            .OrderByDescending(f => f.Score).ThenByDescending(f => f.Similarity)
+            .Take(top)
+            .Select(f => new KnowledgeHit(f.Passage, Math.Round(f.Score, 5), Math.Round(f.Similarity!.Value, 4), f.Words && f.Meaning ? "both" : f.Words ? "words" : "meaning"))
+            .ToList();
+    }
+}

@@ -1,0 +1,94 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using Agentry.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Agentry.Knowledge;
+
+/// <summary>A passage as retrieval returns it: where it comes from and what it says.</summary>
+public sealed record KnowledgePassage(long ChunkId, string KnowledgeBase, string DocumentId, string Document, string Section, string Text, int Start, int End);
+
+/// <summary>
+/// One knowledge base's passages and their vectors (unit length, so a dot product is the cosine), loaded whole and
+/// searched in process: a question costs no database round trip for the vector half of retrieval.
+/// </summary>
+public sealed class KnowledgeSnapshot
+{
+    readonly KnowledgePassage[] _passages;
+    readonly float[] _vectors;
+    readonly bool[] _hasVector;
+    readonly Dictionary<long, int> _index;
+
+    KnowledgeSnapshot(KnowledgePassage[] passages, float[] vectors, bool[] hasVector, int dimensions)
+    {
+        _passages = passages;
+        _vectors = vectors;
+        _hasVector = hasVector;
+        Dimensions = dimensions;
+        _index = new Dictionary<long, int>(passages.Length);
+        for (var i = 0; i < passages.Length; i++) _index[passages[i].ChunkId] = i;
+    }
+
+    public int Dimensions { get; }
+    public int Count => _passages.Length;
+
+    public static string Collection(string knowledgeBase) => $"kb:{knowledgeBase}";
+
+    public static async Task<(KnowledgeSnapshot Snapshot, long Bytes)> LoadAsync(AgentryDbContext db, string knowledgeBase, string model, CancellationToken cancellationToken)
+    {
+        var passages = await (
+            from c in db.KnowledgeChunks.AsNoTracking()
+            join d in db.KnowledgeDocuments.AsNoTracking() on c.DocumentId equals d.Id
+            where c.KnowledgeBase == knowledgeBase
+            orderby c.Id
+            select new KnowledgePassage(c.Id, c.KnowledgeBase, c.DocumentId, d.Name, c.SectionPath, c.Text, c.CharStart, c.CharEnd)).ToArrayAsync(cancellationToken);
+        var collection = Collection(knowledgeBase);
+        var stored = await db.Embeddings.AsNoTracking().Where(e => e.Collection == collection && e.Model == model)
+            .Select(e => new { e.Id, e.Vector, e.Dimensions }).ToListAsync(cancellationToken);
+        var dimensions = stored.Count > 0 ? stored[0].Dimensions : 0;
+        var vectors = new float[passages.Length * dimensions];
+        var hasVector = new bool[passages.Length];
+        var positions = new Dictionary<string, int>(passages.Length);
+        for (var i = 0; i < passages.Length; i++) positions[passages[i].ChunkId.ToString(System.Globalization.CultureInfo.InvariantCulture)] = i;
+        foreach (var row in stored)
+        {
+            if (row.Dimensions != dimensions || !positions.TryGetValue(row.Id, out var i)) continue; // a vector of a chunk already replaced
+            var target = vectors.AsSpan(i * dimensions, dimensions);
+            MemoryMarshal.Cast<byte, float>(row.Vector).CopyTo(target);
+            Normalize(target);
+            hasVector[i] = true;
+        }
+        var bytes = vectors.Length * 4L + passages.Sum(p => 96L + 2L * (p.Text.Length + p.Section.Length + p.Document.Length));
+        return (new KnowledgeSnapshot(passages, vectors, hasVector, dimensions), bytes);
+    }
+
+    public static void Normalize(Span<float> vector)
+    {
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0) TensorPrimitives.Divide(vector, norm, vector);
+    }
+
+    public KnowledgePassage? Find(long chunkId) => _index.TryGetValue(chunkId, out var i) ? _passages[i] : null;
+
+    /// <summary>Cosine similarity of a passage to a unit-length query; null when the passage has no vector of this model yet.</summary>
+    public float? Similarity(long chunkId, ReadOnlySpan<float> query) =>
+        _index.TryGetValue(chunkId, out var i) && _hasVector[i] && query.Length == Dimensions ? TensorPrimitives.Dot(_vectors.AsSpan(i * Dimensions, Dimensions), query) : null;
+
+    /// <summary>The <paramref name="top"/> passages most similar to a unit-length query, best first.</summary>
+    public IReadOnlyList<(KnowledgePassage Passage, float Similarity)> Nearest(ReadOnlySpan<float> query, int top)
+    {
+        if (query.Length != Dimensions || top <= 0) return [];
+        var best = new PriorityQueue<int, float>(top + 1);
+        for (var i = 0; i < _passages.Length; i++)
+        {
+            if (!_hasVector[i]) continue;
+            var score = TensorPrimitives.Dot(_vectors.AsSpan(i * Dimensions, Dimensions), query);
+            if (best.Count < top) best.Enqueue(i, score);
+            else if (best.TryPeek(out _, out var worst) && score > worst) best.EnqueueDequeue(i, score);
+        }
+        var result = new List<(KnowledgePassage, float)>(best.Count);
+        while (best.TryDequeue(out var i, out var score)) result.Add((_passages[i], score));
+        result.Reverse();
+        return result;
+    }
+}

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using Agentry.Data;
+using Microsoft.Extensions.Options;
+
+namespace Agentry.Memory;
+
+/// <summary>
+/// Collections loaded whole for searching in process (a knowledge base's passages and vectors, a user's memories),
+/// kept within Memory:CacheMegabytes, least recently used out first. A change drops the key here and, with Redis, on
+/// every instance; a load that raced with a change is used once and not kept, so nothing older than the change is served
+/// after it. Concurrent first uses of one key share one load.
+/// </summary>
+public sealed partial class SnapshotCache(IOptions<MemoryOptions> options, SharedState shared, TimeProvider time, ILogger<SnapshotCache> logger) : IHostedService
+{
+    sealed record Entry(object Value, long Bytes, DateTimeOffset LoadedAt)
+    {
+        public long LastUsed;
+    }
+
+    readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, Lazy<Task<(object Value, long Bytes)>>> _loading = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
+    long _bytes;
+    long _clock;
+
+    public long Bytes => Interlocked.Read(ref _bytes);
+    public int Count => _entries.Count;
+
+    /// <summary>The cached value of <paramref name="key"/>, loaded by <paramref name="load"/> (returning the value and its size in bytes) when missing or stale.</summary>
+    public async Task<T> GetAsync<T>(string key, Func<CancellationToken, Task<(T Value, long Bytes)>> load, CancellationToken cancellationToken) where T : class
+    {
+        var now = time.GetUtcNow();
+        if (_entries.TryGetValue(key, out var entry) && now - entry.LoadedAt < options.Value.CacheDuration)
+        {
+            entry.LastUsed = Interlocked.Increment(ref _clock);
+            return (T)entry.Value;
+        }
+        var generation = _generations.GetValueOrDefault(key);
+        Lazy<Task<(object Value, long Bytes)>>? mine = null;
+        mine = new Lazy<Task<(object Value, long Bytes)>>(async () =>
+        {
+            try
+            {
+                // The load belongs to no single caller: one caller giving up must not fail the others waiting for it.
+                var (value, bytes) = await load(CancellationToken.None);
+                return (value, bytes);
+            }
+            finally
+            {
+                _loading.TryRemove(new KeyValuePair<string, Lazy<Task<(object Value, long Bytes)>>>(key, mine!));
+            }
+        });
+        var loaded = await _loading.GetOrAdd(key, mine).Value.WaitAsync(cancellationToken);
+        if (_generations.GetValueOrDefault(key) == generation && loaded.Bytes <= MaxBytes) Keep(key, new Entry(loaded.Value, loaded.Bytes, now));
+        return (T)loaded.Value;
+    }
+
+    long MaxBytes => options.Value.CacheMegabytes * 1024L * 1024L;
+
+    void Keep(string key, Entry entry)
+    {
+        entry.LastUsed = Interlocked.Increment(ref _clock);
+        if (_entries.TryGetValue(key, out var old) && _entries.TryRemove(new KeyValuePair<string, Entry>(key, old))) Interlocked.Add(ref _bytes, -old.Bytes);
+        if (!_entries.TryAdd(key, entry)) return;
+        Interlocked.Add(ref _bytes, entry.Bytes);
+        if (Bytes <= MaxBytes) return;
+        foreach (var (victim, value) in _entries.OrderBy(e => e.Value.LastUsed).ToList())
+        {
+            if (Bytes <= MaxBytes) break;
+            if (victim != key && _entries.TryRemove(new KeyValuePair<string, Entry>(victim, value))) Interlocked.Add(ref _bytes, -value.Bytes);
+        }
+    }
+
+    /// <summary>Drops <paramref name="key"/> here and, with Redis, on every instance: the next use loads what the change left.</summary>
+    public async Task InvalidateAsync(string key)
+    {
+        Forget(key);
+        if (shared.Connection is not { } redis) return;
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(Channel, key);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            shared.FellBack(e, "retrieval caches (other instances see changes when Memory:CacheDuration lapses)");
+        }
+    }
+
+    void Forget(string key)
+    {
+        _generations.AddOrUpdate(key, 1, (_, g) => g + 1);
+        _loading.TryRemove(key, out _); // a load begun before the change must not be joined by readers after it
+        if (_entries.TryRemove(key, out var old)) Interlocked.Add(ref _bytes, -old.Bytes);
+    }
+
+    StackExchange.Redis.RedisChannel Channel => StackExchange.Redis.RedisChannel.Literal(shared.Prefix + "snapshots");
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (shared.Connection is not { } redis) return;
+        try
+        {
+            await redis.GetSubscriber().SubscribeAsync(Channel, (_, key) => Forget((string)key!));
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogNotSubscribed(e);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 9003, Level = LogLevel.Warning,
+        Message = "Could not subscribe to retrieval cache changes through Redis; changes made on other instances are seen when Memory:CacheDuration lapses")]
+    partial void LogNotSubscribed(Exception exception);
+}
