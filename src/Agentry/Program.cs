@@ -13,6 +13,7 @@ using Agentry.Observability;
 using Agentry.Operations;
 using Agentry.Operations.Backups;
 using Agentry.Operations.Transfers;
+using Agentry.Privacy;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Tools;
@@ -69,6 +70,7 @@ static WebApplication Build(string[] settings)
     builder.AddMcp();
     builder.AddMemory();
     builder.AddKnowledge();
+    builder.AddPrivacy();
     builder.AddAgents();
     builder.AddRules();
     builder.AddApprovals();
@@ -99,6 +101,8 @@ static async Task<int> ServeAsync(WebApplication app)
     app.MapToolsApi();
     app.MapMcpApi();
     app.MapKnowledgeApi();
+    app.MapMemoryApi();
+    app.MapPrivacyApi();
     app.MapRulesApi();
     app.MapApprovalsApi();
     app.MapConversationsApi();

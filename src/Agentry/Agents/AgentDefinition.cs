@@ -27,6 +27,31 @@ public sealed record AgentDefinition : IValidatable
     public RoutingOptions Routing { get; init => field = value ?? new(); } = new();
     /// <summary>Makes this entry a workflow of other agents, addressed like an agent.</summary>
     public WorkflowOptions? Workflow { get; init; }
+    /// <summary>Knowledge bases the agent answers from, citing them (null: none).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(AgentKnowledge.JsonShorthand))]
+    public AgentKnowledge? Knowledge { get; init; }
+
+    /// <summary>
+    /// What it remembers about users across conversations (<see cref="Memory.MemoryScopes"/>): <c>off</c> (the default),
+    /// <c>own</c> (memories only it reads and writes) or <c>shared</c> (memories that follow the user across agents).
+    /// </summary>
+    public string Memory { get; init => field = value ?? Agentry.Memory.MemoryScopes.Off; } = Agentry.Memory.MemoryScopes.Off;
+
+    /// <summary>
+    /// The tools the agent may call: its own, <c>search_knowledge</c> when it has knowledge bases, and
+    /// <c>remember</c>/<c>recall</c> when it keeps memories.
+    /// </summary>
+    [YamlDotNet.Serialization.YamlIgnore, System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<string> EffectiveTools
+    {
+        get
+        {
+            var implied = new List<string>();
+            if (Knowledge is { Bases.Count: > 0 }) implied.Add(Agentry.Tools.ToolCatalog.SearchKnowledge);
+            if (Memory != Agentry.Memory.MemoryScopes.Off) implied.AddRange([Agentry.Tools.ToolCatalog.Remember, Agentry.Tools.ToolCatalog.Recall]);
+            return implied.All(Tools.Contains) ? Tools : [.. Tools, .. implied.Where(t => !Tools.Contains(t))];
+        }
+    }
 
     public const int MaxOutputTokensLimit = 128_000;
 
@@ -60,6 +85,8 @@ public sealed record AgentDefinition : IValidatable
         }
         Routing.Validate(errors, Handoffs ?? []);
         Workflow?.Validate(errors, Id);
+        Knowledge?.Validate(errors);
+        if (!Agentry.Memory.MemoryScopes.All.Contains(Memory)) errors.Add("memory", $"Must be one of {string.Join(", ", Agentry.Memory.MemoryScopes.All)}.");
         errors.Range("temperature", Temperature, 0, 2);
         if (MaxOutputTokens is { } max && (max < 1 || max > MaxOutputTokensLimit))
             errors.Add("maxOutputTokens", $"Must be between 1 and {MaxOutputTokensLimit}.");

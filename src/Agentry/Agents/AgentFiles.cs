@@ -26,6 +26,7 @@ public static class AgentFiles
 {
     static readonly IDeserializer Yaml = new DeserializerBuilder()
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
+        .WithTypeConverter(new AgentKnowledge.YamlShorthand())
         .WithCaseInsensitivePropertyMatching()
         .Build();
 
@@ -95,6 +96,7 @@ public static class AgentFiles
 
     static readonly ISerializer YamlWriter = new SerializerBuilder()
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
+        .WithTypeConverter(new AgentKnowledge.YamlShorthand())
         .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull | DefaultValuesHandling.OmitEmptyCollections)
         .WithEventEmitter(next => new LiteralBlocksForMultilineText(next))
         .DisableAliases()

@@ -14,13 +14,13 @@ namespace Agentry.Agents;
 public sealed record AgentDto(
     string Id, string Name, string Description, string? Model, string Instructions, Personality Personality,
     IReadOnlyList<AgentRule> Rules, IReadOnlyList<string> Tools, IReadOnlyList<string> Handoffs, double? Temperature, int? MaxOutputTokens,
-    RoutingOptions Routing, WorkflowOptions? Workflow, string Source, string? File, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)
+    RoutingOptions Routing, WorkflowOptions? Workflow, AgentKnowledge? Knowledge, string Memory, string Source, string? File, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)
 {
     public static AgentDto From(AgentEntry entry)
     {
         var d = entry.Definition;
         return new AgentDto(d.Id, d.Name, d.Description, d.Model, d.Instructions, d.Personality, d.Rules, d.Tools, d.Handoffs,
-            d.Temperature, d.MaxOutputTokens, d.Routing, d.Workflow, entry.Source, entry.File, entry.CreatedAt, entry.UpdatedAt);
+            d.Temperature, d.MaxOutputTokens, d.Routing, d.Workflow, d.Knowledge, d.Memory, entry.Source, entry.File, entry.CreatedAt, entry.UpdatedAt);
     }
 }
 

@@ -31,6 +31,8 @@ public static class ProblemTypes
     public const string McpToolsNotHeld = Prefix + "mcp-tools-not-held";
     public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string PayloadTooLarge = Prefix + "payload-too-large";
+    /// <summary>A message longer than the whole history window (Conversations:HistoryTokenLimit): it could never be sent whole.</summary>
+    public const string MessageTooLarge = Prefix + "message-too-large";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string NotAcceptable = Prefix + "not-acceptable";
     public const string ModelNotConfigured = Prefix + "model-not-configured";
@@ -61,6 +63,7 @@ public static class ProblemTypes
     public const string BackupInProgress = Prefix + "backup-in-progress";
     public const string KnowledgeBaseNotFound = Prefix + "knowledge-base-not-found";
     public const string DocumentNotFound = Prefix + "document-not-found";
+    public const string MemoryNotFound = Prefix + "memory-not-found";
     /// <summary>A file whose format Agentry does not read (not Markdown, text, HTML or PDF).</summary>
     public const string DocumentFormatUnsupported = Prefix + "document-format-unsupported";
     /// <summary>A file Agentry cannot take as a document: not UTF-8, a PDF without text, empty or too long.</summary>

@@ -30,6 +30,13 @@ public static class AuditChain
     public static async Task<AuditVerification> VerifyAsync(AgentryDbContext db, CancellationToken cancellationToken)
     {
         var previous = Genesis;
+        // Events the retention job deleted (Data:Retention:Audit) are vouched for by the anchor it wrote: the chain starts from it.
+        if (await db.AuditEvents.AsNoTracking().OrderBy(e => e.Id).Select(e => e.PreviousHash).FirstOrDefaultAsync(cancellationToken) is { } first && first != Genesis)
+        {
+            var anchor = $"\"auditThroughHash\":\"{first}\"";
+            if (await db.AuditEvents.AsNoTracking().AnyAsync(e => e.Action == AuditActions.RetentionApplied && e.Detail != null && e.Detail.Contains(anchor), cancellationToken))
+                previous = first;
+        }
         long count = 0;
         long lastId = 0;
         while (true)

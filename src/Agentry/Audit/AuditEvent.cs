@@ -40,6 +40,12 @@ public static class AuditActions
     public const string KnowledgeDocumentReplaced = "knowledge.document.replaced";
     public const string KnowledgeDocumentRemoved = "knowledge.document.removed";
     public const string KnowledgeBaseRemoved = "knowledge.base.removed";
+    public const string MemoryAdded = "memory.added";
+    public const string MemoryRemoved = "memory.removed";
+    /// <summary>Everything stored about a user was deleted on request; the event names the user only by <see cref="Memory.UserHash"/>.</summary>
+    public const string UserForgotten = "user.forgotten";
+    /// <summary>The retention job deleted what was older than Data:Retention allows.</summary>
+    public const string RetentionApplied = "retention.applied";
     /// <summary>A person was asked to take over (an input rule, or the escalate_to_human tool); outcome <see cref="PendingHuman"/>.</summary>
     public const string ConversationEscalated = "conversation.escalated";
     /// <summary>The outcome of an escalation: the conversation waits for a person.</summary>

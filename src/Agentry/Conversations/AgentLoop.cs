@@ -20,10 +20,22 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
     public async Task<string> RunAsync(Turn turn, TurnEvents events, CancellationToken cancellationToken) =>
         await RunAsync(turn, ContextRequest.For(turn), resumed: null, events, cancellationToken);
 
+    /// <summary>
+    /// The agent's context; the knowledge passages it was given become the sources its reply may cite. (They reach a
+    /// stream as the reply's citations in message.completed: an event of their own before the model answered would
+    /// commit the response before a failed model call could still be a plain problem.)
+    /// </summary>
+    async Task<AgentContext> BuildAsync(Turn turn, ContextRequest request, CancellationToken cancellationToken)
+    {
+        var context = await contexts.BuildAsync(request, cancellationToken);
+        turn.Consult(context.Sources, context.Memories);
+        return context;
+    }
+
     /// <summary>Runs with a customised context (a workflow step) or after a held tool call was decided (<paramref name="resumed"/>).</summary>
     public async Task<string> RunAsync(Turn turn, ContextRequest request, ToolRound? resumed, TurnEvents events, CancellationToken cancellationToken)
     {
-        var context = await contexts.BuildAsync(request, cancellationToken);  // Conversations/Context/
+        var context = await BuildAsync(turn, request, cancellationToken); // Conversations/Context/
         if (resumed is not null) context.AddToolRound(resumed);
         while (true)
         {
@@ -63,7 +75,7 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
             if (handedOff)
             {
                 if (turn.Ended) return turn.End!.FinishReason; // the new agent's input rules blocked the message
-                context = await contexts.BuildAsync(ContextRequest.For(turn), cancellationToken);
+                context = await BuildAsync(turn, ContextRequest.For(turn), cancellationToken);
                 continue;
             }
             context.AddToolRound(new ToolRound(answer.Calls, results));

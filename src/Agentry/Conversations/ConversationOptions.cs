@@ -21,6 +21,13 @@ public sealed class ConversationOptions
     [Range(100, 1_000_000)]
     public int HistoryTokenLimit { get; set; } = 8_000;
 
+    /// <summary>
+    /// Most tokens of the rolling summary that stands in for messages older than the history window (see
+    /// <see cref="RollingSummary"/>); its oldest lines go first.
+    /// </summary>
+    [Range(50, 100_000)]
+    public int SummaryTokenLimit { get; set; } = 1_000;
+
     /// <summary>Tool results longer than this are truncated before they are stored.</summary>
     [Range(100, 1_000_000)]
     public int MaxStoredToolResultChars { get; set; } = 4_000;

@@ -19,10 +19,12 @@ public static class ConversationsExtensions
         builder.Services.AddHostedService<IdempotencyPurge>();
 
         // An agent's context, assembled in order; long-term memory and knowledge add providers here.
-        builder.Services.AddSingleton<ContextBuilder>();
+        // Scoped: the knowledge provider searches the request's database.
+        builder.Services.AddScoped<ContextBuilder>();
         builder.Services.AddSingleton<IContextProvider, InstructionsContext>();
         builder.Services.AddSingleton<IContextProvider, ToolsContext>();
         builder.Services.AddSingleton<IContextProvider, HistoryContext>();
+        builder.Services.AddScoped<IContextProvider, Knowledge.KnowledgeContext>();
         return builder;
     }
 }

@@ -138,9 +138,48 @@ public sealed class Turn : IDisposable
         _history[_userIndex] = new ChatMessage(ChatRole.User, text);
     }
 
+    /// <summary>The rolling summary of the messages older than the history window (null while everything fits).</summary>
+    public string? Summary { get; private set; }
+    /// <summary>The summary extended with the messages that fell out of the window since it was written; stored with the turn.</summary>
+    public ConversationSummary? SummaryUpdate { get; private set; }
+    public bool SummaryIsNew { get; private set; }
+
+    public void Summarize(string? summary, ConversationSummary? update, bool isNew)
+    {
+        Summary = summary;
+        SummaryUpdate = update;
+        SummaryIsNew = isNew;
+    }
+
+    /// <summary>
+    /// What the agent answering now was given from outside the conversation: knowledge passages (its replies cite them by
+    /// number) and the user's memories (each reply records which it had).
+    /// </summary>
+    public void Consult(IReadOnlyList<Knowledge.KnowledgeSource> sources, IReadOnlyList<Memory.RecalledMemory> memories)
+    {
+        _sources = sources;
+        _memories = memories;
+    }
+
+    IReadOnlyList<Knowledge.KnowledgeSource> _sources = [];
+    IReadOnlyList<Memory.RecalledMemory> _memories = [];
+    readonly List<Memory.MemoryNote> _remembered = [];
+
+    /// <summary>Facts the agent saved about the user during this turn; stored with it.</summary>
+    public IReadOnlyList<Memory.MemoryNote> Remembered => _remembered;
+
+    public void Remember(Memory.MemoryNote note) => _remembered.Add(note);
+
+    static readonly JsonSerializerOptions MetadataJson = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
     public Message AddReply(string text)
     {
         var message = NewMessage(MessageRoles.Assistant, text);
+        // The sources it cites ([1], [2]) are kept with the reply: which document and section each number was.
+        var cited = _sources.Where(s => text.Contains($"[{s.Number}]", StringComparison.Ordinal)).Select(s => s.Describe()).ToList();
+        var memories = _memories.Select(m => m.Id).ToList();
+        if (cited.Count > 0 || memories.Count > 0)
+            message.Metadata = JsonSerializer.Serialize(new { citations = cited.Count > 0 ? cited : null, memories = memories.Count > 0 ? memories : null }, MetadataJson);
         _produced.Add(message);
         _history.Add(new ChatMessage(ChatRole.Assistant, text));
         return message;

@@ -20,7 +20,7 @@ namespace Agentry.Conversations;
 /// </summary>
 public sealed class TurnStore(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown, Operations.ServiceDrain drain,
-    Idempotency idempotency, AuditLog audit, IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
+    Idempotency idempotency, Memory.UserMemories memories, Memory.SnapshotCache snapshots, AuditLog audit, IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -40,6 +40,10 @@ public sealed class TurnStore(
     async Task<Turn> OpenAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         if (drain.IsDraining) throw TurnShutdown.Refused(); // the load balancer is moving the client to another instance
+        // A message the history window cannot hold is refused whole, not cut silently or sent past the model's context.
+        if (Tokens.Count(request.Content) is var size && size > options.Value.HistoryTokenLimit)
+            throw new ApiProblemException(413, ProblemTypes.MessageTooLarge, "Message too large",
+                $"The message is {size} tokens; this service sends at most {options.Value.HistoryTokenLimit} tokens of conversation (Conversations:HistoryTokenLimit). Split it or shorten it.");
         var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
         var lease = await gate.TryEnterAsync(conversationId) ?? throw Busy(conversationId);
         try
@@ -49,8 +53,10 @@ public sealed class TurnStore(
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             var model = models.Resolve(agent.Model);
-            var history = isNew ? [] : await LoadHistoryAsync(conversation, agent, cancellationToken);
-            return new Turn(conversation, isNew, request, request.Caller, lease, agent, model, history, shutdown.Token);
+            var window = isNew ? HistoryWindow.Empty : await LoadHistoryAsync(conversation, agent, cancellationToken);
+            var turn = new Turn(conversation, isNew, request, request.Caller, lease, agent, model, window.Messages, shutdown.Token);
+            turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew);
+            return turn;
         }
         catch
         {
@@ -79,8 +85,10 @@ public sealed class TurnStore(
             // The held tool runs before the agent's next model call: refuse now, while the approval can still be decided
             // again, rather than after a refund went out.
             await budget.EnsureRoomAsync(owner, agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, cancellationToken);
-            var history = await LoadHistoryAsync(conversation, agent, cancellationToken);
-            return new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), history, shutdown.Token);
+            var window = await LoadHistoryAsync(conversation, agent, cancellationToken);
+            var turn = new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), window.Messages, shutdown.Token);
+            turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew);
+            return turn;
         }
         catch
         {
@@ -109,11 +117,21 @@ public sealed class TurnStore(
         return conversation;
     }
 
+    /// <summary>The history a turn starts from: the newest messages, and the rolling summary of the older ones.</summary>
+    sealed record HistoryWindow(List<ChatMessage> Messages, string? Summary, ConversationSummary? SummaryUpdate, bool SummaryIsNew)
+    {
+        public static HistoryWindow Empty => new([], null, null, false);
+    }
+
+    /// <summary>Most messages folded into the summary in one turn: a summary has room for fewer lines than this anyway.</summary>
+    const int MaxFold = 200;
+
     /// <summary>
     /// The newest messages that carry text, oldest first, within the message and token limits; reads one index range
-    /// however long the conversation is.
+    /// however long the conversation is. When older messages are left out, the rolling summary stands in for them (one
+    /// more read), extended with those that fell out since it was written (one more, only then).
     /// </summary>
-    async Task<List<ChatMessage>> LoadHistoryAsync(Conversation conversation, AgentDefinition agent, CancellationToken cancellationToken)
+    async Task<HistoryWindow> LoadHistoryAsync(Conversation conversation, AgentDefinition agent, CancellationToken cancellationToken)
     {
         // A greeting the client wrote is shown to the user but never replayed as the agent's own words: the model reads
         // it only as fenced data in the system prompt (Agents/SystemPrompt.cs).
@@ -124,19 +142,39 @@ public sealed class TurnStore(
             .Where(m => !skipGreeting || m.FinishReason != "greeting")
             .OrderByDescending(m => m.Sequence)
             .Take(options.Value.HistoryLimit)
-            .Select(m => new { m.Role, m.Content })
+            .Select(m => new { m.Role, m.Content, m.Sequence })
             .ToListAsync(cancellationToken);
         var history = new List<ChatMessage>(recent.Count);
         var tokens = 0;
+        var firstKept = conversation.LastSequence + 1;
         foreach (var message in recent)
         {
             var chat = new ChatMessage(message.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, message.Content);
             tokens += Tokens.Count(chat);
             if (tokens > options.Value.HistoryTokenLimit) break; // older messages than this one are left out too: no gaps
             history.Add(chat);
+            firstKept = message.Sequence;
         }
         history.Reverse();
-        return history;
+        var leftOut = history.Count < recent.Count || (recent.Count == options.Value.HistoryLimit && recent[^1].Sequence > 1);
+        if (!leftOut) return new HistoryWindow(history, null, null, false);
+
+        var summary = await db.ConversationSummaries.AsNoTracking().FirstOrDefaultAsync(s => s.ConversationId == conversationId, cancellationToken);
+        var through = summary?.ThroughSequence ?? 0;
+        if (through >= firstKept - 1) return new HistoryWindow(history, summary!.Text, null, false);
+        var fallen = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.Sequence > through && m.Sequence < firstKept)
+            .Where(m => (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
+            .OrderByDescending(m => m.Sequence).Take(MaxFold)
+            .Select(m => new { m.Role, m.Content }).ToListAsync(cancellationToken);
+        fallen.Reverse();
+        var text = RollingSummary.Extend(summary?.Text, fallen.Select(m => (m.Role, m.Content)), options.Value.SummaryTokenLimit);
+        var update = new ConversationSummary
+        {
+            ConversationId = conversationId, Text = text, ThroughSequence = firstKept - 1, Messages = (summary?.Messages ?? 0) + fallen.Count,
+            Method = RollingSummary.Method, UpdatedAt = time.GetUtcNow(),
+        };
+        return new HistoryWindow(history, text, update, summary is null);
     }
 
     static bool ClientWroteGreeting(Conversation conversation, AgentDefinition agent) =>
@@ -155,12 +193,15 @@ public sealed class TurnStore(
         var end = turn.End ?? throw new InvalidOperationException("A turn is committed once it has ended.");
         var keep = !(end.Failure is not null && !turn.ProducedAnything);
         var stored = keep ? Stage(turn, end) : [];
+        var superseded = keep ? StageMemories(turn) : [];
         var dto = keep ? TurnDto.From(turn, stored) : null;
         db.AuditOutbox.AddRange(TurnAudit.Events(turn, audit));
         try
         {
             await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
             await db.SaveChangesAsync(CancellationToken.None);
+            foreach (var (old, replacement) in superseded)
+                await Memory.UserMemories.SupersedeAsync(db, turn.Conversation.UserId!, old, replacement, time.GetUtcNow(), CancellationToken.None);
             if (turn.Idempotency is { } key)
             {
                 if (dto is null) await idempotency.ReleaseAsync(key);
@@ -174,7 +215,27 @@ public sealed class TurnStore(
             throw new ApiProblemException(409, ProblemTypes.ConversationBusy, "Conversation changed",
                 $"Conversation '{turn.Conversation.Id}' was changed or deleted by another request during this turn; reload it and retry.");
         }
+        if (keep && turn.Remembered.Count > 0 && turn.Conversation.UserId is { } userId) await snapshots.InvalidateAsync(Memory.UserMemories.CacheKey(userId));
         return dto;
+    }
+
+    /// <summary>The facts the agent saved, as memories of the conversation's user learned from this turn's message; returns which old ones they replace.</summary>
+    List<(string Old, string New)> StageMemories(Turn turn)
+    {
+        if (turn.Remembered.Count == 0 || turn.Conversation.UserId is not { } userId) return [];
+        var replaced = new List<(string, string)>();
+        foreach (var note in turn.Remembered)
+        {
+            var memory = new Memory.UserMemory
+            {
+                Id = Ids.New(Memory.UserMemories.IdPrefix), UserId = userId, AgentId = note.Owner, Text = note.Text,
+                Author = Memory.MemoryAuthors.Agent, ConversationId = turn.Conversation.Id, MessageId = turn.UserMessage?.Id, KeyId = turn.Caller.KeyId,
+                CreatedAt = time.GetUtcNow(),
+            };
+            Memory.UserMemories.Stage(db, memory, note.Vector, memories.EmbeddingModel);
+            if (note.Replaces is { } old) replaced.Add((old, memory.Id));
+        }
+        return replaced;
     }
 
     /// <summary>Adds what the turn produced to the unit of work; returns its messages in order.</summary>
@@ -212,6 +273,11 @@ public sealed class TurnStore(
         if (turn.IsNew) db.Conversations.Add(conversation);
         db.Messages.AddRange(stored);
         if (end.PendingApproval is { } held) db.Approvals.Add(held);
+        if (turn.SummaryUpdate is { } summary)
+        {
+            if (turn.SummaryIsNew) db.ConversationSummaries.Add(summary);
+            else db.ConversationSummaries.Update(summary);
+        }
         foreach (var (row, reserved) in turn.ToolCalls)
         {
             if (!reserved)

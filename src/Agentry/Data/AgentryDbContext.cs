@@ -30,6 +30,8 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Mcp.McpToolPin> McpToolPins => Set<Mcp.McpToolPin>();
     public DbSet<Knowledge.KnowledgeDocument> KnowledgeDocuments => Set<Knowledge.KnowledgeDocument>();
     public DbSet<Knowledge.KnowledgeChunk> KnowledgeChunks => Set<Knowledge.KnowledgeChunk>();
+    public DbSet<Memory.UserMemory> Memories => Set<Memory.UserMemory>();
+    public DbSet<ConversationSummary> ConversationSummaries => Set<ConversationSummary>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -125,6 +127,29 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.HasIndex(x => new { x.DocumentId, x.Version }).HasDatabaseName("ix_knowledge_chunks_document");
             c.HasIndex(x => x.KnowledgeBase).HasDatabaseName("ix_knowledge_chunks_base");
             c.HasOne<Knowledge.KnowledgeDocument>().WithMany().HasForeignKey(x => x.DocumentId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<Memory.UserMemory>(m =>
+        {
+            m.HasKey(x => x.Id);
+            m.Property(x => x.Id).HasMaxLength(40);
+            m.Property(x => x.UserId).HasMaxLength(128);
+            m.Property(x => x.AgentId).HasMaxLength(64);
+            m.Property(x => x.Text).HasMaxLength(Memory.UserMemories.MaxTextLength);
+            m.Property(x => x.Author).HasMaxLength(16);
+            m.Property(x => x.ConversationId).HasMaxLength(40);
+            m.Property(x => x.MessageId).HasMaxLength(40);
+            m.Property(x => x.KeyId).HasMaxLength(40);
+            m.Property(x => x.SupersededBy).HasMaxLength(40);
+            m.HasIndex(x => new { x.UserId, x.CreatedAt }).HasDatabaseName("ix_memories_user"); // recall reads one user's rows
+        });
+
+        model.Entity<ConversationSummary>(s =>
+        {
+            s.HasKey(x => x.ConversationId);
+            s.Property(x => x.ConversationId).HasMaxLength(40);
+            s.Property(x => x.Method).HasMaxLength(200);
+            s.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
         });
 
         model.Entity<Tools.ToolCall>(t =>

@@ -30,11 +30,13 @@ public sealed class KnowledgeOptions
     public int MaxDocumentChars { get; set; } = 5_000_000;
 
     /// <summary>
-    /// Below this cosine similarity a passage is not about the question, whatever words it shares with it: an unrelated
-    /// question retrieves nothing. The default suits the local model (all-MiniLM-L6-v2); provider models score differently.
+    /// A question retrieves passages only when one of them is at least this similar to it (cosine); the passages given
+    /// are then those the fused ranking puts first, down to 0.6 of this. Unrelated questions (small talk, other topics)
+    /// score well below it and retrieve nothing. The default suits the local model (all-MiniLM-L6-v2), measured on the
+    /// help-center set in docs/knowledge.md; provider models score differently.
     /// </summary>
     [Range(0.0, 1.0)]
-    public double MinSimilarity { get; set; } = 0.35;
+    public double MinSimilarity { get; set; } = 0.28;
 
     /// <summary>How long an indexing claim lasts: a document claimed by an instance that died is indexed again after it.</summary>
     [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]

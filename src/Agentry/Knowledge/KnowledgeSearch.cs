@@ -17,8 +17,8 @@ public interface IKnowledgeSearch
 /// <summary>
 /// Hybrid retrieval: the full-text index (words, stemmed) and the vectors (meaning) each rank candidates, and reciprocal
 /// rank fusion (k = 60) merges the two lists, so a passage both find comes first and a passage only one finds still
-/// counts. A floor on similarity keeps out what only shares words: an unrelated question retrieves nothing, and the
-/// agent is told so. One database round trip (the full-text query); the vectors and passages are searched in process.
+/// counts. A floor on similarity keeps out what only shares words: a question no passage is about (by meaning)
+/// retrieves nothing, and the agent is told so. One database round trip (the full-text query); the vectors and passages are searched in process.
 /// </summary>
 public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IEmbeddingGenerator<string, Embedding<float>> embeddings, IOptions<KnowledgeOptions> options)
     : IKnowledgeSearch
@@ -26,6 +26,8 @@ public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IE
     /// <summary>How many candidates each half proposes.</summary>
     const int Candidates = 20;
     const double RankConstant = 60;
+    /// <summary>A passage of an answered question is kept down to this share of Knowledge:MinSimilarity.</summary>
+    const double PassageFloor = 0.6;
 
     public static string CacheKey(string knowledgeBase) => KnowledgeSnapshot.Collection(knowledgeBase);
 
@@ -61,9 +63,12 @@ public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IE
             if (snapshots.Select(s => (Passage: s.Find(id), Similarity: s.Similarity(id, vector))).FirstOrDefault(f => f.Passage is not null) is { Passage: { } passage } found)
                 fused[id] = (passage, score, found.Similarity, true, false);
         }
+        // A question is about the knowledge base when some passage is at least MinSimilarity like it; then the fused
+        // ranking decides, among passages not far below that (a passage found by its words may score lower in meaning).
         var floor = options.Value.MinSimilarity;
+        if (fused.Values.Max(f => f.Similarity ?? 0) < floor) return [];
         return fused.Values
-            .Where(f => f.Similarity is { } similarity && similarity >= floor)
+            .Where(f => f.Similarity is { } similarity && similarity >= floor * PassageFloor)
             .OrderByDescending(f => f.Score).ThenByDescending(f => f.Similarity)
             .Take(top)
             .Select(f => new KnowledgeHit(f.Passage, Math.Round(f.Score, 5), Math.Round(f.Similarity!.Value, 4), f.Words && f.Meaning ? "both" : f.Words ? "words" : "meaning"))

@@ -6,7 +6,10 @@ namespace Agentry.Memory;
 
 public static partial class MemoryExtensions
 {
-    /// <summary>Embeddings that outlive a request: today the per-conversation vectors behind <c>conversation_search</c>.</summary>
+    /// <summary>
+    /// Embeddings that outlive a request (the per-conversation vectors behind <c>conversation_search</c>), the retrieval
+    /// caches, and long-term memory: what agents remember about users.
+    /// </summary>
     public static IHostApplicationBuilder AddMemory(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<MemoryOptions>().BindSettings(MemoryOptions.Section).ValidateOnStart();
@@ -14,6 +17,8 @@ public static partial class MemoryExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<SnapshotCache>());
         builder.Services.AddScoped<IVectorStore, DatabaseVectorStore>();
         builder.Services.AddScoped<ConversationSearch>();
+        builder.Services.AddScoped<UserMemories>();
+        builder.Services.AddScoped<Conversations.Context.IContextProvider, MemoryContext>();
         builder.Services.AddHostedService<VectorSearchProbe>();
         return builder;
     }

@@ -20,4 +20,12 @@ public sealed class MemoryOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Most memories of a user considered for a turn's context (the most related to the message).</summary>
+    [Range(1, 100)]
+    public int RecallTopK { get; set; } = 8;
+
+    /// <summary>Most tokens (o200k) of memories added to an agent's context; the most related go in first.</summary>
+    [Range(50, 20_000)]
+    public int MaxContextTokens { get; set; } = 500;
 }

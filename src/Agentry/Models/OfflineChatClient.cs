@@ -10,9 +10,10 @@ namespace Agentry.Models;
 /// It answers from the agent's persona (read from the compiled system prompt) and the user's message, and obeys two
 /// directives so tool calls and handoffs can be exercised end to end without a provider:
 /// <c>/tool NAME {json-args}</c> calls tool NAME, then reports its result; <c>/handoff AGENT</c> calls
-/// <c>transfer_to_AGENT</c> when the agent may hand off to AGENT.
+/// <c>transfer_to_AGENT</c> when the agent may hand off to AGENT; "remember that …" saves a memory when the agent keeps them. An agent with knowledge bases answers by quoting and
+/// citing the sources it was given (<see cref="ExtractiveAnswer"/>), or says it does not know.
 /// </summary>
-public sealed class OfflineChatClient : IChatClient
+public sealed partial class OfflineChatClient : IChatClient
 {
     public const string ModelId = ModelOptions.Offline;
     static readonly ChatClientMetadata Metadata = new("agentry-offline", defaultModelId: ModelId);
@@ -86,16 +87,52 @@ public sealed class OfflineChatClient : IChatClient
         {
             if (IsToolDirective(user)) return ToolDirective(user, options);
             if (IsHandoffDirective(user)) return HandoffDirective(user, options);
+            if (RememberRequest().Match(user) is { Success: true } remember && Offers(options, Tools.ToolCatalog.Remember))
+                return new ChatMessage(ChatRole.Assistant, [new FunctionCallContent($"call_{Guid.NewGuid():N}", Tools.ToolCatalog.Remember,
+                    new Dictionary<string, object?> { ["fact"] = remember.Groups["fact"].Value.Trim() })]);
         }
 
         var firstReply = !history.Any(m => m.Role == ChatRole.Assistant) && !persona.JustHandedOff;
         var text = new StringBuilder();
         if (firstReply && persona.Greeting is { } greeting) text.Append(greeting).Append(' ');
-        text.Append($"This is {persona.Name}, answering with Agentry's offline model (no LLM is configured, so replies are rule-based). ");
-        text.Append(user.Length == 0 ? "Your message was empty." : $"You said: \"{Shorten(user, 300)}\".");
+        // What it remembers about the user, said when a conversation starts (the way a colleague would pick up).
+        if (firstReply && Remembered(history.FirstOrDefault(m => m.Role == ChatRole.System)?.Text ?? "") is { Count: > 0 } facts)
+            text.Append($"From earlier conversations I remember: {string.Join("; ", facts)}. ");
+        // An agent with knowledge bases answers from its sources (or says it does not know), quoting and citing them.
+        // A directive (/handoff, /tool) is not a question.
+        var fromKnowledge = user.Length > 0 && !user.StartsWith('/') ? ExtractiveAnswer.From(history.FirstOrDefault(m => m.Role == ChatRole.System)?.Text ?? "", user) : null;
+        if (fromKnowledge is { Found: true } quoted)
+            text.Append($"This is {persona.Name}, quoting our documents with Agentry's offline model (no LLM is configured). {quoted.Text}");
+        else
+        {
+            text.Append($"This is {persona.Name}, answering with Agentry's offline model (no LLM is configured, so replies are rule-based). ");
+            text.Append(user.Length == 0 ? "Your message was empty." : $"You said: \"{Shorten(user, 300)}\".");
+            if (fromKnowledge is { } unknown) text.Append(' ').Append(unknown.Text);
+        }
         if (persona.SignOff is { } signOff) text.Append(' ').Append(signOff);
         return Say(text.ToString());
     }
+
+    static bool Offers(ChatOptions? options, string tool) => options?.Tools?.OfType<AIFunctionDeclaration>().Any(t => t.Name == tool) == true;
+
+    /// <summary>The memories in the system prompt's memory section (<see cref="Memory.MemoryContext"/>), without their ids and dates.</summary>
+    static List<string> Remembered(string systemPrompt)
+    {
+        var at = systemPrompt.IndexOf("\n" + Memory.MemoryContext.Heading + "\n", StringComparison.Ordinal);
+        if (at < 0) return [];
+        var fence = MemoryFence().Match(systemPrompt, at);
+        return fence.Success ? [.. MemoryLine().Matches(fence.Groups["text"].Value).Select(m => m.Groups["text"].Value.TrimEnd('.'))] : [];
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A(?:please\s+)?remember\s+that\s+(?<fact>.+?)[.!]?\z",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex RememberRequest();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"<(?<tag>untrusted-data-[0-9a-f]{12}) source=""memory"">\n(?<text>.*?)\n</\k<tag>>", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex MemoryFence();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^- \[[^\]]+\] \([0-9-]+\) (?<text>.+)$")]
+    private static partial System.Text.RegularExpressions.Regex MemoryLine();
 
     static ChatMessage ToolDirective(string line, ChatOptions? options)
     {

@@ -25,6 +25,16 @@ public sealed class ToolContext(string conversationId, string agentId, string ke
     /// <summary>The API key the turn is charged to.</summary>
     public string KeyId => keyId;
     public IReadOnlyList<ToolEffect> Effects => _effects;
+    /// <summary>The conversation's user (memories are theirs); null when the client named none.</summary>
+    public string? UserId { get; init; }
+    /// <summary>The agent's <c>memory</c> setting and the owner its memories are kept under (<see cref="Memory.MemoryScopes.Owner"/>).</summary>
+    public string MemoryScope { get; init; } = Memory.MemoryScopes.Off;
+    public string? MemoryOwner { get; init; }
+    readonly List<Memory.MemoryNote> _remembered = [];
+    /// <summary>Facts the <c>remember</c> tool learned; stored with the turn.</summary>
+    public IReadOnlyList<Memory.MemoryNote> Remembered => _remembered;
+
+    public void Remember(Memory.MemoryNote note) => _remembered.Add(note);
 
     public void Audit(string action, string target, string outcome, object? detail) => _effects.Add(new ToolEffect(action, target, outcome, detail));
 }
@@ -41,7 +51,13 @@ public sealed class ToolCatalog
     public const string ContextKey = "agentry.tool-context";
 
     /// <summary>The built-in tools' names, known before the catalog is built (settings are checked against them at start).</summary>
-    public static readonly IReadOnlyList<string> BuiltInNames = ["calculator", "conversation_search", "current_time", "escalate_to_human", "http_get", "refund"];
+    public static readonly IReadOnlyList<string> BuiltInNames = ["calculator", "conversation_search", "current_time", "escalate_to_human", "http_get", Recall, "refund", Remember, SearchKnowledge];
+
+    /// <summary>Searches the agent's knowledge bases; every agent with knowledge bases has it (<see cref="Agents.AgentDefinition.EffectiveTools"/>).</summary>
+    public const string SearchKnowledge = "search_knowledge";
+    /// <summary>Saves a fact about the user; with <see cref="Recall"/>, every agent whose <c>memory</c> is not off has it.</summary>
+    public const string Remember = "remember";
+    public const string Recall = "recall";
     readonly Dictionary<string, AIFunction> _tools;
     readonly ToolOptions _options;
 
@@ -66,6 +82,13 @@ public sealed class ToolCatalog
                 "Files a refund request for the finance team and returns its reference. Amount in the account's currency."),
             AIFunctionFactory.Create((string url, CancellationToken ct) => HttpGetAsync(http, url, ct), "http_get",
                 "Fetches a web page or API response (text, at most 64 KB) from an allowed host."),
+            AIFunctionFactory.Create(RememberAsync, Remember,
+                "Saves a lasting fact about the user (a preference, their product, their situation) for later conversations, in one short sentence. " +
+                "To correct a fact you were given, pass its id as 'replaces'."),
+            AIFunctionFactory.Create(RecallAsync, Recall,
+                "Finds what you remember about the user that is related to the query; returns up to five memories with their ids."),
+            AIFunctionFactory.Create(SearchKnowledgeAsync, SearchKnowledge,
+                "Searches this agent's knowledge bases (the company's documents) and returns the passages that answer the query, numbered, with their document and section."),
         ];
         _tools = tools.ToDictionary(t => t.Name, StringComparer.Ordinal);
         if (!_tools.Keys.Order(StringComparer.Ordinal).SequenceEqual(BuiltInNames)) throw new InvalidOperationException("ToolCatalog.BuiltInNames is out of date.");
@@ -143,6 +166,43 @@ public sealed class ToolCatalog
             $"#{h.Sequence} {h.Role}{(h.Score is { } score ? $" (similar in meaning, {score.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)})" : "")}: {(h.Content.Length > 300 ? h.Content[..300] + "…" : h.Content)}"));
     }
 
+    static async Task<string> SearchKnowledgeAsync([Description("What to look for, in your own words")] string query, AIFunctionArguments arguments, CancellationToken ct)
+    {
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        var agent = (await arguments.Services!.GetRequiredService<Agents.AgentCatalog>().FindAsync(context.AgentId, ct))?.Definition;
+        if (agent?.Knowledge is not { Bases.Count: > 0 } knowledge) return "This agent has no knowledge base to search.";
+        var hits = await arguments.Services!.GetRequiredService<Knowledge.IKnowledgeSearch>().SearchAsync(knowledge.Bases, query, knowledge.TopK, ct);
+        return hits.Count == 0
+            ? $"Nothing in the knowledge base ({string.Join(", ", knowledge.Bases)}) is about that."
+            : string.Join("\n\n", hits.Select((h, i) => Knowledge.KnowledgeContext.Passage(i + 1, h.Passage)));
+    }
+
+    static async Task<string> RememberAsync([Description("The fact, in one short sentence")] string fact,
+        AIFunctionArguments arguments, CancellationToken ct, [Description("The id of an earlier memory this one corrects, if any")] string? replaces = null)
+    {
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        if (context.MemoryScope == Memory.MemoryScopes.Off) return "This agent keeps no memories (its memory setting is off).";
+        if (context.UserId is not { } userId) return "This conversation names no user (userId), so nothing can be remembered beyond it.";
+        fact = fact.Trim();
+        if (fact.Length is 0 or > Memory.UserMemories.MaxTextLength)
+            throw new ArgumentException($"The fact must be 1-{Memory.UserMemories.MaxTextLength} characters.");
+        var memories = arguments.Services!.GetRequiredService<Memory.UserMemories>();
+        replaces = string.IsNullOrWhiteSpace(replaces) ? null : replaces.Trim();
+        if (replaces is not null && !await memories.IsCurrentAsync(userId, context.MemoryOwner, replaces, ct))
+            throw new ArgumentException($"There is no current memory '{replaces}' of this user to replace.");
+        context.Remember(new Memory.MemoryNote(fact, replaces, context.MemoryOwner, await memories.EmbedAsync(fact, ct)));
+        return replaces is null ? $"Remembered: {fact}" : $"Remembered: {fact} (replaces {replaces})";
+    }
+
+    static async Task<string> RecallAsync([Description("What to look for")] string query, AIFunctionArguments arguments, CancellationToken ct)
+    {
+        var context = (ToolContext)arguments.Context![ContextKey]!;
+        if (context.MemoryScope == Memory.MemoryScopes.Off) return "This agent keeps no memories (its memory setting is off).";
+        if (context.UserId is not { } userId) return "This conversation names no user (userId), so there is nothing to recall.";
+        var found = await arguments.Services!.GetRequiredService<Memory.UserMemories>().RecallAsync(userId, context.MemoryOwner, query, 5, ct);
+        return found.Count == 0 ? "Nothing is remembered about this user." : string.Join("\n", found.Select(Memory.MemoryContext.Line));
+    }
+
     static string EscalateToHuman([Description("Why a human is needed")] string reason, AIFunctionArguments arguments)
     {
         var context = (ToolContext)arguments.Context![ContextKey]!;
@@ -178,7 +238,7 @@ public sealed class ToolCatalog
     public IReadOnlyList<ToolInfo> List(IEnumerable<Agents.AgentDefinition> agents)
     {
         var definitions = agents.ToList();
-        List<string> UsedBy(string name) => definitions.Where(a => Allows(a.Tools, name)).Select(a => a.Id).Order(StringComparer.Ordinal).ToList();
+        List<string> UsedBy(string name) => definitions.Where(a => Allows([.. a.EffectiveTools], name)).Select(a => a.Id).Order(StringComparer.Ordinal).ToList();
         var builtIn = _tools.Values.OrderBy(t => t.Name, StringComparer.Ordinal)
             .Select(t => new ToolInfo(t.Name, t.Description, IsEnabled(t.Name), t.JsonSchema, UsedBy(t.Name)));
         // MCP tools of connected servers, by their Agentry names; GET /v1/mcp/servers shows servers that are down.

@@ -21,9 +21,13 @@ public sealed class ToolExecution(ToolInvoker invoker, TurnRules rules, AgentryT
         var outcome = decided;
         if (outcome is null)
         {
-            var context = new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller.KeyId);
-            outcome = await invoker.InvokeAsync(call, context, turn.Agent.Tools, cancellationToken);
+            var context = new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller.KeyId)
+            {
+                UserId = turn.Conversation.UserId, MemoryScope = turn.Agent.Memory, MemoryOwner = Memory.MemoryScopes.Owner(turn.Agent),
+            };
+            outcome = await invoker.InvokeAsync(call, context, [.. turn.Agent.EffectiveTools], cancellationToken);
             foreach (var effect in context.Effects) turn.Audit(AuditActor.For(turn.Caller), effect.Action, effect.Target, effect.Outcome, effect.Detail);
+            foreach (var note in context.Remembered) turn.Remember(note);
         }
         turn.CountToolCall();
         // A name the model invented is not a tool: it is counted as "unknown", so it cannot grow the metric's label set.

@@ -191,14 +191,14 @@ public sealed class ConversationsApiTests
     {
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi, new() { ["Conversations:HistoryTokenLimit"] = "200" });
-        var longMessage = "long " + string.Concat(Enumerable.Repeat("word ", 300)); // about 300 o200k tokens
+        var longMessage = "long " + string.Concat(Enumerable.Repeat("word ", 190)); // about 190 o200k tokens: fits the window alone, not with the newer ones
         openAi.Enqueue(FakeReply.Say("ok"), FakeReply.Say("ok"), FakeReply.Say("ok"));
         var id = (string)(await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = longMessage })))["conversationId"]!;
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "two" }), HttpStatusCode.OK);
         await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "three" }), HttpStatusCode.OK);
 
         var sent = openAi.Requests[^1].Messages.Select(FakeRequest.Text).ToList();
-        Assert.DoesNotContain(sent, text => text.StartsWith("long word", StringComparison.Ordinal)); // only 50 messages by count, but 300 tokens
+        Assert.DoesNotContain(sent, text => text.StartsWith("long word", StringComparison.Ordinal)); // only 50 messages by count, but 190 tokens
         Assert.Equal(["ok", "two", "ok", "three"], sent.Skip(1)); // after the system prompt, the newest that fit, in order
         Assert.Equal(6, (await app.MessagesAsync(id)).Count); // the conversation itself keeps everything
     }

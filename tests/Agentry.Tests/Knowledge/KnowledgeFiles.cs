@@ -49,6 +49,14 @@ public static class KnowledgeFiles
         return await IndexedAsync(app, kb, (string)document["id"]!);
     }
 
+    /// <summary>Waits until the help-center shipped with the sample agents is indexed (it is synced at start).</summary>
+    public static async Task ShippedHelpCenterAsync(AgentryApp app) =>
+    await Wait.UntilAsync(async () =>
+            {
+                var bases = (await Http.JsonAsync(await app.Client.GetAsync("/v1/knowledge")))["data"]!.AsArray();
+                return bases.Any(b => (string?)b!["name"] == "help-center" && (int)b["documents"]! == 14 && (int)b["queued"]! == 0);
+            }, TimeSpan.FromSeconds(60), because: "the help-center is indexed at start");
+
     public static async Task<JsonObject> IndexedAsync(AgentryApp app, string kb, string id)
     {
         JsonObject? detail = null;

@@ -63,6 +63,11 @@ public sealed class AuthorizationMatrixTests
         ["ReplaceKnowledgeDocument"] = ["knowledge:write"],
         ["RemoveKnowledgeDocument"] = ["knowledge:write"],
         ["SearchKnowledge"] = ["read", "agents:write", "knowledge:write"],
+        // A user's data: the scope lets a key in; who owns the user decides the rest (404 to others, LongTermMemoryTests).
+        ["ListMemories"] = ["chat", "read"],
+        ["AddMemory"] = ["chat"],
+        ["DeleteMemory"] = ["chat"],
+        ["ForgetUser"] = ["chat"],
     };
 
     /// <summary>Probes a load balancer calls without a key.</summary>

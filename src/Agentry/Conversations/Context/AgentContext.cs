@@ -11,6 +11,12 @@ public sealed class AgentContext
     public List<ChatMessage> Messages { get; } = [];
     public List<AITool> Tools { get; } = [];
 
+    /// <summary>The knowledge passages given to the agent as numbered sources (<see cref="Knowledge.KnowledgeContext"/>).</summary>
+    public IReadOnlyList<Knowledge.KnowledgeSource> Sources { get; set; } = [];
+
+    /// <summary>The user's memories the agent was given (<see cref="Memory.MemoryContext"/>).</summary>
+    public IReadOnlyList<Memory.RecalledMemory> Memories { get; set; } = [];
+
     public string SystemPrompt => Instructions.ToString();
 
     /// <summary>A model's tool calls and their results, so its next call sees what it asked for and what came back.</summary>

@@ -6,7 +6,7 @@ namespace Agentry.Conversations.Context;
 
 /// <summary>
 /// One contributor to an agent's context. Providers run in <see cref="Order"/>: instructions and personality (100),
-/// tools (200), history (500). Long-term memory and knowledge plug in between (300, 400) without touching the turn.
+/// tools (200), long-term memory (300), knowledge (400), history (500).
 /// </summary>
 public interface IContextProvider
 {

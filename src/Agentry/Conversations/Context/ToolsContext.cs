@@ -4,14 +4,14 @@ using Microsoft.Extensions.AI;
 
 namespace Agentry.Conversations.Context;
 
-/// <summary>The agent's tools, plus one <c>transfer_to_AGENT</c> declaration per handoff target when handoffs are offered.</summary>
+/// <summary>The agent's tools (with search_knowledge when it has knowledge bases), plus one <c>transfer_to_AGENT</c> declaration per handoff target when handoffs are offered.</summary>
 public sealed class ToolsContext(ToolCatalog tools) : IContextProvider
 {
     public int Order => 200;
 
     public ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
-        context.Tools.AddRange(tools.Resolve(request.Agent.Tools));
+        context.Tools.AddRange(tools.Resolve(request.Agent.EffectiveTools));
         if (request.OfferHandoffs) context.Tools.AddRange(Handoffs.Declarations(request.Agent));
         return ValueTask.CompletedTask;
     }

@@ -10,14 +10,15 @@ using Microsoft.EntityFrameworkCore;
 namespace Agentry.Operations.Transfers;
 
 /// <summary>
-/// Everything stored about one user (their conversations with every message and approval), as one JSON document: for
+/// Everything stored about one user (their conversations with every message, approval, tool call and summary, and their
+/// memories), as one JSON document: for
 /// moving the user to another installation, or handing it to them when they ask for their data. Ids are kept, so an
 /// import is idempotent; API keys are not (they belong to the installation), so imported conversations have no owner
 /// key and are seen by admin and read-all keys until a new one is given.
 /// </summary>
 public sealed record UserDataExport(
     string Format, string UserId, DateTimeOffset ExportedAt, string ExportedBy, int ConversationCount, int MessageCount,
-    IReadOnlyList<ExportedConversation> Conversations)
+    IReadOnlyList<ExportedConversation> Conversations, IReadOnlyList<ExportedMemory>? Memories = null)
 {
     public const string CurrentFormat = "agentry.user-data/1";
 
@@ -31,7 +32,18 @@ public sealed record UserDataExport(
 
 public sealed record ExportedConversation(
     string Id, string AgentId, string? Title, JsonNode? Metadata, JsonNode? PersonalityOverride, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
-    IReadOnlyList<ExportedMessage> Messages, IReadOnlyList<ExportedApproval> Approvals);
+    IReadOnlyList<ExportedMessage> Messages, IReadOnlyList<ExportedApproval> Approvals, IReadOnlyList<ExportedToolCall>? ToolCalls = null,
+    ExportedSummary? Summary = null);
+
+/// <summary>A tool call of the ledger, as the record of what was done for the user (an import does not replay it).</summary>
+public sealed record ExportedToolCall(string Id, string AgentId, string Tool, string CallId, JsonNode? Arguments, decimal? Amount, string Outcome, string? MessageId,
+    DateTimeOffset CreatedAt);
+
+public sealed record ExportedSummary(string Text, long ThroughSequence, int Messages, string Method, DateTimeOffset UpdatedAt);
+
+public sealed record ExportedMemory(
+    string Id, string? AgentId, string Text, string Author, string? ConversationId, string? MessageId, DateTimeOffset CreatedAt, string? SupersededBy,
+    DateTimeOffset? SupersededAt);
 
 public sealed record ExportedMessage(
     string Id, long Sequence, string Role, string? AgentId, string Content, string? Model, int? InputTokens, int? OutputTokens, int? LatencyMs,
@@ -51,12 +63,16 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
     {
         var conversations = await db.Conversations.AsNoTracking().Where(c => c.UserId == userId)
             .OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).ToListAsync(cancellationToken);
-        if (conversations.Count == 0) return null;
+        var memories = await db.Memories.AsNoTracking().Where(m => m.UserId == userId).OrderBy(m => m.Id).ToListAsync(cancellationToken);
+        if (conversations.Count == 0 && memories.Count == 0) return null;
         var ids = conversations.Select(c => c.Id).ToList();
         var messages = (await db.Messages.AsNoTracking().Where(m => ids.Contains(m.ConversationId)).ToListAsync(cancellationToken))
             .ToLookup(m => m.ConversationId);
         var approvals = (await db.Approvals.AsNoTracking().Where(a => ids.Contains(a.ConversationId)).ToListAsync(cancellationToken))
             .ToLookup(a => a.ConversationId);
+        var toolCalls = (await db.ToolCalls.AsNoTracking().Where(t => ids.Contains(t.ConversationId) || t.UserId == userId).ToListAsync(cancellationToken))
+            .ToLookup(t => t.ConversationId);
+        var summaries = await db.ConversationSummaries.AsNoTracking().Where(s => ids.Contains(s.ConversationId)).ToDictionaryAsync(s => s.ConversationId, cancellationToken);
 
         var exported = conversations.Select(c => new ExportedConversation(
             c.Id, c.AgentId, c.Title, Parse(c.Metadata), Parse(c.PersonalityOverride), c.CreatedAt, c.UpdatedAt,
@@ -64,12 +80,17 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
                 m.Id, m.Sequence, m.Role, m.AgentId, m.Content, m.Model, m.InputTokens, m.OutputTokens, m.LatencyMs, m.FinishReason, m.Status,
                 Parse(m.Metadata), m.CreatedAt)).ToList(),
             approvals[c.Id].OrderBy(a => a.CreatedAt).Select(a => new ExportedApproval(
-                a.Id, a.AgentId, a.ToolName, a.CallId, Parse(a.Arguments), a.RuleId, a.Status, a.CreatedAt, a.DecidedAt, a.DecidedBy, a.Note)).ToList()))
+                a.Id, a.AgentId, a.ToolName, a.CallId, Parse(a.Arguments), a.RuleId, a.Status, a.CreatedAt, a.DecidedAt, a.DecidedBy, a.Note)).ToList(),
+            toolCalls[c.Id].OrderBy(t => t.Id).Select(t => new ExportedToolCall(
+                t.Id, t.AgentId, t.Tool, t.CallId, Parse(t.Arguments), t.Amount, t.Outcome, t.MessageId, t.CreatedAt)).ToList(),
+            summaries.GetValueOrDefault(c.Id) is { } summary ? new ExportedSummary(summary.Text, summary.ThroughSequence, summary.Messages, summary.Method, summary.UpdatedAt) : null))
             .ToList();
-        await audit.RecordAsync(db, actor, AuditActions.UserDataExported, $"user:{userId}",
-            detail: new { conversations = exported.Count, messages = exported.Sum(c => c.Messages.Count) }, cancellationToken: cancellationToken);
+        // The log names the user by hash: it outlives the user's data if they are forgotten.
+        await audit.RecordAsync(db, actor, AuditActions.UserDataExported, $"user:{Memory.UserHash.Of(userId)}",
+            detail: new { conversations = exported.Count, messages = exported.Sum(c => c.Messages.Count), memories = memories.Count }, cancellationToken: cancellationToken);
         return new UserDataExport(UserDataExport.CurrentFormat, userId, time.GetUtcNow(), OperationsExtensions.Version,
-            exported.Count, exported.Sum(c => c.Messages.Count), exported);
+            exported.Count, exported.Sum(c => c.Messages.Count), exported,
+            memories.Select(m => new ExportedMemory(m.Id, m.AgentId, m.Text, m.Author, m.ConversationId, m.MessageId, m.CreatedAt, m.SupersededBy, m.SupersededAt)).ToList());
     }
 
     /// <summary>Adds the export's conversations in one transaction; conversations this installation already has are left as they are.</summary>
@@ -118,8 +139,21 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
             added++;
             messages += c.Messages.Count;
         }
-        audit.Stage(db, actor, AuditActions.UserDataImported, $"user:{export.UserId}",
-            detail: new { conversations = added, messages, alreadyPresent = present.Count, exportedAt = export.ExportedAt });
+        // Memories come without vectors (they are the installation's, by its embedding model): recalled, ranked after those with one.
+        var memoryIds = (export.Memories ?? []).Select(m => m.Id).ToList();
+        var presentMemories = await db.Memories.Where(m => memoryIds.Contains(m.Id)).Select(m => m.Id).ToListAsync(cancellationToken);
+        var memories = 0;
+        foreach (var m in (export.Memories ?? []).Where(m => m.Id is not null && m.Text is not null && !presentMemories.Contains(m.Id)))
+        {
+            db.Memories.Add(new Memory.UserMemory
+            {
+                Id = m.Id, UserId = export.UserId, AgentId = m.AgentId, Text = m.Text, Author = m.Author ?? Memory.MemoryAuthors.Operator,
+                ConversationId = m.ConversationId, MessageId = m.MessageId, CreatedAt = m.CreatedAt, SupersededBy = m.SupersededBy, SupersededAt = m.SupersededAt,
+            });
+            memories++;
+        }
+        audit.Stage(db, actor, AuditActions.UserDataImported, $"user:{Memory.UserHash.Of(export.UserId)}",
+            detail: new { conversations = added, messages, memories, alreadyPresent = present.Count, exportedAt = export.ExportedAt });
         try
         {
             await db.SaveChangesAsync(cancellationToken); // one transaction: all of the user's conversations, or none

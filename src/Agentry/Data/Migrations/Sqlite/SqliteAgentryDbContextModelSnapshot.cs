@@ -320,6 +320,43 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("conversations", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Conversations.ConversationSummary", b =>
+                {
+                    b.Property<string>("ConversationId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<int>("Messages")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("messages");
+
+                    b.Property<string>("Method")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("method");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<long>("ThroughSequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("through_sequence");
+
+                    b.Property<string>("UpdatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("ConversationId")
+                        .HasName("PK_conversation_summaries");
+
+                    b.ToTable("conversation_summaries", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Conversations.IdempotentRequest", b =>
                 {
                     b.Property<string>("Owner")
@@ -730,6 +767,74 @@ namespace Agentry.Data.Migrations.Sqlite
                     b.ToTable("embeddings", (string)null);
                 });
 
+            modelBuilder.Entity("Agentry.Memory.UserMemory", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AgentId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<string>("Author")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author");
+
+                    b.Property<string>("ConversationId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("KeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_id");
+
+                    b.Property<string>("MessageId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("SupersededAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("superseded_at");
+
+                    b.Property<string>("SupersededBy")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("superseded_by");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("PK_memories");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_memories_user");
+
+                    b.ToTable("memories", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Observability.AnalyticsBucket", b =>
                 {
                     b.Property<string>("Day")
@@ -1016,6 +1121,16 @@ namespace Agentry.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("FK_approvals_conversations_conversation_id");
+                });
+
+            modelBuilder.Entity("Agentry.Conversations.ConversationSummary", b =>
+                {
+                    b.HasOne("Agentry.Conversations.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("FK_conversation_summaries_conversations_conversation_id");
                 });
 
             modelBuilder.Entity("Agentry.Conversations.Message", b =>

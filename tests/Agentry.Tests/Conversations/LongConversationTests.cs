@@ -1,0 +1,40 @@
+using System.Net.Http.Json;
+using Agentry.Api;
+
+namespace Agentry.Tests.Conversations;
+
+/// <summary>A conversation longer than the history window keeps its older part as a rolling summary; a message larger than the window is refused.</summary>
+public sealed class LongConversationTests
+{
+    [Fact]
+    public async Task Messages_that_fall_out_of_the_window_are_folded_into_a_rolling_summary_sent_fenced_instead_of_them()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, settings: new() { ["Conversations:HistoryTokenLimit"] = "120" });
+        var conversation = (string)(await app.CreateConversationAsync("support"))["id"]!;
+        string[] topics = ["the modem lights", "a refund for May", "the Wi-Fi password", "two-factor codes", "the mobile app", "an invoice address", "team seats", "data export"];
+        foreach (var topic in topics)
+        {
+            openAi.Enqueue(FakeReply.Say($"Here is what I know about {topic}. It takes a few steps, and I will walk you through each of them now."));
+            await app.SendAsync(conversation, $"Please tell me about {topic}. I have been wondering about it for a while and would like details.");
+        }
+
+        var last = openAi.Requests[^1];
+        var system = FakeRequest.Text(last.Messages[0]);
+        Assert.Contains("## Earlier in this conversation", system);
+        Assert.Matches(Fence.Open("summary") + "user: Please tell me about the modem lights\\.", system); // the first message, as a gist
+        Assert.DoesNotContain(last.Messages.Skip(1), m => FakeRequest.Text(m).Contains("the modem lights", StringComparison.Ordinal)); // not as a message
+        Assert.Contains("data export", last.LastUserText); // the new message is always sent whole
+
+        var through = Convert.ToInt64(await TestDatabase.ScalarAsync(app.DataDirectory, $"SELECT through_sequence FROM conversation_summaries WHERE conversation_id = '{conversation}'", readOnly: true),
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(through, 2, 14); // covers the older messages, not the window
+
+        // A message the window cannot hold at all is a clear problem, and nothing is stored.
+        var stored = (await app.MessagesAsync(conversation)).Count;
+        var huge = string.Join(' ', Enumerable.Repeat("word", 400));
+        var refused = await app.Client.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = huge });
+        await Http.ProblemAsync(refused, 413, ProblemTypes.MessageTooLarge);
+        Assert.Equal(stored, (await app.MessagesAsync(conversation)).Count);
+    }
+}
