@@ -8,6 +8,7 @@ using Agentry.Bench;
 // in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
 //   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
 //       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,streaming,history,streams,portkey] [--streams 2000]
+//       [--targets memory --memory-users 100]   (opt-in: writes 10,000 memories per user with vectors, 1.5 GB for 100 users)
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 var options = Options.Parse(args);
 var repository = FindRepository();
@@ -119,6 +120,43 @@ if (options.Has("streaming") || options.Has("history"))
         }
     }
     else Console.Error.WriteLine("streaming/history rows: SQLite only (the import is per data folder)");
+}
+
+// Long-term memory at scale (only with --targets …,memory): a user with 10,000 memories among --memory-users × 10,000, each
+// with its vector, recalled for a turn of an agent with memory: cold (the first turn of a user loads their memories) and
+// warm (in process), against the same turn of a user with none.
+if (options.Has("memory"))
+{
+    if (options.DatabaseUrl is not null) Console.Error.WriteLine("memory rows: SQLite only (the rows are written into the SQLite file)");
+    else
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "memory")).FullName;
+        var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
+        await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "migrate"], published, environment);
+        Console.Error.WriteLine($"Writing {options.MemoryUsers * 10_000:N0} memories with their vectors");
+        MemoryRecall.Fill(Path.Combine(folder, "data", "agentry.db"), options.MemoryUsers, 10_000);
+        await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+            environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+        using (var put = new HttpRequestMessage(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/memo")
+        {
+            Content = new StringContent("""{"name":"Memo","instructions":"Help the user.","memory":"shared"}""", Encoding.UTF8, "application/json"),
+        })
+        {
+            put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+            (await client.SendAsync(put)).EnsureSuccessStatusCode();
+        }
+        RequestFactory For(Func<long, string> user) => (index, _) =>
+            Post(agentry.BaseUrl + "/v1/chat", $$"""{"message":"Which option do I prefer for topic 42?","agentId":"memo","userId":"{{user(index)}}"}""", adminKey);
+        await Load.SerialAsync(client, "warm-up", For(_ => "nobody"), 200);
+        var none = await Load.SerialAsync(client, "Agentry, memory on, a user with no memories", For(_ => "nobody"), Math.Min(options.SerialCalls, 1000));
+        rows.Add((none, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null));
+        var cold = await Load.SerialAsync(client, $"… first turn of a user with 10,000 memories (of {options.MemoryUsers * 10_000:N0}): loaded", For(i => MemoryRecall.User((int)(i % options.MemoryUsers))),
+            Math.Min(options.MemoryUsers, 100));
+        rows.Add((cold, agentry.Memory().Rss, agentry.Memory().PeakRss, cold.P50 - none.P50, cold.P99 - none.P99));
+        await Load.SerialAsync(client, "warm-up", For(_ => MemoryRecall.User(0)), 50);
+        var warm = await Load.SerialAsync(client, "… next turns of that user: recalled in process", For(_ => MemoryRecall.User(0)), Math.Min(options.SerialCalls, 1000));
+        rows.Add((warm, agentry.Memory().Rss, agentry.Memory().PeakRss, warm.P50 - none.P50, warm.P99 - none.P99));
+    }
 }
 
 // Many streams open at once: an upstream that trickles its answer (8 chunks, 0.5 s apart), 2,000 streaming turns.
@@ -248,6 +286,7 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
     public int SoakRate { get; init; } = 200;
     public string? SoakCsv { get; init; }
     public int Streams { get; init; } = 2000;
+    public int MemoryUsers { get; init; } = 100;
 
     public bool Has(string target) => Targets.Contains(target);
 
@@ -261,6 +300,6 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             Value("--published"), Value("--database-url"),
             (Value("--targets") ?? "direct,agentry,existing,streaming,history,streams,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
             TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
-        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000) };
+        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000), MemoryUsers = Int("--memory-users", 100) };
     }
 }

@@ -29,6 +29,9 @@ public static class ConversationsApi
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Delete a conversation and its messages.");
         group.MapGet("/{conversationId}/messages", ListMessages).WithName("ListMessages").RequireAuthorization(Policies.ReadConversations)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("A conversation's messages, oldest first, a page at a time.");
+        group.MapGet("/{conversationId}/context", Context).WithName("GetConversationContext").RequireAuthorization(Policies.ReadConversations)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .WithSummary("What the next turn would send to the model, part by part with token counts (instructions, tools, memory, knowledge, summary, history); 'message' previews it for that message.");
         group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage").RequireAuthorization(Policies.Chat).Turn()
             .WithSummary("Send a user message and get the agent's reply (JSON, or SSE with Accept: text/event-stream or stream: true).");
 
@@ -103,6 +106,16 @@ public static class ConversationsApi
         await db.Conversations.AsNoTracking().VisibleTo(http.GetCaller(), security.Value).FirstOrDefaultAsync(c => c.Id == conversationId, ct) is { } conversation
             ? TypedResults.Ok(ConversationDto.From(conversation))
             : Problems.ConversationNotFound(conversationId).ToResult();
+
+    static async Task<Results<Ok<ContextPreviewDto>, ValidationProblem>> Context(
+        string conversationId, string? message, TurnStore turns, Context.ContextBuilder contexts, HttpContext http, IOptions<ConversationOptions> options,
+        IOptions<Memory.MemoryOptions> memory, CancellationToken ct)
+    {
+        if (message is { Length: > PostMessageRequest.MaxContentLength }) return Problems.Validation("message", $"At most {PostMessageRequest.MaxContentLength} characters.");
+        using var turn = await turns.PreviewAsync(conversationId, message, http.GetCaller()!, ct);
+        var context = await contexts.BuildAsync(Agentry.Conversations.Context.ContextRequest.For(turn), ct);
+        return TypedResults.Ok(ContextPreviewDto.From(turn, context, options.Value, memory.Value));
+    }
 
     static async Task<Results<NoContent, ProblemHttpResult>> Delete(
         string conversationId, AgentryDbContext db, AuditLog audit, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)

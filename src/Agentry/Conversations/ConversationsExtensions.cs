@@ -23,6 +23,7 @@ public static class ConversationsExtensions
         builder.Services.AddScoped<ContextBuilder>();
         builder.Services.AddSingleton<IContextProvider, InstructionsContext>();
         builder.Services.AddSingleton<IContextProvider, ToolsContext>();
+        builder.Services.AddSingleton<IContextProvider, SummaryContext>();
         builder.Services.AddSingleton<IContextProvider, HistoryContext>();
         builder.Services.AddScoped<IContextProvider, Knowledge.KnowledgeContext>();
         return builder;

@@ -97,6 +97,32 @@ public sealed class TurnStore(
         }
     }
 
+    /// <summary>
+    /// The turn the next message (or, without one, the last) would start, without admitting it or writing anything: for
+    /// showing what its context would be. A conversation waiting for an approval can be previewed too.
+    /// </summary>
+    public async Task<Turn> PreviewAsync(string conversationId, string? message, Caller caller, CancellationToken cancellationToken)
+    {
+        var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
+        if (conversation is null || !conversation.CanSee(caller, security.Value)) throw Problems.ConversationNotFound(conversationId);
+        var agent = (await agents.FindAsync(conversation.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(conversation.AgentId);
+        var window = await LoadHistoryAsync(conversation, agent, cancellationToken);
+        var request = message is null ? null : new TurnRequest(conversationId, message, null, conversation.UserId, caller);
+        var turn = new Turn(conversation, false, request, caller, NoLease.Instance, agent, models.Resolve(agent.Model), window.Messages, CancellationToken.None);
+        turn.Summarize(window.Summary, null, false);
+        return turn;
+    }
+
+    /// <summary>A preview holds no place in the conversation's queue.</summary>
+    sealed class NoLease : IDisposable
+    {
+        public static readonly NoLease Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
     Conversation NewConversation(string id, TurnRequest request)
     {
         var now = time.GetUtcNow();
@@ -109,9 +135,13 @@ public sealed class TurnStore(
 
     async Task<Conversation> LoadAsync(string id, Caller caller, CancellationToken cancellationToken)
     {
-        var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken);
+        // One round trip for the conversation and whether it waits for an approval (the entity is tracked all the same).
+        var found = await db.Conversations.Where(c => c.Id == id)
+            .Select(c => new { Conversation = c, Waiting = db.Approvals.Any(a => a.ConversationId == id && a.Status == ApprovalStatus.Pending) })
+            .FirstOrDefaultAsync(cancellationToken);
+        var conversation = found?.Conversation;
         if (conversation is null || !conversation.CanSee(caller, security.Value)) throw Problems.ConversationNotFound(id);
-        if (await db.Approvals.AnyAsync(a => a.ConversationId == id && a.Status == ApprovalStatus.Pending, cancellationToken))
+        if (found!.Waiting)
             throw new ApiProblemException(409, ProblemTypes.ApprovalPending, "Approval pending",
                 $"Conversation '{id}' is waiting for a human to approve or reject a tool call; it continues once that is decided.");
         return conversation;

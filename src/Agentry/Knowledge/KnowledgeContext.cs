@@ -29,6 +29,8 @@ public sealed class KnowledgeContext(IKnowledgeSearch search) : IContextProvider
 
     public int Order => 400;
 
+    public string Part => "knowledge";
+
     public async ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         if (request.Agent.Knowledge is not { Bases.Count: > 0 } knowledge) return;

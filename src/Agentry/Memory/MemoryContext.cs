@@ -19,6 +19,8 @@ public sealed class MemoryContext(UserMemories memories, IOptions<MemoryOptions>
 
     public int Order => 300;
 
+    public string Part => "memory";
+
     public async ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         if (request.Agent.Memory == MemoryScopes.Off || request.Turn.Conversation.UserId is not { } userId) return;

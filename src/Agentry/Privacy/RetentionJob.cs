@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using Agentry.Audit;
 using Agentry.Data;
-using Agentry.Memory;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -81,14 +80,11 @@ public sealed partial class RetentionJob(
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var ids = await db.Conversations.Where(c => c.UpdatedAt < cutoff).OrderBy(c => c.UpdatedAt).Select(c => c.Id).Take(batch).ToListAsync(cancellationToken);
             if (ids.Count == 0) break;
-            messages += await db.Messages.Where(m => ids.Contains(m.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            await db.ConversationSummaries.Where(s => ids.Contains(s.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            await db.Approvals.Where(a => ids.Contains(a.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            await db.ToolCalls.Where(t => ids.Contains(t.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            var collections = ids.Select(ConversationSearch.Collection).ToList();
-            await db.Embeddings.Where(e => collections.Contains(e.Collection)).ExecuteDeleteAsync(cancellationToken);
-            // Deleted only if it did not change since it was read: a conversation that just got a turn stays.
-            conversations += await db.Conversations.Where(c => ids.Contains(c.Id) && c.UpdatedAt < cutoff).ExecuteDeleteAsync(cancellationToken);
+            // Only those still old: a conversation that just got a turn stays.
+            var stillOld = await db.Conversations.Where(c => ids.Contains(c.Id) && c.UpdatedAt < cutoff).Select(c => c.Id).ToListAsync(cancellationToken);
+            var deleted = await ConversationRows.DeleteAsync(db, stillOld, cancellationToken);
+            conversations += deleted.Conversations;
+            messages += deleted.Messages;
             await transaction.CommitAsync(cancellationToken);
             if (ids.Count < batch) break;
         }

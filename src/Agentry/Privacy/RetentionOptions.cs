@@ -30,6 +30,6 @@ public sealed class RetentionOptions
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Rows (conversations, audit events) per transaction.</summary>
-    [Range(1, 10_000)]
+    [Range(1, ConversationRows.MaxBatch)]
     public int BatchSize { get; set; } = 200;
 }

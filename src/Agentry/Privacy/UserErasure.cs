@@ -17,26 +17,16 @@ public sealed record ForgottenUser(
 /// </summary>
 public sealed class UserErasure(AgentryDbContext db, SnapshotCache cache, AuditLog audit)
 {
-    /// <summary>Conversation ids per statement: within SQLite's and PostgreSQL's parameter limits, short locks.</summary>
-    const int Batch = 200;
-
     public async Task<ForgottenUser> ForgetAsync(string userId, AuditActor actor, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var conversations = await db.Conversations.Where(c => c.UserId == userId).Select(c => c.Id).ToListAsync(cancellationToken);
         int messages = 0, summaries = 0, approvals = 0, toolCalls = 0, embeddings = 0, idempotency = 0;
-        foreach (var ids in conversations.Chunk(Batch))
+        foreach (var ids in conversations.Chunk(ConversationRows.MaxBatch))
         {
-            messages += await db.Messages.Where(m => ids.Contains(m.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            summaries += await db.ConversationSummaries.Where(s => ids.Contains(s.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            approvals += await db.Approvals.Where(a => ids.Contains(a.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            toolCalls += await db.ToolCalls.Where(t => ids.Contains(t.ConversationId)).ExecuteDeleteAsync(cancellationToken);
-            var collections = ids.Select(ConversationSearch.Collection).ToList();
-            embeddings += await db.Embeddings.Where(e => collections.Contains(e.Collection)).ExecuteDeleteAsync(cancellationToken);
-            // A replayable response holds the turn's text; it names its conversation.
-            foreach (var id in ids)
-                idempotency += await db.IdempotentRequests.Where(r => r.Response != null && r.Response.Contains(id)).ExecuteDeleteAsync(cancellationToken);
-            await db.Conversations.Where(c => ids.Contains(c.Id)).ExecuteDeleteAsync(cancellationToken);
+            var deleted = await ConversationRows.DeleteAsync(db, ids, cancellationToken);
+            (messages, summaries, approvals) = (messages + deleted.Messages, summaries + deleted.Summaries, approvals + deleted.Approvals);
+            (toolCalls, embeddings, idempotency) = (toolCalls + deleted.ToolCalls, embeddings + deleted.Embeddings, idempotency + deleted.IdempotencyRecords);
         }
         toolCalls += await db.ToolCalls.Where(t => t.UserId == userId).ExecuteDeleteAsync(cancellationToken);
         var memories = await db.Memories.Where(m => m.UserId == userId).ExecuteDeleteAsync(cancellationToken);

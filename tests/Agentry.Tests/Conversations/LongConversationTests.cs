@@ -30,6 +30,23 @@ public sealed class LongConversationTests
             System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(through, 2, 14); // covers the older messages, not the window
 
+        // The context endpoint shows exactly what the next turn sends, part by part.
+        await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(app);
+        const string next = "How do I reset my router?";
+        var preview = await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations/{conversation}/context?message={Uri.EscapeDataString(next)}"));
+        var parts = preview["parts"]!.AsArray();
+        Assert.Equal(["instructions", "tools", "knowledge", "summary", "history"], parts.Select(p => (string)p!["name"]!).ToArray());
+        Assert.Equal(parts.Sum(p => (int)p!["tokens"]!), (int)preview["totalTokens"]!);
+        Assert.Equal(120, (int)preview["budget"]!["historyTokenLimit"]!);
+        openAi.Enqueue(FakeReply.Say("Hold the button."));
+        await app.SendAsync(conversation, next);
+        var sent = openAi.Requests[^1];
+        foreach (var part in parts.Where(p => p!["text"] is not null)) Assert.Contains((string)part!["text"]!, FakeRequest.Text(sent.Messages[0]));
+        Assert.Contains("[1] troubleshooting/reset-hub.md", (string?)parts[2]!["text"]);
+        Assert.Equal(parts[4]!["messages"]!.AsArray().Select(m => (string)m!["text"]!), sent.Messages.Skip(1).Select(FakeRequest.Text));
+        Assert.Equal(parts[1]!["tools"]!.AsArray().Select(t => (string)t!).Order(), sent.Body["tools"]!.AsArray().Select(t => (string)t!["function"]!["name"]!).Order());
+        await Http.ProblemAsync(await app.Client.GetAsync("/v1/conversations/conv_nope/context"), 404, ProblemTypes.ConversationNotFound);
+
         // A message the window cannot hold at all is a clear problem, and nothing is stored.
         var stored = (await app.MessagesAsync(conversation)).Count;
         var huge = string.Join(' ', Enumerable.Repeat("word", 400));

@@ -37,6 +37,7 @@ public sealed class AuthorizationMatrixTests
         ["GetConversation"] = ["chat", "read"],
         ["DeleteConversation"] = ["chat"],
         ["ListMessages"] = ["chat", "read"],
+        ["GetConversationContext"] = ["chat", "read"],
         ["PostMessage"] = ["chat"],
         ["Chat"] = ["chat"],
         ["CreateKey"] = [],

@@ -19,6 +19,9 @@ public sealed class AgentContext
 
     public string SystemPrompt => Instructions.ToString();
 
+    /// <summary>Where each provider's contribution is: its span of the system prompt, its messages and its tools.</summary>
+    public List<ContextPart> Parts { get; } = [];
+
     /// <summary>A model's tool calls and their results, so its next call sees what it asked for and what came back.</summary>
     public void AddToolRound(ToolRound round)
     {
@@ -26,3 +29,6 @@ public sealed class AgentContext
         Messages.Add(new ChatMessage(ChatRole.Tool, [.. round.Results]));
     }
 }
+
+/// <summary>One provider's contribution: a span of the system prompt (start, length), of the messages and of the tools.</summary>
+public sealed record ContextPart(string Name, int InstructionsStart, int InstructionsLength, int FirstMessage, int MessageCount, int FirstTool, int ToolCount);

@@ -12,7 +12,13 @@ public sealed class ContextBuilder(IEnumerable<IContextProvider> providers)
     public async Task<AgentContext> BuildAsync(ContextRequest request, CancellationToken cancellationToken)
     {
         var context = new AgentContext();
-        foreach (var provider in _providers) await provider.ContributeAsync(request, context, cancellationToken);
+        foreach (var provider in _providers)
+        {
+            var (instructions, messages, tools) = (context.Instructions.Length, context.Messages.Count, context.Tools.Count);
+            await provider.ContributeAsync(request, context, cancellationToken);
+            context.Parts.Add(new ContextPart(provider.Part, instructions, context.Instructions.Length - instructions, messages, context.Messages.Count - messages,
+                tools, context.Tools.Count - tools));
+        }
         return context;
     }
 }

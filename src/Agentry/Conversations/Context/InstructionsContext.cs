@@ -14,6 +14,8 @@ public sealed class InstructionsContext : IContextProvider
 
     public int Order => 100;
 
+    public string Part => "instructions";
+
     public ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         var (turn, agent) = (request.Turn, request.Agent);

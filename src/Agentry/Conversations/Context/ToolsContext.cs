@@ -8,6 +8,7 @@ namespace Agentry.Conversations.Context;
 public sealed class ToolsContext(ToolCatalog tools) : IContextProvider
 {
     public int Order => 200;
+    public string Part => "tools";
 
     public ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
