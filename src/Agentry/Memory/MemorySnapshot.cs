@@ -9,7 +9,7 @@ namespace Agentry.Memory;
 public sealed record RecalledMemory(string Id, string? AgentId, string Text, string Author, DateTimeOffset CreatedAt, float Similarity);
 
 /// <summary>
-/// One user's current memories and their vectors (unit length), loaded with one indexed read of that user's rows and
+/// One user's current memories and their vectors (unit length), loaded with two indexed range reads of that user's rows and
 /// searched in process: recall never looks at another user's memories, however many there are.
 /// </summary>
 public sealed class MemorySnapshot
@@ -31,23 +31,26 @@ public sealed class MemorySnapshot
 
     public static async Task<(MemorySnapshot Snapshot, long Bytes)> LoadAsync(AgentryDbContext db, string userId, string model, CancellationToken cancellationToken)
     {
+        // Two range reads rather than a join: the user's current memories by (user_id, created_at), then their vectors by
+        // the embeddings key (collection, model, id) — one contiguous range, streamed straight into one array. Measured on
+        // a user with 10,000 memories among a million, this is what a first turn of that user waits for.
+        var memories = await db.Memories.AsNoTracking().Where(m => m.UserId == userId && m.SupersededAt == null).OrderByDescending(m => m.CreatedAt)
+            .Select(m => new RecalledMemory(m.Id, m.AgentId, m.Text, m.Author, m.CreatedAt, 0f)).ToArrayAsync(cancellationToken);
+        var positions = new Dictionary<string, int>(memories.Length, StringComparer.Ordinal);
+        for (var i = 0; i < memories.Length; i++) positions[memories[i].Id] = i;
         var collection = Collection(userId);
-        // One round trip: the user's current memories with their vectors of this model (a memory without one is still recalled, last).
-        var rows = await (
-            from m in db.Memories.AsNoTracking()
-            where m.UserId == userId && m.SupersededAt == null
-            join e in db.Embeddings.AsNoTracking().Where(e => e.Collection == collection && e.Model == model) on m.Id equals e.Id into found
-            from e in found.DefaultIfEmpty()
-            orderby m.CreatedAt descending
-            select new { m.Id, m.AgentId, m.Text, m.Author, m.CreatedAt, Vector = e == null ? null : e.Vector }).ToListAsync(cancellationToken);
-        var dimensions = rows.FirstOrDefault(r => r.Vector is not null)?.Vector!.Length / sizeof(float) ?? 0;
-        var memories = new RecalledMemory[rows.Count];
-        var vectors = new float[rows.Count * dimensions];
-        for (var i = 0; i < rows.Count; i++)
+        float[] vectors = [];
+        var dimensions = 0;
+        var rows = db.Embeddings.AsNoTracking().Where(e => e.Collection == collection && e.Model == model).Select(e => new { e.Id, e.Vector }).AsAsyncEnumerable();
+        await foreach (var row in rows.WithCancellation(cancellationToken))
         {
-            var row = rows[i];
-            memories[i] = new RecalledMemory(row.Id, row.AgentId, row.Text, row.Author, row.CreatedAt, 0);
-            if (row.Vector is null || row.Vector.Length != dimensions * sizeof(float)) continue;
+            if (!positions.TryGetValue(row.Id, out var i)) continue; // a superseded memory's vector
+            if (dimensions == 0)
+            {
+                dimensions = row.Vector.Length / sizeof(float);
+                vectors = new float[memories.Length * dimensions];
+            }
+            if (row.Vector.Length != dimensions * sizeof(float)) continue;
             var target = vectors.AsSpan(i * dimensions, dimensions);
             MemoryMarshal.Cast<byte, float>(row.Vector).CopyTo(target);
             Knowledge.KnowledgeSnapshot.Normalize(target);
