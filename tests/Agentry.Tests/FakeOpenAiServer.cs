@@ -88,6 +88,16 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
             _webhooks.Enqueue((await reader.ReadToEndAsync(), context.Request.Headers["X-Agentry-Signature"].ToString()));
             return Results.Ok();
         });
+        // Embeddings: each word hashed into one of 256 dimensions (a bag of words), so texts that share words are similar.
+        _app.MapPost("/v1/embeddings", async (HttpContext context) =>
+        {
+            var body = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+            _embeddingRequests.Enqueue(body);
+            if (EmbeddingsFailWith is { } status) return Results.StatusCode(status);
+            var inputs = body["input"] is JsonArray array ? array.Select(i => (string)i!).ToList() : [(string)body["input"]!];
+            var data = inputs.Select((text, index) => new { @object = "embedding", index, embedding = BagOfWords(text) }).ToList();
+            return Results.Json(new { @object = "list", data, model = (string?)body["model"], usage = new { prompt_tokens = 1, total_tokens = 1 } });
+        });
         _app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = "gpt-4o", @object = "model" } } }));
         // A plain web page for tools that fetch URLs: /page?size=N&delayMs=M, or /page?text=T for a page saying T.
         _app.MapGet("/page", async (int? size, int? delayMs, string? text, HttpContext context) =>
@@ -109,6 +119,19 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     public string BaseUrl { get; }
     public string RootUrl { get; }
     public IReadOnlyList<FakeRequest> Requests => _requests.ToArray();
+    /// <summary>Bodies of the /v1/embeddings requests received, oldest first.</summary>
+    public IReadOnlyList<JsonObject> EmbeddingRequests => _embeddingRequests.ToArray();
+    readonly ConcurrentQueue<JsonObject> _embeddingRequests = new();
+    /// <summary>While set, /v1/embeddings answers with this status (a provider whose embedding model is down).</summary>
+    public int? EmbeddingsFailWith { get; set; }
+
+    static float[] BagOfWords(string text)
+    {
+        var vector = new float[256];
+        foreach (var word in System.Text.RegularExpressions.Regex.Matches(text.ToLowerInvariant(), "[a-z0-9]+").Select(m => m.Value))
+            vector[(int)((uint)StringComparer.Ordinal.GetHashCode(word) % 256)] += 1; // per process: a fake's vectors live as long as it
+        return vector;
+    }
     /// <summary>Requests for a /page with a delay that have started waiting (a tool stuck on a slow site).</summary>
     public int SlowPagesStarted => Volatile.Read(ref _slowPages);
     int _slowPages;

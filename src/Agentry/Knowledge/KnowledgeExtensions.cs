@@ -10,6 +10,8 @@ public static partial class KnowledgeExtensions
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<KnowledgeOptions>().BindSettings(KnowledgeOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<KnowledgeOptions>, KnowledgeOptionsValidator>();
+        builder.Services.AddKeyedSingleton(RetrievalEmbeddings.Key, (services, _) => RetrievalEmbeddings.Create(services));
         builder.Services.AddSingleton<KnowledgeIndexer>();
         builder.Services.AddHostedService(services => services.GetRequiredService<KnowledgeIndexer>());
         builder.Services.AddScoped<KnowledgeLibrary>();

@@ -15,7 +15,7 @@ namespace Agentry.Knowledge;
 /// embedded with another embedding model are queued again.
 /// </summary>
 public sealed partial class KnowledgeIndexer(
-    IServiceScopeFactory scopes, IEmbeddingGenerator<string, Embedding<float>> embeddings, SnapshotCache cache, IOptions<KnowledgeOptions> options,
+    IServiceScopeFactory scopes, [FromKeyedServices(RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings, SnapshotCache cache, IOptions<KnowledgeOptions> options,
     TimeProvider time, ILogger<KnowledgeIndexer> logger) : BackgroundService
 {
     const int EmbeddingBatch = 32;
@@ -47,9 +47,9 @@ public sealed partial class KnowledgeIndexer(
                 {
                     while (await IndexNextAsync(stoppingToken) is not null) { }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
-                    LogIndexerFailed(e); // the database is away, say; the next round tries again
+                    LogIndexerFailed(e); // the database or the embedding provider is away, say; the next round tries again
                 }
                 await _work.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
             }
@@ -85,9 +85,10 @@ public sealed partial class KnowledgeIndexer(
             if (!await SwapAsync(db, document, chunks, vectors, cancellationToken)) return document; // a newer version arrived meanwhile: it is queued
             LogIndexed(document.KnowledgeBase, document.Name, document.Version, chunks.Count);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e) when ((e is OperationCanceledException && cancellationToken.IsCancellationRequested) || RetrievalEmbeddings.IsUnavailable(e, cancellationToken))
         {
-            // Stopping: give the document back at once rather than when the lease lapses.
+            // Stopping, or the provider's embedding model is down: give the document back at once rather than when the
+            // lease lapses (it is not the document's fault); the loop tries again in a few seconds.
             db.ChangeTracker.Clear();
             await db.KnowledgeDocuments.Where(d => d.Id == document.Id && d.Version == document.Version && d.Status == KnowledgeStatus.Indexing)
                 .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, KnowledgeStatus.Queued).SetProperty(d => d.ClaimedAt, (DateTimeOffset?)null), CancellationToken.None);

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Agentry.Knowledge;
 
@@ -38,6 +39,15 @@ public sealed class KnowledgeOptions
     [Range(0.0, 1.0)]
     public double MinSimilarity { get; set; } = 0.28;
 
+    /// <summary>
+    /// The embedding model knowledge bases and memories are searched with: null for the local model (all-MiniLM-L6-v2, in
+    /// process), or a configured endpoint's model (<c>openai/text-embedding-3-small</c>). Passages embedded with another
+    /// model are indexed again when it changes. Routing and similarity rules keep the local model: their thresholds are
+    /// its scale. Set <see cref="MinSimilarity"/> for the model chosen.
+    /// </summary>
+    [MaxLength(200)]
+    public string? EmbeddingModel { get; set; }
+
     /// <summary>How long an indexing claim lasts: a document claimed by an instance that died is indexed again after it.</summary>
     [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]
     public TimeSpan IndexingLease { get; set; } = TimeSpan.FromMinutes(5);
@@ -45,4 +55,18 @@ public sealed class KnowledgeOptions
     /// <summary>The effective folder: <see cref="Directory"/>, or <c>knowledge</c> in the agents folder.</summary>
     public string? EffectiveDirectory(string? agentsDirectory) =>
         !string.IsNullOrWhiteSpace(Directory) ? Directory : agentsDirectory is null ? null : Path.Combine(agentsDirectory, "knowledge");
+}
+
+/// <summary>Knowledge:EmbeddingModel must name an endpoint that is configured.</summary>
+public sealed class KnowledgeOptionsValidator(IOptions<Models.ModelOptions> models) : IValidateOptions<KnowledgeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KnowledgeOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.EmbeddingModel)) return ValidateOptionsResult.Success;
+        if (!Models.ModelReference.TryParse(options.EmbeddingModel, out var reference))
+            return ValidateOptionsResult.Fail($"Knowledge:EmbeddingModel '{options.EmbeddingModel}' is not 'offline' or 'endpoint/model' (for example 'openai/text-embedding-3-small').");
+        if (reference.IsOffline || models.Value.Endpoints.Keys.Any(k => k.Equals(reference.Endpoint, StringComparison.OrdinalIgnoreCase)))
+            return ValidateOptionsResult.Success;
+        return ValidateOptionsResult.Fail($"Knowledge:EmbeddingModel names the endpoint '{reference.Endpoint}', which is not configured (Models:Endpoints:{reference.Endpoint}).");
+    }
 }

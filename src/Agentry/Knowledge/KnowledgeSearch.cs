@@ -20,8 +20,9 @@ public interface IKnowledgeSearch
 /// counts. A floor on similarity keeps out what only shares words: a question no passage is about (by meaning)
 /// retrieves nothing, and the agent is told so. One database round trip (the full-text query); the vectors and passages are searched in process.
 /// </summary>
-public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IEmbeddingGenerator<string, Embedding<float>> embeddings, IOptions<KnowledgeOptions> options)
-    : IKnowledgeSearch
+public sealed partial class KnowledgeSearch(
+    AgentryDbContext db, SnapshotCache cache, [FromKeyedServices(RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings,
+    IOptions<KnowledgeOptions> options, ILogger<KnowledgeSearch> logger) : IKnowledgeSearch
 {
     /// <summary>How many candidates each half proposes.</summary>
     const int Candidates = 20;
@@ -34,7 +35,7 @@ public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IE
     public string EmbeddingModel => embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
 
     public Task<KnowledgeSnapshot> SnapshotAsync(string knowledgeBase, CancellationToken cancellationToken) =>
-        cache.GetAsync(CacheKey(knowledgeBase), ct => KnowledgeSnapshot.LoadAsync(db, knowledgeBase, EmbeddingModel, ct), cancellationToken);
+        cache.GetAsync(CacheKey(knowledgeBase), (context, ct) => KnowledgeSnapshot.LoadAsync(context, knowledgeBase, EmbeddingModel, ct), cancellationToken);
 
     public async Task<IReadOnlyList<KnowledgeHit>> SearchAsync(IReadOnlyList<string> knowledgeBases, string query, int top, CancellationToken cancellationToken)
     {
@@ -43,7 +44,19 @@ public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IE
         foreach (var kb in knowledgeBases.Distinct(StringComparer.Ordinal)) snapshots.Add(await SnapshotAsync(kb, cancellationToken));
         if (snapshots.All(s => s.Count == 0)) return [];
 
-        var vector = (await embeddings.GenerateVectorAsync(query, cancellationToken: cancellationToken)).ToArray();
+        float[] vector;
+        try
+        {
+            vector = (await embeddings.GenerateVectorAsync(query, cancellationToken: cancellationToken)).ToArray();
+        }
+        catch (Exception e) when (RetrievalEmbeddings.IsUnavailable(e, cancellationToken))
+        {
+            // The provider's embedding model is down: the words still find passages (no similarity floor can apply).
+            LogMeaningUnavailable(e.Message);
+            var words = await KnowledgeFullText.MatchAsync(db, knowledgeBases, KnowledgeFullText.Terms(query), top, cancellationToken);
+            return words.Select(id => snapshots.Select(s => s.Find(id)).FirstOrDefault(p => p is not null)).OfType<KnowledgePassage>()
+                .Select((passage, rank) => new KnowledgeHit(passage, Math.Round(1 / (RankConstant + rank + 1), 5), 0, "words")).ToList();
+        }
         KnowledgeSnapshot.Normalize(vector);
         var byMeaning = snapshots.SelectMany(s => s.Nearest(vector, Candidates)).OrderByDescending(h => h.Similarity).Take(Candidates).ToList();
         var byWords = await KnowledgeFullText.MatchAsync(db, knowledgeBases, KnowledgeFullText.Terms(query), Candidates, cancellationToken);
@@ -74,4 +87,8 @@ public sealed class KnowledgeSearch(AgentryDbContext db, SnapshotCache cache, IE
             .Select(f => new KnowledgeHit(f.Passage, Math.Round(f.Score, 5), Math.Round(f.Similarity!.Value, 4), f.Words && f.Meaning ? "both" : f.Words ? "words" : "meaning"))
             .ToList();
     }
+
+    [LoggerMessage(EventId = 9106, Level = LogLevel.Warning,
+        Message = "The embedding model could not be reached ({Reason}); knowledge is searched by words only until it answers")]
+    partial void LogMeaningUnavailable(string reason);
 }

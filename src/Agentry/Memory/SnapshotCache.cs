@@ -10,7 +10,8 @@ namespace Agentry.Memory;
 /// every instance; a load that raced with a change is used once and not kept, so nothing older than the change is served
 /// after it. Concurrent first uses of one key share one load.
 /// </summary>
-public sealed partial class SnapshotCache(IOptions<MemoryOptions> options, SharedState shared, TimeProvider time, ILogger<SnapshotCache> logger) : IHostedService
+public sealed partial class SnapshotCache(
+    IOptions<MemoryOptions> options, SharedState shared, IServiceScopeFactory scopes, TimeProvider time, ILogger<SnapshotCache> logger) : IHostedService
 {
     sealed record Entry(object Value, long Bytes, DateTimeOffset LoadedAt)
     {
@@ -26,8 +27,13 @@ public sealed partial class SnapshotCache(IOptions<MemoryOptions> options, Share
     public long Bytes => Interlocked.Read(ref _bytes);
     public int Count => _entries.Count;
 
-    /// <summary>The cached value of <paramref name="key"/>, loaded by <paramref name="load"/> (returning the value and its size in bytes) when missing or stale.</summary>
-    public async Task<T> GetAsync<T>(string key, Func<CancellationToken, Task<(T Value, long Bytes)>> load, CancellationToken cancellationToken) where T : class
+    /// <summary>
+    /// The cached value of <paramref name="key"/>, loaded by <paramref name="load"/> (returning the value and its size in
+    /// bytes) when missing or stale. The load gets a database context of its own: it is shared by every caller waiting
+    /// for it, so it must not use one whose request may end first.
+    /// </summary>
+    public async Task<T> GetAsync<T>(string key, Func<AgentryDbContext, CancellationToken, Task<(T Value, long Bytes)>> load, CancellationToken cancellationToken)
+        where T : class
     {
         var now = time.GetUtcNow();
         if (_entries.TryGetValue(key, out var entry) && now - entry.LoadedAt < options.Value.CacheDuration)
@@ -42,7 +48,8 @@ public sealed partial class SnapshotCache(IOptions<MemoryOptions> options, Share
             try
             {
                 // The load belongs to no single caller: one caller giving up must not fail the others waiting for it.
-                var (value, bytes) = await load(CancellationToken.None);
+                await using var scope = scopes.CreateAsyncScope();
+                var (value, bytes) = await load(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
                 return (value, bytes);
             }
             finally

@@ -19,7 +19,7 @@ public sealed record MemoryNote(string Text, string? Replaces, string? Owner, Re
 /// through <see cref="Stage"/>.
 /// </summary>
 public sealed class UserMemories(
-    AgentryDbContext db, SnapshotCache cache, IEmbeddingGenerator<string, Embedding<float>> embeddings, AuditLog audit, TimeProvider time)
+    AgentryDbContext db, SnapshotCache cache, [FromKeyedServices(Knowledge.RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings, AuditLog audit, TimeProvider time)
 {
     public const string IdPrefix = "mem";
     public const int MaxTextLength = 1_000;
@@ -29,14 +29,22 @@ public sealed class UserMemories(
     public static string CacheKey(string userId) => MemorySnapshot.Collection(userId);
 
     public Task<MemorySnapshot> SnapshotAsync(string userId, CancellationToken cancellationToken) =>
-        cache.GetAsync(CacheKey(userId), ct => MemorySnapshot.LoadAsync(db, userId, EmbeddingModel, ct), cancellationToken);
+        cache.GetAsync(CacheKey(userId), (context, ct) => MemorySnapshot.LoadAsync(context, userId, EmbeddingModel, ct), cancellationToken);
 
     /// <summary>The user's memories an agent reading under <paramref name="owner"/> sees, most related to <paramref name="query"/> first.</summary>
     public async Task<IReadOnlyList<RecalledMemory>> RecallAsync(string userId, string? owner, string query, int top, CancellationToken cancellationToken)
     {
         var snapshot = await SnapshotAsync(userId, cancellationToken);
         if (snapshot.Count == 0) return [];
-        var vector = string.IsNullOrWhiteSpace(query) ? [] : (await embeddings.GenerateVectorAsync(query, cancellationToken: cancellationToken)).ToArray();
+        float[] vector = [];
+        try
+        {
+            if (!string.IsNullOrWhiteSpace(query)) vector = (await embeddings.GenerateVectorAsync(query, cancellationToken: cancellationToken)).ToArray();
+        }
+        catch (Exception e) when (Knowledge.RetrievalEmbeddings.IsUnavailable(e, cancellationToken))
+        {
+            vector = []; // the provider's embedding model is down: the newest memories come first instead of the most related
+        }
         Knowledge.KnowledgeSnapshot.Normalize(vector);
         return snapshot.Nearest(owner, vector, top);
     }

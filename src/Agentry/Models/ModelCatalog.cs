@@ -54,6 +54,27 @@ public sealed class ModelCatalog(
 
         var (endpointName, endpoint) = FindEndpoint(reference.Endpoint)!.Value;
         var modelName = reference.Model ?? endpoint.DefaultModel ?? "gpt-4o";
+        var chat = ClientFor(endpoint).GetChatClient(modelName).AsIChatClient();
+        return new ResolvedModel($"{endpointName}/{modelName}", Pipeline(chat));
+    }
+
+    /// <summary>
+    /// An embedding model of a configured endpoint (<c>openai/text-embedding-3-small</c>), through the same resilient
+    /// HTTP pipeline as chat; null for <c>offline</c> (the caller keeps the local model).
+    /// </summary>
+    /// <exception cref="ApiProblemException">503 when the reference names an endpoint that is not configured.</exception>
+    public IEmbeddingGenerator<string, Embedding<float>>? Embeddings(string reference)
+    {
+        if (!IsAvailable(reference, out var problem))
+            throw new ApiProblemException(503, ProblemTypes.ModelNotConfigured, "Model not configured", $"Embedding model '{reference}': {problem}");
+        var parsed = ModelReference.TryParse(reference, out var value) ? value : throw new UnreachableException();
+        if (parsed.IsOffline) return null;
+        var (_, endpoint) = FindEndpoint(parsed.Endpoint)!.Value;
+        return ClientFor(endpoint).GetEmbeddingClient(parsed.Model ?? "text-embedding-3-small").AsIEmbeddingGenerator();
+    }
+
+    OpenAIClient ClientFor(ModelEndpointOptions endpoint)
+    {
         var clientOptions = new OpenAIClientOptions
         {
             Transport = new HttpClientPipelineTransport(httpClients.CreateClient(ModelsExtensions.UpstreamHttpClient)),
@@ -75,8 +96,7 @@ public sealed class ModelCatalog(
 
         // Local OpenAI-compatible servers (Ollama, llama.cpp) need no key, but the SDK insists on a non-empty one.
         var key = string.IsNullOrWhiteSpace(endpoint.ApiKey) ? "not-needed" : endpoint.ApiKey;
-        var chat = new OpenAIClient(new ApiKeyCredential(key), clientOptions).GetChatClient(modelName).AsIChatClient();
-        return new ResolvedModel($"{endpointName}/{modelName}", Pipeline(chat));
+        return new OpenAIClient(new ApiKeyCredential(key), clientOptions);
     }
 
     IChatClient Pipeline(IChatClient inner) =>
