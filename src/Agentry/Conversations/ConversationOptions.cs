@@ -28,6 +28,14 @@ public sealed class ConversationOptions
     [Range(50, 100_000)]
     public int SummaryTokenLimit { get; set; } = 1_000;
 
+    /// <summary>
+    /// Who writes the rolling summary: <c>extractive</c> (one line per message, no model call), <c>agent</c> (the answering
+    /// agent's model, once per turn in which messages fell out of the window, charged to the turn like its other calls)
+    /// or a cheaper model, <c>endpoint/model</c>. An offline model, or a model call that fails, leaves the extractive one.
+    /// </summary>
+    [Required, MaxLength(200)]
+    public string SummaryModel { get; set; } = RollingSummary.Method;
+
     /// <summary>Tool results longer than this are truncated before they are stored.</summary>
     [Range(100, 1_000_000)]
     public int MaxStoredToolResultChars { get; set; } = 4_000;
@@ -42,4 +50,22 @@ public sealed class ConversationOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:25")]
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Conversations:SummaryModel must be extractive, agent, or a model of a configured endpoint.</summary>
+public sealed class ConversationOptionsValidator(Microsoft.Extensions.Options.IOptions<Models.ModelOptions> models)
+    : Microsoft.Extensions.Options.IValidateOptions<ConversationOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, ConversationOptions options)
+    {
+        var value = options.SummaryModel;
+        if (value is RollingSummary.Method or ConversationSummarizer.Agent) return Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+        if (!Models.ModelReference.TryParse(value, out var reference))
+            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Conversations:SummaryModel '{value}' must be 'extractive', 'agent' or 'endpoint/model' (for example 'openai/gpt-4o-mini').");
+        return reference.IsOffline || models.Value.Endpoints.Keys.Any(k => k.Equals(reference.Endpoint, StringComparison.OrdinalIgnoreCase))
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
+                $"Conversations:SummaryModel names the endpoint '{reference.Endpoint}', which is not configured (Models:Endpoints:{reference.Endpoint}).");
+    }
 }

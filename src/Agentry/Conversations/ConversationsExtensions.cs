@@ -21,6 +21,8 @@ public static class ConversationsExtensions
         // An agent's context, assembled in order; long-term memory and knowledge add providers here.
         // Scoped: the knowledge provider searches the request's database.
         builder.Services.AddScoped<ContextBuilder>();
+        builder.Services.AddScoped<ConversationSummarizer>();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ConversationOptions>, ConversationOptionsValidator>();
         builder.Services.AddSingleton<IContextProvider, InstructionsContext>();
         builder.Services.AddSingleton<IContextProvider, ToolsContext>();
         builder.Services.AddSingleton<IContextProvider, SummaryContext>();

@@ -144,11 +144,26 @@ public sealed class Turn : IDisposable
     public ConversationSummary? SummaryUpdate { get; private set; }
     public bool SummaryIsNew { get; private set; }
 
-    public void Summarize(string? summary, ConversationSummary? update, bool isNew)
+    /// <summary>The messages folded into <see cref="SummaryUpdate"/> this turn, and the summary they were folded into.</summary>
+    public IReadOnlyList<(string Role, string Content)> Folded { get; private set; } = [];
+    public string? PreviousSummary { get; private set; }
+
+    public void Summarize(string? summary, ConversationSummary? update, bool isNew, IReadOnlyList<(string Role, string Content)>? folded = null, string? previous = null)
     {
         Summary = summary;
         SummaryUpdate = update;
         SummaryIsNew = isNew;
+        Folded = folded ?? [];
+        PreviousSummary = previous;
+    }
+
+    /// <summary>A model rewrote the summary being extended this turn.</summary>
+    public void Resummarize(string text, string method)
+    {
+        if (SummaryUpdate is not { } update) return;
+        update.Text = text;
+        update.Method = method;
+        Summary = text;
     }
 
     /// <summary>

@@ -14,13 +14,13 @@ namespace Agentry.Conversations;
 /// <summary>
 /// Runs a turn as a short sequence of named steps, each in its own feature:
 /// load (<see cref="TurnStore"/>) → input rules (<see cref="TurnRules"/>) → routing and handoffs (<see cref="Handoffs"/>) →
-/// the agent loop (<see cref="AgentLoop"/>: context assembly, model call, tools, output rules, approvals) or a workflow of
+/// the summary of what fell out of the history window (<see cref="ConversationSummarizer"/>) → the agent loop (<see cref="AgentLoop"/>: context assembly, model call, tools, output rules, approvals) or a workflow of
 /// agents (<see cref="WorkflowRunner"/>) → commit (<see cref="TurnStore"/>) → one outcome report (<see cref="TurnReporter"/>).
 /// A turn that fails before producing anything stores nothing (retry-safe); one cut short by a failure, the client leaving
 /// or the service stopping stores what it produced, marked interrupted, with the reason. Streaming and non-streaming share it.
 /// </summary>
 public sealed partial class TurnRunner(
-    TurnStore store, TurnRules rules, Handoffs handoffs, WorkflowRunner workflows, AgentLoop agentLoop, ApprovalFlow approvals,
+    TurnStore store, TurnRules rules, Handoffs handoffs, ConversationSummarizer summarizer, WorkflowRunner workflows, AgentLoop agentLoop, ApprovalFlow approvals,
     TurnReporter reporter, ILogger<TurnRunner> logger)
 {
     public async Task<TurnDto> RunAsync(TurnRequest request, CancellationToken cancellationToken)
@@ -107,6 +107,7 @@ public sealed partial class TurnRunner(
         var input = await rules.ApplyInputAsync(turn, includeGlobal: true, events, cancellationToken); // redact, block, escalate
         await handoffs.RouteAsync(turn, input, events, cancellationToken);                            // escalation, semantic routing
         if (turn.Ended) return turn.End!.FinishReason;                                                 // a rule blocked the message
+        await summarizer.FoldAsync(turn, cancellationToken);                                           // older messages into the summary
         return turn.Agent.Workflow is { } workflow
             ? await workflows.RunAsync(turn, workflow, events, cancellationToken)                      // agents in sequence or as a group
             : await agentLoop.RunAsync(turn, events, cancellationToken);                               // context, model, tools, output rules

@@ -55,7 +55,7 @@ public sealed class TurnStore(
             var model = models.Resolve(agent.Model);
             var window = isNew ? HistoryWindow.Empty : await LoadHistoryAsync(conversation, agent, cancellationToken);
             var turn = new Turn(conversation, isNew, request, request.Caller, lease, agent, model, window.Messages, shutdown.Token);
-            turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew);
+            turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew, window.Folded, window.PreviousSummary);
             return turn;
         }
         catch
@@ -148,7 +148,8 @@ public sealed class TurnStore(
     }
 
     /// <summary>The history a turn starts from: the newest messages, and the rolling summary of the older ones.</summary>
-    sealed record HistoryWindow(List<ChatMessage> Messages, string? Summary, ConversationSummary? SummaryUpdate, bool SummaryIsNew)
+    sealed record HistoryWindow(List<ChatMessage> Messages, string? Summary, ConversationSummary? SummaryUpdate, bool SummaryIsNew,
+        IReadOnlyList<(string Role, string Content)>? Folded = null, string? PreviousSummary = null)
     {
         public static HistoryWindow Empty => new([], null, null, false);
     }
@@ -198,13 +199,14 @@ public sealed class TurnStore(
             .OrderByDescending(m => m.Sequence).Take(MaxFold)
             .Select(m => new { m.Role, m.Content }).ToListAsync(cancellationToken);
         fallen.Reverse();
-        var text = RollingSummary.Extend(summary?.Text, fallen.Select(m => (m.Role, m.Content)), options.Value.SummaryTokenLimit);
+        var folded = fallen.Select(m => (m.Role, m.Content)).ToList();
+        var text = RollingSummary.Extend(summary?.Text, folded, options.Value.SummaryTokenLimit);
         var update = new ConversationSummary
         {
             ConversationId = conversationId, Text = text, ThroughSequence = firstKept - 1, Messages = (summary?.Messages ?? 0) + fallen.Count,
             Method = RollingSummary.Method, UpdatedAt = time.GetUtcNow(),
         };
-        return new HistoryWindow(history, text, update, summary is null);
+        return new HistoryWindow(history, text, update, summary is null, folded, summary?.Text);
     }
 
     static bool ClientWroteGreeting(Conversation conversation, AgentDefinition agent) =>

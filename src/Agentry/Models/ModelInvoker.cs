@@ -28,8 +28,10 @@ public sealed record ModelAnswer(string Text, IReadOnlyList<FunctionCallContent>
 /// <remarks>Its clocks are the registered <see cref="TimeProvider"/>'s, so the timeout tests run on a fake clock.</remarks>
 public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Security.TokenBudget budget, AgentryTelemetry telemetry, TimeProvider time, ILogger<ModelInvoker> logger)
 {
-    public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken)
+    /// <param name="model">The model to ask instead of the agent's (a cheaper one that writes the conversation's summary).</param>
+    public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken, ResolvedModel? model = null)
     {
+        model ??= turn.Model;
         var prompt = new List<ChatMessage>(context.Messages.Count + 1) { new(ChatRole.System, context.SystemPrompt) };
         prompt.AddRange(context.Messages);
         var chatOptions = new ChatOptions
@@ -54,7 +56,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
             ModelAnswer? answer = null;
             try
             {
-                answer = await StreamAsync(turn, prompt, chatOptions, deltas, time.GetTimestamp(), total, cancellationToken);
+                answer = await StreamAsync(turn, model, prompt, chatOptions, deltas, time.GetTimestamp(), total, cancellationToken);
             }
             finally
             {
@@ -63,15 +65,15 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
             if (answer.Failure is not { } failure) return answer;
             if (!answer.Shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
             {
-                LogRetryingCutAnswer(turn.Model.Name, call);
+                LogRetryingCutAnswer(model.Name, call);
                 continue; // nobody has seen this answer: ask again rather than fail the turn
             }
-            Report(turn.Model.Name, failure, Math.Max(call, attempts.Count), time.GetElapsedTime(started), turn.TraceId);
+            Report(model.Name, failure, Math.Max(call, attempts.Count), time.GetElapsedTime(started), turn.TraceId);
             return answer;
         }
     }
 
-    async Task<ModelAnswer> StreamAsync(Turn turn, List<ChatMessage> prompt, ChatOptions chatOptions, TurnEvents deltas,
+    async Task<ModelAnswer> StreamAsync(Turn turn, ResolvedModel model, List<ChatMessage> prompt, ChatOptions chatOptions, TurnEvents deltas,
         long started, CancellationTokenSource total, CancellationToken cancellationToken)
     {
         var limits = options.Value.Resilience;
@@ -84,7 +86,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         Exception? failure = null;
         using var silenceTimer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(total.Token, silenceTimer.Token);
-        var updates = turn.Model.Client.GetStreamingResponseAsync(prompt, chatOptions, silence.Token).GetAsyncEnumerator(silence.Token);
+        var updates = model.Client.GetStreamingResponseAsync(prompt, chatOptions, silence.Token).GetAsyncEnumerator(silence.Token);
         try
         {
             while (true)

@@ -54,4 +54,26 @@ public sealed class LongConversationTests
         await Http.ProblemAsync(refused, 413, ProblemTypes.MessageTooLarge);
         Assert.Equal(stored, (await app.MessagesAsync(conversation)).Count);
     }
+
+    [Fact]
+    public async Task With_a_summary_model_the_agents_model_rewrites_the_summary_and_the_call_is_charged_to_the_turn()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, settings: new() { ["Conversations:HistoryTokenLimit"] = "120", ["Conversations:SummaryModel"] = "agent" });
+        var conversation = (string)(await app.CreateConversationAsync("sales"))["id"]!;
+        // With nothing queued the fake echoes the last user message: the summary call's answer is its own input, recognisable.
+        foreach (var topic in new[] { "the modem lights", "a refund for May", "the Wi-Fi password", "two-factor codes", "the mobile app", "team seats" })
+            await app.SendAsync(conversation, $"Please tell me about {topic}. I have been wondering about it for a while and would like details.");
+
+        var summaryCalls = openAi.Requests.Where(r => FakeRequest.Text(r.Messages[0]).StartsWith("You keep the running summary", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(summaryCalls);
+        Assert.Matches(Fence.Open("messages") + "user: Please tell me about the modem lights", summaryCalls[0].LastUserText); // the folded messages, fenced
+        var method = (string?)await TestDatabase.ScalarAsync(app.DataDirectory, $"SELECT method FROM conversation_summaries WHERE conversation_id = '{conversation}'", readOnly: true);
+        Assert.Equal("openai/gpt-4o", method);
+        // The next turn's prompt carries the model's summary (here, the echo of what it was given).
+        Assert.Contains("Summary so far:", FakeRequest.Text(openAi.Requests[^1].Messages[0]));
+        // Charged to the turn: the turn that folded reports the summary call's tokens too (two calls of 11 + 7 at the fake).
+        var turns = (await app.MessagesAsync(conversation)).Where(m => (string?)m!["role"] == "assistant" && m["usage"] is not null).Select(m => (int)m!["usage"]!["inputTokens"]!).ToList();
+        Assert.Contains(turns, tokens => tokens == 22);
+    }
 }

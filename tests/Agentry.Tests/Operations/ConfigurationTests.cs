@@ -83,6 +83,7 @@ public sealed class ConfigurationTests
     [InlineData("AGENTRY_SECRETS_KEY", "change-me-to-agentry-secrets-new-key", "is still the placeholder")]
     [InlineData("AGENTRY_BACKUP_KEY", "not-base64!", "Backup:EncryptionKey (AGENTRY_BACKUP_KEY) must be 32 random bytes in base64")]
     [InlineData("Redis:OnFailure", "ignore", "Redis:OnFailure must be 'refuse' or 'local'")]
+    [InlineData("Conversations:SummaryModel", "cheap/mini", "Conversations:SummaryModel names the endpoint 'cheap', which is not configured")]
     [InlineData("Knowledge:EmbeddingModel", "nowhere/text-embedding-3-small", "Knowledge:EmbeddingModel names the endpoint 'nowhere', which is not configured")]
     public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
