@@ -56,16 +56,9 @@ public sealed class ConversationOptions
 public sealed class ConversationOptionsValidator(Microsoft.Extensions.Options.IOptions<Models.ModelOptions> models)
     : Microsoft.Extensions.Options.IValidateOptions<ConversationOptions>
 {
-    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, ConversationOptions options)
-    {
-        var value = options.SummaryModel;
-        if (value is RollingSummary.Method or ConversationSummarizer.Agent) return Microsoft.Extensions.Options.ValidateOptionsResult.Success;
-        if (!Models.ModelReference.TryParse(value, out var reference))
-            return Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
-                $"Conversations:SummaryModel '{value}' must be 'extractive', 'agent' or 'endpoint/model' (for example 'openai/gpt-4o-mini').");
-        return reference.IsOffline || models.Value.Endpoints.Keys.Any(k => k.Equals(reference.Endpoint, StringComparison.OrdinalIgnoreCase))
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, ConversationOptions options) =>
+        options.SummaryModel is RollingSummary.Method or ConversationSummarizer.Agent
+        || models.Value.ReferenceProblem("Conversations:SummaryModel", options.SummaryModel) is not { } problem
             ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
-            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(
-                $"Conversations:SummaryModel names the endpoint '{reference.Endpoint}', which is not configured (Models:Endpoints:{reference.Endpoint}).");
-    }
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem);
 }

@@ -60,13 +60,8 @@ public sealed class KnowledgeOptions
 /// <summary>Knowledge:EmbeddingModel must name an endpoint that is configured.</summary>
 public sealed class KnowledgeOptionsValidator(IOptions<Models.ModelOptions> models) : IValidateOptions<KnowledgeOptions>
 {
-    public ValidateOptionsResult Validate(string? name, KnowledgeOptions options)
-    {
-        if (string.IsNullOrWhiteSpace(options.EmbeddingModel)) return ValidateOptionsResult.Success;
-        if (!Models.ModelReference.TryParse(options.EmbeddingModel, out var reference))
-            return ValidateOptionsResult.Fail($"Knowledge:EmbeddingModel '{options.EmbeddingModel}' is not 'offline' or 'endpoint/model' (for example 'openai/text-embedding-3-small').");
-        if (reference.IsOffline || models.Value.Endpoints.Keys.Any(k => k.Equals(reference.Endpoint, StringComparison.OrdinalIgnoreCase)))
-            return ValidateOptionsResult.Success;
-        return ValidateOptionsResult.Fail($"Knowledge:EmbeddingModel names the endpoint '{reference.Endpoint}', which is not configured (Models:Endpoints:{reference.Endpoint}).");
-    }
+    public ValidateOptionsResult Validate(string? name, KnowledgeOptions options) =>
+        string.IsNullOrWhiteSpace(options.EmbeddingModel) || models.Value.ReferenceProblem("Knowledge:EmbeddingModel", options.EmbeddingModel) is not { } problem
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(problem);
 }

@@ -22,6 +22,13 @@ public sealed class ModelOptions
     public int EmbeddingCacheMegabytes { get; set; } = 16;
 
     /// <summary>The default model after applying the rule described on <see cref="DefaultModel"/>.</summary>
+    /// <summary>Why <paramref name="value"/> (of the setting <paramref name="setting"/>) cannot name a model here, or null: not a reference, or an endpoint that is not configured.</summary>
+    public string? ReferenceProblem(string setting, string value) =>
+        !ModelReference.TryParse(value, out var reference)
+            ? $"{setting} '{value}' must be 'offline' or 'endpoint/model' (for example 'openai/gpt-4o-mini')."
+            : reference.IsOffline || Endpoints.Keys.Any(k => k.Equals(reference.Endpoint, StringComparison.OrdinalIgnoreCase)) ? null
+            : $"{setting} names the endpoint '{reference.Endpoint}', which is not configured (Models:Endpoints:{reference.Endpoint}).";
+
     public string EffectiveDefaultModel
     {
         get
