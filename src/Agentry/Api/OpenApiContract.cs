@@ -110,7 +110,8 @@ public static class OpenApiContract
         ("Keys", "API keys, their scopes and limits."),
         ("Audit", "The tamper-evident audit log."),
         ("Backups", "Online backups of the database, each verified against its manifest."),
-        ("Users", "One user's stored data, for moving it to another installation or answering a data-access request."),
+        ("Knowledge", "Knowledge bases: the documents agents answer from and cite, and search over them (see docs/knowledge.md)."),
+        ("Users", "One user's stored data: what agents remember about them, an export for moving it or answering a data-access request, and forgetting them."),
         ("Observability", "Grouped errors, usage analytics and resource health."),
     ];
 
