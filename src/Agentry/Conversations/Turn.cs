@@ -103,6 +103,12 @@ public sealed class Turn : IDisposable
 
     /// <summary>The conversation's text as every agent of this turn sees it: the history window, the user's message and the replies so far.</summary>
     public IReadOnlyList<ChatMessage> History => _history;
+
+    /// <summary>
+    /// What retrieval for this turn is about: the user's message as the input rules left it (redacted, say), or, on a turn
+    /// resumed after an approval, the last user message of the history.
+    /// </summary>
+    public string Question => UserMessage?.Content ?? _history.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
     public IReadOnlyList<Message> Produced => _produced;
     /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
     public bool ProducedAnything => _produced.Count > (IsUserTurn ? 1 : 0);

@@ -1,6 +1,5 @@
 using Agentry.Conversations.Context;
 using Agentry.Models;
-using Microsoft.Extensions.AI;
 
 namespace Agentry.Knowledge;
 
@@ -34,8 +33,7 @@ public sealed class KnowledgeContext(IKnowledgeSearch search) : IContextProvider
     public async ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         if (request.Agent.Knowledge is not { Bases.Count: > 0 } knowledge) return;
-        // The user's message as the input rules left it (redacted, say); a turn resumed after an approval asks about the last one.
-        var question = request.Turn.UserMessage?.Content ?? request.Turn.History.LastOrDefault(m => m.Role == ChatRole.User)?.Text;
+        var question = request.Turn.Question;
         if (string.IsNullOrWhiteSpace(question)) return;
         var hits = await search.SearchAsync(knowledge.Bases, question, knowledge.TopK, cancellationToken);
 

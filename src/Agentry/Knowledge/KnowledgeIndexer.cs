@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Agentry.Data;
 using Agentry.Memory;
 using Microsoft.EntityFrameworkCore;
@@ -21,7 +20,7 @@ public sealed partial class KnowledgeIndexer(
     const int EmbeddingBatch = 32;
     readonly SemaphoreSlim _work = new(0, 1);
 
-    public string EmbeddingModel => embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
+    public string EmbeddingModel => StoredEmbedding.ModelOf(embeddings);
 
     /// <summary>Wakes the indexer: a document was queued on this instance. (Other instances look every few seconds.)</summary>
     public void Signal()
@@ -150,11 +149,7 @@ public sealed partial class KnowledgeIndexer(
         await db.SaveChangesAsync(cancellationToken);
         for (var i = 0; i < rows.Count; i++)
         {
-            db.Embeddings.Add(new StoredEmbedding
-            {
-                Collection = collection, Model = model, Id = rows[i].Id.ToString(System.Globalization.CultureInfo.InvariantCulture), Dimensions = vectors[i].Vector.Length,
-                Vector = MemoryMarshal.AsBytes(vectors[i].Vector.Span).ToArray(), CreatedAt = now,
-            });
+            db.Embeddings.Add(StoredEmbedding.Of(collection, rows[i].Id.ToString(System.Globalization.CultureInfo.InvariantCulture), model, vectors[i].Vector.Span, now));
         }
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();

@@ -32,7 +32,7 @@ public sealed partial class KnowledgeSearch(
 
     public static string CacheKey(string knowledgeBase) => KnowledgeSnapshot.Collection(knowledgeBase);
 
-    public string EmbeddingModel => embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
+    public string EmbeddingModel => StoredEmbedding.ModelOf(embeddings);
 
     public Task<KnowledgeSnapshot> SnapshotAsync(string knowledgeBase, CancellationToken cancellationToken) =>
         cache.GetAsync(CacheKey(knowledgeBase), (context, ct) => KnowledgeSnapshot.LoadAsync(context, knowledgeBase, EmbeddingModel, ct), cancellationToken);

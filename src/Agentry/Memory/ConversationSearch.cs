@@ -37,7 +37,7 @@ public sealed class ConversationSearch(AgentryDbContext db, IServiceScopeFactory
         await using var scope = scopes.CreateAsyncScope();
         var vectors = scope.ServiceProvider.GetRequiredService<IVectorStore>();
         var collection = Collection(conversationId);
-        var model = embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
+        var model = StoredEmbedding.ModelOf(embeddings);
         var stored = await vectors.IdsAsync(collection, model, cancellationToken);
         var missing = candidates.Where(m => !stored.Contains(m.Id)).ToList();
         if (missing.Count > 0)

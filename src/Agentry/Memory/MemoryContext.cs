@@ -1,7 +1,6 @@
 using System.Globalization;
 using Agentry.Conversations.Context;
 using Agentry.Models;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 
 namespace Agentry.Memory;
@@ -24,8 +23,7 @@ public sealed class MemoryContext(UserMemories memories, IOptions<MemoryOptions>
     public async ValueTask ContributeAsync(ContextRequest request, AgentContext context, CancellationToken cancellationToken)
     {
         if (request.Agent.Memory == MemoryScopes.Off || request.Turn.Conversation.UserId is not { } userId) return;
-        var message = request.Turn.UserMessage?.Content ?? request.Turn.History.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
-        var recalled = await memories.RecallAsync(userId, MemoryScopes.Owner(request.Agent), message, options.Value.RecallTopK, cancellationToken);
+        var recalled = await memories.RecallAsync(userId, MemoryScopes.Owner(request.Agent), request.Turn.Question, options.Value.RecallTopK, cancellationToken);
 
         var used = new List<RecalledMemory>();
         var tokens = 0;

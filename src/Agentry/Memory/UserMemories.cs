@@ -1,9 +1,7 @@
-using System.Runtime.InteropServices;
 using Agentry.Audit;
 using Agentry.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Options;
 
 namespace Agentry.Memory;
 
@@ -24,7 +22,7 @@ public sealed class UserMemories(
     public const string IdPrefix = "mem";
     public const int MaxTextLength = 1_000;
 
-    public string EmbeddingModel => embeddings.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? "default";
+    public string EmbeddingModel => StoredEmbedding.ModelOf(embeddings);
 
     public static string CacheKey(string userId) => MemorySnapshot.Collection(userId);
 
@@ -60,11 +58,7 @@ public sealed class UserMemories(
     public static void Stage(AgentryDbContext context, UserMemory memory, ReadOnlyMemory<float> vector, string model)
     {
         context.Memories.Add(memory);
-        context.Embeddings.Add(new StoredEmbedding
-        {
-            Collection = MemorySnapshot.Collection(memory.UserId), Id = memory.Id, Model = model, Dimensions = vector.Length, CreatedAt = memory.CreatedAt,
-            Vector = MemoryMarshal.AsBytes(vector.Span).ToArray(),
-        });
+        context.Embeddings.Add(StoredEmbedding.Of(MemorySnapshot.Collection(memory.UserId), memory.Id, model, vector.Span, memory.CreatedAt));
     }
 
     /// <summary>Marks the memory <paramref name="oldId"/> replaced by <paramref name="newId"/>; run inside the transaction that saves the new one.</summary>

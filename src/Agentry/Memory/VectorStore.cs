@@ -42,11 +42,7 @@ public sealed class DatabaseVectorStore(AgentryDbContext db, TimeProvider time) 
         var now = time.GetUtcNow();
         foreach (var (id, vector) in vectors)
         {
-            db.Embeddings.Add(new StoredEmbedding
-            {
-                Collection = collection, Id = id, Model = model, Dimensions = vector.Length, CreatedAt = now,
-                Vector = MemoryMarshal.AsBytes(vector.Span).ToArray(),
-            });
+            db.Embeddings.Add(StoredEmbedding.Of(collection, id, model, vector.Span, now));
         }
         try
         {

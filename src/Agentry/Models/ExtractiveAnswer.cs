@@ -28,7 +28,7 @@ public static partial class ExtractiveAnswer
         var at = systemPrompt.IndexOf("\n" + Knowledge.KnowledgeContext.Heading + "\n", StringComparison.Ordinal);
         if (at < 0) return null;
         var section = systemPrompt[at..];
-        var sources = Fences().Matches(section).Select(m => Parse(m.Groups["text"].Value)).OfType<Source>().ToList();
+        var sources = Conversations.Context.UntrustedData.Fenced(section, Knowledge.KnowledgeContext.FenceSource).Select(Parse).OfType<Source>().ToList();
         if (sources.Count == 0)
         {
             var bases = NothingFound().Match(section) is { Success: true } nothing ? nothing.Groups["bases"].Value : "the knowledge base";
@@ -68,9 +68,6 @@ public static partial class ExtractiveAnswer
             if (word.Length > suffix.Length + 3 && word.EndsWith(suffix, StringComparison.Ordinal)) return word[..^suffix.Length];
         return word;
     }
-
-    [GeneratedRegex(@"<(?<tag>untrusted-data-[0-9a-f]{12}) source=""knowledge[^""]*"">\n(?<text>.*?)\n</\k<tag>>", RegexOptions.Singleline)]
-    private static partial Regex Fences();
 
     [GeneratedRegex(@"^\[(?<n>\d+)\] ")]
     private static partial Regex SourceNumber();

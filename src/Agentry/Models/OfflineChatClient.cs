@@ -120,16 +120,14 @@ public sealed partial class OfflineChatClient : IChatClient
     {
         var at = systemPrompt.IndexOf("\n" + Memory.MemoryContext.Heading + "\n", StringComparison.Ordinal);
         if (at < 0) return [];
-        var fence = MemoryFence().Match(systemPrompt, at);
-        return fence.Success ? [.. MemoryLine().Matches(fence.Groups["text"].Value).Select(m => m.Groups["text"].Value.TrimEnd('.'))] : [];
+        return Conversations.Context.UntrustedData.Fenced(systemPrompt[at..], Memory.MemoryContext.FenceSource).FirstOrDefault() is { } memories
+            ? [.. MemoryLine().Matches(memories).Select(m => m.Groups["text"].Value.TrimEnd('.'))]
+            : [];
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\A(?:please\s+)?remember\s+that\s+(?<fact>.+?)[.!]?\z",
         System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.Singleline)]
     private static partial System.Text.RegularExpressions.Regex RememberRequest();
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"<(?<tag>untrusted-data-[0-9a-f]{12}) source=""memory"">\n(?<text>.*?)\n</\k<tag>>", System.Text.RegularExpressions.RegexOptions.Singleline)]
-    private static partial System.Text.RegularExpressions.Regex MemoryFence();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^- \[[^\]]+\] \([0-9-]+\) (?<text>.+)$")]
     private static partial System.Text.RegularExpressions.Regex MemoryLine();

@@ -33,6 +33,18 @@ public static partial class UntrustedData
     /// <summary>The text inside a fence (the offline model reports tool results in plain words).</summary>
     public static string Unwrap(string text) => Fence().Match(text) is { Success: true } match ? match.Groups["text"].Value : text;
 
+    /// <summary>
+    /// The texts fenced in <paramref name="text"/> whose source is <paramref name="source"/> (or <paramref name="source"/>
+    /// and a name after a space, as in <c>knowledge help-center</c>), in order: the offline model reads its sources back.
+    /// </summary>
+    public static IEnumerable<string> Fenced(string text, string source) =>
+        Fences().Matches(text)
+            .Where(m => m.Groups["source"].Value == source || m.Groups["source"].Value.StartsWith(source + " ", StringComparison.Ordinal))
+            .Select(m => m.Groups["text"].Value);
+
     [GeneratedRegex(@"\A<(?<tag>untrusted-data-[0-9a-f]{12}) source=""[^""]*"">\n(?<text>.*)\n</\k<tag>>\z", RegexOptions.Singleline)]
     private static partial Regex Fence();
+
+    [GeneratedRegex(@"<(?<tag>untrusted-data-[0-9a-f]{12}) source=""(?<source>[^""]*)"">\n(?<text>.*?)\n</\k<tag>>", RegexOptions.Singleline)]
+    private static partial Regex Fences();
 }
