@@ -24,4 +24,11 @@ public static class Wait
 
     public static Task UntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? because = null) =>
         UntilAsync(() => Task.FromResult(condition()), timeout, because);
+
+    /// <summary>
+    /// Rate limits and token budgets count per UTC minute: a test that counts what one window allows starts early in a
+    /// minute, so its requests cannot straddle a boundary and meet two windows (seen in CI).
+    /// </summary>
+    public static Task ForAFreshMinuteAsync(int secondsNeeded = 20) =>
+        UntilAsync(() => DateTimeOffset.UtcNow.Second < 60 - secondsNeeded, TimeSpan.FromSeconds(secondsNeeded + 2), "a minute with room for the test's requests");
 }

@@ -50,6 +50,7 @@ public sealed class SeveralInstancesTests
         var viaA = pair.A.CreateApiClient(secret);
         var viaB = pair.B.CreateApiClient(secret);
 
+        await Wait.ForAFreshMinuteAsync();
         var first = await Http.JsonAsync(await viaA.PostAsJsonAsync("/v1/chat", new { message = "on A", agentId = "support" }));
         var conversation = (string)first["conversationId"]!;
         await Http.ExpectAsync(await viaB.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "on B" }), HttpStatusCode.OK);
@@ -74,6 +75,7 @@ public sealed class SeveralInstancesTests
         var (_, secret) = await pair.A.CreateKeyAsync("budgeted", ["chat"], new { tokensPerMinute = 1_000 });
         var clients = new[] { pair.A.CreateApiClient(secret), pair.B.CreateApiClient(secret) };
 
+        await Wait.ForAFreshMinuteAsync();
         var sent = Enumerable.Range(0, 20).Select(i => clients[i % 2].PostAsJsonAsync("/v1/chat", new { message = $"turn {i}", agentId = "terse" })).ToList();
         await Wait.UntilAsync(() => openAi.Requests.Count + sent.Count(t => t.IsCompleted) == 20, TimeSpan.FromSeconds(60), because: "every turn reserved or was refused");
         Assert.InRange(openAi.Requests.Count, 1, 1_000 / 150); // one budget for both instances, not one each

@@ -32,6 +32,7 @@ public sealed class RateLimitTests
     public async Task Successful_responses_report_the_remaining_budget()
     {
         await using var app = new AgentryApp();
+        await Wait.ForAFreshMinuteAsync(10);
         var (_, secret) = await app.CreateKeyAsync("counted", ["read"], new { requestsPerMinute = 5 });
         var client = app.CreateApiClient(secret);
         var first = await client.GetAsync("/v1/agents");
@@ -45,6 +46,7 @@ public sealed class RateLimitTests
     {
         await using var app = new AgentryApp(settings: new() { ["RateLimit:PermitsPerMinute"] = "3" });
         var anonymous = app.CreateApiClient(null);
+        await Wait.ForAFreshMinuteAsync(10);
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 5; i++) statuses.Add((await anonymous.GetAsync("/v1/agents")).StatusCode);
         Assert.Equal([HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
@@ -79,6 +81,7 @@ public sealed class RateLimitTests
         // charged what the provider reports: 500.
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/terse", new { id = "terse", name = "Terse", maxOutputTokens = 150 }), HttpStatusCode.Created);
         openAi.Enqueue(new FakeReply { Text = "one", PromptTokens = 400, CompletionTokens = 100 }, new FakeReply { Text = "two", PromptTokens = 400, CompletionTokens = 100 });
+        await Wait.ForAFreshMinuteAsync(10);
         var (_, secret) = await app.CreateKeyAsync("budgeted", ["chat"], new { tokensPerMinute = 1_100 });
         var client = app.CreateApiClient(secret);
         var conversation = (string)(await Http.JsonAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "one", agentId = "terse" })))["conversationId"]!;
@@ -149,6 +152,7 @@ public sealed class RateLimitTests
             ["RateLimit:TokensPerMinute"] = "", ["RateLimit:TokensPerDay"] = "", // only keys with their own limits are budgeted here
         });
         await Http.ExpectAsync(await app.Client.PutAsJsonAsync("/v1/agents/plain", new { id = "plain", name = "Plain" }), HttpStatusCode.Created);
+        await Wait.ForAFreshMinuteAsync(10);
         var (_, secret) = await app.CreateKeyAsync("small", ["chat"], new { tokensPerMinute = 600 });
         var client = app.CreateApiClient(secret);
 
