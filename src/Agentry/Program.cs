@@ -10,6 +10,7 @@ using Agentry.Mcp;
 using Agentry.Memory;
 using Agentry.Models;
 using Agentry.Observability;
+using Agentry.OpenAi;
 using Agentry.Operations;
 using Agentry.Operations.Backups;
 using Agentry.Operations.Transfers;
@@ -75,6 +76,7 @@ static WebApplication Build(string[] settings)
     builder.AddRules();
     builder.AddApprovals();
     builder.AddConversations();
+    builder.AddOpenAi();
     builder.AddOperations();
     return builder.Build();
 }
@@ -106,6 +108,7 @@ static async Task<int> ServeAsync(WebApplication app)
     app.MapRulesApi();
     app.MapApprovalsApi();
     app.MapConversationsApi();
+    app.MapOpenAiApi();
     app.MapApiDocs();
     app.LogStartupBanner();
 

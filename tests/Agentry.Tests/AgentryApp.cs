@@ -91,6 +91,22 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         return client;
     }
 
+    /// <summary>
+    /// The official OpenAI .NET SDK pointed at this app with only the base URL and key changed, as a user would. Its HTTP
+    /// goes through <see cref="CreateApiClient"/>, so every response is checked against the OpenAPI document too; it
+    /// does not retry, so a test sees each status as the service sent it.
+    /// </summary>
+    public global::OpenAI.OpenAIClient OpenAiClient(string apiKey = AdminKey)
+    {
+        var http = CreateApiClient(null);
+        return new global::OpenAI.OpenAIClient(new System.ClientModel.ApiKeyCredential(apiKey), new global::OpenAI.OpenAIClientOptions
+        {
+            Endpoint = new Uri(http.BaseAddress!, "/v1"),
+            Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(http),
+            RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+        });
+    }
+
     /// <summary>Services that run the app on <paramref name="clock"/>: timeouts fire when a test advances it, not after wall-clock time.</summary>
     public static Action<IServiceCollection> On(Microsoft.Extensions.Time.Testing.FakeTimeProvider clock) => services => services.AddSingleton<TimeProvider>(clock);
 

@@ -46,6 +46,11 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             case UpstreamModelException upstream:
                 retryAfter = upstream.RetryAfter;
                 return new ProblemDetails { Status = upstream.Status, Type = upstream.Type, Title = upstream.Title, Detail = upstream.Message };
+            case ApiValidationException invalid:
+                return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [invalid.Field] = [invalid.Message] })
+                {
+                    Status = 400, Type = ProblemTypes.ValidationFailed, Title = "Validation failed", Detail = $"{invalid.Field}: {invalid.Message}",
+                };
             case BadHttpRequestException bad:
                 return DescribeBadRequest(bad);
             default:

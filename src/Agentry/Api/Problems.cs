@@ -68,6 +68,9 @@ public static class ProblemTypes
     public const string DocumentFormatUnsupported = Prefix + "document-format-unsupported";
     /// <summary>A file Agentry cannot take as a document: not UTF-8, a PDF without text, empty or too long.</summary>
     public const string DocumentUnreadable = Prefix + "document-unreadable";
+    /// <summary>Tool results that do not answer the client-side calls the conversation waits for (or none are waiting).</summary>
+    public const string ToolResultsMismatch = Prefix + "tool-results-mismatch";
+    public const string ResponseNotFound = Prefix + "response-not-found";
     public const string Internal = Prefix + "internal-error";
 
     /// <summary>The type used when a response carries only a status code (for example a 405 from routing).</summary>
@@ -113,6 +116,12 @@ public sealed class ApiProblemException(int status, string type, string title, s
     public TimeSpan? RetryAfter { get; init; }
 
     public ProblemHttpResult ToResult() => TypedResults.Problem(detail: Message, statusCode: Status, title: Title, type: Type);
+}
+
+/// <summary>A request value found wrong beyond what its type and validator can see: a validation problem naming the field.</summary>
+public sealed class ApiValidationException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
 }
 
 public static class Problems

@@ -49,7 +49,7 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
                 // Also for an answer cut short: what is stored must have passed the rules, so they run even after a cancellation.
                 var reply = await rules.ApplyOutputAsync(turn, answer.Text, events, answer.Cancelled ? CancellationToken.None : cancellationToken);
                 context.Messages.Add(new ChatMessage(ChatRole.Assistant, reply)); // the model's next call sees what it said before its tool calls
-                if (holdBack && answer.Failure is null && !answer.Cancelled) events.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = reply });
+                if (holdBack && answer.Failure is null && !answer.Cancelled) events.Emit(TurnEvent.Delta, new TextDelta(turn.Agent.Id, reply));
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (answer.Failure is { } failure) ExceptionDispatchInfo.Throw(failure);
@@ -58,8 +58,14 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
 
             var results = new List<AIContent>();
             var handedOff = false;
+            var clientCalls = new List<FunctionCallContent>();
             foreach (var call in answer.Calls)
             {
+                if (turn.IsClientTool(call.Name))
+                {
+                    clientCalls.Add(call); // the client runs it: the turn ends once the agent's own calls of this response have run
+                    continue;
+                }
                 if (Handoffs.IsTransfer(call))
                 {
                     // Agents/Handoffs.cs: switches to the target when it is allowed, or explains to the model why not.
@@ -72,6 +78,11 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
                 if (turn.Ended) return turn.End!.FinishReason;                            // held for a human decision (Approvals/)
             }
 
+            if (clientCalls.Count > 0 && !handedOff)
+            {
+                turn.AwaitClient(clientCalls);
+                return turn.End!.FinishReason;
+            }
             if (handedOff)
             {
                 if (turn.Ended) return turn.End!.FinishReason; // the new agent's input rules blocked the message

@@ -92,6 +92,11 @@ public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyLis
     /// </summary>
     public string Status { get; init; } = Completed;
     public string? PendingApprovalId { get; init; }
+    /// <summary>
+    /// Calls of functions the client runs itself (offered through the OpenAI-compatible endpoints) that the turn ended
+    /// with: the client sends their results to continue it.
+    /// </summary>
+    public IReadOnlyList<ClientToolCallDto>? ToolCalls { get; init; }
 
     public static TurnDto From(Turn turn, IReadOnlyList<Message> stored) =>
         new(turn.Conversation.Id, turn.ConversationAgentId, stored.Select(MessageDto.From).ToList(), new UsageDto((int)turn.InputTokens, (int)turn.OutputTokens),
@@ -99,5 +104,16 @@ public sealed record TurnDto(string ConversationId, string AgentId, IReadOnlyLis
         {
             Status = turn.End?.PendingApproval is not null ? PendingApproval : turn.End?.IsInterruption == true ? Interrupted : Completed,
             PendingApprovalId = turn.End?.PendingApproval?.Id,
+            ToolCalls = turn.End?.ClientToolCalls?.Select(ClientToolCallDto.From).ToList(),
         };
+}
+
+/// <summary>A call of a client-side function: its id, the function's name and the arguments as a JSON object text.</summary>
+public sealed record ClientToolCallDto(string Id, string Name, string Arguments)
+{
+    public static ClientToolCallDto From(Microsoft.Extensions.AI.FunctionCallContent call) =>
+        new(call.CallId, call.Name, JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>()));
+
+    public Microsoft.Extensions.AI.FunctionCallContent ToContent() =>
+        new(Id, Name, JsonSerializer.Deserialize<Dictionary<string, object?>>(Arguments));
 }

@@ -11,9 +11,12 @@ using Microsoft.Extensions.AI;
 namespace Agentry.Conversations;
 
 /// <summary>How a turn ended. The first end reached wins; later ones (a finish after a failure) are ignored.</summary>
-public sealed record TurnEnd(string FinishReason, Exception? Failure = null, Approvals.Approval? PendingApproval = null)
+public sealed record TurnEnd(string FinishReason, Exception? Failure = null, Approvals.Approval? PendingApproval = null,
+    IReadOnlyList<FunctionCallContent>? ClientToolCalls = null)
 {
     public const string ClientDisconnected = "client_disconnected";
+    /// <summary>The model called functions the client runs itself: the client continues the turn with their results.</summary>
+    public const string ClientToolCallsPending = "tool_calls";
     public const string Shutdown = "shutdown";
     public const string Error = "error";
     /// <summary>The finish reason of a turn that stopped at a held tool call.</summary>
@@ -45,8 +48,11 @@ public sealed record TurnToolCall(ToolCall Row, bool Reserved);
 public sealed class Turn : IDisposable
 {
     readonly List<Message> _produced = [];
+    readonly List<Message> _prelude = [];
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
+    /// <summary>Messages of <see cref="_produced"/> that are the client's input (its message, or its tools' results), not output.</summary>
+    int _inputCount;
     readonly List<TurnDecision> _decisions = [];
     readonly Dictionary<Message, List<RuleDecision>> _annotations = new(ReferenceEqualityComparer.Instance);
     readonly List<TurnAuditFact> _audit = [];
@@ -67,14 +73,65 @@ public sealed class Turn : IDisposable
         Model = model;
         _history = history;
         ServiceStopping = serviceStopping;
-        if (request is not null)
+        ClientInstructions = request?.ClientInstructions;
+        Sampling = request?.Sampling;
+        ClientTools = request?.ClientTools ?? [];
+        if (request is not null && isNew)
+            foreach (var said in request.Transcript.Where(m => m.Role == ChatRole.User || m.Role == ChatRole.Assistant).Where(m => m.Text.Length > 0))
+            {
+                var message = NewMessage(said.Role == ChatRole.User ? MessageRoles.User : MessageRoles.Assistant, said.Text);
+                message.Metadata = """{"source":"client"}""";
+                _prelude.Add(message);
+            }
+        if (request is not null && !request.ContinuesClientTools)
         {
             UserMessage = NewMessage(MessageRoles.User, request.Content);
             _produced.Add(UserMessage);
+            _inputCount = 1;
             _userIndex = _history.Count;
             _history.Add(new ChatMessage(ChatRole.User, request.Content));
         }
     }
+
+    /// <summary>The client application's system message for this turn (fenced by <see cref="Context.InstructionsContext"/>).</summary>
+    public string? ClientInstructions { get; }
+    public Models.SamplingSettings? Sampling { get; }
+    /// <summary>Functions the client runs itself; a call to one ends the turn with <see cref="TurnEnd.ClientToolCallsPending"/>.</summary>
+    public IReadOnlyList<AIFunctionDeclaration> ClientTools { get; }
+
+    public bool IsClientTool(string name) => ClientTools.Any(t => t.Name == name);
+
+    /// <summary>What the client said before this turn in a stateless request: stored ahead of the turn, in a new conversation only.</summary>
+    public IReadOnlyList<Message> Prelude => _prelude;
+
+    /// <summary>The client's calls and their results this turn continues with (the model reads them before it answers).</summary>
+    public Context.ToolRound? ClientToolRound { get; private set; }
+
+    /// <summary>
+    /// The turn continues from client-side tool calls: their results are its input (stored as tool messages, fenced for
+    /// the model as any tool result), in place of a user message.
+    /// </summary>
+    public void ContinueWith(IReadOnlyList<FunctionCallContent> calls, IReadOnlyList<FunctionResultContent> results)
+    {
+        var fenced = new List<AIContent>(results.Count);
+        foreach (var result in results)
+        {
+            var call = calls.First(c => c.CallId == result.CallId);
+            var text = result.Result as string ?? "";
+            var message = NewMessage(MessageRoles.Tool, text);
+            message.Metadata = JsonSerializer.Serialize(new { toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = ClientToolOutcome });
+            _produced.Add(message);
+            _inputCount++;
+            fenced.Add(new FunctionResultContent(call.CallId, Context.UntrustedData.Wrap($"tool {call.Name}", text)));
+        }
+        ClientToolRound = new Context.ToolRound(calls, fenced);
+    }
+
+    /// <summary>The outcome stored with a result the client's own tool returned.</summary>
+    public const string ClientToolOutcome = "client";
+
+    /// <summary>The model called the client's functions: the turn ends here and the client runs them.</summary>
+    public void AwaitClient(IReadOnlyList<FunctionCallContent> calls) => End ??= new TurnEnd(TurnEnd.ClientToolCallsPending, ClientToolCalls: calls);
 
     public Conversation Conversation { get; }
     public bool IsNew { get; }
@@ -111,7 +168,7 @@ public sealed class Turn : IDisposable
     public string Question => UserMessage?.Content ?? _history.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
     public IReadOnlyList<Message> Produced => _produced;
     /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
-    public bool ProducedAnything => _produced.Count > (IsUserTurn ? 1 : 0);
+    public bool ProducedAnything => _produced.Count > _inputCount;
     public int Hops { get; private set; }
     /// <summary>Tool calls that ran or were answered for the model this turn (the per-turn limit counts these).</summary>
     public int ToolCallCount { get; private set; }

@@ -17,6 +17,9 @@ public sealed record TurnEvent(string Type, object Data)
     public const string Error = "error";
 }
 
+/// <summary>The data of a <see cref="TurnEvent.Delta"/>: the next piece of the reply, and the agent writing it.</summary>
+public sealed record TextDelta(string AgentId, string Text);
+
 /// <summary>
 /// Where a turn's steps report what happens as it happens. A streaming turn hands them to the SSE response through a
 /// channel, so steps stay plain async methods that return their results; a non-streaming turn drops them.

@@ -104,6 +104,8 @@ public sealed partial class TurnRunner(
     /// <summary>The steps of a user's message, in order. Each returns when the turn moves on or has ended.</summary>
     async Task<string> RunUserTurnAsync(Turn turn, TurnEvents events, CancellationToken cancellationToken)
     {
+        // The results of the client's own functions: the agent reads them and answers (no new message for the rules to check).
+        if (turn.ClientToolRound is { } round) return await agentLoop.RunAsync(turn, ContextRequest.For(turn), round, events, cancellationToken);
         var input = await rules.ApplyInputAsync(turn, includeGlobal: true, events, cancellationToken); // redact, block, escalate
         await handoffs.RouteAsync(turn, input, events, cancellationToken);                            // escalation, semantic routing
         if (turn.Ended) return turn.End!.FinishReason;                                                 // a rule blocked the message

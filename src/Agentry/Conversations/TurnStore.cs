@@ -44,7 +44,7 @@ public sealed class TurnStore(
         if (Tokens.Count(request.Content) is var size && size > options.Value.HistoryTokenLimit)
             throw new ApiProblemException(413, ProblemTypes.MessageTooLarge, "Message too large",
                 $"The message is {size} tokens; this service sends at most {options.Value.HistoryTokenLimit} tokens of conversation (Conversations:HistoryTokenLimit). Split it or shorten it.");
-        var conversationId = request.ConversationId ?? Ids.New(Ids.ConversationPrefix);
+        var conversationId = request.ConversationId ?? request.NewConversationId ?? Ids.New(Ids.ConversationPrefix);
         var lease = await gate.TryEnterAsync(conversationId) ?? throw Busy(conversationId);
         try
         {
@@ -53,9 +53,21 @@ public sealed class TurnStore(
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             var model = models.Resolve(agent.Model);
-            var window = isNew ? HistoryWindow.Empty : await LoadHistoryAsync(conversation, agent, cancellationToken);
+            var window = !isNew ? await LoadHistoryAsync(conversation, agent, cancellationToken)
+                : request.Transcript.Count > 0 ? ClientHistory(request)
+                : HistoryWindow.Empty;
             var turn = new Turn(conversation, isNew, request, request.Caller, lease, agent, model, window.Messages, shutdown.Token);
             turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew, window.Folded, window.PreviousSummary);
+            if (request.ClientToolResults is { } results)
+            {
+                var calls = request.ClientToolCalls ?? await WaitingClientCallsAsync(conversationId, cancellationToken);
+                if (calls.Count != results.Count || calls.Any(c => results.All(r => r.CallId != c.CallId)))
+                    throw new ApiProblemException(400, ProblemTypes.ToolResultsMismatch, "Tool results do not match",
+                        calls.Count == 0
+                            ? $"Conversation '{conversationId}' is not waiting for tool results; send a user message instead."
+                            : $"Send one result for each call the conversation waits for: {string.Join(", ", calls.Select(c => c.CallId))}.");
+                turn.ContinueWith(calls, results);
+            }
             return turn;
         }
         catch
@@ -63,6 +75,36 @@ public sealed class TurnStore(
             lease.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A stateless client's transcript as the history of the conversation it starts: the newest messages that fit the
+    /// history window, as for a stored conversation (older ones are left out, not cut).
+    /// </summary>
+    HistoryWindow ClientHistory(TurnRequest request)
+    {
+        var room = options.Value.HistoryTokenLimit - Tokens.Count(request.Content);
+        var kept = new List<ChatMessage>();
+        for (var i = request.Transcript.Count - 1; i >= 0 && kept.Count < options.Value.HistoryLimit; i--)
+        {
+            room -= Tokens.Count(request.Transcript[i]);
+            if (room < 0) break;
+            kept.Add(request.Transcript[i]);
+        }
+        kept.Reverse();
+        // A tool result whose call was left out would be refused by the provider: the window starts after it.
+        while (kept.Count > 0 && kept[0].Role == ChatRole.Tool) kept.RemoveAt(0);
+        return new HistoryWindow(kept, null, null, false);
+    }
+
+    /// <summary>The client-side calls the conversation's last turn ended with, if that is where it stopped.</summary>
+    async Task<IReadOnlyList<FunctionCallContent>> WaitingClientCallsAsync(string conversationId, CancellationToken cancellationToken)
+    {
+        var last = await db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId).OrderByDescending(m => m.Sequence)
+            .Select(m => new { m.FinishReason, m.Metadata }).FirstOrDefaultAsync(cancellationToken);
+        if (last is not { FinishReason: TurnEnd.ClientToolCallsPending, Metadata: { } metadata }) return [];
+        var calls = JsonNode.Parse(metadata)?["clientToolCalls"]?.Deserialize<List<ClientToolCallDto>>(Json) ?? [];
+        return calls.Select(c => c.ToContent()).ToList();
     }
 
     /// <summary>
@@ -286,8 +328,21 @@ public sealed class TurnStore(
         last.LatencyMs = (int)turn.Elapsed.TotalMilliseconds;
         last.FinishReason = end.FinishReason;
         last.Status = end.IsInterruption ? MessageStatus.Interrupted : MessageStatus.Completed;
+        // The calls the client runs itself: the next request's results are matched against them.
+        if (end.ClientToolCalls is { } clientCalls)
+        {
+            var metadata = last.Metadata is null ? new JsonObject() : JsonNode.Parse(last.Metadata)!.AsObject();
+            metadata["clientToolCalls"] = JsonSerializer.SerializeToNode(clientCalls.Select(ClientToolCallDto.From).ToList(), Json);
+            last.Metadata = metadata.ToJsonString();
+        }
 
         var sequence = conversation.LastSequence;
+        foreach (var message in turn.Prelude)
+        {
+            message.Sequence = ++sequence;
+            message.CreatedAt = now;
+        }
+        db.Messages.AddRange(turn.Prelude);
         foreach (var message in stored)
         {
             message.Sequence = ++sequence;

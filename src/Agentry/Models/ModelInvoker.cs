@@ -31,16 +31,20 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
     /// <param name="model">The model to ask instead of the agent's (a cheaper one that writes the conversation's summary).</param>
     public async Task<ModelAnswer> CallAsync(Turn turn, AgentContext context, TurnEvents deltas, CancellationToken cancellationToken, ResolvedModel? model = null)
     {
+        // The client's sampling applies to the agent's own answers, not to a summary written by another model.
+        var sampling = model is null ? turn.Sampling : null;
         model ??= turn.Model;
         var prompt = new List<ChatMessage>(context.Messages.Count + 1) { new(ChatRole.System, context.SystemPrompt) };
         prompt.AddRange(context.Messages);
+        var agentLimit = Lower(turn.Agent.MaxOutputTokens, sampling?.MaxOutputTokens);
         var chatOptions = new ChatOptions
         {
-            Temperature = (float?)turn.Agent.Temperature, MaxOutputTokens = turn.Agent.MaxOutputTokens, Tools = context.Tools.Count > 0 ? context.Tools : null,
+            Temperature = (float?)(sampling?.Temperature ?? turn.Agent.Temperature), TopP = (float?)sampling?.TopP, StopSequences = sampling?.Stop?.ToList(),
+            MaxOutputTokens = agentLimit, Tools = context.Tools.Count > 0 ? context.Tools : null,
         };
 
         var promptTokens = prompt.Sum(Tokens.Count) + context.Tools.Sum(Tokens.Count);
-        var maxOutputTokens = turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens;
+        var maxOutputTokens = Lower(turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, sampling?.MaxOutputTokens)!.Value;
 
         var limits = options.Value.Resilience;
         var started = time.GetTimestamp();
@@ -136,7 +140,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
                             text.Append(delta.Text);
                             if (deltas.IsStreaming)
                             {
-                                deltas.Emit(TurnEvent.Delta, new { agentId = turn.Agent.Id, text = delta.Text });
+                                deltas.Emit(TurnEvent.Delta, new TextDelta(turn.Agent.Id, delta.Text));
                                 shown = true;
                             }
                             break;
@@ -173,6 +177,9 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         if (answer.Failure is not null && answer.Text.Length == 0 && answer.Calls.Count == 0) return 0;
         return promptTokens + Tokens.Count(answer.Text) + answer.Calls.Sum(call => Tokens.Count(new ChatMessage(ChatRole.Assistant, [call])));
     }
+
+    /// <summary>The lower of two limits, either of which may be unset.</summary>
+    static int? Lower(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
     /// <summary>A stream that broke or ended early, as opposed to a provider that refused, is slow or unreachable.</summary>
     static bool IsCutShort(Exception failure) => failure is UpstreamModelException { CutShort: true };

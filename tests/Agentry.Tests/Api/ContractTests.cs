@@ -25,11 +25,13 @@ public sealed class ContractTests
                 var anonymous = operation["security"] is JsonArray { Count: 0 };
                 foreach (var status in anonymous ? Array.Empty<string>() : ["401", "403"])
                     if (!responses.ContainsKey(status)) problems.Add($"{name}: {status} not declared");
+                // The OpenAI-compatible doors answer failures in OpenAI's error shape, which its SDKs read.
+                var openAi = path is "/v1/chat/completions" || path.StartsWith("/v1/models", StringComparison.Ordinal) || path.StartsWith("/v1/responses", StringComparison.Ordinal);
+                var (mediaType, schema) = openAi ? ("application/json", "#/components/schemas/OpenAiError") : ("application/problem+json", "#/components/schemas/Problem");
                 foreach (var (status, response) in responses)
                     if (status.StartsWith('4') || status.StartsWith('5'))
-                        if (response!["content"]?["application/problem+json"]?["schema"]?["$ref"]?.ToString() is not "#/components/schemas/Problem"
-                            && path.StartsWith("/v1", StringComparison.Ordinal))
-                            problems.Add($"{name}: {status} is not a problem");
+                        if (response!["content"]?[mediaType]?["schema"]?["$ref"]?.ToString() != schema && path.StartsWith("/v1", StringComparison.Ordinal))
+                            problems.Add($"{name}: {status} is not {(openAi ? "an OpenAI error" : "a problem")}");
             }
         Assert.True(operations >= 32, $"{operations} operations");
         Assert.DoesNotContain("\"pattern\"", document.ToJsonString()); // numbers are numbers, not "integer or string"

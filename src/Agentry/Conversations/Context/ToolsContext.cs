@@ -4,7 +4,7 @@ using Microsoft.Extensions.AI;
 
 namespace Agentry.Conversations.Context;
 
-/// <summary>The agent's tools (with search_knowledge when it has knowledge bases), plus one <c>transfer_to_AGENT</c> declaration per handoff target when handoffs are offered.</summary>
+/// <summary>The agent's tools (with search_knowledge when it has knowledge bases), plus one <c>transfer_to_AGENT</c> declaration per handoff target when handoffs are offered, and the functions the client offered.</summary>
 public sealed class ToolsContext(ToolCatalog tools) : IContextProvider
 {
     public int Order => 200;
@@ -14,6 +14,7 @@ public sealed class ToolsContext(ToolCatalog tools) : IContextProvider
     {
         context.Tools.AddRange(tools.Resolve(request.Agent.EffectiveTools));
         if (request.OfferHandoffs) context.Tools.AddRange(Handoffs.Declarations(request.Agent));
+        context.Tools.AddRange(request.Turn.ClientTools); // the client's own functions: a call to one ends the turn (Conversations/AgentLoop.cs)
         return ValueTask.CompletedTask;
     }
 }

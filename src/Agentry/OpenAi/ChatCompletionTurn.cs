@@ -1,0 +1,131 @@
+using System.Text.Json;
+using Agentry.Agents;
+using Agentry.Api;
+using Agentry.Conversations;
+using Agentry.Conversations.Context;
+using Agentry.Data;
+using Agentry.Security;
+using Agentry.Tools;
+using Microsoft.Extensions.AI;
+
+namespace Agentry.OpenAi;
+
+/// <summary>
+/// A chat completion request as an Agentry turn, and the turn as a chat completion. Stateless by default: the request's
+/// messages are the conversation, stored as a new conversation of the calling key. With a conversation id (header or
+/// metadata) only the new input counts: the user's last message, or the results of the client's tool calls.
+/// </summary>
+public static class ChatCompletionTurn
+{
+    public static TurnRequest Request(ChatCompletionRequest request, AgentDefinition agent, ToolCatalog tools, string? conversationId, Caller caller, string? traceId)
+    {
+        var messages = request.Messages;
+        var preferences = string.Join("\n\n", messages.Where(m => m.Role is "system" or "developer").Select(m => m.Text(out _)).Where(t => !string.IsNullOrWhiteSpace(t)));
+        var spoken = messages.Where(m => m.Role is not ("system" or "developer")).ToList();
+        var trailingResults = spoken.AsEnumerable().Reverse().TakeWhile(m => m.Role == "tool").Reverse().ToList();
+        var stop = request.StopSequences(out var sequences) is null && sequences.Count > 0 ? sequences : null;
+        var turn = new TurnRequest(conversationId, trailingResults.Count > 0 ? "" : spoken[^1].Text(out _)!, conversationId is null ? agent.Id : null, request.User, caller, traceId)
+        {
+            NewConversationId = conversationId is null ? Ids.New(Ids.ConversationPrefix) : null,
+            ClientInstructions = preferences.Length > 0 ? preferences : null,
+            Sampling = new Models.SamplingSettings(request.Temperature, request.TopP, request.OutputLimit, stop),
+            ClientTools = ClientTools(request, agent, tools),
+        };
+        if (trailingResults.Count == 0)
+            return conversationId is null ? turn with { Transcript = Transcript(spoken[..^1]) } : turn;
+
+        var results = trailingResults.Select(m => new FunctionResultContent(m.ToolCallId!, m.Text(out _))).ToList();
+        if (conversationId is not null) return turn with { ClientToolResults = results }; // the calls are stored with the conversation
+        // Stateless: the assistant message before the results holds the calls they answer.
+        var callsAt = spoken.Count - trailingResults.Count - 1;
+        if (callsAt < 0 || spoken[callsAt] is not { Role: "assistant", ToolCalls: { Count: > 0 } calls })
+            throw new ApiProblemException(400, ProblemTypes.ToolResultsMismatch, "Tool results without their calls",
+                "Tool messages follow the assistant message whose tool_calls they answer.");
+        return turn with
+        {
+            ClientToolResults = results,
+            ClientToolCalls = calls.Select(c => new ClientToolCallDto(c.Id, c.Function.Name, c.Function.Arguments).ToContent()).ToList(),
+            Transcript = Transcript(spoken[..callsAt]),
+        };
+    }
+
+    /// <summary>The client's functions; a name the agent's own tools already use is refused rather than shadowed.</summary>
+    static List<AIFunctionDeclaration> ClientTools(ChatCompletionRequest request, AgentDefinition agent, ToolCatalog tools)
+    {
+        if (request.Tools is not { Count: > 0 } offered) return [];
+        if (request.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none") return [];
+        if (agent.Workflow is not null)
+            throw ParameterProblem("tools", $"'{agent.Id}' is a workflow: its members use their own tools, so client functions can only be offered to an agent.");
+        var taken = tools.Resolve(agent.EffectiveTools).Select(t => t.Name).ToHashSet();
+        var clash = offered.Select(t => t.Function!.Name).FirstOrDefault(taken.Contains);
+        if (clash is not null) throw ParameterProblem("tools", $"Agent '{agent.Id}' has a tool named '{clash}' already; give the client's function another name.");
+        return offered.Select(t => AIFunctionFactory.CreateDeclaration(t.Function!.Name, t.Function.Description ?? "",
+            t.Function.Parameters is { ValueKind: JsonValueKind.Object } schema ? schema : EmptySchema)).ToList();
+    }
+
+    static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
+
+    static ApiValidationException ParameterProblem(string param, string message) => new(param, message);
+
+    /// <summary>What the client says was said before, as the model will read it (earlier tool results fenced as any tool result).</summary>
+    static List<ChatMessage> Transcript(List<ChatCompletionMessage> messages)
+    {
+        var names = messages.SelectMany(m => m.ToolCalls ?? []).GroupBy(c => c.Id).ToDictionary(g => g.Key, g => g.First().Function.Name);
+        var transcript = new List<ChatMessage>(messages.Count);
+        foreach (var message in messages)
+        {
+            var text = message.Text(out _) ?? "";
+            switch (message.Role)
+            {
+                case "user":
+                    transcript.Add(new ChatMessage(ChatRole.User, text));
+                    break;
+                case "assistant":
+                    var contents = new List<AIContent>();
+                    if (text.Length > 0) contents.Add(new TextContent(text));
+                    foreach (var call in message.ToolCalls ?? [])
+                        contents.Add(new ClientToolCallDto(call.Id, call.Function.Name, call.Function.Arguments).ToContent());
+                    if (contents.Count > 0) transcript.Add(new ChatMessage(ChatRole.Assistant, contents));
+                    break;
+                case "tool":
+                    var name = names.GetValueOrDefault(message.ToolCallId!, "function");
+                    transcript.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(message.ToolCallId!, UntrustedData.Wrap($"tool {name}", text))]));
+                    break;
+            }
+        }
+        return transcript;
+    }
+
+    public static ChatCompletion Completion(string model, TurnDto turn, DateTimeOffset now)
+    {
+        var toolCalls = turn.ToolCalls?.Select(c => new ChatCompletionToolCall(c.Id, "function", new ChatCompletionFunctionCall(c.Name, c.Arguments))).ToList();
+        var text = Text(turn);
+        // As OpenAI answers: a response that only calls tools has no content.
+        var answer = new ChatCompletionAnswer("assistant", text.Length == 0 && toolCalls is { Count: > 0 } ? null : text, null, toolCalls is { Count: > 0 } ? toolCalls : null);
+        return new ChatCompletion(Id(turn), "chat.completion", now.ToUnixTimeSeconds(), model,
+            [new ChatCompletionChoice(0, answer, FinishReason(turn), null)], Usage(turn), Facts(turn));
+    }
+
+    /// <summary>Everything the agents said this turn, in order: each reply (a tool call or a handoff between them) its own paragraph.</summary>
+    public static string Text(TurnDto turn) =>
+        string.Join("\n\n", turn.Messages.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).Select(m => m.Content));
+
+    public static string Id(TurnDto turn) => "chatcmpl-" + turn.Messages[^1].Id;
+
+    public static ChatCompletionUsage Usage(TurnDto turn) => new(turn.Usage.InputTokens, turn.Usage.OutputTokens, turn.Usage.InputTokens + turn.Usage.OutputTokens);
+
+    /// <summary>Agentry's finish reasons in OpenAI's words: a rule's block is a content filter; a held call or a tool limit still stopped.</summary>
+    public static string FinishReason(TurnDto turn) => turn.ToolCalls is { Count: > 0 } ? "tool_calls" : turn.Messages[^1].FinishReason switch
+    {
+        "length" => "length",
+        "rule_blocked" => "content_filter",
+        _ => "stop",
+    };
+
+    public static AgentryTurnFacts Facts(TurnDto turn)
+    {
+        var last = turn.Messages[^1];
+        JsonElement? citations = last.Metadata is { ValueKind: JsonValueKind.Object } metadata && metadata.TryGetProperty("citations", out var cited) ? cited : null;
+        return new AgentryTurnFacts(turn.ConversationId, turn.AgentId, turn.Status, last.FinishReason ?? "stop", turn.PendingApprovalId, citations);
+    }
+}
