@@ -17,6 +17,7 @@ using Agentry.Operations.Transfers;
 using Agentry.Privacy;
 using Agentry.Rules;
 using Agentry.Security;
+using Agentry.Streaming;
 using Agentry.Tools;
 
 // agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge …
@@ -75,6 +76,7 @@ static WebApplication Build(string[] settings)
     builder.AddAgents();
     builder.AddRules();
     builder.AddApprovals();
+    builder.AddStreaming();
     builder.AddConversations();
     builder.AddOpenAi();
     builder.AddOperations();

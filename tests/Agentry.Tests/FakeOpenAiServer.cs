@@ -34,6 +34,9 @@ public sealed record FakeReply
     public int? EndAfterChunks { get; init; }
     /// <summary>Send this many chunks, then go silent without closing (a provider that hangs mid-answer; 0: right after the headers).</summary>
     public int? StallAfterChunks { get; init; }
+    /// <summary>After this many chunks the stream waits for <see cref="PauseGate"/>, then goes on to the end.</summary>
+    public int? PauseAfterChunks { get; init; }
+    public Task? PauseGate { get; init; }
     public int PromptTokens { get; init; } = 11;
     public int CompletionTokens { get; init; } = 7;
 
@@ -238,6 +241,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
                 return;
             }
             if (reply.EndAfterChunks is { } end && i == end) return; // the body ends cleanly, unfinished
+            if (reply.PauseAfterChunks is { } pause && i == pause && reply.PauseGate is not null) await reply.PauseGate.WaitAsync(aborted);
             if (reply.StallAfterChunks is { } stall && i == stall)
             {
                 await Task.Delay(Timeout.Infinite, aborted); // silent until the client gives up

@@ -24,16 +24,19 @@ public static class Sse
     {
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken));
         string? type = null;
+        string? id = null;
         var data = new System.Text.StringBuilder();
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             if (line.Length == 0)
             {
-                if (data.Length > 0) yield return new SseEvent(type ?? "message", JsonNode.Parse(data.ToString()));
+                if (data.Length > 0) yield return new SseEvent(type ?? "message", JsonNode.Parse(data.ToString()), id);
                 type = null;
+                id = null;
                 data.Clear();
             }
             else if (line.StartsWith("event:", StringComparison.Ordinal)) type = line[6..].Trim();
+            else if (line.StartsWith("id:", StringComparison.Ordinal)) id = line[3..].Trim();
             else if (line.StartsWith("data:", StringComparison.Ordinal)) data.Append(line[5..].TrimStart());
         }
     }

@@ -9,5 +9,5 @@ using Microsoft.Extensions.Hosting;
 
 namespace Agentry.Tests;
 
-/// <summary>One parsed Server-Sent Event.</summary>
-public sealed record SseEvent(string Type, JsonNode? Data);
+/// <summary>One parsed Server-Sent Event, with its id when it has one.</summary>
+public sealed record SseEvent(string Type, JsonNode? Data, string? Id = null);

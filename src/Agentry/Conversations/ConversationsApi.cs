@@ -35,6 +35,21 @@ public static class ConversationsApi
         group.MapPost("/{conversationId}/messages", PostMessage).Validated().WithName("PostMessage").RequireAuthorization(Policies.Chat).Turn()
             .WithSummary("Send a user message and get the agent's reply (JSON, or SSE with Accept: text/event-stream or stream: true).");
 
+        group.MapGet("/{conversationId}/turns/{turnId}/events", ResumeTurnEvents).WithName("ResumeTurnEvents").RequireAuthorization(Policies.ReadConversations)
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream").ProducesProblem(StatusCodes.Status404NotFound)
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+                {
+                    Name = "Last-Event-ID", In = Microsoft.OpenApi.ParameterLocation.Header, Required = false,
+                    Description = "The id of the last event the client received; the stream continues after it (from the start without it).",
+                    Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, MaxLength = 20 },
+                });
+                return Task.CompletedTask;
+            })
+            .WithSummary("A streamed turn's events after Last-Event-ID, then the rest live: where a client that lost its connection picks up (the stream's Location header names it). Kept for Streaming:ResumeWindow.");
+
         app.MapPost("/v1/chat", Chat).Validated().WithTags("Conversations").WithName("Chat").RequireAuthorization(Policies.Chat).Turn()
             .WithSummary("Chat in one call: continues conversationId, or starts a conversation with agentId (default agent when absent).");
         return group;
@@ -154,8 +169,32 @@ public static class ConversationsApi
 
     static Task<IResult> Chat(ChatRequest request, HttpContext http, TurnRunner runner, Idempotency idempotency, CancellationToken ct) =>
         RespondAsync(runner, idempotency, http, request,
-            key => new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, Caller(http), TraceId(http), key),
+            key => new TurnRequest(request.ConversationId, request.Message, request.AgentId, request.UserId, Caller(http), TraceId(http), key)
+            {
+                NewConversationId = request.ConversationId is null ? Ids.New(Ids.ConversationPrefix) : null,
+            },
             WantsStream(http, request.Stream), ct);
+
+    static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult, ValidationProblem>> ResumeTurnEvents(
+        string conversationId, string turnId, HttpContext http, Streaming.ResumableStreams streams, AgentryDbContext db, IOptions<SecurityOptions> security,
+        CancellationToken ct)
+    {
+        long after = 0;
+        var lastEventId = http.Request.Headers["Last-Event-ID"].ToString();
+        if (lastEventId.Length > 0 && (!long.TryParse(lastEventId, out after) || after < 0)) return Problems.Validation("Last-Event-ID", "The id of an event of this stream.");
+        // The conversation is checked as a read of it; a new conversation is stored when its first turn ends, so until
+        // then its stream is found under the caller's own key only.
+        var caller = http.GetCaller();
+        var conversation = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => new { c.OwnerKeyId, c.UserId }).FirstOrDefaultAsync(ct);
+        string? owner;
+        if (conversation is null) owner = caller?.KeyId;
+        else if (await db.Conversations.AsNoTracking().VisibleTo(caller, security.Value).AnyAsync(c => c.Id == conversationId, ct)) owner = conversation.OwnerKeyId;
+        else return Problems.ConversationNotFound(conversationId).ToResult();
+        var stream = Streaming.ResumableStreams.TurnStream(owner, conversationId, turnId);
+        if (!await streams.ExistsAsync(stream))
+            return Problems.NotFound(ProblemTypes.NotFound, $"No stream of turn '{turnId}' is kept: it never existed here, or ended more than Streaming:ResumeWindow ago. Read the conversation's messages instead.");
+        return TypedResults.ServerSentEvents(Follow(streams.ReadAsync(stream, after, ct), http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>()));
+    }
 
     static string TraceId(HttpContext http) => System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier;
 
@@ -183,7 +222,12 @@ public static class ConversationsApi
         var turnRequest = request((decision as IdempotencyDecision.Proceed)?.Key);
         if (!stream) return TypedResults.Ok(await runner.RunAsync(turnRequest, ct));
 
-        var events = runner.StreamAsync(turnRequest, ct).GetAsyncEnumerator(ct);
+        // The turn runs detached from this connection (unless Streaming:CancelOnDisconnect): its events go to the event
+        // log, this response and any reconnect read them from there.
+        // It has services of its own: the request's are disposed when its client leaves, and the turn must still commit.
+        var cancelOnDisconnect = http.RequestServices.GetRequiredService<IOptions<Streaming.StreamingOptions>>().Value.CancelOnDisconnect;
+        var run = new Streaming.DetachedTurn(http.RequestServices, cancelOnDisconnect ? ct : CancellationToken.None);
+        var events = run.Runner.StreamAsync(turnRequest, run.Token).GetAsyncEnumerator(run.Token);
         bool any;
         try
         {
@@ -192,10 +236,25 @@ public static class ConversationsApi
         catch
         {
             await events.DisposeAsync();
+            await run.DisposeAsync();
             throw;
         }
-        return TypedResults.ServerSentEvents(Continue(events, any, http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>(), ct));
+        var conversationId = turnRequest.ConversationId ?? turnRequest.NewConversationId!;
+        var turnId = Ids.New(TurnPrefix);
+        var owner = turnRequest.ConversationId is null ? turnRequest.Caller.KeyId : await OwnerAsync(http, conversationId, ct);
+        var streams = http.RequestServices.GetRequiredService<Streaming.ResumableStreams>();
+        var name = Streaming.ResumableStreams.TurnStream(owner, conversationId, turnId);
+        streams.Pump(name, events, any, run);
+        http.Response.Headers.Location = $"/v1/conversations/{conversationId}/turns/{turnId}/events";
+        return TypedResults.ServerSentEvents(Follow(streams.ReadAsync(name, 0, ct), http.RequestServices.GetRequiredService<Observability.AgentryTelemetry>()));
     }
+
+    /// <summary>The prefix of a streamed turn's id, which names its resumable stream.</summary>
+    public const string TurnPrefix = "turn";
+
+    static async Task<string?> OwnerAsync(HttpContext http, string conversationId, CancellationToken ct) =>
+        await http.RequestServices.GetRequiredService<AgentryDbContext>().Conversations.AsNoTracking().Where(c => c.Id == conversationId)
+            .Select(c => c.OwnerKeyId).FirstOrDefaultAsync(ct);
 
     /// <summary>A replayed turn as a stream: its stored messages and the turn, as the first request's stream ended.</summary>
     static async IAsyncEnumerable<SseItem<object>> Replayed(TurnDto turn)
@@ -206,22 +265,16 @@ public static class ConversationsApi
         await Task.CompletedTask;
     }
 
-    static async IAsyncEnumerable<SseItem<object>> Continue(IAsyncEnumerator<TurnEvent> events, bool any, Observability.AgentryTelemetry telemetry,
-        [EnumeratorCancellation] CancellationToken ct)
+    static async IAsyncEnumerable<SseItem<string>> Follow(IAsyncEnumerable<SseItem<string>> events, Observability.AgentryTelemetry telemetry)
     {
         telemetry.StreamOpened();
         try
         {
-            if (!any) yield break;
-            do
-            {
-                yield return new SseItem<object>(events.Current.Data, events.Current.Type);
-            } while (await events.MoveNextAsync());
+            await foreach (var item in events) yield return item;
         }
         finally
         {
             telemetry.StreamClosed();
-            await events.DisposeAsync();
         }
     }
 }

@@ -115,7 +115,7 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
-    public async Task A_streaming_client_that_left_after_the_tool_ran_gets_the_stored_turn_on_retry()
+    public async Task A_streaming_client_that_left_after_the_tool_ran_gets_the_finished_turn_on_retry()
     {
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi);
@@ -128,21 +128,22 @@ public sealed class IdempotencyTests
             await foreach (var e in Sse.ReadAsync(stream, leaving.Token))
                 if (e.Type == "tool.result") break; // the refund ran; the client goes away before the answer
         }
-        // Agentry cuts the model's answer short when its client leaves: the turn ends interrupted, with the refund stored.
-        await Wait.UntilAsync(() => openAi.AbortedRequests == 1, because: "the turn stops answering the client that left");
+        // The turn runs on without its client (Streaming:CancelOnDisconnect is off): the answer is stored with the refund.
         answer.SetResult();
         var conversation = "";
         await Wait.UntilAsync(async () =>
         {
             var retry = await app.Client.SendAsync(Chat(body, "refund-then-leave"));
-            if (retry.StatusCode == HttpStatusCode.Conflict) return false; // the turn is still storing what it did
+            if (retry.StatusCode == HttpStatusCode.Conflict) return false; // the turn is still running
             await Http.ExpectAsync(retry, HttpStatusCode.OK);
             Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
             var replayed = await Http.JsonAsync(retry);
-            Assert.Equal("interrupted", (string?)replayed["status"]);
+            Assert.Equal("completed", (string?)replayed["status"]);
+            Assert.Equal("Your refund is filed.", (string?)replayed["messages"]!.AsArray().Last()!["content"]);
             conversation = (string)replayed["conversationId"]!;
             return true;
         }, because: "the retry replays the stored turn");
+        Assert.Equal(0, openAi.AbortedRequests);
         Assert.Equal(1, await RefundsAsync(app));
         Assert.Contains(await app.MessagesAsync(conversation), m => (string?)m!["role"] == "tool");
     }

@@ -59,7 +59,8 @@ public sealed class StreamingTests
     public async Task Client_disconnect_cancels_the_upstream_call_and_keeps_the_partial_reply_as_interrupted()
     {
         await using var openAi = new FakeOpenAiServer();
-        await using var app = new AgentryApp(openAi);
+        // Resumable streams keep a turn running when its client leaves; an operator can make leaving cancel it.
+        await using var app = new AgentryApp(openAi, new() { ["Streaming:CancelOnDisconnect"] = "true" });
         var id = (string)(await app.CreateConversationAsync())["id"]!;
         // Five words, then the provider goes quiet: the answer is still running whenever the client hangs up.
         openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Range(1, 200).Select(i => $"word{i}")), StallAfterChunks = 5 });
@@ -88,6 +89,56 @@ public sealed class StreamingTests
         await app.SendAsync(id, "go on");
         var context = openAi.Requests[^1].Messages;
         Assert.Contains(context, m => (string?)m!["role"] == "assistant" && FakeRequest.Text(m).StartsWith("word1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_client_that_loses_the_stream_reconnects_with_Last_Event_ID_and_gets_the_rest_while_the_turn_runs_on()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var id = (string)(await app.CreateConversationAsync())["id"]!;
+        var release = new TaskCompletionSource();
+        openAi.Enqueue(new FakeReply { Text = string.Join(' ', Enumerable.Range(1, 40).Select(i => $"word{i}")), PauseAfterChunks = 5, PauseGate = release.Task });
+
+        string location;
+        string lastId;
+        using (var cts = new CancellationTokenSource())
+        {
+            var response = await Sse.StartAsync(app.Client, $"/v1/conversations/{id}/messages", new { content = "tell me a story" }, cts.Token);
+            location = response.Headers.Location!.ToString();
+            Assert.Matches($"^/v1/conversations/{id}/turns/turn_[0-9a-f]{{32}}/events$", location);
+            var seen = new List<SseEvent>();
+            await foreach (var e in Sse.ReadAsync(response, cts.Token))
+            {
+                seen.Add(e);
+                if (seen.Count == 3) break;
+            }
+            Assert.Equal(["1", "2", "3"], seen.Select(e => e.Id ?? "").ToArray()); // every event carries its number
+            lastId = seen[^1].Id!;
+            response.Dispose(); // the connection drops mid-answer
+        }
+        release.SetResult(); // the provider goes on; the turn was not cut short
+
+        using var resume = new HttpRequestMessage(HttpMethod.Get, location);
+        resume.Headers.Add("Last-Event-ID", lastId);
+        resume.Headers.Accept.ParseAdd("text/event-stream");
+        using var resumed = await app.Client.SendAsync(resume, HttpCompletionOption.ResponseHeadersRead);
+        var rest = new List<SseEvent>();
+        await foreach (var e in Sse.ReadAsync(resumed, CancellationToken.None)) rest.Add(e);
+        Assert.Equal("4", rest[0].Id);
+        Assert.Equal("turn.completed", rest[^1].Type);
+        var text = string.Concat(rest.Where(e => e.Type == "message.delta").Select(e => (string?)e.Data!["text"]));
+        Assert.EndsWith("word40", text);
+
+        var stored = (await app.MessagesAsync(id))[^1]!;
+        Assert.Equal("completed", (string?)stored["status"]);
+        Assert.EndsWith("word40", (string?)stored["content"]);
+
+        // Another key cannot read it, and an unknown turn is a 404.
+        var (_, other) = await app.CreateKeyAsync("other", ["chat", "read"]);
+        using var foreign = new HttpRequestMessage(HttpMethod.Get, location);
+        await Http.ProblemAsync(await app.CreateApiClient(other).SendAsync(foreign), 404, ProblemTypes.ConversationNotFound);
+        await Http.ProblemAsync(await app.Client.GetAsync($"/v1/conversations/{id}/turns/turn_{new string('0', 32)}/events"), 404, ProblemTypes.NotFound);
     }
 
     [Fact]
