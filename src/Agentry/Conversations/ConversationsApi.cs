@@ -142,6 +142,7 @@ public static class ConversationsApi
         if (deleted == 0) return Problems.ConversationNotFound(conversationId).ToResult();
         // The messages' vectors are derived from their text: they go too, in the same transaction.
         await db.Embeddings.Where(e => e.Collection == Memory.ConversationSearch.Collection(conversationId)).ExecuteDeleteAsync(ct);
+        await db.Responses.Where(r => r.ConversationId == conversationId).ExecuteDeleteAsync(ct); // the Responses API's copies of its turns
         audit.Stage(db, AuditActor.From(http), AuditActions.ConversationDeleted, $"conversation:{conversationId}");
         await db.SaveChangesAsync(ct);
         await transaction.CommitAsync(ct);

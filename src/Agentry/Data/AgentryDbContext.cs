@@ -32,6 +32,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Knowledge.KnowledgeChunk> KnowledgeChunks => Set<Knowledge.KnowledgeChunk>();
     public DbSet<Memory.UserMemory> Memories => Set<Memory.UserMemory>();
     public DbSet<ConversationSummary> ConversationSummaries => Set<ConversationSummary>();
+    public DbSet<OpenAi.StoredResponse> Responses => Set<OpenAi.StoredResponse>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -150,6 +151,19 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             s.Property(x => x.ConversationId).HasMaxLength(40);
             s.Property(x => x.Method).HasMaxLength(200);
             s.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        model.Entity<OpenAi.StoredResponse>(r =>
+        {
+            r.HasKey(x => x.Id);
+            r.Property(x => x.Id).HasMaxLength(40);
+            r.Property(x => x.OwnerKeyId).HasMaxLength(40);
+            r.Property(x => x.ConversationId).HasMaxLength(40);
+            r.Property(x => x.Status).HasMaxLength(20);
+            // No foreign key: a response is stored before the first turn of its new conversation commits. Deleting a
+            // conversation deletes its responses (Privacy/ConversationRows.cs).
+            r.HasIndex(x => x.ConversationId);
+            r.HasIndex(x => new { x.Status, x.LeaseExpiresAt });
         });
 
         model.Entity<Tools.ToolCall>(t =>

@@ -17,19 +17,32 @@ namespace Agentry.OpenAi;
 /// </summary>
 public static class ChatCompletionTurn
 {
+    /// <summary>What both OpenAI doors ask of a turn, whatever their request shape.</summary>
+    public sealed record ClientInput(
+        IReadOnlyList<ChatCompletionMessage> Messages, string? Instructions, Models.SamplingSettings Sampling, IReadOnlyList<ChatCompletionFunction> Tools,
+        bool ToolsOff, string? User);
+
     public static TurnRequest Request(ChatCompletionRequest request, AgentDefinition agent, ToolCatalog tools, string? conversationId, Caller caller, string? traceId)
     {
-        var messages = request.Messages;
-        var preferences = string.Join("\n\n", messages.Where(m => m.Role is "system" or "developer").Select(m => m.Text(out _)).Where(t => !string.IsNullOrWhiteSpace(t)));
+        var stop = request.StopSequences(out var sequences) is null && sequences.Count > 0 ? sequences : null;
+        var toolsOff = request.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none";
+        return Request(new ClientInput(request.Messages, null, new Models.SamplingSettings(request.Temperature, request.TopP, request.OutputLimit, stop),
+            request.Tools?.Select(t => t.Function!).ToList() ?? [], toolsOff, request.User), agent, tools, conversationId, caller, traceId);
+    }
+
+    public static TurnRequest Request(ClientInput input, AgentDefinition agent, ToolCatalog tools, string? conversationId, Caller caller, string? traceId)
+    {
+        var messages = input.Messages;
+        var preferences = string.Join("\n\n", new[] { input.Instructions }.Concat(messages.Where(m => m.Role is "system" or "developer").Select(m => m.Text(out _)))
+            .Where(t => !string.IsNullOrWhiteSpace(t)));
         var spoken = messages.Where(m => m.Role is not ("system" or "developer")).ToList();
         var trailingResults = spoken.AsEnumerable().Reverse().TakeWhile(m => m.Role == "tool").Reverse().ToList();
-        var stop = request.StopSequences(out var sequences) is null && sequences.Count > 0 ? sequences : null;
-        var turn = new TurnRequest(conversationId, trailingResults.Count > 0 ? "" : spoken[^1].Text(out _)!, conversationId is null ? agent.Id : null, request.User, caller, traceId)
+        var turn = new TurnRequest(conversationId, trailingResults.Count > 0 ? "" : spoken[^1].Text(out _)!, conversationId is null ? agent.Id : null, input.User, caller, traceId)
         {
             NewConversationId = conversationId is null ? Ids.New(Ids.ConversationPrefix) : null,
             ClientInstructions = preferences.Length > 0 ? preferences : null,
-            Sampling = new Models.SamplingSettings(request.Temperature, request.TopP, request.OutputLimit, stop),
-            ClientTools = ClientTools(request, agent, tools),
+            Sampling = input.Sampling,
+            ClientTools = ClientTools(input, agent, tools),
         };
         if (trailingResults.Count == 0)
             return conversationId is null ? turn with { Transcript = Transcript(spoken[..^1]) } : turn;
@@ -40,7 +53,7 @@ public static class ChatCompletionTurn
         var callsAt = spoken.Count - trailingResults.Count - 1;
         if (callsAt < 0 || spoken[callsAt] is not { Role: "assistant", ToolCalls: { Count: > 0 } calls })
             throw new ApiProblemException(400, ProblemTypes.ToolResultsMismatch, "Tool results without their calls",
-                "Tool messages follow the assistant message whose tool_calls they answer.");
+                "Tool results follow the assistant's tool calls they answer.");
         return turn with
         {
             ClientToolResults = results,
@@ -50,17 +63,16 @@ public static class ChatCompletionTurn
     }
 
     /// <summary>The client's functions; a name the agent's own tools already use is refused rather than shadowed.</summary>
-    static List<AIFunctionDeclaration> ClientTools(ChatCompletionRequest request, AgentDefinition agent, ToolCatalog tools)
+    static List<AIFunctionDeclaration> ClientTools(ClientInput input, AgentDefinition agent, ToolCatalog tools)
     {
-        if (request.Tools is not { Count: > 0 } offered) return [];
-        if (request.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none") return [];
+        if (input.Tools.Count == 0 || input.ToolsOff) return [];
         if (agent.Workflow is not null)
             throw ParameterProblem("tools", $"'{agent.Id}' is a workflow: its members use their own tools, so client functions can only be offered to an agent.");
         var taken = tools.Resolve(agent.EffectiveTools).Select(t => t.Name).ToHashSet();
-        var clash = offered.Select(t => t.Function!.Name).FirstOrDefault(taken.Contains);
+        var clash = input.Tools.Select(t => t.Name).FirstOrDefault(taken.Contains);
         if (clash is not null) throw ParameterProblem("tools", $"Agent '{agent.Id}' has a tool named '{clash}' already; give the client's function another name.");
-        return offered.Select(t => AIFunctionFactory.CreateDeclaration(t.Function!.Name, t.Function.Description ?? "",
-            t.Function.Parameters is { ValueKind: JsonValueKind.Object } schema ? schema : EmptySchema)).ToList();
+        return input.Tools.Select(t => AIFunctionFactory.CreateDeclaration(t.Name, t.Description ?? "",
+            t.Parameters is { ValueKind: JsonValueKind.Object } schema ? schema : EmptySchema)).ToList();
     }
 
     static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();

@@ -29,6 +29,7 @@ public static class OpenAiApi
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithSummary("OpenAI Chat Completions with an agent as the model: stateless by default (stored as a conversation of the key), or continuing the conversation named by the Agentry-Conversation-Id header.");
+        group.MapResponsesApi();
         return app;
     }
 

@@ -1,4 +1,5 @@
 using Agentry.Api;
+using Agentry.Operations;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -11,6 +12,8 @@ public static class OpenAiExtensions
     {
         // First among the problem writers: on the OpenAI paths it answers instead of the problem+json writer.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiErrorWriter>());
+        builder.Services.AddOptions<ResponsesOptions>().BindSettings(ResponsesOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<ResponseRuns>();
         builder.Services.Configure<OpenApiOptions>("v1", o =>
         {
             o.AddOperationTransformer((operation, context, _) =>

@@ -5,11 +5,11 @@ using Microsoft.EntityFrameworkCore;
 namespace Agentry.Privacy;
 
 /// <summary>What deleting conversations removed, by kind.</summary>
-public sealed record DeletedConversations(int Conversations, int Messages, int Summaries, int Approvals, int ToolCalls, int Embeddings, int IdempotencyRecords);
+public sealed record DeletedConversations(int Conversations, int Messages, int Summaries, int Approvals, int ToolCalls, int Embeddings, int IdempotencyRecords, int Responses);
 
 /// <summary>
 /// Deletes conversations with everything that hangs off them: messages, summary, approvals, tool-ledger rows, message
-/// vectors and the replayable responses that quote them. Forgetting a user and retention both go through it, so they
+/// vectors, the replayable responses that quote them and the Responses API's stored responses. Forgetting a user and retention both go through it, so they
 /// cannot disagree about what a conversation leaves behind. Runs inside the caller's transaction.
 /// </summary>
 public static class ConversationRows
@@ -29,7 +29,8 @@ public static class ConversationRows
         var idempotency = 0;
         foreach (var id in ids)
             idempotency += await db.IdempotentRequests.Where(r => r.Response != null && r.Response.Contains(id)).ExecuteDeleteAsync(cancellationToken);
+        var responses = await db.Responses.Where(r => ids.Contains(r.ConversationId)).ExecuteDeleteAsync(cancellationToken);
         var conversations = await db.Conversations.Where(c => ids.Contains(c.Id)).ExecuteDeleteAsync(cancellationToken);
-        return new DeletedConversations(conversations, messages, summaries, approvals, toolCalls, embeddings, idempotency);
+        return new DeletedConversations(conversations, messages, summaries, approvals, toolCalls, embeddings, idempotency, responses);
     }
 }

@@ -1,0 +1,52 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Agentry.Data.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class StoredResponses : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "responses",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    owner_key_id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: true),
+                    conversation_id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    status = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
+                    background = table.Column<bool>(type: "INTEGER", nullable: false),
+                    request = table.Column<string>(type: "TEXT", nullable: false),
+                    body = table.Column<string>(type: "TEXT", nullable: false),
+                    lease_expires_at = table.Column<string>(type: "TEXT", nullable: true),
+                    cancel_requested = table.Column<bool>(type: "INTEGER", nullable: false),
+                    created_at = table.Column<string>(type: "TEXT", nullable: false),
+                    updated_at = table.Column<string>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_responses", x => x.id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_conversation_id",
+                table: "responses",
+                column: "conversation_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_status_lease_expires_at",
+                table: "responses",
+                columns: new[] { "status", "lease_expires_at" });
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "responses");
+        }
+    }
+}
