@@ -28,7 +28,7 @@ public sealed class TwoInstanceKillTests(ITestOutputHelper output)
             ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = database, ["Redis:Configuration"] = redis.Configuration,
             ["Redis:GateLease"] = "00:00:03", ["Data:MigrateOnStartup"] = "true",
             ["Models:Endpoints:openai:ApiKey"] = "sk-test", ["Models:Endpoints:openai:BaseUrl"] = openAi.BaseUrl,
-            ["RateLimit:PermitsPerMinute"] = "100000", ["RateLimit:ConcurrentRequests"] = "1000",
+            ["RateLimit:PermitsPerMinute"] = "100000", ["RateLimit:ConcurrentRequests"] = "1000", ["Responses:LeaseDuration"] = "00:00:03",
         };
         // Started together, as an orchestrator does: they migrate and create the admin key once between them.
         await using var a = new AgentryProcess(folders[0], settings);
@@ -55,6 +55,20 @@ public sealed class TwoInstanceKillTests(ITestOutputHelper output)
             openAi.Enqueue(new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task });
             var heldTurn = clientA.PostAsJsonAsync($"/v1/conversations/{held}/messages", new { content = "held on A" });
             await Wait.UntilAsync(() => openAi.Requests.Any(r => r.LastUserText == "held on A"), because: "A's turn reached the provider");
+
+            // A background response run by A is polled, and its stream resumed, through B (Redis Streams).
+            var finished = (string)(await Http.JsonAsync(await clientA.PostAsJsonAsync("/v1/responses", new { model = "support", input = "background on A", background = true })))["id"]!;
+            await Wait.UntilAsync(async () => (string?)(await Http.JsonAsync(await clientB.GetAsync($"/v1/responses/{finished}")))["status"] == "completed",
+                TimeSpan.FromSeconds(10), "B sees the response A completed");
+            var resumed = await (await clientB.GetAsync($"/v1/responses/{finished}?stream=true&starting_after=2")).Content.ReadAsStringAsync();
+            var sequence = resumed.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[6..])!).ToList();
+            Assert.Equal(3, (int)sequence[0]["sequence_number"]!);
+            Assert.Equal("response.completed", (string?)sequence[^1]["type"]);
+
+            // One held at the provider when A dies: reported failed within the lease (3 s here), never left in progress.
+            openAi.Enqueue(new FakeReply { Text = "never", Gate = new TaskCompletionSource().Task });
+            var orphan = (string)(await Http.JsonAsync(await clientA.PostAsJsonAsync("/v1/responses", new { model = "support", input = "held background on A", background = true })))["id"]!;
+            await Wait.UntilAsync(() => openAi.Requests.Any(r => r.LastUserText == "held background on A"), because: "A's background response reached the provider");
 
             // Traffic: 8 users, each a conversation started on one instance and continued alternately on both.
             var acknowledged = new ConcurrentBag<string>();
@@ -117,6 +131,11 @@ public sealed class TwoInstanceKillTests(ITestOutputHelper output)
                 await Wait.UntilAsync(async () => (await clientB.PostAsJsonAsync($"/v1/conversations/{held}/messages", new { content = "on B" })).StatusCode == HttpStatusCode.OK,
                     TimeSpan.FromSeconds(10), "the killed instance's gate expires");
             else Assert.Equal(HttpStatusCode.OK, busy.StatusCode);
+
+            JsonNode? orphaned = null;
+            await Wait.UntilAsync(async () => (string?)(orphaned = await Http.JsonAsync(await clientB.GetAsync($"/v1/responses/{orphan}")))["status"] == "failed",
+                TimeSpan.FromSeconds(10), "the dead instance's background response is reported failed");
+            Assert.Equal("instance-lost", (string?)orphaned!["error"]!["code"]);
 
             var verification = await Http.JsonAsync(await clientB.GetAsync("/v1/admin/audit/verify"));
             Assert.True((bool)verification["valid"]!, verification.ToJsonString());
