@@ -8,6 +8,7 @@ using Agentry.Bench;
 // in front of it, and the Portkey gateway as a peer, all in the same run on the same machine. See docs/performance.md.
 //   dotnet run -c Release --project bench/Agentry.Bench -- [--duration 20] [--connections 32] [--published DIR]
 //       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,streaming,history,streams,portkey] [--streams 2000]
+//       [--targets openai]   (the same turn through /v1/chat/completions and /v1/chat)
 //       [--targets memory --memory-users 100]   (opt-in: writes 10,000 memories per user with vectors, 1.5 GB for 100 users)
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 var options = Options.Parse(args);
@@ -78,6 +79,24 @@ if (options.Has("agentry"))
             return Post($"{agentry.BaseUrl}/v1/conversations/{id}/messages", """{"content":"And what about next month?"}""", adminKey);
         };
         if (options.Has("existing")) await MeasureAsync("Agentry, 256 existing conversations in turn", existing, agentry, directSerial, fixedRates: false);
+    }
+
+// The OpenAI-compatible door: the same turn through /v1/chat/completions and through /v1/chat, alternately in one instance.
+if (options.Has("openai"))
+    await using (var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+        agentryEnvironment, $"http://127.0.0.1:{agentryPort}", "/health/ready"))
+    {
+        RequestFactory native = (_, _) => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
+        RequestFactory compatible = (_, _) => Post(agentry.BaseUrl + "/v1/chat/completions",
+            """{"model":"support","messages":[{"role":"user","content":"Hi, I was charged twice this month"}]}""", adminKey);
+        await Load.SerialAsync(client, "warm-up", native, 200);
+        await Load.SerialAsync(client, "warm-up", compatible, 200);
+        var nativeResult = await Load.SerialAsync(client, "Agentry /v1/chat (same turn as below)", native, options.SerialCalls);
+        var compatibleResult = await Load.SerialAsync(client, "Agentry /v1/chat/completions", compatible, options.SerialCalls);
+        var (rss, peak) = agentry.Memory();
+        rows.Add((nativeResult, rss, peak, null, null));
+        // Added over /v1/chat: what the OpenAI shapes cost.
+        rows.Add((compatibleResult, rss, peak, compatibleResult.P50 - nativeResult.P50, compatibleResult.P99 - nativeResult.P99));
     }
 
 // Streaming (time to first token against the upstream's own) and history length (a turn in a 10,000-message

@@ -19,6 +19,7 @@ using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Streaming;
 using Agentry.Tools;
+using Agentry.Webhooks;
 
 // agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge …
 // Settings (--Section:Key value, --urls …) may follow any command: they configure the host the command runs against.
@@ -77,6 +78,7 @@ static WebApplication Build(string[] settings)
     builder.AddRules();
     builder.AddApprovals();
     builder.AddStreaming();
+    builder.AddWebhooks();
     builder.AddConversations();
     builder.AddOpenAi();
     builder.AddOperations();

@@ -73,6 +73,11 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     int _aborted;
     readonly ConcurrentQueue<(string Body, string Signature)> _webhooks = new();
 
+    readonly ConcurrentQueue<(string Body, Dictionary<string, string> Headers)> _signed = new();
+
+    /// <summary>Calls received on /hooks, oldest first, with every header (a Standard Webhooks receiver verifies them).</summary>
+    public IReadOnlyList<(string Body, Dictionary<string, string> Headers)> SignedWebhooks => _signed.ToArray();
+
     /// <summary>Webhook calls received on /webhook, oldest first.</summary>
     public IReadOnlyList<(string Body, string Signature)> Webhooks => _webhooks.ToArray();
 
@@ -89,6 +94,12 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         {
             using var reader = new StreamReader(context.Request.Body);
             _webhooks.Enqueue((await reader.ReadToEndAsync(), context.Request.Headers["X-Agentry-Signature"].ToString()));
+            return Results.Ok();
+        });
+        _app.MapPost("/hooks", async (HttpContext context) =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            _signed.Enqueue((await reader.ReadToEndAsync(), context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
             return Results.Ok();
         });
         // Embeddings: each word hashed into one of 256 dimensions (a bag of words), so texts that share words are similar.

@@ -21,7 +21,7 @@ namespace Agentry.Conversations;
 /// </summary>
 public sealed partial class TurnRunner(
     TurnStore store, TurnRules rules, Handoffs handoffs, ConversationSummarizer summarizer, WorkflowRunner workflows, AgentLoop agentLoop, ApprovalFlow approvals,
-    TurnReporter reporter, ILogger<TurnRunner> logger)
+    TurnReporter reporter, Webhooks.WebhookSender webhooks, ILogger<TurnRunner> logger)
 {
     public async Task<TurnDto> RunAsync(TurnRequest request, CancellationToken cancellationToken)
     {
@@ -167,6 +167,12 @@ public sealed partial class TurnRunner(
             }
             // Nothing happened that needs keeping: a plain problem, and the client may simply retry.
             if (stored is null) ExceptionDispatchInfo.Throw(end.Failure!);
+            // A person must decide: whoever watches the approvals queue is told, whichever door the turn came through.
+            if (end.PendingApproval is { } held)
+                webhooks.Announce(Webhooks.WebhookEvents.ApprovalPending, new
+                {
+                    approvalId = held.Id, conversationId = held.ConversationId, agentId = held.AgentId, tool = held.ToolName, rule = held.RuleId,
+                });
             if (end.Failure is { } failure) return Fail(turn, failure, stored, events);
             if (end.FinishReason == TurnEnd.Shutdown) return Fail(turn, ShuttingDown(), stored, events);
             requestAborted.ThrowIfCancellationRequested();

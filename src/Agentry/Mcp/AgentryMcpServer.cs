@@ -111,8 +111,8 @@ public static class AgentryMcpServer
         {
             switch (turnEvent.Type)
             {
-                case TurnEvent.Delta when JsonSerializer.SerializeToElement(turnEvent.Data).TryGetProperty("text", out var text):
-                    await server.NotifyProgressAsync(token, new ModelContextProtocol.ProgressNotificationValue { Progress = ++pieces, Message = text.GetString() },
+                case TurnEvent.Delta when turnEvent.Data is TextDelta delta:
+                    await server.NotifyProgressAsync(token, new ModelContextProtocol.ProgressNotificationValue { Progress = ++pieces, Message = delta.Text },
                         cancellationToken: cancellationToken);
                     break;
                 case TurnEvent.TurnCompleted when turnEvent.Data is TurnDto turn:

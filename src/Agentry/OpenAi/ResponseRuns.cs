@@ -19,7 +19,7 @@ public sealed record ResponseOutcome(ResponseObject Response, ProblemDetails? Pr
 /// running response holds a lease its instance renews; a cancel request reaches it through that row from any instance.
 /// </summary>
 public sealed partial class ResponseRuns(
-    IServiceScopeFactory scopes, IEventLog log, DetachedRuns detached, IOptions<ResponsesOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time,
+    IServiceScopeFactory scopes, IEventLog log, DetachedRuns detached, Webhooks.WebhookSender webhooks, IOptions<ResponsesOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider time,
     ILogger<ResponseRuns> logger)
 {
     readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
@@ -102,6 +102,12 @@ public sealed partial class ResponseRuns(
             // Every stream ends with a final event, whatever happened.
             await AppendAsync(stream, events.End(ResponseObject.Failed, new ResponseError("interrupted", "The response ended before it finished.")));
             if (response.Store) await SaveAsync(events.Current, finished: true);
+            // Nobody waits on a background response: its end is announced (ids and status only; the text is read with a key).
+            if (response.Background)
+                webhooks.Announce("response." + events.Current.Status, new
+                {
+                    id = response.Id, status = events.Current.Status, conversationId = events.Current.Conversation?.Id, error = events.Current.Error,
+                });
             await turnEvents.DisposeAsync();
             await run.DisposeAsync();
             Forget(response.Id);

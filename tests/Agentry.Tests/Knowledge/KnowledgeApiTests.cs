@@ -187,7 +187,9 @@ public sealed class KnowledgeApiTests
         await Http.ExpectAsync(await reader.GetAsync("/v1/knowledge/kb/documents"), HttpStatusCode.OK);
         await Http.ProblemAsync(await chat.GetAsync("/v1/knowledge"), 403, ProblemTypes.Forbidden);
         var audit = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=knowledge.document.added")))["data"]!.AsArray();
-        Assert.Equal((string?)(await Http.JsonAsync(added))["id"], ((string)audit[0]!["target"]!).Split('/')[1]);
+        // The shipped help-center may be indexing meanwhile (its own audit events): this document's event is among them.
+        var id = (string?)(await Http.JsonAsync(added))["id"];
+        Assert.Contains(audit, e => ((string)e!["target"]!).Split('/')[1] == id);
     }
 
     static async Task<int> PassageRowsAsync(AgentryApp app, string kb) =>
