@@ -32,6 +32,10 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
         return context;
     }
 
+    /// <summary>A call of a function the client offered (and that this agent was given, not one of its own tools of the same name).</summary>
+    static bool IsClientCall(Turn turn, AgentContext context, FunctionCallContent call) =>
+        turn.ClientTools.Count > 0 && context.Tools.FirstOrDefault(t => t.Name == call.Name) is AIFunctionDeclaration declared && turn.ClientTools.Contains(declared);
+
     /// <summary>Runs with a customised context (a workflow step) or after a held tool call was decided (<paramref name="resumed"/>).</summary>
     public async Task<string> RunAsync(Turn turn, ContextRequest request, ToolRound? resumed, TurnEvents events, CancellationToken cancellationToken)
     {
@@ -56,16 +60,20 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
             if (turn.Ended) return turn.End!.FinishReason;
             if (answer.Calls.Count == 0) return answer.FinishReason ?? "stop";
 
+            // Calls of the client's functions end the turn: the client runs them and continues it with their results. The
+            // agent's own calls of the same response are not run then (their results could not go back with the
+            // client's); the model asks for them again once it has the client's results.
+            var clientCalls = answer.Calls.Where(call => IsClientCall(turn, context, call)).ToList();
+            if (clientCalls.Count > 0)
+            {
+                turn.AwaitClient(clientCalls);
+                return turn.End!.FinishReason;
+            }
+
             var results = new List<AIContent>();
             var handedOff = false;
-            var clientCalls = new List<FunctionCallContent>();
             foreach (var call in answer.Calls)
             {
-                if (turn.IsClientTool(call.Name))
-                {
-                    clientCalls.Add(call); // the client runs it: the turn ends once the agent's own calls of this response have run
-                    continue;
-                }
                 if (Handoffs.IsTransfer(call))
                 {
                     // Agents/Handoffs.cs: switches to the target when it is allowed, or explains to the model why not.
@@ -78,11 +86,6 @@ public sealed class AgentLoop(ContextBuilder contexts, ModelInvoker models, Turn
                 if (turn.Ended) return turn.End!.FinishReason;                            // held for a human decision (Approvals/)
             }
 
-            if (clientCalls.Count > 0 && !handedOff)
-            {
-                turn.AwaitClient(clientCalls);
-                return turn.End!.FinishReason;
-            }
             if (handedOff)
             {
                 if (turn.Ended) return turn.End!.FinishReason; // the new agent's input rules blocked the message

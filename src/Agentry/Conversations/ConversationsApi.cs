@@ -227,7 +227,7 @@ public static class ConversationsApi
         // log, this response and any reconnect read them from there.
         // It has services of its own: the request's are disposed when its client leaves, and the turn must still commit.
         var cancelOnDisconnect = http.RequestServices.GetRequiredService<IOptions<Streaming.StreamingOptions>>().Value.CancelOnDisconnect;
-        var run = new Streaming.DetachedTurn(http.RequestServices, cancelOnDisconnect ? ct : CancellationToken.None);
+        var run = new Streaming.DetachedTurn(http, cancelOnDisconnect ? ct : CancellationToken.None);
         var events = run.Runner.StreamAsync(turnRequest, run.Token).GetAsyncEnumerator(run.Token);
         bool any;
         try

@@ -49,6 +49,7 @@ public sealed class Turn : IDisposable
 {
     readonly List<Message> _produced = [];
     readonly List<Message> _prelude = [];
+    readonly Dictionary<Message, ChatMessage> _preludeSources = new(ReferenceEqualityComparer.Instance);
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
     /// <summary>Messages of <see cref="_produced"/> that are the client's input (its message, or its tools' results), not output.</summary>
@@ -79,9 +80,11 @@ public sealed class Turn : IDisposable
         if (request is not null && isNew)
             foreach (var said in request.Transcript.Where(m => m.Role == ChatRole.User || m.Role == ChatRole.Assistant).Where(m => m.Text.Length > 0))
             {
-                var message = NewMessage(said.Role == ChatRole.User ? MessageRoles.User : MessageRoles.Assistant, said.Text);
-                message.Metadata = """{"source":"client"}""";
+                // Stored as the client wrote it: an assistant's words are fenced only on their way to a model.
+                var message = NewMessage(said.Role == ChatRole.User ? MessageRoles.User : MessageRoles.Assistant, Context.UntrustedData.Unwrap(said.Text));
+                message.Metadata = "{" + TurnStore.ClientSourceMarker + "}";
                 _prelude.Add(message);
+                _preludeSources[message] = said;
             }
         if (request is not null && !request.ContinuesClientTools)
         {
@@ -99,10 +102,19 @@ public sealed class Turn : IDisposable
     /// <summary>Functions the client runs itself; a call to one ends the turn with <see cref="TurnEnd.ClientToolCallsPending"/>.</summary>
     public IReadOnlyList<AIFunctionDeclaration> ClientTools { get; }
 
-    public bool IsClientTool(string name) => ClientTools.Any(t => t.Name == name);
-
     /// <summary>What the client said before this turn in a stateless request: stored ahead of the turn, in a new conversation only.</summary>
     public IReadOnlyList<Message> Prelude => _prelude;
+
+    /// <summary>An input rule rewrote a user message of the client's transcript (redaction): stored so, and so in the history models see.</summary>
+    public void RewritePrelude(Message message, string text)
+    {
+        message.Content = text;
+        if (_preludeSources.TryGetValue(message, out var said))
+        {
+            var index = _history.FindIndex(m => ReferenceEquals(m, said));
+            if (index >= 0) _history[index] = _preludeSources[message] = new ChatMessage(ChatRole.User, text);
+        }
+    }
 
     /// <summary>The client's calls and their results this turn continues with (the model reads them before it answers).</summary>
     public Context.ToolRound? ClientToolRound { get; private set; }
@@ -126,6 +138,25 @@ public sealed class Turn : IDisposable
         }
         ClientToolRound = new Context.ToolRound(calls, fenced);
     }
+
+    /// <summary>An input rule (checkToolResults) withheld or rewrote what a client's function returned: stored so, and so the model reads it.</summary>
+    public void ReviseClientResult(string callId, string text, IReadOnlyList<RuleDecision> decisions)
+    {
+        if (ClientToolRound is not { } round) return;
+        var call = round.Calls.First(c => c.CallId == callId);
+        var message = ClientResultOf(callId);
+        message.Content = text;
+        if (decisions.Count > 0) Annotate(message, decisions);
+        ClientToolRound = round with
+        {
+            Results = round.Results.Select(r => r is FunctionResultContent result && result.CallId == callId
+                ? new FunctionResultContent(callId, Context.UntrustedData.Wrap($"tool {call.Name}", text)) : r).ToList(),
+        };
+    }
+
+    /// <summary>The stored message of what the client's function returned for <paramref name="callId"/> this turn.</summary>
+    public Message ClientResultOf(string callId) =>
+        _produced.First(m => m.Role == MessageRoles.Tool && m.Metadata?.Contains($"\"callId\":{JsonSerializer.Serialize(callId)}", StringComparison.Ordinal) == true);
 
     /// <summary>The outcome stored with a result the client's own tool returned.</summary>
     public const string ClientToolOutcome = "client";

@@ -105,7 +105,11 @@ public sealed partial class TurnRunner(
     async Task<string> RunUserTurnAsync(Turn turn, TurnEvents events, CancellationToken cancellationToken)
     {
         // The results of the client's own functions: the agent reads them and answers (no new message for the rules to check).
-        if (turn.ClientToolRound is { } round) return await agentLoop.RunAsync(turn, ContextRequest.For(turn), round, events, cancellationToken);
+        if (turn.ClientToolRound is not null)
+        {
+            await rules.CheckClientToolResultsAsync(turn, events, cancellationToken);                          // checkToolResults rules
+            return await agentLoop.RunAsync(turn, ContextRequest.For(turn), turn.ClientToolRound, events, cancellationToken);
+        }
         var input = await rules.ApplyInputAsync(turn, includeGlobal: true, events, cancellationToken); // redact, block, escalate
         await handoffs.RouteAsync(turn, input, events, cancellationToken);                            // escalation, semantic routing
         if (turn.Ended) return turn.End!.FinishReason;                                                 // a rule blocked the message

@@ -20,7 +20,8 @@ namespace Agentry.Conversations;
 /// </summary>
 public sealed class TurnStore(
     AgentryDbContext db, AgentCatalog agents, ModelCatalog models, ConversationGate gate, TokenBudget budget, TurnShutdown shutdown, Operations.ServiceDrain drain,
-    Idempotency idempotency, Memory.UserMemories memories, Memory.SnapshotCache snapshots, AuditLog audit, IOptions<ConversationOptions> options, IOptions<SecurityOptions> security, TimeProvider time)
+    Idempotency idempotency, Memory.UserMemories memories, Memory.SnapshotCache snapshots, AuditLog audit, Tools.ToolCatalog tools, IOptions<ConversationOptions> options,
+    IOptions<SecurityOptions> security, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -52,6 +53,7 @@ public sealed class TurnStore(
             var conversation = isNew ? NewConversation(conversationId, request) : await LoadAsync(conversationId, request.Caller, cancellationToken);
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
+            CheckClientTools(request, agent);
             var model = models.Resolve(agent.Model);
             var window = !isNew ? await LoadHistoryAsync(conversation, agent, cancellationToken)
                 : request.Transcript.Count > 0 ? ClientHistory(request)
@@ -75,6 +77,24 @@ public sealed class TurnStore(
             lease.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Functions a client offers go to the agent that answers (on a continued conversation, the conversation's agent):
+    /// not to a workflow, whose members use their own tools, and never under the name of one of the agent's tools. The
+    /// results a client sends back are bounded like a message.
+    /// </summary>
+    void CheckClientTools(TurnRequest request, AgentDefinition agent)
+    {
+        if (request.ClientToolResults is { } results && results.Sum(r => Tokens.Count(r.Result as string ?? "")) is var size && size > options.Value.HistoryTokenLimit)
+            throw new ApiProblemException(413, ProblemTypes.MessageTooLarge, "Tool results too large",
+                $"The tool results are {size} tokens; this service sends at most {options.Value.HistoryTokenLimit} tokens of conversation (Conversations:HistoryTokenLimit). Shorten them.");
+        if (request.ClientTools.Count == 0) return;
+        if (agent.Workflow is not null)
+            throw new ApiValidationException("tools", $"'{agent.Id}' is a workflow: its members use their own tools, so client functions can only be offered to an agent.");
+        var taken = tools.Resolve(agent.EffectiveTools).Select(t => t.Name).ToHashSet();
+        if (request.ClientTools.Select(t => t.Name).FirstOrDefault(taken.Contains) is { } clash)
+            throw new ApiValidationException("tools", $"Agent '{agent.Id}' has a tool named '{clash}' already; give the client's function another name.");
     }
 
     /// <summary>
@@ -215,14 +235,16 @@ public sealed class TurnStore(
             .Where(m => !skipGreeting || m.FinishReason != "greeting")
             .OrderByDescending(m => m.Sequence)
             .Take(options.Value.HistoryLimit)
-            .Select(m => new { m.Role, m.Content, m.Sequence })
+            .Select(m => new { m.Role, m.Content, m.Sequence, FromClient = m.Metadata != null && m.Metadata.Contains(ClientSourceMarker) })
             .ToListAsync(cancellationToken);
         var history = new List<ChatMessage>(recent.Count);
         var tokens = 0;
         var firstKept = conversation.LastSequence + 1;
         foreach (var message in recent)
         {
-            var chat = new ChatMessage(message.Role == MessageRoles.User ? ChatRole.User : ChatRole.Assistant, message.Content);
+            // What a client said the agent said (a stateless request's history) stays the client's claim: fenced.
+            var chat = message.Role == MessageRoles.User ? new ChatMessage(ChatRole.User, message.Content)
+                : new ChatMessage(ChatRole.Assistant, message.FromClient ? Context.UntrustedData.Wrap(Context.UntrustedData.ClientTranscript, message.Content) : message.Content);
             tokens += Tokens.Count(chat);
             if (tokens > options.Value.HistoryTokenLimit) break; // older messages than this one are left out too: no gaps
             history.Add(chat);
@@ -250,6 +272,9 @@ public sealed class TurnStore(
         };
         return new HistoryWindow(history, text, update, summary is null, folded, summary?.Text);
     }
+
+    /// <summary>The metadata of a message a client sent as part of its own copy of the conversation (Conversations/Turn.cs).</summary>
+    internal const string ClientSourceMarker = "\"source\":\"client\"";
 
     static bool ClientWroteGreeting(Conversation conversation, AgentDefinition agent) =>
         conversation.PersonalityOverride is { } stored && JsonSerializer.Deserialize<Personality>(stored, Json)?.Greeting is { } greeting

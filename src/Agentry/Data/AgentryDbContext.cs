@@ -162,7 +162,10 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             r.Property(x => x.Status).HasMaxLength(20);
             // No foreign key: a response is stored before the first turn of its new conversation commits. Deleting a
             // conversation deletes its responses (Privacy/ConversationRows.cs).
+            r.Property(x => x.UserId).HasMaxLength(128);
             r.HasIndex(x => x.ConversationId);
+            r.HasIndex(x => x.UserId);
+            r.HasIndex(x => x.UpdatedAt);
             r.HasIndex(x => new { x.Status, x.LeaseExpiresAt });
         });
 

@@ -48,6 +48,7 @@ public sealed record ChatCompletionRequest : IValidatable
         for (var i = 0; i < Math.Min(Messages.Count, MaxMessages); i++) Messages[i].Validate(errors, $"messages[{i}]");
         if (Messages.Count > 0 && Messages[^1].Role is not ("user" or "tool"))
             errors.Add("messages", "The last message must be the user's (or the results of the tool calls the previous response asked for).");
+        ChatCompletionMessage.ValidateCallIds(errors, "messages", Messages);
         if (N is not (null or 1)) errors.Add("n", "Only n=1 is supported: an agent's turn has one answer.");
         if (Temperature is < 0 or > 2) errors.Add("temperature", "Between 0 and 2.");
         if (TopP is < 0 or > 1) errors.Add("top_p", "Between 0 and 1.");
@@ -136,6 +137,13 @@ public sealed record ChatCompletionMessage
         return string.Join("\n", parts);
     }
 
+    /// <summary>Each tool call id once: a result must answer exactly one call.</summary>
+    public static void ValidateCallIds(ValidationErrors errors, string field, IEnumerable<ChatCompletionMessage> messages)
+    {
+        var ids = messages.SelectMany(m => m.ToolCalls ?? []).Select(c => c.Id).ToList();
+        if (ids.Distinct().Count() != ids.Count) errors.Add(field, "Each tool call id once.");
+    }
+
     public void Validate(ValidationErrors errors, string path)
     {
         if (Role is not ("system" or "developer" or "user" or "assistant" or "tool"))
@@ -190,7 +198,12 @@ public sealed record ChatCompletionTool
         errors.NoNul($"{path}.function.description", Function.Description);
         if (Function.Parameters is { } parameters && parameters.ValueKind != JsonValueKind.Object)
             errors.Add($"{path}.function.parameters", "A JSON Schema object.");
+        else if (Function.Parameters is { } schema && schema.GetRawText().Length > MaxParametersLength)
+            errors.Add($"{path}.function.parameters", $"At most {MaxParametersLength} characters of JSON Schema.");
     }
+
+    /// <summary>A function's parameter schema reaches the model as is: kept to what a real function needs.</summary>
+    public const int MaxParametersLength = 16_384;
 
     public static bool IsJsonObject(string? text)
     {

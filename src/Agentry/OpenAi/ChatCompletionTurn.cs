@@ -22,15 +22,15 @@ public static class ChatCompletionTurn
         IReadOnlyList<ChatCompletionMessage> Messages, string? Instructions, Models.SamplingSettings Sampling, IReadOnlyList<ChatCompletionFunction> Tools,
         bool ToolsOff, string? User);
 
-    public static TurnRequest Request(ChatCompletionRequest request, AgentDefinition agent, ToolCatalog tools, string? conversationId, Caller caller, string? traceId)
+    public static TurnRequest Request(ChatCompletionRequest request, AgentDefinition agent, string? conversationId, Caller caller, string? traceId)
     {
         var stop = request.StopSequences(out var sequences) is null && sequences.Count > 0 ? sequences : null;
         var toolsOff = request.ToolChoice is { ValueKind: JsonValueKind.String } choice && choice.GetString() == "none";
         return Request(new ClientInput(request.Messages, null, new Models.SamplingSettings(request.Temperature, request.TopP, request.OutputLimit, stop),
-            request.Tools?.Select(t => t.Function!).ToList() ?? [], toolsOff, request.User), agent, tools, conversationId, caller, traceId);
+            request.Tools?.Select(t => t.Function!).ToList() ?? [], toolsOff, request.User), agent, conversationId, caller, traceId);
     }
 
-    public static TurnRequest Request(ClientInput input, AgentDefinition agent, ToolCatalog tools, string? conversationId, Caller caller, string? traceId)
+    public static TurnRequest Request(ClientInput input, AgentDefinition agent, string? conversationId, Caller caller, string? traceId)
     {
         var messages = input.Messages;
         var preferences = string.Join("\n\n", new[] { input.Instructions }.Concat(messages.Where(m => m.Role is "system" or "developer").Select(m => m.Text(out _)))
@@ -42,18 +42,22 @@ public static class ChatCompletionTurn
             NewConversationId = conversationId is null ? Ids.New(Ids.ConversationPrefix) : null,
             ClientInstructions = preferences.Length > 0 ? preferences : null,
             Sampling = input.Sampling,
-            ClientTools = ClientTools(input, agent, tools),
+            ClientTools = ClientTools(input),
         };
         if (trailingResults.Count == 0)
             return conversationId is null ? turn with { Transcript = Transcript(spoken[..^1]) } : turn;
 
         var results = trailingResults.Select(m => new FunctionResultContent(m.ToolCallId!, m.Text(out _))).ToList();
         if (conversationId is not null) return turn with { ClientToolResults = results }; // the calls are stored with the conversation
-        // Stateless: the assistant message before the results holds the calls they answer.
+        // Stateless: the assistant message before the results holds the calls they answer, which must be calls of the
+        // client's own functions of this request (a result claimed for one of the agent's tools would be made up).
         var callsAt = spoken.Count - trailingResults.Count - 1;
         if (callsAt < 0 || spoken[callsAt] is not { Role: "assistant", ToolCalls: { Count: > 0 } calls })
             throw new ApiProblemException(400, ProblemTypes.ToolResultsMismatch, "Tool results without their calls",
                 "Tool results follow the assistant's tool calls they answer.");
+        if (calls.FirstOrDefault(c => input.ToolsOff || input.Tools.All(t => t.Name != c.Function.Name)) is { } foreign)
+            throw new ApiProblemException(400, ProblemTypes.ToolResultsMismatch, "Tool results for a function not offered",
+                $"'{foreign.Function.Name}' is not one of the functions this request offers in tools: only the client's own functions have results the client sends.");
         return turn with
         {
             ClientToolResults = results,
@@ -62,22 +66,19 @@ public static class ChatCompletionTurn
         };
     }
 
-    /// <summary>The client's functions; a name the agent's own tools already use is refused rather than shadowed.</summary>
-    static List<AIFunctionDeclaration> ClientTools(ClientInput input, AgentDefinition agent, ToolCatalog tools)
+    /// <summary>
+    /// The client's functions as the model will see them: their descriptions are the client's words, fenced like any
+    /// text not from the operator. Whether the answering agent may have them is checked when the turn opens (TurnStore).
+    /// </summary>
+    static List<AIFunctionDeclaration> ClientTools(ClientInput input)
     {
         if (input.Tools.Count == 0 || input.ToolsOff) return [];
-        if (agent.Workflow is not null)
-            throw ParameterProblem("tools", $"'{agent.Id}' is a workflow: its members use their own tools, so client functions can only be offered to an agent.");
-        var taken = tools.Resolve(agent.EffectiveTools).Select(t => t.Name).ToHashSet();
-        var clash = input.Tools.Select(t => t.Name).FirstOrDefault(taken.Contains);
-        if (clash is not null) throw ParameterProblem("tools", $"Agent '{agent.Id}' has a tool named '{clash}' already; give the client's function another name.");
-        return input.Tools.Select(t => AIFunctionFactory.CreateDeclaration(t.Name, t.Description ?? "",
+        return input.Tools.Select(t => AIFunctionFactory.CreateDeclaration(t.Name,
+            string.IsNullOrWhiteSpace(t.Description) ? "" : UntrustedData.Wrap("client function", t.Description),
             t.Parameters is { ValueKind: JsonValueKind.Object } schema ? schema : EmptySchema)).ToList();
     }
 
     static readonly JsonElement EmptySchema = JsonDocument.Parse("""{"type":"object","properties":{}}""").RootElement.Clone();
-
-    static ApiValidationException ParameterProblem(string param, string message) => new(param, message);
 
     /// <summary>What the client says was said before, as the model will read it (earlier tool results fenced as any tool result).</summary>
     static List<ChatMessage> Transcript(List<ChatCompletionMessage> messages)
@@ -93,8 +94,9 @@ public static class ChatCompletionTurn
                     transcript.Add(new ChatMessage(ChatRole.User, text));
                     break;
                 case "assistant":
+                    // What the client says the agent said: the client's claim, so fenced (it is stored marked as the client's).
                     var contents = new List<AIContent>();
-                    if (text.Length > 0) contents.Add(new TextContent(text));
+                    if (text.Length > 0) contents.Add(new TextContent(UntrustedData.Wrap(UntrustedData.ClientTranscript, text)));
                     foreach (var call in message.ToolCalls ?? [])
                         contents.Add(new ClientToolCallDto(call.Id, call.Function.Name, call.Function.Arguments).ToContent());
                     if (contents.Count > 0) transcript.Add(new ChatMessage(ChatRole.Assistant, contents));

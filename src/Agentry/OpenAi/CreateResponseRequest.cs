@@ -50,6 +50,7 @@ public sealed record CreateResponseRequest : IValidatable
             if (messages.Count > ChatCompletionRequest.MaxMessages) errors.Add("input", $"At most {ChatCompletionRequest.MaxMessages} items.");
             if (messages.Count > 0 && messages[^1].Role is not ("user" or "tool"))
                 errors.Add("input", "The last item must be the user's message (or the outputs of the function calls the previous response asked for).");
+            ChatCompletionMessage.ValidateCallIds(errors, "input", messages);
         }
         errors.MaxLength("instructions", Instructions, ChatCompletionMessage.MaxContentLength);
         errors.NoNul("instructions", Instructions);

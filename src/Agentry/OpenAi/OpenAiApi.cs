@@ -50,12 +50,12 @@ public static class OpenAiApi
             new ModelCardFacts(agent.Name, agent.Description, agent.Workflow is null ? "agent" : "workflow"));
     }
 
-    static async Task<IResult> CreateChatCompletion(ChatCompletionRequest request, HttpContext http, TurnRunner runner, AgentCatalog agents, ToolCatalog tools,
+    static async Task<IResult> CreateChatCompletion(ChatCompletionRequest request, HttpContext http, TurnRunner runner, AgentCatalog agents,
         Observability.AgentryTelemetry telemetry, TimeProvider time, CancellationToken ct)
     {
         var caller = http.GetCaller() ?? throw new InvalidOperationException("A turn endpoint was reached without an authenticated caller.");
         var agent = (await agents.FindAsync(request.Model, ct))?.Definition ?? throw Problems.AgentNotFound(request.Model);
-        var turn = ChatCompletionTurn.Request(request, agent, tools, ConversationToContinue(request, http), caller,
+        var turn = ChatCompletionTurn.Request(request, agent, ConversationToContinue(request, http), caller,
             System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
         http.Response.Headers[ConversationHeader] = turn.ConversationId ?? turn.NewConversationId;
         if (request.Stream != true) return TypedResults.Ok(ChatCompletionTurn.Completion(request.Model, await runner.RunAsync(turn, ct), time.GetUtcNow()));

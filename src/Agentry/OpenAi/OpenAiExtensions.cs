@@ -14,6 +14,7 @@ public static class OpenAiExtensions
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiErrorWriter>());
         builder.Services.AddOptions<ResponsesOptions>().BindSettings(ResponsesOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<ResponseRuns>();
+        builder.Services.AddHostedService<OrphanedResponses>();
         builder.Services.Configure<OpenApiOptions>("v1", o =>
         {
             o.AddOperationTransformer((operation, context, _) =>

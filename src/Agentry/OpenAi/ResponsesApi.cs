@@ -41,7 +41,7 @@ public static class ResponsesApi
             .WithSummary("What the client sent for a response, as input items.");
     }
 
-    static async Task<IResult> Create(CreateResponseRequest request, HttpContext http, AgentCatalog agents, ToolCatalog tools, ResponseRuns runs, AgentryDbContext db,
+    static async Task<IResult> Create(CreateResponseRequest request, HttpContext http, AgentCatalog agents, ResponseRuns runs, AgentryDbContext db,
         IOptions<SecurityOptions> security, IOptions<StreamingOptions> streaming, TimeProvider time, CancellationToken ct)
     {
         var caller = http.GetCaller() ?? throw new InvalidOperationException("A turn endpoint was reached without an authenticated caller.");
@@ -54,7 +54,7 @@ public static class ResponsesApi
         var input = new ChatCompletionTurn.ClientInput(request.Messages(out _), request.Instructions,
             new Models.SamplingSettings(request.Temperature, request.TopP, request.MaxOutputTokens), request.Tools?.Select(t => t.AsFunction()).ToList() ?? [], toolsOff,
             request.User);
-        var turn = ChatCompletionTurn.Request(input, agent, tools, conversationId, caller, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
+        var turn = ChatCompletionTurn.Request(input, agent, conversationId, caller, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
         var conversation = turn.ConversationId ?? turn.NewConversationId!;
         http.Response.Headers[OpenAiApi.ConversationHeader] = conversation;
 
@@ -66,10 +66,10 @@ public static class ResponsesApi
         // A background response runs whatever happens to its client; a streamed one as a native stream does; a plain one
         // stops when its client leaves.
         var cancelWhen = background ? CancellationToken.None : request.Stream == true ? (streaming.Value.CancelOnDisconnect ? ct : CancellationToken.None) : ct;
-        var finished = await runs.StartAsync(response, JsonSerializer.Serialize(request, OpenAiErrors.Json), turn, http.RequestServices, cancelWhen);
+        var finished = await runs.StartAsync(response, JsonSerializer.Serialize(request, OpenAiErrors.Json), turn, http, cancelWhen);
         if (background && request.Stream != true) return TypedResults.Ok(response);
         if (request.Stream == true) return TypedResults.ServerSentEvents(Events(http.RequestServices.GetRequiredService<IEventLog>(), response.Id, -1, ct));
-        var outcome = await finished;
+        var outcome = await finished.WaitAsync(ct);
         // A plain request that failed is an error, as the same failure is on /v1/chat; the stored response says so too.
         if (outcome.Problem is { } problem && outcome.Response.Status == ResponseObject.Failed)
             throw new ApiProblemException(problem.Status ?? 500, problem.Type ?? ProblemTypes.Internal, problem.Title ?? "Failed", problem.Detail ?? "");
@@ -104,7 +104,7 @@ public static class ResponsesApi
 
     static async Task<Results<Ok<ResponseObject>, ProblemHttpResult>> Cancel(
         string responseId, HttpContext http, AgentryDbContext db, ResponseRuns runs, IOptions<SecurityOptions> security, IOptions<ResponsesOptions> options,
-        CancellationToken ct)
+        TimeProvider time, CancellationToken ct)
     {
         var row = await FindAsync(db, http, security.Value, responseId, ct);
         if (row is null) return NotFound(responseId).ToResult();
@@ -113,12 +113,14 @@ public static class ResponsesApi
                 detail: "Only a response created with background=true can be cancelled; a plain one ends when its client leaves.");
         if (await runs.RequestCancelAsync(responseId))
         {
-            // The instance running it stops it now (this one) or at its next lease renewal (another one).
-            var deadline = DateTime.UtcNow + options.Value.LeaseDuration + TimeSpan.FromSeconds(5);
-            while (DateTime.UtcNow < deadline && (row = await FindAsync(db, http, security.Value, responseId, ct)) is { Status: ResponseObject.Queued or ResponseObject.InProgress })
+            // The instance running it stops it now (this one) or at its next lease renewal (another one); the answer waits
+            // for that, up to 30 s, and otherwise says it is still in progress (the cancel stands).
+            var wait = options.Value.LeaseDuration / 3 + TimeSpan.FromSeconds(5);
+            var deadline = time.GetUtcNow() + (wait < TimeSpan.FromSeconds(30) ? wait : TimeSpan.FromSeconds(30));
+            while (time.GetUtcNow() < deadline && (row = await FindAsync(db, http, security.Value, responseId, ct)) is { Status: ResponseObject.Queued or ResponseObject.InProgress })
             {
                 if (await runs.ExpireIfOrphanedAsync(db, row)) continue;
-                await Task.Delay(50, ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct);
             }
         }
         return row is null ? NotFound(responseId).ToResult() : TypedResults.Ok(Body(row));

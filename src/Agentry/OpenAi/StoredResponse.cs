@@ -10,6 +10,8 @@ public sealed class StoredResponse
     public required string Id { get; set; }
     public string? OwnerKeyId { get; set; }
     public required string ConversationId { get; set; }
+    /// <summary>The end user it was for (<c>user</c>): forgetting the user deletes it, even when its turn never committed.</summary>
+    public string? UserId { get; set; }
     public required string Status { get; set; }
     public bool Background { get; set; }
     /// <summary>The request as sent (JSON): its input items are GET …/input_items.</summary>

@@ -88,6 +88,9 @@ public sealed partial class RetentionJob(
             await transaction.CommitAsync(cancellationToken);
             if (ids.Count < batch) break;
         }
+        // Stored responses go with their conversations; those whose turn never committed (refused at start) by age.
+        await using (var scope = scopes.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<AgentryDbContext>().Responses.Where(r => r.UpdatedAt < cutoff).ExecuteDeleteAsync(cancellationToken);
         return (conversations, messages);
     }
 

@@ -30,6 +30,8 @@ public sealed class UserErasure(AgentryDbContext db, SnapshotCache cache, AuditL
             responses += deleted.Responses;
         }
         toolCalls += await db.ToolCalls.Where(t => t.UserId == userId).ExecuteDeleteAsync(cancellationToken);
+        // Responses whose turn never committed (a background one refused at start) have no conversation to go with.
+        responses += await db.Responses.Where(r => r.UserId == userId).ExecuteDeleteAsync(cancellationToken);
         var memories = await db.Memories.Where(m => m.UserId == userId).ExecuteDeleteAsync(cancellationToken);
         var memoryCollection = MemorySnapshot.Collection(userId);
         embeddings += await db.Embeddings.Where(e => e.Collection == memoryCollection).ExecuteDeleteAsync(cancellationToken);

@@ -32,6 +32,8 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AgentryTel
     {
         var user = turn.UserMessage!;
         var rules = includeGlobal ? agents.EnforcedRules(turn.Agent) : turn.Agent.Rules.Where(r => r.IsEnforced);
+        // A stateless client's earlier messages are the user's words too: redacted or blocked by the same rules before any model reads them.
+        if (includeGlobal && await ApplyToTranscriptAsync(turn, rules.ToList(), events, cancellationToken)) return InputVerdict.None;
         var verdict = await engine.CheckTextAsync(RuleStages.Input, rules, user.Content, cancellationToken);
         if (verdict.Decisions.Count == 0) return InputVerdict.None;
         if (verdict.Text != user.Content) turn.RewriteUserMessage(verdict.Text);
@@ -45,6 +47,40 @@ public sealed class TurnRules(RuleEngine engine, AgentCatalog agents, AgentryTel
             turn.Audit(AuditActor.For(turn.Caller), AuditActions.ConversationEscalated, $"conversation:{turn.Conversation.Id}", AuditActions.PendingHuman,
                 new { rule = toHuman.Id, agentId = turn.Agent.Id });
         return new InputVerdict(verdict.Escalation);
+    }
+
+    /// <summary>Input rules on the user messages of the client's transcript; true when one blocked the turn.</summary>
+    async Task<bool> ApplyToTranscriptAsync(Turn turn, List<AgentRule> rules, TurnEvents events, CancellationToken cancellationToken)
+    {
+        foreach (var said in turn.Prelude.Where(m => m.Role == MessageRoles.User))
+        {
+            var verdict = await engine.CheckTextAsync(RuleStages.Input, rules, said.Content, cancellationToken);
+            if (verdict.Decisions.Count == 0) continue;
+            if (verdict.Text != said.Content) turn.RewritePrelude(said, verdict.Text);
+            Record(turn, said, verdict.Decisions, events);
+            if (verdict.Blocked is { } blocked)
+            {
+                turn.AddReply(blocked.Reply!);
+                turn.Finish("rule_blocked");
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The results of the client's own functions are tool results like any other: the input rules marked
+    /// <c>checkToolResults</c> withhold or rewrite them before the model reads them.
+    /// </summary>
+    public async Task CheckClientToolResultsAsync(Turn turn, TurnEvents events, CancellationToken cancellationToken)
+    {
+        if (turn.ClientToolRound is not { } round) return;
+        foreach (var call in round.Calls)
+        {
+            var text = turn.ClientResultOf(call.CallId).Content;
+            var (checkedOutcome, decisions) = await CheckToolResultAsync(turn, new Tools.ToolOutcome(Tools.ToolOutcome.Success, text, 0), events, cancellationToken);
+            if (decisions.Count > 0) turn.ReviseClientResult(call.CallId, checkedOutcome.ResultForModel, decisions);
+        }
     }
 
     /// <summary>Output rules on a reply, which is then recorded as the agent's message; returns the text the user gets.</summary>

@@ -50,9 +50,16 @@ public sealed class RateLimitMiddleware(RequestDelegate next, IRateLimitStore st
                 $"This client may have {concurrencyLimit} requests in flight at once; wait for one to finish.");
             return;
         }
-        using (slot.Lease)
+        // Freed when the request ends, unless work that outlives it took the slot along (Security/ConcurrencySlot.cs).
+        var held = new ConcurrencySlot(slot.Lease);
+        context.Features.Set(held);
+        try
         {
             await next(context);
+        }
+        finally
+        {
+            held.Release();
         }
     }
 

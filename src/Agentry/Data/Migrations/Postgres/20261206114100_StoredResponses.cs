@@ -18,6 +18,7 @@ namespace Agentry.Data.Migrations.Postgres
                     id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
                     owner_key_id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: true),
                     conversation_id = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    user_id = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
                     status = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
                     background = table.Column<bool>(type: "boolean", nullable: false),
                     request = table.Column<string>(type: "text", nullable: false),
@@ -41,6 +42,16 @@ namespace Agentry.Data.Migrations.Postgres
                 name: "ix_responses_status_lease_expires_at",
                 table: "responses",
                 columns: new[] { "status", "lease_expires_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_updated_at",
+                table: "responses",
+                column: "updated_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_user_id",
+                table: "responses",
+                column: "user_id");
         }
 
         /// <inheritdoc />

@@ -17,6 +17,7 @@ namespace Agentry.Data.Migrations.Sqlite
                     id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
                     owner_key_id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: true),
                     conversation_id = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
+                    user_id = table.Column<string>(type: "TEXT", maxLength: 128, nullable: true),
                     status = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
                     background = table.Column<bool>(type: "INTEGER", nullable: false),
                     request = table.Column<string>(type: "TEXT", nullable: false),
@@ -40,6 +41,16 @@ namespace Agentry.Data.Migrations.Sqlite
                 name: "ix_responses_status_lease_expires_at",
                 table: "responses",
                 columns: new[] { "status", "lease_expires_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_updated_at",
+                table: "responses",
+                column: "updated_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_responses_user_id",
+                table: "responses",
+                column: "user_id");
         }
 
         /// <inheritdoc />
