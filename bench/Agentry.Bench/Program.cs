@@ -89,10 +89,14 @@ if (options.Has("openai"))
         RequestFactory native = (_, _) => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support"}""", adminKey);
         RequestFactory compatible = (_, _) => Post(agentry.BaseUrl + "/v1/chat/completions",
             """{"model":"support","messages":[{"role":"user","content":"Hi, I was charged twice this month"}]}""", adminKey);
-        await Load.SerialAsync(client, "warm-up", native, 200);
-        await Load.SerialAsync(client, "warm-up", compatible, 200);
-        var nativeResult = await Load.SerialAsync(client, "Agentry /v1/chat (same turn as below)", native, options.SerialCalls);
-        var compatibleResult = await Load.SerialAsync(client, "Agentry /v1/chat/completions", compatible, options.SerialCalls);
+        // Each measured twice in turn, the second pair reported: the first pass also absorbs what a new instance still
+        // does in the background (the shipped knowledge base's indexing, the JIT), which would favour whichever runs last.
+        LoadResult nativeResult = null!, compatibleResult = null!;
+        for (var pass = 0; pass < 2; pass++)
+        {
+            nativeResult = await Load.SerialAsync(client, "Agentry /v1/chat (same turn as below)", native, options.SerialCalls);
+            compatibleResult = await Load.SerialAsync(client, "Agentry /v1/chat/completions", compatible, options.SerialCalls);
+        }
         var (rss, peak) = agentry.Memory();
         rows.Add((nativeResult, rss, peak, null, null));
         // Added over /v1/chat: what the OpenAI shapes cost.

@@ -50,28 +50,36 @@ public sealed record ChatCompletionRequest : IValidatable
             errors.Add("messages", "The last message must be the user's (or the results of the tool calls the previous response asked for).");
         ChatCompletionMessage.ValidateCallIds(errors, "messages", Messages);
         if (N is not (null or 1)) errors.Add("n", "Only n=1 is supported: an agent's turn has one answer.");
-        if (Temperature is < 0 or > 2) errors.Add("temperature", "Between 0 and 2.");
-        if (TopP is < 0 or > 1) errors.Add("top_p", "Between 0 and 1.");
+        ValidateShared(errors, Temperature, TopP, User, Tools, ToolChoice, Metadata);
         if (MaxTokens is < 1 or > Agents.AgentDefinition.MaxOutputTokensLimit) errors.Add("max_tokens", $"Between 1 and {Agents.AgentDefinition.MaxOutputTokensLimit}.");
         if (MaxCompletionTokens is < 1 or > Agents.AgentDefinition.MaxOutputTokensLimit)
             errors.Add("max_completion_tokens", $"Between 1 and {Agents.AgentDefinition.MaxOutputTokensLimit}.");
         if (StopSequences(out var stop) is { } stopError) errors.Add("stop", stopError);
         else foreach (var s in stop) errors.NoNul("stop", s);
-        errors.MaxLength("user", User, 128);
-        errors.NoNul("user", User);
-        if (Tools is { } tools)
+        if (Metadata is { } metadata && metadata.TryGetValue(ConversationMetadataKey, out var id) && !Data.Ids.IsValid(id, Data.Ids.ConversationPrefix))
+            errors.Add($"metadata.{ConversationMetadataKey}", "Not a conversation id (conv_…).");
+    }
+
+    /// <summary>What Chat Completions and Responses requests share: sampling, the end user, the client's functions, metadata.</summary>
+    public static void ValidateShared(ValidationErrors errors, double? temperature, double? topP, string? user, IReadOnlyList<ChatCompletionTool>? tools,
+        JsonElement? toolChoice, Dictionary<string, string>? metadata)
+    {
+        if (temperature is < 0 or > 2) errors.Add("temperature", "Between 0 and 2.");
+        if (topP is < 0 or > 1) errors.Add("top_p", "Between 0 and 1.");
+        errors.MaxLength("user", user, 128);
+        errors.NoNul("user", user);
+        if (tools is not null)
         {
             errors.Count("tools", tools, MaxTools);
             for (var i = 0; i < Math.Min(tools.Count, MaxTools); i++) tools[i].Validate(errors, $"tools[{i}]");
             if (tools.Select(t => t.Function?.Name).Distinct().Count() != tools.Count) errors.Add("tools", "Each function name once.");
         }
-        if (ToolChoice is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "auto" or "none"))
+        if (toolChoice is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "auto" or "none"))
             errors.Add("tool_choice", "Only \"auto\" or \"none\": the agent decides which tools it calls.");
-        if (Metadata is { } metadata)
+        if (metadata is not null)
         {
             errors.Count("metadata", metadata.Keys, 16);
-            if (metadata.TryGetValue(ConversationMetadataKey, out var id) && !Data.Ids.IsValid(id, Data.Ids.ConversationPrefix))
-                errors.Add($"metadata.{ConversationMetadataKey}", "Not a conversation id (conv_…).");
+            if (metadata.Any(m => m.Key.Length > 64 || m.Value.Length > 512)) errors.Add("metadata", "Keys of at most 64 characters, values of at most 512.");
         }
     }
 

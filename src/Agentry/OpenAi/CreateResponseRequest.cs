@@ -61,26 +61,10 @@ public sealed record CreateResponseRequest : IValidatable
         if (PreviousResponseId is not null && Conversation is { ValueKind: not JsonValueKind.Null })
             errors.Add("conversation", "Send previous_response_id or conversation, not both.");
         if (Background == true && !Stored) errors.Add("background", "A background response is stored: it cannot have store=false.");
-        if (Temperature is < 0 or > 2) errors.Add("temperature", "Between 0 and 2.");
-        if (TopP is < 0 or > 1) errors.Add("top_p", "Between 0 and 1.");
         if (MaxOutputTokens is < 1 or > Agents.AgentDefinition.MaxOutputTokensLimit) errors.Add("max_output_tokens", $"Between 1 and {Agents.AgentDefinition.MaxOutputTokensLimit}.");
-        errors.MaxLength("user", User, 128);
-        errors.NoNul("user", User);
-        if (Tools is { } tools)
-        {
-            errors.Count("tools", tools, ChatCompletionRequest.MaxTools);
-            for (var i = 0; i < Math.Min(tools.Count, ChatCompletionRequest.MaxTools); i++)
-                new ChatCompletionTool { Type = tools[i].Type, Function = tools[i].Type == "function" ? tools[i].AsFunction() : null }.Validate(errors, $"tools[{i}]");
-            if (tools.Select(t => t.Name).Distinct().Count() != tools.Count) errors.Add("tools", "Each function name once.");
-        }
-        if (ToolChoice is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "auto" or "none"))
-            errors.Add("tool_choice", "Only \"auto\" or \"none\": the agent decides which tools it calls.");
-        if (Metadata is { } metadata)
-        {
-            errors.Count("metadata", metadata.Keys, 16);
-            foreach (var (key, value) in metadata)
-                if (key.Length > 64 || value.Length > 512) errors.Add("metadata", "Keys of at most 64 characters, values of at most 512.");
-        }
+        // The flat Responses form of a function, checked as the Chat Completions form it becomes.
+        var functions = Tools?.Select(t => new ChatCompletionTool { Type = t.Type, Function = t.Type == "function" ? t.AsFunction() : null }).ToList();
+        ChatCompletionRequest.ValidateShared(errors, Temperature, TopP, User, functions, ToolChoice, Metadata);
     }
 
     /// <summary>The conversation to continue named by <c>conversation</c>, or why it is not readable.</summary>
