@@ -143,7 +143,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     {
         var vector = new float[256];
         foreach (var word in System.Text.RegularExpressions.Regex.Matches(text.ToLowerInvariant(), "[a-z0-9]+").Select(m => m.Value))
-            vector[(int)((uint)StringComparer.Ordinal.GetHashCode(word) % 256)] += 1; // per process: a fake's vectors live as long as it
+            vector[(int)(StableHash(word) % 256)] += 1; // the same dimensions in every run, so which words collide never changes
         return vector;
     }
     /// <summary>Requests for a /page with a delay that have started waiting (a tool stuck on a slow site).</summary>
@@ -152,6 +152,14 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
 
     /// <summary>How many requests the client abandoned before the fake finished answering.</summary>
     public int AbortedRequests => Volatile.Read(ref _aborted);
+
+    /// <summary>FNV-1a over the word's UTF-16 code units: string hash codes change from process to process.</summary>
+    static uint StableHash(string word)
+    {
+        var hash = 2166136261u;
+        foreach (var c in word) hash = (hash ^ c) * 16777619u;
+        return hash;
+    }
 
     public FakeOpenAiServer Enqueue(params FakeReply[] replies)
     {

@@ -46,16 +46,16 @@ public sealed partial class KnowledgeIndexer(
                 {
                     while (await IndexNextAsync(stoppingToken) is not null) { }
                 }
-                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                catch (Exception e) when (!stoppingToken.IsCancellationRequested)
                 {
                     LogIndexerFailed(e); // the database or the embedding provider is away, say; the next round tries again
                 }
                 await _work.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            // Shutting down: a claimed document is taken over when its lease lapses.
+            // Shutting down (whatever a cancelled step threw): a claimed document is taken over when its lease lapses.
         }
     }
 
@@ -84,7 +84,7 @@ public sealed partial class KnowledgeIndexer(
             if (!await SwapAsync(db, document, chunks, vectors, cancellationToken)) return document; // a newer version arrived meanwhile: it is queued
             LogIndexed(document.KnowledgeBase, document.Name, document.Version, chunks.Count);
         }
-        catch (Exception e) when ((e is OperationCanceledException && cancellationToken.IsCancellationRequested) || RetrievalEmbeddings.IsUnavailable(e, cancellationToken))
+        catch (Exception e) when (cancellationToken.IsCancellationRequested || RetrievalEmbeddings.IsUnavailable(e, cancellationToken))
         {
             // Stopping, or the provider's embedding model is down: give the document back at once rather than when the
             // lease lapses (it is not the document's fault); the loop tries again in a few seconds.

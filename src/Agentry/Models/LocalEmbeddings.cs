@@ -22,7 +22,17 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
 
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var vectors = _encoder.Value.Encode(values.ToArray(), cancellationToken);
+        float[][] vectors;
+        try
+        {
+            vectors = _encoder.Value.Encode(values.ToArray(), cancellationToken);
+        }
+        catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
+        {
+            // The encoder stops a cancelled run through ONNX Runtime's terminate flag, which throws its own exception:
+            // callers see the cancellation they asked for (a stopping service, a client that left), not a failure.
+            throw new OperationCanceledException("The embedding was cancelled.", e, cancellationToken);
+        }
         return Task.FromResult(new GeneratedEmbeddings<Embedding<float>>(vectors.Select(v => new Embedding<float>(v))));
     }
 
