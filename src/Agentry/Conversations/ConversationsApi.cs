@@ -59,17 +59,7 @@ public static class ConversationsApi
     static RouteHandlerBuilder Turn(this RouteHandlerBuilder endpoint) =>
         endpoint.Produces<TurnDto>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .AddOpenApiOperationTransformer((operation, _, _) =>
-            {
-                operation.Parameters ??= [];
-                operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
-                {
-                    Name = Idempotency.Header, In = Microsoft.OpenApi.ParameterLocation.Header, Required = false,
-                    Description = "Makes a retry safe: the same key and body within 24 h returns the first result (header Idempotent-Replayed: true) instead of running a second turn; 409 while the first still runs, 422 for a different body.",
-                    Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, MaxLength = 200 },
-                });
-                return Task.CompletedTask;
-            })
+            .AcceptsIdempotencyKey()
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout);
 
     static async Task<Results<Created<ConversationDto>, ProblemHttpResult, ValidationProblem>> Create(

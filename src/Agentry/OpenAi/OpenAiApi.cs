@@ -26,7 +26,7 @@ public static class OpenAiApi
         group.MapPost("/chat/completions", CreateChatCompletion).Validated().WithName("CreateChatCompletion")
             .Produces<ChatCompletion>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).AcceptsIdempotencyKey()
             .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable).ProducesProblem(StatusCodes.Status504GatewayTimeout)
             .WithSummary("OpenAI Chat Completions with an agent as the model: stateless by default (stored as a conversation of the key), or continuing the conversation named by the Agentry-Conversation-Id header.");
         group.MapResponsesApi();
@@ -50,13 +50,25 @@ public static class OpenAiApi
             new ModelCardFacts(agent.Name, agent.Description, agent.Workflow is null ? "agent" : "workflow"));
     }
 
-    static async Task<IResult> CreateChatCompletion(ChatCompletionRequest request, HttpContext http, TurnRunner runner, AgentCatalog agents,
+    static async Task<IResult> CreateChatCompletion(ChatCompletionRequest request, HttpContext http, TurnRunner runner, AgentCatalog agents, Idempotency idempotency,
         Observability.AgentryTelemetry telemetry, TimeProvider time, CancellationToken ct)
     {
         var caller = http.GetCaller() ?? throw new InvalidOperationException("A turn endpoint was reached without an authenticated caller.");
         var agent = (await agents.FindAsync(request.Model, ct))?.Definition ?? throw Problems.AgentNotFound(request.Model);
         var turn = ChatCompletionTurn.Request(request, agent, ConversationToContinue(request, http), caller,
             System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
+        // With an Idempotency-Key (an SDK's retry after a 5xx, say) a turn that already ran is answered again, not run twice.
+        var decision = await idempotency.BeginAsync(http, request, ct);
+        if (decision is IdempotencyDecision.Replay replay)
+        {
+            http.Response.Headers[Idempotency.ReplayedHeader] = "true";
+            http.Response.Headers[ConversationHeader] = replay.Turn.ConversationId;
+            if (request.Stream != true) return TypedResults.Ok(ChatCompletionTurn.Completion(request.Model, replay.Turn, time.GetUtcNow()));
+            var replayed = Replayed(replay.Turn).GetAsyncEnumerator(ct);
+            return TypedResults.ServerSentEvents(ChatCompletionChunks.From(replayed, await replayed.MoveNextAsync(), request.Model,
+                request.StreamOptions?.IncludeUsage == true, time.GetUtcNow(), telemetry, ct));
+        }
+        turn = turn with { Idempotency = (decision as IdempotencyDecision.Proceed)?.Key };
         http.Response.Headers[ConversationHeader] = turn.ConversationId ?? turn.NewConversationId;
         if (request.Stream != true) return TypedResults.Ok(ChatCompletionTurn.Completion(request.Model, await runner.RunAsync(turn, ct), time.GetUtcNow()));
 
@@ -73,6 +85,13 @@ public static class OpenAiApi
             throw;
         }
         return TypedResults.ServerSentEvents(ChatCompletionChunks.From(events, any, request.Model, request.StreamOptions?.IncludeUsage == true, time.GetUtcNow(), telemetry, ct));
+    }
+
+    /// <summary>A stored turn as the stream of its end: its chunks carry the whole text at once.</summary>
+    static async IAsyncEnumerable<TurnEvent> Replayed(TurnDto turn)
+    {
+        yield return new TurnEvent(TurnEvent.TurnCompleted, turn);
+        await Task.CompletedTask;
     }
 
     /// <summary>The header wins over the metadata when both name a conversation (an SDK sets headers per client, metadata per call).</summary>

@@ -385,4 +385,43 @@ public sealed class ChatCompletionsTests
         Assert.Equal(HttpStatusCode.BadRequest, clash.StatusCode);
         Assert.Equal("tools", (string?)(await Http.JsonAsync(clash))["error"]!["param"]);
     }
+
+    [Fact]
+    public async Task A_retry_with_the_same_Idempotency_Key_gets_the_first_answer_and_runs_nothing()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi);
+        openAi.Enqueue(FakeReply.Say("Refund filed."), FakeReply.Say("Streamed refund filed."));
+        HttpRequestMessage Request(string content, bool stream = false, string key = "retry-1")
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { model = "billing", stream, messages = new[] { new { role = "user", content } } }),
+            };
+            request.Headers.Add("Idempotency-Key", key);
+            return request;
+        }
+
+        var first = await Http.JsonAsync(await app.Client.SendAsync(Request("refund my order")));
+        var retry = await app.Client.SendAsync(Request("refund my order"));
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        var replayed = await Http.JsonAsync(retry);
+        Assert.Equal((string?)first["choices"]![0]!["message"]!["content"], (string?)replayed["choices"]![0]!["message"]!["content"]);
+        Assert.Equal((string?)first["agentry"]!["conversation_id"], (string?)replayed["agentry"]!["conversation_id"]);
+        Assert.Single(openAi.Requests); // the model was asked once
+
+        // Another body under the same key (streamed, here) is a 422 in OpenAI's shape.
+        var reused = await app.Client.SendAsync(Request("refund my order", stream: true));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reused.StatusCode);
+        Assert.Equal("idempotency-key-reused", (string?)(await Http.JsonAsync(reused))["error"]!["code"]);
+
+        // A streamed request's retry is the same answer as chunks.
+        await (await app.Client.SendAsync(Request("refund my order", stream: true, key: "retry-2"))).Content.ReadAsStringAsync();
+        var again = await app.Client.SendAsync(Request("refund my order", stream: true, key: "retry-2"));
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replayed").Single());
+        var streamed = await again.Content.ReadAsStringAsync();
+        Assert.Contains("Streamed refund filed.", streamed);
+        Assert.EndsWith("data: [DONE]", streamed.TrimEnd());
+        Assert.Equal(2, openAi.Requests.Count);
+    }
 }
