@@ -133,6 +133,7 @@ public sealed class Turn : IDisposable
             var message = NewMessage(MessageRoles.Tool, text);
             message.Metadata = JsonSerializer.Serialize(new { toolName = call.Name, callId = call.CallId, arguments = call.Arguments, outcome = ClientToolOutcome });
             _produced.Add(message);
+            _clientResults[call.CallId] = message;
             _inputCount++;
             fenced.Add(new FunctionResultContent(call.CallId, Context.UntrustedData.Wrap($"tool {call.Name}", text)));
         }
@@ -155,8 +156,9 @@ public sealed class Turn : IDisposable
     }
 
     /// <summary>The stored message of what the client's function returned for <paramref name="callId"/> this turn.</summary>
-    public Message ClientResultOf(string callId) =>
-        _produced.First(m => m.Role == MessageRoles.Tool && m.Metadata?.Contains($"\"callId\":{JsonSerializer.Serialize(callId)}", StringComparison.Ordinal) == true);
+    public Message ClientResultOf(string callId) => _clientResults[callId];
+
+    readonly Dictionary<string, Message> _clientResults = [];
 
     /// <summary>The outcome stored with a result the client's own tool returned.</summary>
     public const string ClientToolOutcome = "client";

@@ -5,7 +5,6 @@ using Agentry.Conversations;
 using Agentry.Conversations.Context;
 using Agentry.Data;
 using Agentry.Security;
-using Agentry.Tools;
 using Microsoft.Extensions.AI;
 
 namespace Agentry.OpenAi;

@@ -2,7 +2,6 @@ using Agentry.Agents;
 using Agentry.Api;
 using Agentry.Conversations;
 using Agentry.Security;
-using Agentry.Tools;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Agentry.OpenAi;

@@ -139,9 +139,15 @@ public sealed class ResponseEvents(ResponseObject initial, JsonSerializerOptions
     void Emit(string type, Dictionary<string, object?> fields)
     {
         var sequence = ++_sequence;
+        _pending.Add(new ResponseEvent(sequence, type, Json(type, sequence, fields)));
+    }
+
+    /// <summary>An event's JSON: its type and sequence_number, then its fields.</summary>
+    public static string Json(string type, long sequence, Dictionary<string, object?> fields)
+    {
         var data = new Dictionary<string, object?> { ["type"] = type, ["sequence_number"] = sequence };
         foreach (var (key, value) in fields) data[key] = value;
-        _pending.Add(new ResponseEvent(sequence, type, JsonSerializer.Serialize(data, OpenAiErrors.Json)));
+        return JsonSerializer.Serialize(data, OpenAiErrors.Json);
     }
 
     List<ResponseEvent> Drain()

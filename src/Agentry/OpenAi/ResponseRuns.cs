@@ -180,7 +180,7 @@ public sealed partial class ResponseRuns(
         // A reader following the stream on another instance gets its end.
         var stream = Stream(row.Id);
         var next = await log.LastSequenceAsync(stream) + 1;
-        var final = JsonSerializer.Serialize(new Dictionary<string, object?> { ["type"] = "response.failed", ["sequence_number"] = next - 1, ["response"] = body }, OpenAiErrors.Json);
+        var final = ResponseEvents.Json("response.failed", next - 1, new() { ["response"] = body });
         await log.AppendAsync(stream, new LoggedEvent(next, "response.failed", final, Last: true));
         if (row.Background) Announce(row.Id, body);
         return true;

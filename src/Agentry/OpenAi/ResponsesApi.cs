@@ -6,7 +6,6 @@ using Agentry.Api;
 using Agentry.Data;
 using Agentry.Security;
 using Agentry.Streaming;
-using Agentry.Tools;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
