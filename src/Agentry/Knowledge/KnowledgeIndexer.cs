@@ -15,7 +15,7 @@ namespace Agentry.Knowledge;
 /// </summary>
 public sealed partial class KnowledgeIndexer(
     IServiceScopeFactory scopes, [FromKeyedServices(RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings, SnapshotCache cache, IOptions<KnowledgeOptions> options,
-    TimeProvider time, ILogger<KnowledgeIndexer> logger) : BackgroundService
+    TimeProvider time, IHostApplicationLifetime lifetime, ILogger<KnowledgeIndexer> logger) : BackgroundService
 {
     const int EmbeddingBatch = 32;
     readonly SemaphoreSlim _work = new(0, 1);
@@ -39,6 +39,11 @@ public sealed partial class KnowledgeIndexer(
     {
         try
         {
+            // Only once the service has started: a start that fails (its port in use, say) exits at once, and the local
+            // embedding model's native code must not be running then (CI saw the process die with SIGSEGV).
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+                await started.Task.WaitAsync(stoppingToken);
             await RequeueOtherModelsAsync(stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {
