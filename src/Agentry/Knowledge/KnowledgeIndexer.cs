@@ -86,7 +86,8 @@ public sealed partial class KnowledgeIndexer(
             var vectors = new List<Embedding<float>>(chunks.Count);
             foreach (var batch in chunks.Chunk(EmbeddingBatch))
                 vectors.AddRange(await embeddings.GenerateAsync(batch.Select(c => EmbeddingText(document, c)), cancellationToken: cancellationToken));
-            if (!await SwapAsync(db, document, chunks, vectors, cancellationToken)) return document; // a newer version arrived meanwhile: it is queued
+            if (!await cache.ChangingAsync(KnowledgeSearch.CacheKey(document.KnowledgeBase), () => SwapAsync(db, document, chunks, vectors, cancellationToken)))
+                return document; // a newer version arrived meanwhile: it is queued
             LogIndexed(document.KnowledgeBase, document.Name, document.Version, chunks.Count);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested || RetrievalEmbeddings.IsUnavailable(e, cancellationToken))

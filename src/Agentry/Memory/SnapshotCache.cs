@@ -21,6 +21,7 @@ public sealed partial class SnapshotCache(
     readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, Lazy<Task<(object Value, long Bytes)>>> _loading = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, int> _changing = new(StringComparer.Ordinal);
     long _bytes;
     long _clock;
 
@@ -36,7 +37,7 @@ public sealed partial class SnapshotCache(
         where T : class
     {
         var now = time.GetUtcNow();
-        if (_entries.TryGetValue(key, out var entry) && now - entry.LoadedAt < options.Value.CacheDuration)
+        if (_entries.TryGetValue(key, out var entry) && now - entry.LoadedAt < options.Value.CacheDuration && !IsChanging(key))
         {
             entry.LastUsed = Interlocked.Increment(ref _clock);
             return (T)entry.Value;
@@ -58,8 +59,33 @@ public sealed partial class SnapshotCache(
             }
         });
         var loaded = await _loading.GetOrAdd(key, mine).Value.WaitAsync(cancellationToken);
-        if (_generations.GetValueOrDefault(key) == generation && loaded.Bytes <= MaxBytes) Keep(key, new Entry(loaded.Value, loaded.Bytes, now));
+        if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && loaded.Bytes <= MaxBytes) Keep(key, new Entry(loaded.Value, loaded.Bytes, now));
         return (T)loaded.Value;
+    }
+
+    bool IsChanging(string key) => _changing.GetValueOrDefault(key) > 0;
+
+    /// <summary>
+    /// Runs <paramref name="change"/> (a transaction that changes what <paramref name="key"/> loads) with the key neither
+    /// served from nor kept in the cache, then drops it everywhere. Dropping only after the commit leaves a moment in
+    /// which a reader who already sees the committed change (a document's status) would still be served the entry from
+    /// before it; while the change runs every reader loads from the database instead.
+    /// </summary>
+    public async Task<T> ChangingAsync<T>(string key, Func<Task<T>> change)
+    {
+        _changing.AddOrUpdate(key, 1, (_, n) => n + 1);
+        Forget(key);
+        try
+        {
+            return await change();
+        }
+        finally
+        {
+            Forget(key);
+            _changing.AddOrUpdate(key, 0, (_, n) => n - 1);
+            _changing.TryRemove(new KeyValuePair<string, int>(key, 0));
+            await InvalidateAsync(key);
+        }
     }
 
     long MaxBytes => options.Value.CacheMegabytes * 1024L * 1024L;
