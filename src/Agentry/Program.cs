@@ -15,13 +15,14 @@ using Agentry.Operations;
 using Agentry.Operations.Backups;
 using Agentry.Operations.Transfers;
 using Agentry.Privacy;
+using Agentry.Readiness;
 using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Streaming;
 using Agentry.Tools;
 using Agentry.Webhooks;
 
-// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge …
+// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge … | doctor
 // Settings (--Section:Key value, --urls …) may follow any command: they configure the host the command runs against.
 var (settings, command) = CommandHost.Split(args);
 var host = new CommandHost(Build, settings);
@@ -29,7 +30,7 @@ var root = new RootCommand("Agentry: several AI agents, each with a personality 
 {
     Serve(), DataCommands.Migrate(host), KeysCommands.Keys(host), SecretsCommands.Secrets(), AuditCommands.Audit(host),
     BackupCommands.Backup(host), BackupCommands.Backups(host), BackupCommands.Restore(host), TransferCommands.Export(host), TransferCommands.Import(host),
-    KnowledgeCommands.Knowledge(host),
+    KnowledgeCommands.Knowledge(host), ReadinessCommands.Doctor(host),
     OperationsCommands.Version(),
 };
 root.Add(OperationsCommands.Help(root));
@@ -82,6 +83,7 @@ static WebApplication Build(string[] settings)
     builder.AddConversations();
     builder.AddOpenAi();
     builder.AddOperations();
+    builder.AddReadiness();
     return builder.Build();
 }
 
@@ -100,6 +102,7 @@ static async Task<int> ServeAsync(WebApplication app)
     app.UseSecurity();
     app.UseRequestLogScope();
     app.MapOperationsApi();
+    app.MapReadinessApi();
     app.MapObservabilityApi();
     app.MapSecurityApi();
     app.MapAuditApi();

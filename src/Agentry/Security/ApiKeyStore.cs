@@ -77,6 +77,9 @@ public sealed partial class ApiKeyStore(IOptions<SecurityOptions> options, Share
 
     public void MarkUsed(string keyId) => _lastUsed[keyId] = time.GetUtcNow();
 
+    /// <summary>When this instance last saw the key, if that is not written to the database yet (it is every 30 seconds).</summary>
+    public DateTimeOffset? UnwrittenLastUse(string keyId) => _lastUsed.TryGetValue(keyId, out var at) ? at : null;
+
     public async Task FlushLastUsedAsync(AgentryDbContext db, CancellationToken cancellationToken)
     {
         foreach (var keyId in _lastUsed.Keys.ToList())

@@ -75,6 +75,15 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         Assert.StartsWith("change-me", environment["AGENTRY_SECRETS_KEY"]); // every instance is given the same secrets key
         environment["AGENTRY_SECRETS_KEY"] = AgentryApp.SecretsKey;
         Replace(environment, "AGENTRY_DATA_DIR", Folder("shared-data"));
+        // The rest of the production set-up docs/deployment.md describes: a backup key, an alert webhook (the example's
+        // placeholders replaced, here by the fake server's receiver) and a real model (the example's commented lines).
+        Assert.StartsWith("change-me", environment["AGENTRY_BACKUP_KEY"]);
+        environment["AGENTRY_BACKUP_KEY"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using var openAi = new FakeOpenAiServer();
+        Assert.Contains("change-me", environment["Monitoring__WebhookUrl"]);
+        Replace(environment, "Monitoring__WebhookUrl", openAi.RootUrl + "/hooks");
+        environment["OPENAI_BASE_URL"] = openAi.BaseUrl;
+        environment["OPENAI_API_KEY"] = "sk-deployment-test";
 
         var migrate = await RunAsync(Command(services["migrate"]), environment);
         Assert.True(migrate.ExitCode == 0, migrate.Output);
@@ -95,6 +104,51 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         var conversation = reply.RootElement.GetProperty("conversationId").GetString();
         var continued = await second.PostAsync("/v1/chat", Json(new { message = "Still there?", conversationId = conversation }));
         Assert.Equal(HttpStatusCode.OK, continued.StatusCode);
+
+        // The production checklist after the documented first steps scores at least 95, through the API and `agentry doctor`.
+        var before = await ReadinessAsync(first);
+        Assert.Contains(before.Failed, c => c.StartsWith("bootstrap-key", StringComparison.Ordinal));
+        var admin = await CreateKeyAsync(first, "ops-admin", "admin");
+        using var operatorClient = Client(ports[0], admin.Secret);
+        var bootstrap = JsonDocument.Parse(await operatorClient.GetStringAsync("/v1/admin/keys")).RootElement.GetProperty("data").EnumerateArray()
+            .Single(k => k.GetProperty("name").GetString() == "bootstrap-admin").GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.OK, (await operatorClient.DeleteAsync($"/v1/admin/keys/{bootstrap}")).StatusCode);
+        var prometheus = await CreateKeyAsync(operatorClient, "prometheus", "metrics");
+        using var scraper = Client(ports[0], prometheus.Secret);
+        Assert.Equal(HttpStatusCode.OK, (await scraper.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await operatorClient.PostAsync("/v1/admin/backups", null)).StatusCode);
+
+        var after = await ReadinessAsync(operatorClient);
+        output.WriteLine($"readiness {before.Score} -> {after.Score}; still failing: {string.Join("; ", after.Failed)}");
+        Assert.True(after.Score >= 95, $"score {after.Score}; failing: {string.Join("; ", after.Failed)}");
+        // The command line reads the database, where the scrape is recorded within 30 seconds.
+        await Wait.UntilAsync(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1)); // once a second: the key's rate limit counts these requests too
+            return JsonDocument.Parse(await operatorClient.GetStringAsync("/v1/admin/keys")).RootElement.GetProperty("data").EnumerateArray()
+                .Any(k => k.GetProperty("id").GetString() == prometheus.Id && k.GetProperty("lastUsedAt").ValueKind == JsonValueKind.String);
+        }, TimeSpan.FromSeconds(60),
+            because: "the metrics key's use is written to the database");
+        var doctor = await RunAsync(["doctor", "--strict", "95"], environment);
+        Assert.True(doctor.ExitCode == 0, doctor.Output);
+        Assert.Matches(@"Score: (9[5-9]|100)/100", doctor.Output);
+    }
+
+    sealed record Readiness(int Score, List<string> Failed);
+
+    static async Task<Readiness> ReadinessAsync(HttpClient client)
+    {
+        var report = JsonDocument.Parse(await client.GetStringAsync("/v1/admin/readiness")).RootElement;
+        return new Readiness(report.GetProperty("score").GetInt32(), report.GetProperty("checks").EnumerateArray()
+            .Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => $"{c.GetProperty("id").GetString()}: {c.GetProperty("found").GetString()}").ToList());
+    }
+
+    static async Task<(string Id, string Secret)> CreateKeyAsync(HttpClient client, string name, string scope)
+    {
+        var response = await client.PostAsync("/v1/admin/keys", Json(new { name, scopes = new[] { scope } }));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        return (created.GetProperty("key").GetProperty("id").GetString()!, created.GetProperty("secret").GetString()!);
     }
 
     [Fact]
@@ -223,11 +277,11 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
         return $"postgres://{database.Username}@{database.Host}:{database.Port}/{database.Database}";
     }
 
-    static HttpClient Client(string port) => new()
+    static HttpClient Client(string port, string key = TestAdminKey) => new()
     {
         BaseAddress = new Uri($"http://127.0.0.1:{port}"),
-        DefaultRequestHeaders = { Authorization = new("Bearer", TestAdminKey) },
-        Timeout = TimeSpan.FromSeconds(30),
+        DefaultRequestHeaders = { Authorization = new("Bearer", key) },
+        Timeout = TimeSpan.FromSeconds(120),
     };
 
     static StringContent Json(object body) => new(JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json");
