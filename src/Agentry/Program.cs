@@ -20,6 +20,7 @@ using Agentry.Rules;
 using Agentry.Security;
 using Agentry.Streaming;
 using Agentry.Tools;
+using Agentry.WebConsole;
 using Agentry.Webhooks;
 
 // agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge … | doctor
@@ -84,6 +85,7 @@ static WebApplication Build(string[] settings)
     builder.AddOpenAi();
     builder.AddOperations();
     builder.AddReadiness();
+    builder.AddWebConsole();
     return builder.Build();
 }
 
@@ -117,6 +119,7 @@ static async Task<int> ServeAsync(WebApplication app)
     app.MapConversationsApi();
     app.MapOpenAiApi();
     app.MapApiDocs();
+    app.MapWebConsole();
     app.LogStartupBanner();
 
     app.Services.CloseDatabaseWhenStopped();

@@ -107,11 +107,6 @@ public static class ApiExtensions
         app.MapScalarApiReference("/docs", o => o.WithTitle("Agentry API").WithOpenApiRoutePattern("/openapi/{documentName}.json")
                 .DisableDefaultFonts().DisableTelemetry().HideDeveloperTools().DisableAgent().DisableMcp())
             .ExcludeFromDescription().AllowAnonymous();
-        // A person who opens the service's address in a browser gets the reference; an API client gets a plain 404 problem.
-        app.MapGet("/", (HttpContext http) => http.Request.Headers.Accept.Any(a => a?.Contains("text/html", StringComparison.OrdinalIgnoreCase) == true)
-                ? Results.Redirect("/docs")
-                : Problems.NotFound(ProblemTypes.NotFound, "There is no resource at '/'. The API is under /v1; its reference is at /docs and /openapi/v1.json."))
-            .ExcludeFromDescription().AllowAnonymous();
         return app;
     }
 

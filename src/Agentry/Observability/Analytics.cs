@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Observability;
 
-/// <summary>One day's totals for one value of one dimension (a key, an agent, a model, a route, or the whole day).</summary>
+/// <summary>One day's totals for one value of one dimension (a key, an agent, a model, a route, a minute's turns (HH:mm), or the whole day).</summary>
 public sealed class AnalyticsBucket
 {
     public required string Day { get; set; }
@@ -53,7 +53,7 @@ public sealed class AnalyticsOptions
 public sealed class Analytics(TimeProvider time, ModelPrices prices) : ITurnOutcomeListener
 {
     public static readonly double[] BucketBoundsMs = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 120_000, double.PositiveInfinity];
-    public static readonly string[] Dimensions = ["key", "agent", "model", "route", "day"];
+    public static readonly string[] Dimensions = ["key", "agent", "model", "route", "day", "minute"];
 
     readonly ConcurrentDictionary<(string Day, string Dimension, string Value), Pending> _pending = new();
 
@@ -83,16 +83,18 @@ public sealed class Analytics(TimeProvider time, ModelPrices prices) : ITurnOutc
 
     void RecordTurn(string? keyId, string agent, string model, bool failed, TimeSpan latency, long inputTokens, long outputTokens)
     {
-        var day = Today();
+        var now = time.GetUtcNow();
+        var day = now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var cost = prices.Cost(model, inputTokens, outputTokens);
-        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model) })
+        // Turns per minute (at most 1,440 rows a day): the console's live chart, the same on every instance.
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", now.ToString("HH:mm", CultureInfo.InvariantCulture)) })
             Add(day, dimension, value, p =>
             {
                 Interlocked.Increment(ref p.Requests);
                 if (failed) Interlocked.Increment(ref p.Errors);
                 Interlocked.Increment(ref p.Latency[Bucket(latency)]);
             });
-        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("key", keyId ?? "anonymous"), ("day", "all") })
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", now.ToString("HH:mm", CultureInfo.InvariantCulture)), ("key", keyId ?? "anonymous"), ("day", "all") })
             Add(day, dimension, value, p =>
             {
                 Interlocked.Add(ref p.InputTokens, inputTokens);

@@ -51,7 +51,7 @@ public static class ObservabilityApi
         var last = (to ?? DateOnly.MaxValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var buckets = await db.AnalyticsBuckets.AsNoTracking()
             .Where(b => b.Dimension == groupBy && string.Compare(b.Day, first) >= 0 && string.Compare(b.Day, last) <= 0).ToListAsync(ct);
-        var rows = buckets.GroupBy(b => groupBy == "day" ? b.Day : b.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+        var rows = buckets.GroupBy(b => groupBy switch { "day" => b.Day, "minute" => $"{b.Day}T{b.Value}", _ => b.Value }).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
         {
             var latency = new long[Analytics.BucketBoundsMs.Length];
             foreach (var b in g)

@@ -34,3 +34,9 @@ public sealed record KeyDto(
 
 /// <summary>A key with its secret: returned once, by create and rotate, and never again.</summary>
 public sealed record CreatedKeyDto(KeyDto Key, string Secret);
+
+/// <summary>The key making the request, as <c>GET /v1/me</c> shows it.</summary>
+public sealed record CallerDto(string Id, string Name, string Prefix, IReadOnlyList<string> Scopes)
+{
+    public static CallerDto From(Caller caller) => new(caller.KeyId, caller.KeyName, caller.Prefix, [.. caller.Scopes.Order(StringComparer.Ordinal)]);
+}

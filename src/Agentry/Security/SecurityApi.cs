@@ -8,6 +8,9 @@ public static class SecurityApi
 {
     public static RouteGroupBuilder MapSecurityApi(this IEndpointRouteBuilder app)
     {
+        // Any valid key may ask who it is: the console signs in with it and shows what its scopes allow.
+        app.MapGet("/v1/me", (HttpContext http) => TypedResults.Ok(CallerDto.From(http.GetCaller()!))).WithTags("Keys").WithName("GetCurrentKey")
+            .WithSummary("The calling key: its id, name, display prefix and scopes (never its secret).");
         var group = app.MapGroup("/v1/admin/keys").WithTags("Keys").RequireAuthorization(Policies.Admin);
         group.MapPost("/", Create).Validated().WithName("CreateKey").WithSummary("Create a key; the secret is in this response only.");
         group.MapGet("/", List).WithName("ListKeys").WithSummary("Every key with its scopes, limits, status and last use; never a secret.");

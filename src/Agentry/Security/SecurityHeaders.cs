@@ -12,18 +12,26 @@ public sealed class SecurityHeadersMiddleware(RequestDelegate next, IOptions<Sec
 {
     const string ApiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+    /// <summary>
+    /// The console: its own script module and stylesheet only (no inline script or style, no eval), and calls to this
+    /// service only; a stray injected &lt;script&gt; or style attribute is refused by the browser.
+    /// </summary>
+    const string ConsolePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
     public async Task InvokeAsync(HttpContext context)
     {
         // Only the HTML page needs a nonce; its scripts and assets under /docs/ are served as they are.
         var path = context.Request.Path.Value;
         var nonce = path is "/docs" or "/docs/" or "/docs/index.html" ? Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)) : null;
+        var console = path is "/" || path?.StartsWith(WebConsole.WebConsoleExtensions.AssetPath + "/", StringComparison.Ordinal) == true;
         context.Response.OnStarting(() =>
         {
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
-            headers.ContentSecurityPolicy = nonce is null ? ApiPolicy :
+            headers.ContentSecurityPolicy = console ? ConsolePolicy : nonce is null ? ApiPolicy :
                 $"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
                 "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
             if (options.Value.Hsts && !environment.IsDevelopment()) headers.StrictTransportSecurity = "max-age=31536000; includeSubDomains";
