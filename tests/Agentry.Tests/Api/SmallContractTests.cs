@@ -43,19 +43,6 @@ public sealed class SmallContractTests
     }
 
     [Fact]
-    public async Task The_root_sends_a_browser_to_the_reference_and_gives_an_api_client_a_problem()
-    {
-        await using var app = new AgentryApp();
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = app.Client.BaseAddress };
-        var request = new HttpRequestMessage(HttpMethod.Get, "/");
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/html"));
-        var redirect = await browser.SendAsync(request);
-        Assert.Equal(HttpStatusCode.Redirect, redirect.StatusCode);
-        Assert.Equal("/docs", redirect.Headers.Location?.OriginalString);
-        await Http.ProblemAsync(await app.CreateApiClient(null).GetAsync("/"), 404, ProblemTypes.NotFound);
-    }
-
-    [Fact]
     public async Task The_reference_page_loads_nothing_from_outside_and_hides_the_developer_toolbar()
     {
         await using var app = new AgentryApp();

@@ -20,6 +20,8 @@ public sealed class ConsoleBrowser : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _playwright = await Playwright.CreateAsync();
+        // A turn's first use of the local embedding model, on a busy CI machine, can take longer than Playwright's 5 s.
+        Assertions.SetDefaultExpectTimeout(30_000);
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
             ExecutablePath = Executable(),

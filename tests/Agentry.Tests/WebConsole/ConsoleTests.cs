@@ -48,4 +48,122 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await Assertions.Expect(transcript.Locator(".msg.handoff")).ToContainTextAsync("billing");
         await Assertions.Expect(transcript.GetByRole(AriaRole.List, new() { Name = "Sources" }).Last).ToContainTextAsync("reset-hub.md");
     }
+
+    [Fact]
+    public async Task A_refund_above_the_limit_waits_in_the_approvals_inbox_and_once_approved_the_conversation_shows_the_refund()
+    {
+        await using var app = new AgentryApp();
+        await using var console = await browser.OpenAsync(Origin(app));
+        await console.SignInAsync(AgentryApp.AdminKey);
+        var page = console.Page;
+        await page.GetByLabel("Agent or workflow").SelectOptionAsync("billing");
+        await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
+        await page.GetByLabel("Message").FillAsync("/tool refund {\"amount\": 250, \"reason\": \"double charge\"}");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
+        var transcript = page.GetByRole(AriaRole.List, new() { Name = "Conversation" });
+        await Assertions.Expect(transcript.Locator(".msg.approval")).ToContainTextAsync("refund");
+
+        // The badge says something waits; the inbox shows the arguments and the rule that held them.
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("#approvals-badge")).ToHaveTextAsync("1");
+        await console.GoAsync("Approvals");
+        var card = page.GetByRole(AriaRole.Region).Filter(new() { HasText = "refund · billing" });
+        await Assertions.Expect(card.GetByLabel("Arguments")).ToContainTextAsync("250");
+        await console.ScreenshotAsync("approvals");
+        await console.AssertAccessibleAndCleanAsync("approvals");
+        await card.GetByText("The conversation around it").ClickAsync();
+        await Assertions.Expect(card.GetByRole(AriaRole.List, new() { Name = "The conversation before it" })).ToContainTextAsync("/tool refund");
+        await card.GetByLabel("Reason (kept in the audit log)").FillAsync("verified the double charge");
+        await card.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Approved: refund" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator(".msg.tool").Last).ToContainTextAsync("Refund");
+        await Assertions.Expect(page.Locator("#approvals-badge")).ToBeHiddenAsync();
+
+        // The conversation, reopened in the playground, has the tool's result and billing's answer.
+        await console.GoAsync("Playground");
+        await page.Locator("#conversation-list button").First.ClickAsync();
+        await Assertions.Expect(transcript.Locator(".msg.tool").Last).ToContainTextAsync("Refund");
+        var audit = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=approval.approved"));
+        Assert.Contains("verified the double charge", audit["data"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_key_is_created_its_secret_is_copied_once_and_the_dashboard_and_readiness_render_with_data()
+    {
+        await using var app = new AgentryApp();
+        // A few turns, so the dashboard has something to draw.
+        for (var i = 0; i < 3; i++) await app.Client.PostAsync("/v1/chat", Http.RawJson($$"""{"message":"Hello number {{i}}","agentId":"support"}"""));
+        await using var console = await browser.OpenAsync(Origin(app));
+        await console.SignInAsync(AgentryApp.AdminKey);
+        var page = console.Page;
+
+        await console.GoAsync("Keys");
+        await page.GetByLabel("Name").FillAsync("support-widget");
+        await page.GetByRole(AriaRole.Checkbox, new() { Name = "chat" }).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var secret = (await page.Locator("#secret-value").TextContentAsync())!;
+        Assert.StartsWith("agk_", secret);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        Assert.Equal(secret, await page.EvaluateAsync<string>("navigator.clipboard.readText()"));
+        await console.ScreenshotAsync("keys");
+        await console.AssertAccessibleAndCleanAsync("keys");
+        await page.GetByRole(AriaRole.Button, new() { Name = "I have stored it" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#secret-value")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByRole(AriaRole.Table)).ToContainTextAsync("support-widget");
+        await page.ReloadAsync();
+        Assert.DoesNotContain(secret, await page.ContentAsync()); // shown once: the list has its prefix only
+        var created = await Http.JsonAsync(await app.CreateApiClient(secret).GetAsync("/v1/me"));
+        Assert.Equal("support-widget", (string?)created["name"]);
+
+        await console.GoAsync("Dashboard");
+        var turns = page.Locator(".card").Filter(new() { HasTextRegex = new System.Text.RegularExpressions.Regex("^Turns, last hour") }).Locator(".figure");
+        await Assertions.Expect(turns).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^[1-9]"));
+        var bars = page.GetByRole(AriaRole.Img, new() { Name = "Turns per minute" }).Locator("rect.s1");
+        Assert.Equal(60, await bars.CountAsync());
+        var heights = await bars.EvaluateAllAsync<double[]>("bars => bars.map(b => b.getBBox().height)");
+        Assert.Contains(heights, height => height > 10);
+        await Assertions.Expect(page.GetByRole(AriaRole.Img, new() { Name = "Tokens by agent" })).ToHaveAttributeAsync("aria-label", new System.Text.RegularExpressions.Regex("support"));
+        await console.ScreenshotAsync("dashboard");
+        await console.AssertAccessibleAndCleanAsync("dashboard");
+
+        await console.GoAsync("Readiness");
+        await Assertions.Expect(page.Locator(".score")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+/100$"));
+        await Assertions.Expect(page.GetByText("Fix: Set OPENAI_API_KEY", new() { Exact = false })).ToBeVisibleAsync();
+        await console.ScreenshotAsync("readiness");
+        await console.AssertAccessibleAndCleanAsync("readiness");
+        foreach (var other in new[] { "Agents", "Knowledge", "MCP servers", "Audit log" })
+        {
+            await console.GoAsync(other);
+            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            await console.AssertAccessibleAndCleanAsync(other);
+        }
+    }
+
+    [Fact]
+    public async Task On_a_phone_in_the_dark_theme_a_chat_key_sees_only_the_playground_and_nothing_overflows()
+    {
+        await using var app = new AgentryApp();
+        var (_, chat) = await app.CreateKeyAsync("phone", ["chat"]);
+        await using var console = await browser.OpenAsync(Origin(app), width: 390, height: 844, scheme: ColorScheme.Dark);
+        await console.SignInAsync(chat);
+        var page = console.Page;
+        Assert.Equal(["Playground"], await page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).AllTextContentsAsync());
+        await page.GetByLabel("Agent or workflow").SelectOptionAsync("support");
+        await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
+        await page.GetByLabel("Message").FillAsync("Hello from my phone");
+        await page.GetByLabel("Message").PressAsync("Enter");
+        await Assertions.Expect(page.GetByRole(AriaRole.List, new() { Name = "Conversation" }).Locator(".msg.assistant").Last).ToContainTextAsync("support");
+        var wider = await page.EvaluateAsync<string[]>("[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className + '#' + e.id)");
+        Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"), $"nothing is wider than the phone's screen: {string.Join(", ", wider)}");
+        Assert.Equal("rgb(15, 18, 22)", await page.EvaluateAsync<string>("getComputedStyle(document.body).backgroundColor")); // the dark theme
+        await console.ScreenshotAsync("playground-phone-dark");
+        await console.AssertAccessibleAndCleanAsync("phone, dark");
+
+        // An admin page asked for by its address is not offered, and the API refuses it anyway.
+        await page.GotoAsync("/#/keys");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Playground");
+        await console.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
+        Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('agentry.key')"));
+    }
 }

@@ -356,6 +356,7 @@ async function streamTurn(conversationId, content, transcript) {
         break;
       case 'approval.pending':
         speaking = null;
+        for (const slot of calls.values()) if (slot.textContent === 'running…') slot.textContent = 'held: waiting for a person to approve it';
         show(h('li', { class: 'msg approval' }, h('span', { class: 'who-says' }, 'Waiting for approval'),
           `${data.tool} held by ${data.rule}`, h('pre', { 'aria-label': 'Arguments' }, json(data.arguments)),
           isAdmin() ? h('a', { href: '#/approvals' }, 'Decide in Approvals') : h('span', { class: 'muted' }, 'An admin decides in the console\'s Approvals page.')));
