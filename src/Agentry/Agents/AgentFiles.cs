@@ -71,11 +71,11 @@ public static class AgentFiles
         AgentDefinition? agent;
         try
         {
-            agent = Yaml.Deserialize<AgentDefinition>(File.ReadAllText(path));
+            agent = Parse(File.ReadAllText(path));
         }
         catch (YamlException e)
         {
-            errors.Add($"{name}, line {e.Start.Line}, column {e.Start.Column}: {Unwrap(e.InnerException?.Message ?? e.Message)}");
+            errors.Add($"{name}, line {e.Start.Line}, column {e.Start.Column}: {Describe(e)}");
             return null;
         }
         if (agent is null) { errors.Add($"{name}: the file is empty."); return null; }
@@ -87,6 +87,12 @@ public static class AgentFiles
         foreach (var (field, messages) in validation.ToDictionary()) errors.Add($"{name}: {field}: {string.Join(" ", messages)}");
         return null;
     }
+
+    /// <summary>An agent's YAML as a definition, not yet validated (null for an empty document); a <see cref="YamlException"/> when it is not YAML of that shape.</summary>
+    public static AgentDefinition? Parse(string yaml) => Yaml.Deserialize<AgentDefinition>(yaml);
+
+    /// <summary>A YAML error in the words of the file's author.</summary>
+    public static string Describe(YamlException e) => Unwrap(e.InnerException?.Message ?? e.Message);
 
     /// <summary>Writes a definition in the shape <see cref="Read"/> accepts: defaults and empty lists left out, multi-line text as literal blocks.</summary>
     public static string Write(AgentDefinition agent) => YamlWriter.Serialize(agent);

@@ -34,6 +34,9 @@ public static class AgentsApi
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Re-read the agents folder; on errors the previous definitions stay in force (422 lists them).");
 
+        app.MapPost("/v1/agents:check", Check).Validated().WithTags("Agents").WithName("CheckAgentYaml").RequireAuthorization(Policies.ReadAgents)
+            .WithSummary("Read an agent written as YAML, as an agent file is read: the definition, or each error at its line (nothing is saved).");
+
         var group = app.MapGroup("/v1/agents").WithTags("Agents");
         group.MapGet("/", List).WithName("ListAgents").RequireAuthorization(Policies.ReadAgents)
             .WithSummary("Every agent (from files and from the API), ordered by id, a page at a time.");
@@ -41,6 +44,8 @@ public static class AgentsApi
             .ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create an agent (409 when the id exists or a file defines it).");
         group.MapGet("/{agentId}", Get).WithName("GetAgent").RequireAuthorization(Policies.ReadAgents)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One agent's definition and where it comes from.");
+        group.MapGet("/{agentId}/yaml", GetYaml).WithName("GetAgentYaml").RequireAuthorization(Policies.ReadAgents)
+            .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One agent's definition as YAML, in the shape of an agent file.");
         group.MapPut("/{agentId}", Put).Validated().WithName("PutAgent").RequireAuthorization(Policies.AgentsWrite)
             .ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Create or replace an API-defined agent; the id comes from the path.");
         group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent").RequireAuthorization(Policies.AgentsWrite)
@@ -56,6 +61,13 @@ public static class AgentsApi
         var rows = all.Where(a => cursor is null || string.CompareOrdinal(a.Definition.Id, cursor) > 0).Take(take + 1).ToList();
         return TypedResults.Ok(Pagination.ToPage(rows, take, AgentDto.From, a => a.Definition.Id));
     }
+
+    static Ok<AgentYamlCheck> Check(AgentYamlRequest request) => TypedResults.Ok(AgentYaml.Check(request.Yaml!));
+
+    static async Task<Results<Ok<AgentYamlText>, ProblemHttpResult>> GetYaml(string agentId, AgentCatalog catalog, CancellationToken ct) =>
+        await catalog.FindAsync(agentId, ct) is { } agent
+            ? TypedResults.Ok(new AgentYamlText(agentId, AgentFiles.Write(agent.Definition), agent.Source))
+            : Problems.AgentNotFound(agentId).ToResult();
 
     static async Task<Results<Ok<AgentDto>, ProblemHttpResult>> Get(string agentId, AgentCatalog catalog, CancellationToken ct) =>
         await catalog.FindAsync(agentId, ct) is { } agent

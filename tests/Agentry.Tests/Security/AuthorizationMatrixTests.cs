@@ -25,6 +25,11 @@ public sealed class AuthorizationMatrixTests
         ["ReloadAgents"] = ["agents:write"],
         ["ListTools"] = ["read", "agents:write"],
         ["TestRules"] = ["read", "agents:write"],
+        ["CheckAgentYaml"] = ["read", "agents:write"],
+        ["GetAgentYaml"] = ["read", "agents:write"],
+        // Who am I: any valid key (the console signs in with it).
+        ["GetCurrentKey"] = ["read", "chat", "agents:write", "knowledge:write", "metrics"],
+        ["GetProductionReadiness"] = [],
         ["ListApprovals"] = [],
         ["GetApproval"] = [],
         ["ApproveToolCall"] = [],

@@ -25,6 +25,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await page.GetByLabel("Agent or workflow").SelectOptionAsync("concierge");
         await page.GetByLabel("User id (optional: memory follows it)").FillAsync("alice");
         await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#chat-title")).ToContainTextAsync("concierge · conv_");
         var transcript = page.GetByRole(AriaRole.List, new() { Name = "Conversation" });
         await Assertions.Expect(transcript).ToContainTextAsync("Ada"); // the concierge's greeting
 
@@ -58,6 +59,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         var page = console.Page;
         await page.GetByLabel("Agent or workflow").SelectOptionAsync("billing");
         await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#chat-title")).ToContainTextAsync("billing · conv_");
         await page.GetByLabel("Message").FillAsync("/tool refund {\"amount\": 250, \"reason\": \"double charge\"}");
         await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
         var transcript = page.GetByRole(AriaRole.List, new() { Name = "Conversation" });
@@ -150,6 +152,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         Assert.Equal(["Playground"], await page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).AllTextContentsAsync());
         await page.GetByLabel("Agent or workflow").SelectOptionAsync("support");
         await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#chat-title")).ToContainTextAsync("support · conv_");
         await page.GetByLabel("Message").FillAsync("Hello from my phone");
         await page.GetByLabel("Message").PressAsync("Enter");
         await Assertions.Expect(page.GetByRole(AriaRole.List, new() { Name = "Conversation" }).Locator(".msg.assistant").Last).ToContainTextAsync("support");
@@ -165,5 +168,58 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await console.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Assertions.Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
         Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('agentry.key')"));
+    }
+
+    [Fact]
+    public async Task An_agent_yaml_error_is_shown_at_its_line_and_choosing_it_selects_that_line()
+    {
+        await using var app = new AgentryApp();
+        await using var console = await browser.OpenAsync(Origin(app));
+        await console.SignInAsync(AgentryApp.AdminKey);
+        var page = console.Page;
+        await console.GoAsync("Agents");
+        await page.GetByRole(AriaRole.Button, new() { Name = "View support" }).ClickAsync();
+        var editor = page.GetByLabel("Definition (YAML)");
+        var yaml = await editor.InputValueAsync();
+        var line = Array.FindIndex(yaml.Split('\n'), l => l.StartsWith("temperature:", StringComparison.Ordinal)) + 1;
+        Assert.True(line > 1, yaml);
+        await editor.FillAsync(Regex.Replace(yaml, "(?m)^temperature: .*$", "temperature: 7"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Check" }).ClickAsync();
+        var problem = page.Locator($"#agent-problems button[data-line='{line}']");
+        await Assertions.Expect(problem).ToContainTextAsync("temperature");
+        await problem.ClickAsync();
+        Assert.Equal("temperature: 7", await editor.EvaluateAsync<string>("e => e.value.substring(e.selectionStart, e.selectionEnd)"));
+        // A file defines this agent: the console checks it but says where to change it, and does not offer to save.
+        await Assertions.Expect(page.GetByText("Defined in support.yaml")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save" })).ToHaveCountAsync(0);
+        await console.ScreenshotAsync("agent-editor");
+        await console.AssertAccessibleAndCleanAsync("agent editor");
+
+        // A new agent (or an imported file) is written as YAML, checked and saved through the API.
+        await page.GetByRole(AriaRole.Button, new() { Name = "New agent" }).ClickAsync();
+        await editor.FillAsync("id: night-desk\nname: Nora\ndescription: Answers at night.\ninstructions: |\n  Be brief; say when the day team is back.\ntemperature: 0.3\n");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#agent-problems")).ToContainTextAsync("Saved night-desk.");
+        var saved = await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/night-desk"));
+        Assert.Equal("Nora", (string?)saved["name"]);
+        Assert.Equal("api", (string?)saved["source"]);
+    }
+
+    [Fact]
+    public async Task A_knowledge_base_shows_its_documents_their_passages_and_a_search()
+    {
+        await using var app = new AgentryApp();
+        await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(app);
+        await using var console = await browser.OpenAsync(Origin(app));
+        await console.SignInAsync(AgentryApp.AdminKey);
+        var page = console.Page;
+        await console.GoAsync("Knowledge");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Open help-center" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Passages of troubleshooting/reset-hub.md" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Passages of troubleshooting/reset-hub.md" })).ToBeVisibleAsync();
+        await page.GetByLabel("Try a search").FillAsync("my router needs a factory reset");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();
+        await Assertions.Expect(page.Locator("form .panel strong").First).ToContainTextAsync("troubleshooting/reset-hub.md");
+        await console.AssertAccessibleAndCleanAsync("knowledge");
     }
 }

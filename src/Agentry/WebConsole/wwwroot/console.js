@@ -448,7 +448,7 @@ function chart(title, labels, bars, lines = [], { unit = '', lineUnit = '' } = {
   const width = 480, height = 180, left = 36, bottom = 22, top = 8;
   const max = Math.max(1, ...bars);
   const lineMax = Math.max(1, ...lines.flat().filter(v => v !== null));
-  const step = (width - left) / Math.max(1, labels.length);
+  const step = Math.min(48, (width - left) / Math.max(1, labels.length)); // a few bars stay bars, not slabs
   const y = (value, top_) => height - bottom - (value / top_) * (height - bottom - top);
   const svg = s('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${title}: ${summary(labels, bars, unit)}` },
     s('title', {}, title),
@@ -597,13 +597,52 @@ function keys(main) {
 function agents(main) {
   const list = h('div');
   const detail = h('div', { id: 'agent-detail' });
-  main.append(h('h1', {}, 'Agents'), list, detail);
+  const create = h('button', { type: 'button' }, 'New agent');
+  main.append(h('h1', {}, 'Agents'), has('agents:write') ? h('div', { class: 'actions' }, create) : null, list, detail);
+  // A new agent (or one imported from a file: paste its YAML) starts from a small valid definition.
+  create.addEventListener('click', () => showAgent({ id: '', source: 'api' }, 'id: my-agent\nname: My agent\ndescription: What it is for.\ninstructions: |\n  How it answers.\n')
+    .catch(error => detail.replaceChildren(errorBox(error))));
   api('/v1/agents?limit=100').then(page => list.replaceChildren(table(['Id', 'Name', 'Model', 'Source', ''], page.data.map(a => {
     const view = h('button', { type: 'button', class: 'secondary', 'aria-label': `View ${a.id}` }, 'View');
-    view.addEventListener('click', () => showAgent(a));
+    view.addEventListener('click', () => showAgent(a).catch(error => detail.replaceChildren(errorBox(error))));
     return [a.id, a.name ?? '', a.model ?? 'default', a.source, view];
   })))).catch(error => list.replaceChildren(errorBox(error)));
-  function showAgent(agent) {
+  async function showAgent(agent, template) {
+    const yaml = template ?? (await api(`/v1/agents/${encodeURIComponent(agent.id)}/yaml`)).yaml;
+    const editor = h('textarea', { id: 'agent-yaml', rows: Math.min(30, yaml.split('\n').length + 2), spellcheck: 'false', class: 'code' });
+    editor.value = yaml;
+    const check = h('button', { type: 'button', class: 'secondary' }, 'Check');
+    const save = h('button', { type: 'button' }, 'Save');
+    const download = h('button', { type: 'button', class: 'secondary' }, 'Export');
+    const problems = h('div', { id: 'agent-problems', 'aria-live': 'polite' });
+    const checked = async () => {
+      const result = await api('/v1/agents:check', { method: 'POST', body: { yaml: editor.value } });
+      problems.replaceChildren(result.errors.length
+        ? h('div', { role: 'alert' }, h('p', { class: 'error' }, `${result.errors.length} problem(s):`), h('ul', {}, result.errors.map(problemItem)))
+        : h('p', { class: 'ok' }, 'The definition is valid.'));
+      return result;
+    };
+    // Each problem moves the caret to its line, so the author sees the place at once.
+    const problemItem = error => {
+      const text = `${error.line ? `Line ${error.line}${error.column ? `, column ${error.column}` : ''}: ` : ''}${error.field ? `${error.field}: ` : ''}${error.message}`;
+      if (!error.line) return h('li', {}, text);
+      const go = h('button', { type: 'button', class: 'secondary', 'data-line': error.line }, text);
+      go.addEventListener('click', () => selectLine(editor, error.line));
+      return h('li', {}, go);
+    };
+    check.addEventListener('click', action(check, problems, checked));
+    save.addEventListener('click', action(save, problems, async () => {
+      const result = await checked();
+      if (!result.agent) return;
+      const id = agent.id || result.agent.id;
+      await api(`/v1/agents/${encodeURIComponent(id)}`, { method: 'PUT', body: result.agent });
+      problems.replaceChildren(h('p', { class: 'ok' }, `Saved ${id}.`));
+    }));
+    download.addEventListener('click', () => {
+      const link = h('a', { href: URL.createObjectURL(new Blob([editor.value], { type: 'application/yaml' })), download: `${agent.id}.yaml` });
+      link.click();
+      URL.revokeObjectURL(link.href);
+    });
     const sample = h('textarea', { id: 'rule-sample', rows: 2 });
     const test = h('button', { type: 'button' }, 'Test the rules');
     const slot = h('div');
@@ -611,10 +650,22 @@ function agents(main) {
     test.addEventListener('click', action(test, slot, async () => {
       result.textContent = json(await api(`/v1/agents/${encodeURIComponent(agent.id)}/rules:test`, { method: 'POST', body: { message: sample.value } }));
     }));
-    detail.replaceChildren(h('section', { class: 'panel', 'aria-labelledby': 'agent-title' }, h('h2', { id: 'agent-title' }, agent.id),
-      h('pre', {}, json(agent)),
-      h('label', { for: 'rule-sample' }, 'Try a message against its rules'), sample, h('div', { class: 'actions' }, test), slot, result));
+    detail.replaceChildren(h('section', { class: 'panel', 'aria-labelledby': 'agent-title' }, h('h2', { id: 'agent-title' }, agent.id || 'New agent'),
+      agent.source === 'file' ? h('p', { class: 'muted' }, `Defined in ${agent.file}: check changes here, then edit the file and reload (POST /v1/agents:reload).`) : null,
+      h('label', { for: 'agent-yaml' }, 'Definition (YAML)'), editor,
+      h('div', { class: 'actions' }, check, has('agents:write') && agent.source !== 'file' ? save : null, download), problems,
+      agent.id ? [h('label', { for: 'rule-sample' }, 'Try a message against its rules'), sample, h('div', { class: 'actions' }, test), slot, result] : null));
   }
+}
+
+/** Selects line <n> (1-based) of a textarea and scrolls it into view. */
+function selectLine(textarea, n) {
+  const lines = textarea.value.split('\n');
+  const start = lines.slice(0, n - 1).reduce((total, line) => total + line.length + 1, 0);
+  textarea.focus();
+  textarea.setSelectionRange(start, start + (lines[n - 1]?.length ?? 0));
+  const lineHeight = textarea.scrollHeight / Math.max(1, lines.length);
+  textarea.scrollTop = Math.max(0, (n - 3) * lineHeight);
 }
 
 // ---------- Knowledge ----------
@@ -637,6 +688,7 @@ function knowledge(main) {
     const upload = h('button', { type: 'submit' }, 'Upload');
     const uploadSlot = h('div');
     const documents = h('div');
+    const passages = h('div', { 'aria-live': 'polite' });
     const searchForm = h('form', {}, h('label', { for: 'kb-query' }, 'Try a search'), h('div', { class: 'row' }, query, search), slot, hits);
     searchForm.addEventListener('submit', action(search, slot, async () => {
       const found = await api(`/v1/knowledge/${encodeURIComponent(kb)}/search`, { method: 'POST', body: { query: query.value, topK: 5 } });
@@ -654,9 +706,17 @@ function knowledge(main) {
     }));
     const loadDocuments = async () => {
       const page = await api(`/v1/knowledge/${encodeURIComponent(kb)}/documents?limit=100`);
-      documents.replaceChildren(table(['Document', 'Format', 'Version', 'Status', 'Updated'], page.data.map(d => [d.name, d.format, d.version, d.status, time(d.updatedAt)])));
+      documents.replaceChildren(table(['Document', 'Format', 'Version', 'Status', 'Passages', 'Updated'], page.data.map(d => {
+        const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Passages of ${d.name}` }, String(d.chunkCount));
+        show.addEventListener('click', async () => {
+          const detail_ = await api(`/v1/knowledge/${encodeURIComponent(kb)}/documents/${encodeURIComponent(d.id)}`);
+          passages.replaceChildren(h('h3', {}, `Passages of ${d.name}`), ...detail_.chunks.map(c => h('div', { class: 'panel' },
+            h('strong', {}, c.section || d.name), h('span', { class: 'muted' }, ` · ${c.tokens} tokens · characters ${c.start}–${c.end}`), h('p', { class: 'text' }, c.text))));
+        });
+        return [d.name, d.format, d.version, `${d.status}${d.error ? `: ${d.error}` : ''}`, show, time(d.updatedAt)];
+      })));
     };
-    detail.replaceChildren(h('section', { class: 'panel', 'aria-label': kb }, h('h2', {}, kb), searchForm, has('knowledge:write') ? uploadForm : null, h('h3', {}, 'Documents'), documents));
+    detail.replaceChildren(h('section', { class: 'panel', 'aria-label': kb }, h('h2', {}, kb), searchForm, has('knowledge:write') ? uploadForm : null, h('h3', {}, 'Documents'), documents, passages));
     loadDocuments().catch(error => documents.replaceChildren(errorBox(error)));
   }
 }
