@@ -215,7 +215,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         var page = console.Page;
         await console.GoAsync("Knowledge");
         await page.GetByRole(AriaRole.Button, new() { Name = "Open help-center" }).ClickAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Passages of troubleshooting/reset-hub.md" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "passages of troubleshooting/reset-hub.md" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Passages of troubleshooting/reset-hub.md" })).ToBeVisibleAsync();
         await page.GetByLabel("Try a search").FillAsync("my router needs a factory reset");
         await page.GetByRole(AriaRole.Button, new() { Name = "Search" }).ClickAsync();

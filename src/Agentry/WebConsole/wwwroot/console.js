@@ -707,7 +707,7 @@ function knowledge(main) {
     const loadDocuments = async () => {
       const page = await api(`/v1/knowledge/${encodeURIComponent(kb)}/documents?limit=100`);
       documents.replaceChildren(table(['Document', 'Format', 'Version', 'Status', 'Passages', 'Updated'], page.data.map(d => {
-        const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Passages of ${d.name}` }, String(d.chunkCount));
+        const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Show ${d.chunkCount} passages of ${d.name}` }, `Show ${d.chunkCount}`);
         show.addEventListener('click', async () => {
           const detail_ = await api(`/v1/knowledge/${encodeURIComponent(kb)}/documents/${encodeURIComponent(d.id)}`);
           passages.replaceChildren(h('h3', {}, `Passages of ${d.name}`), ...detail_.chunks.map(c => h('div', { class: 'panel' },
