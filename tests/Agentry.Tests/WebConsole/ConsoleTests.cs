@@ -7,6 +7,7 @@ namespace Agentry.Tests.WebConsole;
 /// The console in a real browser (Debian's Chromium through Playwright), against the real service with its sample
 /// agents and the offline model: what a support lead, an operator and a first-time user do, on a desktop and a phone.
 /// </summary>
+[Trait("Surface", "browser")] // what a browser shows does not change with the database: not repeated in the PostgreSQL pass
 public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>
 {
     static string Origin(AgentryApp app) => app.Client.BaseAddress!.GetLeftPart(UriPartial.Authority);

@@ -567,9 +567,12 @@ function keys(main) {
   }
   const load = async () => {
     try {
-      const page = await api('/v1/admin/keys');
-      list.replaceChildren(table(['Name', 'Prefix', 'Scopes', 'Status', 'Last used', ''], page.data.map(k => [k.name, h('code', {}, k.prefix), k.scopes.join(', '), k.status,
-        time(k.lastUsedAt), k.status === 'active' ? keyActions(k) : ''])));
+      const weekAgo = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
+      const [page, usage] = await Promise.all([api('/v1/admin/keys'), api(`/v1/admin/analytics?groupBy=key&from=${weekAgo}`)]);
+      const byKey = new Map(usage.data.map(u => [u.group, u]));
+      const used = k => byKey.has(k.id) ? `${byKey.get(k.id).requests} requests, ${byKey.get(k.id).inputTokens + byKey.get(k.id).outputTokens} tokens` : 'none';
+      list.replaceChildren(table(['Name', 'Prefix', 'Scopes', 'Status', 'Last used', 'Last 7 days', ''], page.data.map(k => [k.name, h('code', {}, k.prefix), k.scopes.join(', '), k.status,
+        time(k.lastUsedAt), used(k), k.status === 'active' ? keyActions(k) : ''])));
     } catch (error) { list.replaceChildren(errorBox(error)); }
   };
   function keyActions(k) {
