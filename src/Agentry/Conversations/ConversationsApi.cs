@@ -22,7 +22,7 @@ public static class ConversationsApi
         group.MapPost("/", Create).Validated().WithName("CreateConversation").RequireAuthorization(Policies.Chat)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Start a conversation with an agent; its greeting, if any, opens it.");
         group.MapGet("/", List).WithName("ListConversations").RequireAuthorization(Policies.ReadConversations)
-            .WithSummary("Conversations, newest first (a non-admin key sees its own); filter by userId or agentId.");
+            .WithSummary("Conversations, newest first (a non-admin key sees its own); filter by userId, agentId, status (pending_approval) and last activity (from, to).");
         group.MapGet("/{conversationId}", Get).WithName("GetConversation").RequireAuthorization(Policies.ReadConversations)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One conversation.");
         group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation").RequireAuthorization(Policies.Chat)
@@ -94,13 +94,23 @@ public static class ConversationsApi
     }
 
     /// <summary>Newest first.</summary>
+    /// <summary>The <c>status</c> filter: a conversation whose turn waits for a person to decide a held tool call.</summary>
+    public const string PendingApprovalStatus = "pending_approval";
+
     static async Task<Results<Ok<Page<ConversationDto>>, ValidationProblem>> List(
-        string? userId, string? agentId, int? limit, string? cursor, AgentryDbContext db, HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
+        string? userId, string? agentId, string? status, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor, AgentryDbContext db, HttpContext http,
+        IOptions<SecurityOptions> security, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
+        if (status is not (null or PendingApprovalStatus)) return Problems.Validation("status", $"Use '{PendingApprovalStatus}' (a held tool call waits for a decision), or leave it out.");
         var query = db.Conversations.AsNoTracking().VisibleTo(http.GetCaller(), security.Value);
         if (userId is not null) query = query.Where(c => c.UserId == userId);
         if (agentId is not null) query = query.Where(c => c.AgentId == agentId);
+        if (status is PendingApprovalStatus)
+            query = query.Where(c => db.Approvals.Any(a => a.ConversationId == c.Id && a.Status == Approvals.ApprovalStatus.Pending));
+        // Last activity; stored as fixed-width UTC text on SQLite, so these are time comparisons there too.
+        if (from is { } start) query = query.Where(c => c.UpdatedAt >= start);
+        if (to is { } end) query = query.Where(c => c.UpdatedAt < end);
         if (cursor is not null) query = query.Where(c => string.Compare(c.Id, cursor) < 0);
         var rows = await query.OrderByDescending(c => c.Id).Take(take + 1).ToListAsync(ct);
         return TypedResults.Ok(Pagination.ToPage(rows, take, ConversationDto.From, c => c.Id));

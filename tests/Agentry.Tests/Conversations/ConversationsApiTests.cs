@@ -204,4 +204,27 @@ public sealed class ConversationsApiTests
     }
 
     const int PostMessageLimit = Agentry.Conversations.PostMessageRequest.MaxContentLength;
+
+    [Fact]
+    public async Task Conversations_are_filtered_by_a_waiting_approval_and_by_their_last_activity()
+    {
+        await using var app = new AgentryApp();
+        var quiet = (string)(await app.CreateConversationAsync("billing"))["id"]!;
+        var held = (string)(await app.CreateConversationAsync("billing"))["id"]!;
+        var turn = await app.SendAsync(held, "/tool refund {\"amount\": 250, \"reason\": \"double charge\"}");
+        Assert.Equal("pending_approval", (string?)turn["status"]);
+
+        async Task<string[]> IdsAsync(string query) =>
+            (await Http.JsonAsync(await app.Client.GetAsync($"/v1/conversations?{query}")))["data"]!.AsArray().Select(c => (string)c!["id"]!).ToArray();
+        Assert.Equal([held], await IdsAsync("status=pending_approval"));
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Empty(await IdsAsync($"from={tomorrow}T00:00:00Z"));
+        Assert.Equal([held, quiet], await IdsAsync($"to={tomorrow}T00:00:00Z&agentId=billing"));
+        var problem = await Http.ProblemAsync(await app.Client.GetAsync("/v1/conversations?status=everything"), 400, ProblemTypes.ValidationFailed);
+        Assert.Contains("pending_approval", problem["errors"]!["status"]![0]!.ToString());
+
+        // Decided, it no longer waits.
+        await Http.ExpectAsync(await app.Client.PostAsync($"/v1/admin/approvals/{(string)turn["pendingApprovalId"]!}/approve", Http.RawJson("{}")), HttpStatusCode.OK);
+        Assert.Empty(await IdsAsync("status=pending_approval"));
+    }
 }

@@ -68,6 +68,9 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
 
         // The badge says something waits; the inbox shows the arguments and the rule that held them.
         await page.ReloadAsync();
+        await page.GetByLabel("Status").SelectOptionAsync("pending_approval");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#conversation-list button")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("#approvals-badge")).ToHaveTextAsync("1");
         await console.GoAsync("Approvals");
         var card = page.GetByRole(AriaRole.Region).Filter(new() { HasText = "refund · billing" });
@@ -86,8 +89,8 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await console.GoAsync("Playground");
         await page.Locator("#conversation-list button").First.ClickAsync();
         await Assertions.Expect(transcript.Locator(".msg.tool").Last).ToContainTextAsync("Refund");
-        var audit = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=approval.approved"));
-        Assert.Contains("verified the double charge", audit["data"]!.ToJsonString());
+        await Wait.UntilAsync(async () => (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=approval.approved")))["data"]!.ToJsonString()
+            .Contains("verified the double charge", StringComparison.Ordinal), TimeSpan.FromSeconds(30), because: "the decision and its reason are in the audit log");
     }
 
     [Fact]

@@ -193,6 +193,9 @@ function playground(main) {
   const more = h('button', { class: 'secondary', hidden: true }, 'Load more');
   const filterAgent = h('select', { id: 'filter-agent' }, h('option', { value: '' }, 'Any agent'));
   const filterUser = h('input', { id: 'filter-user', autocomplete: 'off' });
+  const filterStatus = h('select', { id: 'filter-status' }, h('option', { value: '' }, 'Any'), h('option', { value: 'pending_approval' }, 'Waiting for approval'));
+  const filterFrom = h('input', { id: 'filter-from', type: 'date' });
+  const filterTo = h('input', { id: 'filter-to', type: 'date' });
   const transcript = h('ol', { class: 'transcript', id: 'transcript', 'aria-live': 'polite', 'aria-label': 'Conversation' });
   const message = h('textarea', { id: 'message', rows: 3 });
   const send = h('button', { type: 'submit' }, 'Send');
@@ -247,6 +250,10 @@ function playground(main) {
     const query = new URLSearchParams({ limit: '20' });
     if (filterAgent.value) query.set('agentId', filterAgent.value);
     if (filterUser.value.trim()) query.set('userId', filterUser.value.trim());
+    if (filterStatus.value) query.set('status', filterStatus.value);
+    // Days in UTC, the 'to' day included.
+    if (filterFrom.value) query.set('from', `${filterFrom.value}T00:00:00Z`);
+    if (filterTo.value) query.set('to', new Date(Date.parse(`${filterTo.value}T00:00:00Z`) + 86400000).toISOString());
     if (cursor) query.set('cursor', cursor);
     try {
       const page = await api(`/v1/conversations?${query}`);
@@ -276,6 +283,8 @@ function playground(main) {
         h('h2', {}, 'Past conversations'),
         h('label', { for: 'filter-agent' }, 'Agent'), filterAgent,
         h('label', { for: 'filter-user' }, 'User id'), filterUser,
+        h('label', { for: 'filter-status' }, 'Status'), filterStatus,
+        h('div', { class: 'row' }, h('div', {}, h('label', { for: 'filter-from' }, 'Active from (UTC)'), filterFrom), h('div', {}, h('label', { for: 'filter-to' }, 'to'), filterTo)),
         h('div', { class: 'actions' }, filter), list, more),
       h('section', { class: 'panel', 'aria-labelledby': 'chat-title' }, heading, transcript, composer, contextPanel)));
 
