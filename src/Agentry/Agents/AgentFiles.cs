@@ -28,6 +28,7 @@ public static class AgentFiles
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
         .WithTypeConverter(new AgentKnowledge.YamlShorthand())
         .WithCaseInsensitivePropertyMatching()
+        .WithDuplicateKeyChecking() // "id: a" then "id: b" is a mistake to point at, not a silent last-one-wins
         .Build();
 
     public static AgentFileSet Load(string directory, Func<string, bool> toolExists)

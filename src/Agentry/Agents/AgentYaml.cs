@@ -28,7 +28,8 @@ public sealed record AgentYamlRequest(string? Yaml) : IValidatable
 /// </summary>
 public static class AgentYaml
 {
-    public static AgentYamlCheck Check(string yaml)
+    /// <summary>Checks <paramref name="yaml"/>; <paramref name="references"/> adds what only the running service knows (its models and tools).</summary>
+    public static AgentYamlCheck Check(string yaml, Func<AgentDefinition, ValidationErrors>? references = null)
     {
         AgentDefinition? agent;
         try
@@ -42,6 +43,7 @@ public static class AgentYaml
         if (agent is null) return new AgentYamlCheck(null, [new AgentYamlError(null, null, null, "The document is empty.")]);
         var validation = new ValidationErrors();
         agent.Validate(validation);
+        if (validation.IsEmpty && references is not null) validation = references(agent);
         if (validation.IsEmpty) return new AgentYamlCheck(agent, []);
         var root = Root(yaml);
         return new AgentYamlCheck(null, validation.ToDictionary()
@@ -50,11 +52,19 @@ public static class AgentYaml
             .OrderBy(e => e.Line ?? int.MaxValue).ToList());
     }
 
+    /// <summary>The document's tree, to find fields in; null when it cannot be built (the errors then have no position).</summary>
     static YamlNode? Root(string yaml)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        return stream.Documents.FirstOrDefault()?.RootNode;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            return stream.Documents.FirstOrDefault()?.RootNode;
+        }
+        catch (YamlException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The node a validation field names (<c>personality.tone</c>, <c>rules[1].when.condition</c>), or its nearest parent that exists.</summary>

@@ -62,7 +62,8 @@ public static class AgentsApi
         return TypedResults.Ok(Pagination.ToPage(rows, take, AgentDto.From, a => a.Definition.Id));
     }
 
-    static Ok<AgentYamlCheck> Check(AgentYamlRequest request) => TypedResults.Ok(AgentYaml.Check(request.Yaml!));
+    static Ok<AgentYamlCheck> Check(AgentYamlRequest request, ModelCatalog models, ToolCatalog tools) =>
+        TypedResults.Ok(AgentYaml.Check(request.Yaml!, agent => agent.ReferenceErrors(models, tools)));
 
     static async Task<Results<Ok<AgentYamlText>, ProblemHttpResult>> GetYaml(string agentId, AgentCatalog catalog, CancellationToken ct) =>
         await catalog.FindAsync(agentId, ct) is { } agent

@@ -59,7 +59,14 @@ public sealed partial class SnapshotCache(
             }
         });
         var loaded = await _loading.GetOrAdd(key, mine).Value.WaitAsync(cancellationToken);
-        if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && loaded.Bytes <= MaxBytes) Keep(key, new Entry(loaded.Value, loaded.Bytes, now));
+        if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && loaded.Bytes <= MaxBytes)
+        {
+            var kept = new Entry(loaded.Value, loaded.Bytes, now);
+            Keep(key, kept);
+            // A change that began and ended between the check above and Keep dropped nothing of this: drop it now.
+            if ((_generations.GetValueOrDefault(key) != generation || IsChanging(key)) && _entries.TryRemove(new KeyValuePair<string, Entry>(key, kept)))
+                Interlocked.Add(ref _bytes, -kept.Bytes);
+        }
         return (T)loaded.Value;
     }
 

@@ -46,7 +46,14 @@ public static class ObservabilityApi
     {
         groupBy ??= "day";
         if (!Analytics.Dimensions.Contains(groupBy)) return Problems.Validation("groupBy", $"Use one of: {string.Join(", ", Analytics.Dimensions)}.");
-        await analytics.FlushAsync(db, ct); // include the last seconds
+        // Include the last seconds, under the lock the periodic flush takes: two flushes of one bucket (the dashboard
+        // asks several questions at once, other instances flush too) would both insert it.
+        await using (var transaction = await db.Database.BeginTransactionAsync(ct))
+        {
+            await db.LockAsync(SharedLock.Analytics, ct);
+            await analytics.FlushAsync(db, ct);
+            await transaction.CommitAsync(ct);
+        }
         var first = (from ?? DateOnly.MinValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var last = (to ?? DateOnly.MaxValue).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var buckets = await db.AnalyticsBuckets.AsNoTracking()

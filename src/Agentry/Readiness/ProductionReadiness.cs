@@ -1,4 +1,3 @@
-using Agentry.Audit;
 using Agentry.Data;
 using Agentry.Mcp;
 using Agentry.Models;
@@ -121,14 +120,26 @@ public sealed class ProductionReadiness(
     {
         const string fix = "Create a named admin key (POST /v1/admin/keys or 'agentry keys create --name ops --scopes admin'), then revoke " +
             "'bootstrap-admin' (DELETE /v1/admin/keys/{id}) or rotate it (POST /v1/admin/keys/{id}/rotate).";
-        var bootstrap = await db.ApiKeys.AsNoTracking().Where(k => k.Name == "bootstrap-admin" && k.RevokedAt == null).Select(k => k.Id).ToListAsync(cancellationToken);
         if (!security.Value.Enabled) return Check("bootstrap-key", Security, BootstrapTitle, 5, false, "Security is off, so no key is checked.", fix);
+        var bootstrap = await db.ApiKeys.AsNoTracking().Where(k => k.Name == "bootstrap-admin" && k.RevokedAt == null).Select(k => k.Hash).ToListAsync(cancellationToken);
         if (bootstrap.Count == 0) return Check("bootstrap-key", Security, BootstrapTitle, 5, true, "No bootstrap key is active.", fix);
-        var targets = bootstrap.Select(id => $"key:{id}").ToList();
-        var rotated = await db.AuditEvents.AsNoTracking().AnyAsync(e => e.Action == AuditActions.KeyRotated && e.Target != null && targets.Contains(e.Target), cancellationToken);
-        return Check("bootstrap-key", Security, BootstrapTitle, 5, rotated,
-            rotated ? "The bootstrap key's secret was rotated since it was first set." : "The key created at first start (from AGENTRY_ADMIN_KEY or admin-key.txt) is still active with its first secret.",
+        // Still its first secret when it matches where that secret came from: the setting, the mounted file, or the
+        // admin-key.txt written at first start (rotation gives it a new secret; retention may delete the audit of it).
+        var first = FirstSecrets().Select(ApiKeySecrets.Hash).ToHashSet(StringComparer.Ordinal);
+        var unchanged = bootstrap.Any(first.Contains);
+        return Check("bootstrap-key", Security, BootstrapTitle, 5, !unchanged,
+            unchanged ? "The key created at first start (from AGENTRY_ADMIN_KEY, its file or admin-key.txt) is still active with that secret."
+                : "The bootstrap key's secret was rotated since it was first set.",
             fix);
+    }
+
+    IEnumerable<string> FirstSecrets()
+    {
+        var s = security.Value;
+        if (!string.IsNullOrWhiteSpace(s.AdminKey)) yield return s.AdminKey.Trim();
+        foreach (var file in new[] { s.AdminKeyFile, Path.Combine(data.Value.FullDirectory(environment.ContentRootPath), KeyBootstrap.KeyFileName) })
+            if (!string.IsNullOrWhiteSpace(file) && File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } secret)
+                yield return secret;
     }
 
     async Task<ReadinessCheck> MetricsKeyAsync(AgentryDbContext db, DateTimeOffset now, CancellationToken cancellationToken)

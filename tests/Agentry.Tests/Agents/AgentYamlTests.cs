@@ -42,6 +42,13 @@ public sealed class AgentYamlTests
         Assert.Equal(4, (int)unknown["line"]!);
         Assert.DoesNotContain("Agentry.", (string?)unknown["message"]); // the author's words, not .NET type names
 
+        // A key given twice is a mistake at its second line, not a server error; a tool the service lacks is found too.
+        var duplicate = (await CheckAsync(app, "id: a\nid: b\ninstructions: x\n"))["errors"]!.AsArray().Single()!;
+        Assert.Equal(2, (int)duplicate["line"]!);
+        var tool = (await CheckAsync(app, "id: t\nname: T\ninstructions: x\ntools: [teleport]\n"))["errors"]!.AsArray().Single()!;
+        Assert.Equal(4, (int)tool["line"]!);
+        Assert.Contains("teleport", (string?)tool["message"]);
+
         var valid = await CheckAsync(app, yaml.Replace("amount >> 1", "amount > 100").Replace("temperature: 7", "temperature: 0.7"));
         Assert.Empty(valid["errors"]!.AsArray());
         Assert.Equal("checker", (string?)valid["agent"]!["id"]);

@@ -76,4 +76,22 @@ public sealed class AnalyticsTests
         Assert.DoesNotContain(routes, r => ((string)r!["group"]!).Contains("FOO", StringComparison.Ordinal) || ((string)r!["group"]!).Contains("PROPFIND", StringComparison.Ordinal) ||
             ((string)r!["group"]!).Contains(".env", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Turns_are_counted_per_minute_and_questions_asked_at_once_all_get_the_same_totals()
+    {
+        await using var app = new AgentryApp();
+        for (var i = 0; i < 4; i++) await app.Client.PostAsync("/v1/chat", Http.RawJson($$"""{"message":"Hello {{i}}","agentId":"support"}"""));
+        // The console's dashboard asks several questions at once, and each flushes the last seconds first: they must
+        // neither fail (two inserts of one bucket) nor lose what one of them took out of memory.
+        var today = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            app.Client.GetAsync($"/v1/admin/analytics?groupBy={(i % 3 == 0 ? "minute" : i % 3 == 1 ? "agent" : "day")}&from={today}")));
+        Assert.All(answers, a => Assert.Equal(System.Net.HttpStatusCode.OK, a.StatusCode));
+        var minutes = (await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/analytics?groupBy=minute&from={today}")))["data"]!.AsArray();
+        Assert.Equal(4, minutes.Sum(m => (long)m!["requests"]!));
+        Assert.All(minutes, m => Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$", (string?)m!["group"]));
+        var agents = (await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/analytics?groupBy=agent&from={today}")))["data"]!.AsArray();
+        Assert.Equal(4, (long)agents.Single(a => (string?)a!["group"] == "support")!["requests"]!);
+    }
 }

@@ -107,8 +107,8 @@ function signOut(message) {
   sessionStorage.removeItem(KEY);
   state.key = null;
   state.me = null;
-  location.hash = '';
-  render(message);
+  state.message = message; // shown by the next render, whichever comes (this one or the hash change's)
+  if (location.hash) location.hash = ''; else render();
 }
 
 async function start() {
@@ -119,7 +119,9 @@ async function start() {
   render();
 }
 
-function render(message) {
+function render() {
+  const message = state.message;
+  state.message = null;
   state.timers.forEach(clearInterval);
   state.timers = [];
   const main = document.getElementById('main');
@@ -178,8 +180,8 @@ function signIn(message) {
     }
     state.key = key;
     sessionStorage.setItem(KEY, key);
-    location.hash = `#/${pages.find(p => p.allowed())?.path ?? ''}`;
-    render();
+    const first = `#/${pages.find(p => p.allowed())?.path ?? ''}`;
+    if (location.hash === first) render(); else location.hash = first; // the hash change renders
   }));
   return form;
 }
@@ -261,8 +263,7 @@ function playground(main) {
         const button = h('button', { type: 'button', 'data-id': c.id, 'aria-current': String(c.id === conversation?.id) },
           h('strong', {}, c.title ?? c.agentId), h('br'), h('span', { class: 'muted' }, `${c.userId ? `${c.userId} · ` : ''}${c.messageCount} messages · ${time(c.updatedAt ?? c.createdAt)}`));
         button.addEventListener('click', async () => {
-          const messages = await api(`/v1/conversations/${encodeURIComponent(c.id)}/messages?limit=100`);
-          open(c, messages.data);
+          open(c, await allMessages(c.id));
         });
         list.append(h('li', {}, button));
       }
@@ -288,12 +289,14 @@ function playground(main) {
         h('div', { class: 'actions' }, filter), list, more),
       h('section', { class: 'panel', 'aria-labelledby': 'chat-title' }, heading, transcript, composer, contextPanel)));
 
-  api('/v1/models').then(models => {
-    for (const model of models.data) {
-      agentSelect.append(h('option', { value: model.id }, model.id));
-      filterAgent.append(h('option', { value: model.id }, model.id));
+  // A chat key lists what it may talk to (agents and workflows); a read key, which only browses, the agents.
+  (has('chat') ? api('/v1/models') : api('/v1/agents?limit=100')).then(list => {
+    for (const item of list.data) {
+      agentSelect.append(h('option', { value: item.id }, item.id));
+      filterAgent.append(h('option', { value: item.id }, item.id));
     }
   }).catch(error => startSlot.replaceChildren(errorBox(error)));
+  if (!has('chat')) { newConversation.disabled = true; send.disabled = true; }
   loadConversations(true);
 }
 
@@ -305,6 +308,18 @@ function citations(metadata) {
 
 function usage(u) {
   return u ? h('div', { class: 'usage' }, `${u.inputTokens} in · ${u.outputTokens} out tokens`) : null;
+}
+
+/** Every message of a conversation, oldest first, a page at a time (a long one is not cut at the first page). */
+async function allMessages(conversationId) {
+  const messages = [];
+  let cursor = null;
+  do {
+    const page = await api(`/v1/conversations/${encodeURIComponent(conversationId)}/messages?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    messages.push(...page.data);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return messages;
 }
 
 /** A stored message as the transcript shows it. */
@@ -442,8 +457,8 @@ function approvals(main) {
       h('div', { class: 'actions' }, approve, reject), slot);
     card.querySelector('details').addEventListener('toggle', async () => {
       if (context.childElementCount) return;
-      const messages = await api(`/v1/conversations/${encodeURIComponent(approval.conversationId)}/messages?limit=100`);
-      context.replaceChildren(...messages.data.slice(-8).map(renderMessage));
+      const messages = await allMessages(approval.conversationId);
+      context.replaceChildren(...messages.slice(-8).map(renderMessage));
     });
     return card;
   }
@@ -489,12 +504,14 @@ function dashboard(main) {
   const lower = h('div', { id: 'dashboard-tables' });
   const stamp = h('p', { class: 'muted', 'aria-live': 'off' });
   main.append(h('h1', {}, 'Dashboard'), stamp, cards, charts, lower);
-  const today = new Date().toISOString().slice(0, 10);
-  const weekAgo = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
   every(10000, async () => {
+    // Worked out at each refresh: a tab left open goes on past midnight, and the last hour may begin yesterday (UTC).
+    const today = new Date().toISOString().slice(0, 10);
+    const hourAgo = new Date(Date.now() - 3600000).toISOString().slice(0, 10);
+    const weekAgo = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
     try {
       const [minutes, days, byAgent, byModel, errors, system, mcpServers, backups] = await Promise.all([
-        api(`/v1/admin/analytics?groupBy=minute&from=${today}&to=${today}`), api(`/v1/admin/analytics?groupBy=day&from=${weekAgo}&to=${today}`),
+        api(`/v1/admin/analytics?groupBy=minute&from=${hourAgo}&to=${today}`), api(`/v1/admin/analytics?groupBy=day&from=${weekAgo}&to=${today}`),
         api(`/v1/admin/analytics?groupBy=agent&from=${weekAgo}&to=${today}`), api(`/v1/admin/analytics?groupBy=model&from=${weekAgo}&to=${today}`),
         api('/v1/admin/errors?limit=5'), api('/system/health'), api('/v1/mcp/servers?limit=50'), api('/v1/admin/backups')]);
       const recent = lastHour(minutes.data);
@@ -647,13 +664,14 @@ function agents(main) {
       const result = await checked();
       if (!result.agent) return;
       const id = agent.id || result.agent.id;
+      if (!id) throw new Error('Give the agent an id (id: …) before saving it.');
       await api(`/v1/agents/${encodeURIComponent(id)}`, { method: 'PUT', body: result.agent });
       problems.replaceChildren(h('p', { class: 'ok' }, `Saved ${id}.`));
     }));
     download.addEventListener('click', () => {
       const link = h('a', { href: URL.createObjectURL(new Blob([editor.value], { type: 'application/yaml' })), download: `${agent.id}.yaml` });
       link.click();
-      URL.revokeObjectURL(link.href);
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
     });
     const sample = h('textarea', { id: 'rule-sample', rows: 2 });
     const test = h('button', { type: 'button' }, 'Test the rules');
