@@ -101,7 +101,8 @@ public sealed partial class McpConnection : IAsyncDisposable
 
                 var ended = await client.Completion.WaitAsync(_stopping.Token);
                 _client = null;
-                (Status, Error) = (Reconnecting, Describe(ended));
+                // Status and the next attempt change together: whoever reads "reconnecting" also reads when.
+                (Status, Error, NextAttemptAt) = (Reconnecting, Describe(ended), NextAttempt(ref failures));
                 LogDisconnected(_logger, Name, Error);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -111,7 +112,7 @@ public sealed partial class McpConnection : IAsyncDisposable
             catch (Exception e)
             {
                 _client = null;
-                (Status, Error) = (everConnected ? Reconnecting : Failed, Describe(e));
+                (Status, Error, NextAttemptAt) = (everConnected ? Reconnecting : Failed, Describe(e), NextAttempt(ref failures));
                 LogConnectFailed(_logger, Name, Error);
             }
             finally
@@ -119,12 +120,16 @@ public sealed partial class McpConnection : IAsyncDisposable
                 if (client is not null && !ReferenceEquals(client, _client)) await DisposeQuietlyAsync(client);
             }
 
-            var delay = TimeSpan.FromSeconds(Math.Min(_options.ReconnectDelay.TotalSeconds * Math.Pow(2, Math.Min(failures++, 20)), _options.MaxReconnectDelay.TotalSeconds));
-            NextAttemptAt = _time.GetUtcNow() + delay;
+            // Closing the dead client may have taken a moment of the delay already.
+            var delay = NextAttemptAt is { } next && next > _time.GetUtcNow() ? next - _time.GetUtcNow() : TimeSpan.Zero;
             try { await Task.Delay(delay, _time, _stopping.Token); }
             catch (OperationCanceledException) { break; }
         }
     }
+
+    /// <summary>When to try again after the <paramref name="failures"/>-th failure in a row: the reconnect delay, doubling, at most the maximum.</summary>
+    DateTimeOffset NextAttempt(ref int failures) =>
+        _time.GetUtcNow() + TimeSpan.FromSeconds(Math.Min(_options.ReconnectDelay.TotalSeconds * Math.Pow(2, Math.Min(failures++, 20)), _options.MaxReconnectDelay.TotalSeconds));
 
     IClientTransport CreateTransport()
     {
