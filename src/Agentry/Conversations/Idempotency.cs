@@ -43,20 +43,6 @@ public abstract record IdempotencyDecision
 /// </summary>
 public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
 {
-    /// <summary>Documents the optional header on a turn endpoint.</summary>
-    public static RouteHandlerBuilder Documented(RouteHandlerBuilder endpoint) =>
-        endpoint.AddOpenApiOperationTransformer((operation, _, _) =>
-        {
-            operation.Parameters ??= [];
-            operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
-            {
-                Name = Header, In = Microsoft.OpenApi.ParameterLocation.Header, Required = false,
-                Description = "Makes a retry safe: the same key and body within 24 h returns the first result (header Idempotent-Replayed: true) instead of running a second turn; 409 while the first still runs, 422 for a different body.",
-                Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, MaxLength = 200 },
-            });
-            return Task.CompletedTask;
-        });
-
     public const string Header = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
     static readonly TimeSpan Keep = TimeSpan.FromHours(24);
@@ -120,5 +106,16 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
 public static class IdempotencyEndpoints
 {
     /// <summary>The endpoint takes an optional Idempotency-Key (documented in the OpenAPI document).</summary>
-    public static RouteHandlerBuilder AcceptsIdempotencyKey(this RouteHandlerBuilder endpoint) => Idempotency.Documented(endpoint);
+    public static RouteHandlerBuilder AcceptsIdempotencyKey(this RouteHandlerBuilder endpoint) =>
+        endpoint.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+            {
+                Name = Idempotency.Header, In = Microsoft.OpenApi.ParameterLocation.Header, Required = false,
+                Description = "Makes a retry safe: the same key and body within 24 h returns the first result (header Idempotent-Replayed: true) instead of running a second turn; 409 while the first still runs, 422 for a different body.",
+                Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, MaxLength = 200 },
+            });
+            return Task.CompletedTask;
+        });
 }

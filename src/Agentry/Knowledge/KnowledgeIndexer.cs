@@ -109,8 +109,8 @@ public sealed partial class KnowledgeIndexer(
                     .SetProperty(d => d.ClaimedAt, (DateTimeOffset?)null), CancellationToken.None);
             document.Status = KnowledgeStatus.Failed;
             document.Error = message;
+            await cache.InvalidateAsync(KnowledgeSearch.CacheKey(document.KnowledgeBase)); // a swap invalidates in ChangingAsync
         }
-        await cache.InvalidateAsync(KnowledgeSearch.CacheKey(document.KnowledgeBase));
         return document;
     }
 

@@ -88,10 +88,9 @@ public sealed partial class SnapshotCache(
         }
         finally
         {
-            Forget(key);
             _changing.AddOrUpdate(key, 0, (_, n) => n - 1);
             _changing.TryRemove(new KeyValuePair<string, int>(key, 0));
-            await InvalidateAsync(key);
+            await InvalidateAsync(key); // here and on every instance
         }
     }
 

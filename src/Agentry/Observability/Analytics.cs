@@ -85,16 +85,17 @@ public sealed class Analytics(TimeProvider time, ModelPrices prices) : ITurnOutc
     {
         var now = time.GetUtcNow();
         var day = now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        var minute = now.ToString("HH:mm", CultureInfo.InvariantCulture);
         var cost = prices.Cost(model, inputTokens, outputTokens);
         // Turns per minute (at most 1,440 rows a day): the console's live chart, the same on every instance.
-        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", now.ToString("HH:mm", CultureInfo.InvariantCulture)) })
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", minute) })
             Add(day, dimension, value, p =>
             {
                 Interlocked.Increment(ref p.Requests);
                 if (failed) Interlocked.Increment(ref p.Errors);
                 Interlocked.Increment(ref p.Latency[Bucket(latency)]);
             });
-        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", now.ToString("HH:mm", CultureInfo.InvariantCulture)), ("key", keyId ?? "anonymous"), ("day", "all") })
+        foreach (var (dimension, value) in new[] { ("agent", agent), ("model", model), ("minute", minute), ("key", keyId ?? "anonymous"), ("day", "all") })
             Add(day, dimension, value, p =>
             {
                 Interlocked.Add(ref p.InputTokens, inputTokens);

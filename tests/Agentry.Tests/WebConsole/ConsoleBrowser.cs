@@ -50,6 +50,14 @@ public sealed class ConsoleBrowser : IAsyncLifetime
         return console;
     }
 
+    /// <summary>The console of <paramref name="app"/> in a fresh context, signed in with <paramref name="key"/>.</summary>
+    public async Task<ConsolePage> SignedInAsync(AgentryApp app, string key = AgentryApp.AdminKey, int width = 1280, int height = 900, ColorScheme scheme = ColorScheme.Light)
+    {
+        var console = await OpenAsync(app.Client.BaseAddress!.GetLeftPart(UriPartial.Authority), width, height, scheme);
+        await console.SignInAsync(key);
+        return console;
+    }
+
     public async Task DisposeAsync()
     {
         if (_browser is not null) await _browser.DisposeAsync();

@@ -10,15 +10,12 @@ namespace Agentry.Tests.WebConsole;
 [Trait("Surface", "browser")] // what a browser shows does not change with the database: not repeated in the PostgreSQL pass
 public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>
 {
-    static string Origin(AgentryApp app) => app.Client.BaseAddress!.GetLeftPart(UriPartial.Authority);
-
     [Fact]
     public async Task A_chat_streams_with_the_handoff_and_a_cited_answer_shown_as_they_happen()
     {
         await using var app = new AgentryApp();
         await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(app);
-        await using var console = await browser.OpenAsync(Origin(app));
-        await console.SignInAsync(AgentryApp.AdminKey);
+        await using var console = await browser.SignedInAsync(app);
         await console.Page.GetByRole(AriaRole.Heading, new() { Name = "Playground" }).WaitForAsync();
         await console.AssertAccessibleAndCleanAsync("sign-in and playground");
 
@@ -55,8 +52,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
     public async Task A_refund_above_the_limit_waits_in_the_approvals_inbox_and_once_approved_the_conversation_shows_the_refund()
     {
         await using var app = new AgentryApp();
-        await using var console = await browser.OpenAsync(Origin(app));
-        await console.SignInAsync(AgentryApp.AdminKey);
+        await using var console = await browser.SignedInAsync(app);
         var page = console.Page;
         await page.GetByLabel("Agent or workflow").SelectOptionAsync("billing");
         await page.GetByRole(AriaRole.Button, new() { Name = "New conversation" }).ClickAsync();
@@ -99,8 +95,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await using var app = new AgentryApp();
         // A few turns, so the dashboard has something to draw.
         for (var i = 0; i < 3; i++) await app.Client.PostAsync("/v1/chat", Http.RawJson($$"""{"message":"Hello number {{i}}","agentId":"support"}"""));
-        await using var console = await browser.OpenAsync(Origin(app));
-        await console.SignInAsync(AgentryApp.AdminKey);
+        await using var console = await browser.SignedInAsync(app);
         var page = console.Page;
 
         await console.GoAsync("Keys");
@@ -150,8 +145,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
     {
         await using var app = new AgentryApp();
         var (_, chat) = await app.CreateKeyAsync("phone", ["chat"]);
-        await using var console = await browser.OpenAsync(Origin(app), width: 390, height: 844, scheme: ColorScheme.Dark);
-        await console.SignInAsync(chat);
+        await using var console = await browser.SignedInAsync(app, chat, width: 390, height: 844, scheme: ColorScheme.Dark);
         var page = console.Page;
         Assert.Equal(["Playground"], await page.GetByRole(AriaRole.Navigation).GetByRole(AriaRole.Link).AllTextContentsAsync());
         await page.GetByLabel("Agent or workflow").SelectOptionAsync("support");
@@ -178,8 +172,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
     public async Task An_agent_yaml_error_is_shown_at_its_line_and_choosing_it_selects_that_line()
     {
         await using var app = new AgentryApp();
-        await using var console = await browser.OpenAsync(Origin(app));
-        await console.SignInAsync(AgentryApp.AdminKey);
+        await using var console = await browser.SignedInAsync(app);
         var page = console.Page;
         await console.GoAsync("Agents");
         await page.GetByRole(AriaRole.Button, new() { Name = "View support" }).ClickAsync();
@@ -214,8 +207,7 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
     {
         await using var app = new AgentryApp();
         await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(app);
-        await using var console = await browser.OpenAsync(Origin(app));
-        await console.SignInAsync(AgentryApp.AdminKey);
+        await using var console = await browser.SignedInAsync(app);
         var page = console.Page;
         await console.GoAsync("Knowledge");
         await page.GetByRole(AriaRole.Button, new() { Name = "Open help-center" }).ClickAsync();
