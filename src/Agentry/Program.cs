@@ -96,6 +96,7 @@ static async Task<int> ServeAsync(WebApplication app)
     await app.Services.CheckToolPoliciesAsync(); // a policy for an MCP tool names a server that exists
     await app.Services.EnsureAdminKeyAsync();
     app.Services.LoadAgentFiles();
+    await app.Services.RecordAgentVersionsAsync(); // a file changed while the service was down is a new version
     await app.Services.SyncKnowledgeFolderAsync(); // knowledge/<kb>/… files next to the agents: new and changed ones are indexed
     Tokens.Load(); // the o200k vocabulary (about 0.2 s), read now rather than in the first request
 

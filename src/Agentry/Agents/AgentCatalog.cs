@@ -52,7 +52,7 @@ public sealed class AgentCatalog(AgentFileCatalog files, AgentryDbContext db)
     static AgentEntry FromFile(FileAgent file) => new(file.Definition, AgentEntry.FromFile, Path.GetFileName(file.Path), null, null);
 
     static AgentEntry FromStored(StoredAgent stored) =>
-        new(Deserialize(stored.Definition), AgentEntry.FromApi, null, stored.CreatedAt, stored.UpdatedAt);
+        new(Deserialize(stored.Definition) with { Version = AgentVersions.Hash(stored.Definition) }, AgentEntry.FromApi, null, stored.CreatedAt, stored.UpdatedAt);
 
     static JsonSerializerOptions CreateJson()
     {

@@ -53,6 +53,13 @@ public sealed record AgentDefinition : IValidatable
         }
     }
 
+    /// <summary>
+    /// Which version of the agent this is (<see cref="AgentVersions.Hash"/> of its content), set where definitions are
+    /// loaded; turns record it on the replies they store. Not part of the definition a client writes.
+    /// </summary>
+    [YamlDotNet.Serialization.YamlIgnore, System.Text.Json.Serialization.JsonIgnore]
+    public string? Version { get; init; }
+
     public const int MaxOutputTokensLimit = 128_000;
 
     /// <remarks>An empty id is allowed here: <c>PUT /v1/agents/{id}</c> and file names supply it; <c>POST</c> requires it.</remarks>

@@ -35,6 +35,9 @@ public sealed partial class AgentFileCatalog
 
     public bool TryGet(string id, out FileAgent agent) => _files.Agents.TryGetValue(id, out agent!);
 
+    /// <summary>Raised after a load that changed the set in force (AgentVersions records what changed).</summary>
+    public event Action? Reloaded;
+
     /// <summary>Reads the folder. On errors the previous set stays in force and the errors are returned.</summary>
     public AgentFileSet Reload()
     {
@@ -44,10 +47,16 @@ public sealed partial class AgentFileCatalog
             foreach (var error in loaded.Errors) LogFileError(error);
             return loaded;
         }
-        _files = loaded;
+        // Each definition carries its version (the hash of its content), computed once per load rather than per turn.
+        _files = loaded with
+        {
+            Agents = loaded.Agents.ToDictionary(a => a.Key, a => a.Value with { Definition = a.Value.Definition with { Version = AgentVersions.Hash(a.Value.Definition) } },
+                StringComparer.Ordinal),
+        };
+        Reloaded?.Invoke();
         if (Directory.Length == 0) LogNoFolder();
         else LogLoaded(loaded.Agents.Count, Directory);
-        return loaded;
+        return _files;
     }
 
     /// <summary>A configured folder: absolute as given; relative, under the content root if it exists there, else next to the executable.</summary>

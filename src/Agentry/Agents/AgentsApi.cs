@@ -16,11 +16,15 @@ public sealed record AgentDto(
     IReadOnlyList<AgentRule> Rules, IReadOnlyList<string> Tools, IReadOnlyList<string> Handoffs, double? Temperature, int? MaxOutputTokens,
     RoutingOptions Routing, WorkflowOptions? Workflow, AgentKnowledge? Knowledge, string Memory, string Source, string? File, DateTimeOffset? CreatedAt, DateTimeOffset? UpdatedAt)
 {
+    /// <summary>The version in force (the hash of its content; GET /v1/agents/{id}/versions lists them).</summary>
+    public string? Version { get; init; }
+
     public static AgentDto From(AgentEntry entry)
     {
         var d = entry.Definition;
         return new AgentDto(d.Id, d.Name, d.Description, d.Model, d.Instructions, d.Personality, d.Rules, d.Tools, d.Handoffs,
-            d.Temperature, d.MaxOutputTokens, d.Routing, d.Workflow, d.Knowledge, d.Memory, entry.Source, entry.File, entry.CreatedAt, entry.UpdatedAt);
+            d.Temperature, d.MaxOutputTokens, d.Routing, d.Workflow, d.Knowledge, d.Memory, entry.Source, entry.File, entry.CreatedAt, entry.UpdatedAt)
+        { Version = d.Version };
     }
 }
 
@@ -51,6 +55,7 @@ public static class AgentsApi
         group.MapDelete("/{agentId}", Delete).WithName("DeleteAgent").RequireAuthorization(Policies.AgentsWrite)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Delete an API-defined agent (409 for one a file defines).");
+        group.MapAgentVersions();
         return group;
     }
 
@@ -76,8 +81,8 @@ public static class AgentsApi
             : Problems.AgentNotFound(agentId).ToResult();
 
     static async Task<Results<Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Create(
-        AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time, AuditLog audit,
-        HttpContext http, CancellationToken ct)
+        AgentDefinition agent, AgentCatalog catalog, AgentVersions versions, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time,
+        AuditLog audit, HttpContext http, CancellationToken ct)
     {
         if (agent.Id.Length == 0) return Problems.Validation("id", "Required: 1-64 characters of a-z, 0-9 and '-'.");
         if (CheckReferences(agent, models, tools) is { } invalid) return invalid;
@@ -90,7 +95,8 @@ public static class AgentsApi
         var now = time.GetUtcNow();
         var stored = new StoredAgent { Id = agent.Id, Definition = AgentCatalog.Serialize(agent), CreatedAt = now, UpdatedAt = now };
         db.Agents.Add(stored);
-        audit.Stage(db, AuditActor.From(http), AuditActions.AgentCreated, $"agent:{agent.Id}", detail: new { agent.Name, agent.Model });
+        var version = await versions.StageAsync(agent.Id, stored.Definition, AgentVersions.FromApi, http.GetCaller()?.KeyId, ct);
+        audit.Stage(db, AuditActor.From(http), AuditActions.AgentCreated, $"agent:{agent.Id}", detail: new { agent.Name, agent.Model, version = version?.Version });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -100,13 +106,13 @@ public static class AgentsApi
             // Another request created the same id between our check and our insert.
             return Problems.Conflict(ProblemTypes.AgentExists, $"Agent '{agent.Id}' already exists.");
         }
-        return TypedResults.Created($"/v1/agents/{agent.Id}", AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, now, now)));
+        return TypedResults.Created($"/v1/agents/{agent.Id}", AgentDto.From(new AgentEntry(agent with { Version = version?.Hash }, AgentEntry.FromApi, null, now, now)));
     }
 
     /// <summary>Creates or replaces an API-defined agent (201 when created, 200 when replaced).</summary>
     static async Task<Results<Ok<AgentDto>, Created<AgentDto>, ValidationProblem, ProblemHttpResult>> Put(
-        string agentId, AgentDefinition agent, AgentCatalog catalog, ModelCatalog models, ToolCatalog tools, AgentryDbContext db, TimeProvider time,
-        AuditLog audit, HttpContext http, CancellationToken ct)
+        string agentId, AgentDefinition agent, AgentCatalog catalog, AgentVersions versions, ModelCatalog models, ToolCatalog tools, AgentryDbContext db,
+        TimeProvider time, AuditLog audit, HttpContext http, CancellationToken ct)
     {
         // The path names the agent; the body may repeat the id, and then it must agree.
         if (agent.Id.Length == 0) agent = agent with { Id = agentId };
@@ -126,10 +132,20 @@ public static class AgentsApi
         if (stored is null) db.Agents.Add(stored = new StoredAgent { Id = agentId, Definition = "", CreatedAt = now });
         stored.Definition = AgentCatalog.Serialize(agent);
         stored.UpdatedAt = now;
-        audit.Stage(db, AuditActor.From(http), created ? AuditActions.AgentCreated : AuditActions.AgentUpdated, $"agent:{agentId}", detail: new { agent.Name, agent.Model });
-        await db.SaveChangesAsync(ct);
+        // The change and its version commit together; a PUT that changes nothing records no version.
+        var version = await versions.StageAsync(agentId, stored.Definition, AgentVersions.FromApi, http.GetCaller()?.KeyId, ct);
+        audit.Stage(db, AuditActor.From(http), created ? AuditActions.AgentCreated : AuditActions.AgentUpdated, $"agent:{agentId}",
+            detail: new { agent.Name, agent.Model, version = version?.Version });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            return Problems.Conflict(ProblemTypes.Conflict, $"Agent '{agentId}' was changed by another request at the same time; read it and try again.");
+        }
 
-        var dto = AgentDto.From(new AgentEntry(agent, AgentEntry.FromApi, null, stored.CreatedAt, now));
+        var dto = AgentDto.From(new AgentEntry(agent with { Version = AgentVersions.Hash(stored.Definition) }, AgentEntry.FromApi, null, stored.CreatedAt, now));
         return created ? TypedResults.Created($"/v1/agents/{agentId}", dto) : TypedResults.Ok(dto);
     }
 
@@ -146,9 +162,11 @@ public static class AgentsApi
         return TypedResults.NoContent();
     }
 
-    static async Task<Results<Ok<AgentReloadResult>, ProblemHttpResult>> Reload(AgentFileCatalog files, AuditLog audit, AgentryDbContext db, HttpContext http, CancellationToken ct)
+    static async Task<Results<Ok<AgentReloadResult>, ProblemHttpResult>> Reload(
+        AgentFileCatalog files, AgentCatalog catalog, AgentVersions versions, AuditLog audit, AgentryDbContext db, HttpContext http, CancellationToken ct)
     {
         var result = files.Reload();
+        if (result.Errors.Count == 0) await versions.RecordCurrentAsync(catalog, ct); // a changed file is a new version
         await audit.RecordAsync(db, AuditActor.From(http), AuditActions.AgentsReloaded, "agents", result.Errors.Count == 0 ? "success" : "failure",
             new { loaded = result.Agents.Count, errors = result.Errors }, ct);
         if (result.Errors.Count > 0)
@@ -164,7 +182,7 @@ public static class AgentsApi
     /// Refuses a key without the admin scope that gives an agent a tool <see cref="ToolCatalog.RequiresAdmin"/> names; a
     /// tool the agent already had (an admin granted it) may stay when the agent is edited.
     /// </summary>
-    static ProblemHttpResult? CheckGrants(AgentDefinition agent, IReadOnlyCollection<string> alreadyGranted, ToolCatalog tools, HttpContext http)
+    internal static ProblemHttpResult? CheckGrants(AgentDefinition agent, IReadOnlyCollection<string> alreadyGranted, ToolCatalog tools, HttpContext http)
     {
         if (http.GetCaller() is { IsAdmin: true }) return null;
         var added = agent.Tools.Where(t => tools.RequiresAdmin(t) && !alreadyGranted.Contains(t)).ToList();

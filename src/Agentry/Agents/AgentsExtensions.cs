@@ -11,6 +11,7 @@ public static partial class AgentsExtensions
         builder.Services.AddOptions<AgentOptions>().BindSettings(AgentOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<AgentFileCatalog>();
         builder.Services.AddScoped<AgentCatalog>();
+        builder.Services.AddScoped<AgentVersions>();
         builder.Services.AddSingleton<SemanticRouter>();
         builder.Services.AddScoped<Handoffs>();
         builder.Services.AddScoped<WorkflowRunner>();
@@ -37,6 +38,36 @@ public static partial class AgentsExtensions
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Serving the {Count} bundled sample agents (a help desk, with a refund tool). For your own agents set Agents:Directory; to serve none of the samples set Agents:Samples=false")]
     static partial void LogServingSamples(ILogger logger, int count);
+
+    /// <summary>
+    /// Records a version for each agent whose content changed since the last one recorded (files edited while the
+    /// service was down, API agents from before versions existed), now and after every reload of the folder.
+    /// </summary>
+    public static async Task RecordAgentVersionsAsync(this IServiceProvider services)
+    {
+        await RecordAsync(services, CancellationToken.None);
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Agents");
+        services.GetRequiredService<AgentFileCatalog>().Reloaded += () => _ = Task.Run(async () =>
+        {
+            try
+            {
+                await RecordAsync(services, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                LogVersionsNotRecorded(logger, e);
+            }
+        });
+    }
+
+    static async Task RecordAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<AgentVersions>().RecordCurrentAsync(scope.ServiceProvider.GetRequiredService<AgentCatalog>(), cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Could not record the versions of the reloaded agent files")]
+    static partial void LogVersionsNotRecorded(ILogger logger, Exception exception);
 
     static void Watch(IServiceProvider services, AgentFileCatalog catalog)
     {

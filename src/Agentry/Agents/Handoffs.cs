@@ -73,7 +73,7 @@ public sealed class Handoffs(
     /// </summary>
     public async Task HandOffAsync(Turn turn, AgentDefinition target, Handoff handoff, TurnEvents events, CancellationToken cancellationToken)
     {
-        turn.SwitchTo(target, models.Resolve(target.Model), handoff);
+        turn.SwitchTo(target, models.Resolve(turn.ModelFor(target)), handoff);
         telemetry.HandedOff(handoff.From, handoff.To, handoff.Mode);
         Activity.Current?.AddEvent(new ActivityEvent("agentry.handoff", tags: new ActivityTagsCollection { ["from"] = handoff.From, ["to"] = handoff.To, ["mode"] = handoff.Mode }));
         events.Emit(TurnEvent.Handoff, new { from = handoff.From, to = handoff.To, reason = handoff.Reason, mode = handoff.Mode, score = handoff.Score });

@@ -27,7 +27,7 @@ public sealed class WorkflowRunner(AgentCatalog agents, ModelCatalog models, Age
         for (var round = 0; round < rounds; round++)
         {
             var agent = members[round % members.Count];
-            turn.SwitchTo(agent, models.Resolve(agent.Model), handoff: null);
+            turn.SwitchTo(agent, models.Resolve(turn.ModelFor(agent)), handoff: null);
             events.Emit(TurnEvent.WorkflowStep, new { workflow = workflowAgent.Id, step = round + 1, agentId = agent.Id });
             var before = turn.Produced.Count;
             await agentLoop.RunAsync(turn, new ContextRequest(turn, agent)

@@ -18,6 +18,11 @@ public static class ProblemTypes
     public const string ConversationNotFound = Prefix + "conversation-not-found";
     public const string AgentExists = Prefix + "agent-exists";
     public const string AgentDefinedInFile = Prefix + "agent-defined-in-file";
+    public const string AgentVersionNotFound = Prefix + "agent-version-not-found";
+    public const string EvalRunNotFound = Prefix + "eval-run-not-found";
+    /// <summary>An eval suite that cannot be read (YAML, an unknown agent, an expectation it does not know); the errors name the line.</summary>
+    public const string EvalSuiteInvalid = Prefix + "eval-suite-invalid";
+    public const string EvalSuiteNotFound = Prefix + "eval-suite-not-found";
     public const string ConversationBusy = Prefix + "conversation-busy";
     public const string ApprovalPending = Prefix + "approval-pending";
     public const string ApprovalNotFound = Prefix + "approval-not-found";

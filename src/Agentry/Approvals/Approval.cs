@@ -23,4 +23,6 @@ public static class ApprovalStatus
     public const string Pending = "pending";
     public const string Approved = "approved";
     public const string Rejected = "rejected";
+    /// <summary>Held in an eval run: recorded with the turn, never in the queue (a dry run has nothing to approve).</summary>
+    public const string Eval = "eval";
 }

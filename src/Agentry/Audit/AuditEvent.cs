@@ -32,6 +32,10 @@ public static class AuditActions
     public const string AgentCreated = "agent.created";
     public const string AgentUpdated = "agent.updated";
     public const string AgentDeleted = "agent.deleted";
+    /// <summary>An earlier version of an API agent was made current again (a new version with its content).</summary>
+    public const string AgentRestored = "agent.restored";
+    public const string EvalRunStarted = "eval.run.started";
+    public const string EvalSuiteSaved = "eval.suite.saved";
     public const string AgentsReloaded = "agents.reloaded";
     public const string McpServerAdded = "mcp.server.added";
     public const string McpServerRemoved = "mcp.server.removed";

@@ -20,4 +20,9 @@ public sealed class Conversation
     public string? OwnerKeyId { get; set; }
     /// <summary>Personality fields this conversation overrides (JSON), within what its agent allows.</summary>
     public string? PersonalityOverride { get; set; }
+    /// <summary>
+    /// The eval run this conversation belongs to (null for a real one): its tools run dry, and it stays out of the
+    /// conversation list, analytics and usage figures.
+    /// </summary>
+    public string? EvalRunId { get; set; }
 }

@@ -72,10 +72,14 @@ public sealed record MessageDto(
     string Id, string ConversationId, long Sequence, string Role, string? AgentId, string Content, string? Model, UsageDto? Usage,
     int? LatencyMs, string? FinishReason, string Status, JsonElement? Metadata, DateTimeOffset CreatedAt)
 {
+    /// <summary>The version of the agent that wrote an assistant message (GET /v1/agents/{id}/versions).</summary>
+    public string? AgentVersion { get; init; }
+
     public static MessageDto From(Message m) =>
         new(m.Id, m.ConversationId, m.Sequence, m.Role, m.AgentId, m.Content, m.Model,
             m.InputTokens is null && m.OutputTokens is null ? null : new UsageDto(m.InputTokens ?? 0, m.OutputTokens ?? 0),
-            m.LatencyMs, m.FinishReason, m.Status, ConversationDto.ParseJson(m.Metadata), m.CreatedAt);
+            m.LatencyMs, m.FinishReason, m.Status, ConversationDto.ParseJson(m.Metadata), m.CreatedAt)
+        { AgentVersion = m.AgentVersion };
 }
 
 /// <summary>The result of one turn: the messages it added (the user's first) and what the model used.</summary>

@@ -22,7 +22,7 @@ public static class ConversationsApi
         group.MapPost("/", Create).Validated().WithName("CreateConversation").RequireAuthorization(Policies.Chat)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("Start a conversation with an agent; its greeting, if any, opens it.");
         group.MapGet("/", List).WithName("ListConversations").RequireAuthorization(Policies.ReadConversations)
-            .WithSummary("Conversations, newest first (a non-admin key sees its own); filter by userId, agentId, status (pending_approval) and last activity (from, to).");
+            .WithSummary("Conversations, newest first (a non-admin key sees its own); filter by userId, agentId, status (pending_approval) and last activity (from, to). An eval run's conversations are listed only with evalRunId.");
         group.MapGet("/{conversationId}", Get).WithName("GetConversation").RequireAuthorization(Policies.ReadConversations)
             .ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One conversation.");
         group.MapDelete("/{conversationId}", Delete).WithName("DeleteConversation").RequireAuthorization(Policies.Chat)
@@ -98,12 +98,14 @@ public static class ConversationsApi
     public const string PendingApprovalStatus = "pending_approval";
 
     static async Task<Results<Ok<Page<ConversationDto>>, ValidationProblem>> List(
-        string? userId, string? agentId, string? status, DateTimeOffset? from, DateTimeOffset? to, int? limit, string? cursor, AgentryDbContext db, HttpContext http,
-        IOptions<SecurityOptions> security, CancellationToken ct)
+        string? userId, string? agentId, string? status, DateTimeOffset? from, DateTimeOffset? to, string? evalRunId, int? limit, string? cursor, AgentryDbContext db,
+        HttpContext http, IOptions<SecurityOptions> security, CancellationToken ct)
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
         if (status is not (null or PendingApprovalStatus)) return Problems.Validation("status", $"Use '{PendingApprovalStatus}' (a held tool call waits for a decision), or leave it out.");
         var query = db.Conversations.AsNoTracking().VisibleTo(http.GetCaller(), security.Value);
+        // An eval run's conversations are its own record, listed when asked for by run, not among the real ones.
+        query = evalRunId is null ? query.Where(c => c.EvalRunId == null) : query.Where(c => c.EvalRunId == evalRunId);
         if (userId is not null) query = query.Where(c => c.UserId == userId);
         if (agentId is not null) query = query.Where(c => c.AgentId == agentId);
         if (status is PendingApprovalStatus)

@@ -18,6 +18,8 @@ public sealed class Message
     public string Status { get; set; } = MessageStatus.Completed;
     /// <summary>Extra facts as a JSON object (tool name and arguments for tool messages).</summary>
     public string? Metadata { get; set; }
+    /// <summary>The version (<see cref="Agents.AgentVersion.Hash"/>) of the agent that wrote an assistant message.</summary>
+    public string? AgentVersion { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

@@ -77,6 +77,8 @@ public sealed class Turn : IDisposable
         ClientInstructions = request?.ClientInstructions;
         Sampling = request?.Sampling;
         ClientTools = request?.ClientTools ?? [];
+        ModelOverride = request?.ModelOverride;
+        DeclaredToolResults = request?.DeclaredToolResults ?? new Dictionary<string, string>();
         if (request is not null && isNew)
             foreach (var said in request.Transcript.Where(m => m.Role == ChatRole.User || m.Role == ChatRole.Assistant).Where(m => m.Text.Length > 0))
             {
@@ -168,6 +170,21 @@ public sealed class Turn : IDisposable
 
     public Conversation Conversation { get; }
     public bool IsNew { get; }
+
+    /// <summary>
+    /// A turn of an eval run (Evals/): tools with side effects run dry (<see cref="Tools.ToolExecution"/>), nothing enters
+    /// the tool ledger, a held approval waits in no one's queue, and analytics and usage figures leave it out.
+    /// </summary>
+    public bool IsEval => Conversation.EvalRunId is not null;
+
+    /// <summary>The model every agent of this turn uses instead of its own (an eval comparing models), or null.</summary>
+    public string? ModelOverride { get; }
+
+    /// <summary>The model an agent answers with in this turn.</summary>
+    public string? ModelFor(AgentDefinition agent) => ModelOverride ?? agent.Model;
+
+    /// <summary>The results an eval case declared for dry-run tools, by tool name.</summary>
+    public IReadOnlyDictionary<string, string> DeclaredToolResults { get; }
     /// <summary>Who the turn is charged to and audited as: the request's key, or for a continued turn the conversation's owner.</summary>
     public Caller Caller { get; }
     public string? TraceId { get; }
@@ -376,6 +393,7 @@ public sealed class Turn : IDisposable
     public Message NewMessage(string role, string content, string? agentId = null) => new()
     {
         Id = Ids.New(Ids.MessagePrefix), ConversationId = Conversation.Id, Role = role, AgentId = agentId ?? Agent.Id, Content = content,
+        AgentVersion = role == MessageRoles.Assistant && agentId is null ? Agent.Version : null, // which version of the agent said it
     };
 
     public void Dispose() => _lease.Dispose();

@@ -39,4 +39,13 @@ public sealed record TurnRequest(
     public IReadOnlyList<FunctionCallContent>? ClientToolCalls { get; init; }
 
     public bool ContinuesClientTools => ClientToolResults is not null;
+
+    /// <summary>The eval run this turn belongs to (Evals/): its conversation is tagged with it and its side-effecting tools run dry.</summary>
+    public string? EvalRunId { get; init; }
+
+    /// <summary>An eval case's model in place of every agent's own (comparing models on the same suite).</summary>
+    public string? ModelOverride { get; init; }
+
+    /// <summary>What an eval case declared a dry-run tool returns, by tool name (otherwise a standard dry-run note).</summary>
+    public IReadOnlyDictionary<string, string> DeclaredToolResults { get; init; } = new Dictionary<string, string>();
 }

@@ -172,7 +172,7 @@ public sealed partial class TurnRunner(
             // Nothing happened that needs keeping: a plain problem, and the client may simply retry.
             if (stored is null) ExceptionDispatchInfo.Throw(end.Failure!);
             // A person must decide: whoever watches the approvals queue is told, whichever door the turn came through.
-            if (end.PendingApproval is { } held)
+            if (end.PendingApproval is { } held && !turn.IsEval)
                 webhooks.Announce(Webhooks.WebhookEvents.ApprovalPending, new
                 {
                     approvalId = held.Id, conversationId = held.ConversationId, agentId = held.AgentId, tool = held.ToolName, rule = held.RuleId,
@@ -225,7 +225,7 @@ public sealed partial class TurnRunner(
             : end.PendingApproval is not null ? TurnOutcome.PendingApproval
             : TurnOutcome.Completed;
         return new TurnOutcome(turn.Conversation.Id, turn.ConversationAgentId, turn.Caller.KeyId, turn.Model.Name, status, end.FinishReason,
-            turn.Elapsed, turn.Usage, end.Failure, turn.TraceId, activity);
+            turn.Elapsed, turn.Usage, end.Failure, turn.TraceId, activity) { IsEval = turn.IsEval };
     }
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Debug, Message = "Turn in {ConversationId} stored as interrupted ({Reason})")]

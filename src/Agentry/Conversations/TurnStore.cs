@@ -54,7 +54,7 @@ public sealed class TurnStore(
             var agentId = request.AgentId ?? conversation.AgentId;
             var agent = (await agents.FindAsync(agentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(agentId);
             CheckClientTools(request, agent);
-            var model = models.Resolve(agent.Model);
+            var model = models.Resolve(request.ModelOverride ?? agent.Model);
             var window = !isNew ? await LoadHistoryAsync(conversation, agent, cancellationToken)
                 : request.Transcript.Count > 0 ? ClientHistory(request)
                 : HistoryWindow.Empty;
@@ -191,7 +191,7 @@ public sealed class TurnStore(
         return new Conversation
         {
             Id = id, AgentId = request.AgentId ?? options.Value.DefaultAgent, UserId = request.UserId, CreatedAt = now, UpdatedAt = now,
-            OwnerKeyId = request.Caller.KeyId,
+            OwnerKeyId = request.Caller.KeyId, EvalRunId = request.EvalRunId,
         };
     }
 
@@ -384,13 +384,19 @@ public sealed class TurnStore(
         conversation.AgentId = turn.ConversationAgentId;
         if (turn.IsNew) db.Conversations.Add(conversation);
         db.Messages.AddRange(stored);
-        if (end.PendingApproval is { } held) db.Approvals.Add(held);
+        if (end.PendingApproval is { } held)
+        {
+            // An eval's held call is the result it asserts on, not a decision for anyone to make.
+            if (turn.IsEval) held.Status = Approvals.ApprovalStatus.Eval;
+            db.Approvals.Add(held);
+        }
         if (turn.SummaryUpdate is { } summary)
         {
             if (turn.SummaryIsNew) db.ConversationSummaries.Add(summary);
             else db.ConversationSummaries.Update(summary);
         }
-        foreach (var (row, reserved) in turn.ToolCalls)
+        // An eval's calls ran dry: the ledger (and every cap counted from it) is for calls that acted.
+        foreach (var (row, reserved) in turn.IsEval ? [] : turn.ToolCalls)
         {
             if (!reserved)
             {

@@ -33,6 +33,9 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Memory.UserMemory> Memories => Set<Memory.UserMemory>();
     public DbSet<ConversationSummary> ConversationSummaries => Set<ConversationSummary>();
     public DbSet<OpenAi.StoredResponse> Responses => Set<OpenAi.StoredResponse>();
+    public DbSet<AgentVersion> AgentVersions => Set<AgentVersion>();
+    public DbSet<Evals.EvalRun> EvalRuns => Set<Evals.EvalRun>();
+    public DbSet<Evals.StoredEvalSuite> EvalSuites => Set<Evals.StoredEvalSuite>();
     /// <summary>Data Protection's key ring (it encrypts MCP server secrets): in the database so all instances share it and backups carry it.</summary>
     public DbSet<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey> DataProtectionKeys => Set<Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey>();
 
@@ -51,6 +54,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.Property(x => x.Title).HasMaxLength(200);
             c.Property(x => x.LastSequence).IsConcurrencyToken();
             c.Property(x => x.OwnerKeyId).HasMaxLength(40);
+            c.Property(x => x.EvalRunId).HasMaxLength(40);
             c.HasIndex(x => new { x.OwnerKeyId, x.Id }).HasDatabaseName("ix_conversations_owner");
             c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
             c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");
@@ -74,6 +78,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             m.Property(x => x.Model).HasMaxLength(200);
             m.Property(x => x.FinishReason).HasMaxLength(32);
             m.Property(x => x.Status).HasMaxLength(16);
+            m.Property(x => x.AgentVersion).HasMaxLength(12);
             // History is always read as "the last N of one conversation", so this index keeps a turn's cost flat as conversations grow.
             m.HasIndex(x => new { x.ConversationId, x.Sequence }).IsUnique().HasDatabaseName("ux_messages_conversation_sequence");
             m.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
@@ -83,6 +88,30 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
         {
             a.HasKey(x => x.Id);
             a.Property(x => x.Id).HasMaxLength(64);
+        });
+
+        model.Entity<AgentVersion>(v =>
+        {
+            v.HasKey(x => new { x.AgentId, x.Version }); // two instances recording the same change: one insert wins
+            v.Property(x => x.AgentId).HasMaxLength(64);
+            v.Property(x => x.Hash).HasMaxLength(12);
+            v.Property(x => x.Source).HasMaxLength(16);
+            v.Property(x => x.AuthorKeyId).HasMaxLength(40);
+        });
+
+        model.Entity<Evals.EvalRun>(r =>
+        {
+            r.HasKey(x => x.Id);
+            r.Property(x => x.Id).HasMaxLength(40);
+            r.Property(x => x.Status).HasMaxLength(16);
+            r.Property(x => x.KeyId).HasMaxLength(40);
+        });
+
+        model.Entity<Evals.StoredEvalSuite>(s =>
+        {
+            s.HasKey(x => x.Id);
+            s.Property(x => x.Id).HasMaxLength(64);
+            s.Property(x => x.AuthorKeyId).HasMaxLength(40);
         });
 
         model.Entity<Mcp.StoredMcpServer>(m =>

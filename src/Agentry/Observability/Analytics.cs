@@ -78,8 +78,11 @@ public sealed class Analytics(TimeProvider time, ModelPrices prices) : ITurnOutc
     }
 
     /// <summary>A turn: counted as a request for its agent and model; its tokens and cost count everywhere.</summary>
-    public void OnTurnFinished(TurnOutcome outcome) =>
+    public void OnTurnFinished(TurnOutcome outcome)
+    {
+        if (outcome.IsEval) return; // an eval run's turns are its report's figures, not the service's traffic
         RecordTurn(outcome.KeyId, outcome.AgentId, outcome.Model, !outcome.Succeeded, outcome.Duration, outcome.InputTokens, outcome.OutputTokens);
+    }
 
     void RecordTurn(string? keyId, string agent, string model, bool failed, TimeSpan latency, long inputTokens, long outputTokens)
     {

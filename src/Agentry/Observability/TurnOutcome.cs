@@ -8,6 +8,9 @@ public sealed record TurnOutcome(
     string ConversationId, string AgentId, string? KeyId, string Model, string Status, string FinishReason, TimeSpan Duration,
     IReadOnlyList<ModelUsage> Usage, Exception? Failure, string? TraceId, Activity? Activity)
 {
+    /// <summary>A turn of an eval run: the analytics (dashboards, keys' usage) leave it out; metrics still count what the provider billed.</summary>
+    public bool IsEval { get; init; }
+
     public const string Completed = "completed";
     public const string PendingApproval = Conversations.TurnDto.PendingApproval;
     public const string Interrupted = Conversations.TurnDto.Interrupted;

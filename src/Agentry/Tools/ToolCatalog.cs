@@ -108,6 +108,16 @@ public sealed class ToolCatalog
         : Mcp.McpToolNames.TryParse(name, out _, out var tool) ? tool == Mcp.McpToolNames.AllTools ? "a policy names one tool, not all of a server's (*)." : null
         : $"there is no built-in tool named '{name}' ({string.Join(", ", BuiltInNames)}); a tool of an MCP server is named mcp:SERVER/TOOL.";
 
+    /// <summary>Built-in tools that only read: an eval runs them for real; every other tool runs dry there.</summary>
+    static readonly string[] ReadOnlyBuiltIns = ["calculator", "conversation_search", "current_time", Recall, SearchKnowledge];
+
+    /// <summary>
+    /// Whether a call acts on the world (files a refund, asks a person, fetches a URL, saves a memory, runs an MCP tool
+    /// its server does not mark read-only): in an eval run such a call is recorded, not made.
+    /// </summary>
+    public bool HasSideEffects(string name) =>
+        _tools.ContainsKey(name) ? !ReadOnlyBuiltIns.Contains(name) : _mcp.FindTool(name) is not { IsReadOnly: true };
+
     /// <summary>Whether an agent may name it: a built-in tool, or a tool (or <c>*</c>) of a configured MCP server, connected or not.</summary>
     public bool Exists(string name) =>
         _tools.ContainsKey(name) || (Mcp.McpToolNames.TryParse(name, out var server, out _) && _mcp.IsKnown(server));

@@ -13,12 +13,19 @@ namespace Agentry.Tools;
 /// limit); count it; record its telemetry; let the input rules check what the tool returned; and record the result on the
 /// turn (the tool message, its rule decisions, its ledger row, the audit events the tool reported).
 /// </summary>
-public sealed class ToolExecution(ToolInvoker invoker, TurnRules rules, AgentryTelemetry telemetry, IOptions<ConversationOptions> conversations)
+public sealed class ToolExecution(ToolInvoker invoker, ToolCatalog catalog, TurnRules rules, AgentryTelemetry telemetry, IOptions<ConversationOptions> conversations)
 {
+    /// <summary>The outcome of a call an eval run recorded instead of making.</summary>
+    public const string DryRun = "dry-run";
+
     public async Task<ToolOutcome> CompleteAsync(Turn turn, FunctionCallContent call, ToolOutcome? decided, TurnToolCall ledger,
         IReadOnlyList<RuleDecision> decisions, TurnEvents events, CancellationToken cancellationToken)
     {
         var outcome = decided;
+        // An eval run asserts on the call, it does not make it: the case's declared result (or a note) stands in.
+        if (outcome is null && turn.IsEval && catalog.HasSideEffects(call.Name))
+            outcome = new ToolOutcome(DryRun, turn.DeclaredToolResults.TryGetValue(call.Name, out var declared) ? declared
+                : $"(dry run: {call.Name} was not run, this is an evaluation; the call is recorded with its arguments)", 0);
         if (outcome is null)
         {
             var context = new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller.KeyId)

@@ -21,7 +21,7 @@ public sealed record ToolOutcome(string Outcome, string ResultForModel, int Dura
     public const string Running = "running";
 
     /// <summary>Whether the text came from the tool (its answer or its error), as opposed to Agentry saying why it did not run.</summary>
-    public bool FromTool => Outcome is Success or Error or AlreadyDone;
+    public bool FromTool => Outcome is Success or Error or AlreadyDone or Tools.ToolExecution.DryRun;
 
     /// <summary>The result as the model receives it: the tool's own text fenced as data (Conversations/Context/UntrustedData.cs).</summary>
     public FunctionResultContent ForModel(FunctionCallContent call) =>

@@ -29,7 +29,7 @@ public sealed class ToolStep(TurnRules rules, ToolLedger ledger, ToolExecution e
         var heldByRule = verdict.Denied is null ? verdict.NeedsApproval : null;
         var withinTurnLimit = turn.ToolCallCount < tools.Value.MaxCallsPerTurn;
         // The policy is always asked, so its refusals hold whatever the rules said; it reserves only a call about to run.
-        var policy = await ledger.DecideAsync(turn, call, canonical, reserve: verdict.Denied is null && heldByRule is null && withinTurnLimit, cancellationToken);
+        var policy = await ledger.DecideAsync(turn, call, canonical, reserve: verdict.Denied is null && heldByRule is null && withinTurnLimit && !turn.IsEval, cancellationToken);
         var ledgerRow = policy.Reservation is { } reserved ? new TurnToolCall(reserved, Reserved: true) : new TurnToolCall(ledger.Row(turn, call, canonical), Reserved: false);
 
         // Refusals first: no approval can let through what a rule denies or what is above the policy's per-call maximum.

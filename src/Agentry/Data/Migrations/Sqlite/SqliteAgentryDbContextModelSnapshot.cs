@@ -16,6 +16,54 @@ namespace Agentry.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Agentry.Agents.AgentVersion", b =>
+                {
+                    b.Property<string>("AgentId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.Property<string>("AuthorKeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author_key_id");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Definition")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("definition");
+
+                    b.Property<string>("Hash")
+                        .IsRequired()
+                        .HasMaxLength(12)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<int?>("RestoredFrom")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("restored_from");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source");
+
+                    b.HasKey("AgentId", "Version")
+                        .HasName("PK_agent_versions");
+
+                    b.ToTable("agent_versions", (string)null);
+                });
+
             modelBuilder.Entity("Agentry.Agents.StoredAgent", b =>
                 {
                     b.Property<string>("Id")
@@ -272,6 +320,11 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<string>("EvalRunId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("eval_run_id");
+
                     b.Property<long>("LastSequence")
                         .IsConcurrencyToken()
                         .HasColumnType("INTEGER")
@@ -410,6 +463,11 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("agent_id");
 
+                    b.Property<string>("AgentVersion")
+                        .HasMaxLength(12)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("agent_version");
+
                     b.Property<string>("Content")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -476,6 +534,97 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasDatabaseName("ux_messages_conversation_sequence");
 
                     b.ToTable("messages", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Evals.EvalRun", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("CasesDone")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cases_done");
+
+                    b.Property<int>("CasesTotal")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cases_total");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<string>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<string>("KeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_id");
+
+                    b.Property<double?>("PassRate")
+                        .HasColumnType("REAL")
+                        .HasColumnName("pass_rate");
+
+                    b.Property<string>("Report")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("report");
+
+                    b.Property<string>("Request")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("PK_eval_runs");
+
+                    b.ToTable("eval_runs", (string)null);
+                });
+
+            modelBuilder.Entity("Agentry.Evals.StoredEvalSuite", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthorKeyId")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author_key_id");
+
+                    b.Property<string>("CreatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("UpdatedAt")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Yaml")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("yaml");
+
+                    b.HasKey("Id")
+                        .HasName("PK_eval_suites");
+
+                    b.ToTable("eval_suites", (string)null);
                 });
 
             modelBuilder.Entity("Agentry.Knowledge.KnowledgeChunk", b =>
