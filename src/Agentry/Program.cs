@@ -5,6 +5,7 @@ using Agentry.Approvals;
 using Agentry.Audit;
 using Agentry.Conversations;
 using Agentry.Data;
+using Agentry.Evals;
 using Agentry.Knowledge;
 using Agentry.Mcp;
 using Agentry.Memory;
@@ -23,15 +24,16 @@ using Agentry.Tools;
 using Agentry.WebConsole;
 using Agentry.Webhooks;
 
-// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge … | doctor
+// agentry [serve] | migrate | keys … | secrets new-key | audit verify | backup | backups list | restore | export … | import … | knowledge … | doctor | eval run …
 // Settings (--Section:Key value, --urls …) may follow any command: they configure the host the command runs against.
 var (settings, command) = CommandHost.Split(args);
+settings = EvalCommands.QuietLogs(command, settings); // an eval prints its own progress and table, not the service's log
 var host = new CommandHost(Build, settings);
 var root = new RootCommand("Agentry: several AI agents, each with a personality and business rules, behind the controls an operator needs.")
 {
     Serve(), DataCommands.Migrate(host), KeysCommands.Keys(host), SecretsCommands.Secrets(), AuditCommands.Audit(host),
     BackupCommands.Backup(host), BackupCommands.Backups(host), BackupCommands.Restore(host), TransferCommands.Export(host), TransferCommands.Import(host),
-    KnowledgeCommands.Knowledge(host), ReadinessCommands.Doctor(host),
+    KnowledgeCommands.Knowledge(host), ReadinessCommands.Doctor(host), EvalCommands.Eval(host),
     OperationsCommands.Version(),
 };
 root.Add(OperationsCommands.Help(root));
@@ -85,6 +87,7 @@ static WebApplication Build(string[] settings)
     builder.AddOpenAi();
     builder.AddOperations();
     builder.AddReadiness();
+    builder.AddEvals();
     builder.AddWebConsole();
     return builder.Build();
 }
@@ -119,6 +122,7 @@ static async Task<int> ServeAsync(WebApplication app)
     app.MapApprovalsApi();
     app.MapConversationsApi();
     app.MapOpenAiApi();
+    app.MapEvalsApi();
     app.MapApiDocs();
     app.MapWebConsole();
     app.LogStartupBanner();

@@ -43,6 +43,9 @@ public sealed record TurnRequest(
     /// <summary>The eval run this turn belongs to (Evals/): its conversation is tagged with it and its side-effecting tools run dry.</summary>
     public string? EvalRunId { get; init; }
 
+    /// <summary>Personality overrides (JSON, already checked against what the agent allows) the new conversation starts with.</summary>
+    public string? PersonalityOverride { get; init; }
+
     /// <summary>An eval case's model in place of every agent's own (comparing models on the same suite).</summary>
     public string? ModelOverride { get; init; }
 

@@ -225,7 +225,8 @@ public sealed partial class TurnRunner(
             : end.PendingApproval is not null ? TurnOutcome.PendingApproval
             : TurnOutcome.Completed;
         return new TurnOutcome(turn.Conversation.Id, turn.ConversationAgentId, turn.Caller.KeyId, turn.Model.Name, status, end.FinishReason,
-            turn.Elapsed, turn.Usage, end.Failure, turn.TraceId, activity) { IsEval = turn.IsEval };
+            turn.Elapsed, turn.Usage, end.Failure, turn.TraceId, activity)
+        { IsEval = turn.IsEval };
     }
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Debug, Message = "Turn in {ConversationId} stored as interrupted ({Reason})")]

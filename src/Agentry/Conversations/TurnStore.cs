@@ -191,7 +191,7 @@ public sealed class TurnStore(
         return new Conversation
         {
             Id = id, AgentId = request.AgentId ?? options.Value.DefaultAgent, UserId = request.UserId, CreatedAt = now, UpdatedAt = now,
-            OwnerKeyId = request.Caller.KeyId, EvalRunId = request.EvalRunId,
+            OwnerKeyId = request.Caller.KeyId, EvalRunId = request.EvalRunId, PersonalityOverride = request.PersonalityOverride,
         };
     }
 

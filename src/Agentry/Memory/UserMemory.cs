@@ -32,4 +32,6 @@ public static class MemoryAuthors
     public const string Agent = "agent";
     /// <summary>Written through the API with an admin key.</summary>
     public const string Operator = "operator";
+    /// <summary>An eval case gave it to its (isolated) user before the case began; removed when the case ends.</summary>
+    public const string Eval = "eval";
 }

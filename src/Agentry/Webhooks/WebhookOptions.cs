@@ -51,6 +51,8 @@ public static class WebhookEvents
     public const string ResponseIncomplete = "response.incomplete";
     /// <summary>A turn held a tool call for a person's decision (any door: native, OpenAI-compatible, MCP).</summary>
     public const string ApprovalPending = "approval.pending";
+    /// <summary>An eval run started through the API finished (passed, failed or error), with its pass rate and regressions.</summary>
+    public const string EvalRunCompleted = "eval.run.completed";
 
-    public static readonly string[] All = [ResponseCompleted, ResponseFailed, ResponseCancelled, ResponseIncomplete, ApprovalPending];
+    public static readonly string[] All = [ResponseCompleted, ResponseFailed, ResponseCancelled, ResponseIncomplete, ApprovalPending, EvalRunCompleted];
 }
