@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Agents;
 
-/// <summary>One version of an agent in a list: what changed (the definition's top-level fields) and who changed it.</summary>
+/// <summary>One version of an agent in a list: what changed (the definition's top-level fields; none for the first) and who changed it.</summary>
 public sealed record AgentVersionDto(
     string AgentId, int Version, string Hash, string Source, string? AuthorKeyId, int? RestoredFrom, DateTimeOffset CreatedAt, bool Current,
     IReadOnlyList<string> Changed);
@@ -96,7 +96,7 @@ public static class AgentVersionsApi
 
     static AgentVersionDto Describe(AgentVersion v, AgentVersion? previous, int latest) =>
         new(v.AgentId, v.Version, v.Hash, v.Source, v.AuthorKeyId, v.RestoredFrom, v.CreatedAt, v.Version == latest,
-            AgentVersions.ChangedFields(previous?.Definition, v.Definition));
+            previous is null ? [] : AgentVersions.ChangedFields(previous.Definition, v.Definition)); // a first version changed nothing: it began
 
     static string Yaml(AgentVersion v) => AgentFiles.Write(AgentCatalog.Deserialize(v.Definition));
 

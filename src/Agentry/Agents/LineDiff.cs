@@ -26,8 +26,8 @@ public static class LineDiff
                 x++;
                 y++;
             }
-            else if (y < b.Length && (x == a.Length || common[x, y + 1] >= common[x + 1, y])) lines.Add(('+', b[y++]));
-            else lines.Add(('-', a[x++]));
+            else if (x < a.Length && (y == b.Length || common[x + 1, y] >= common[x, y + 1])) lines.Add(('-', a[x++])); // removed before added, as diff prints
+            else lines.Add(('+', b[y++]));
         }
         // Unchanged lines are kept only next to a change.
         return lines.Where((line, i) => line.Mark != ' ' || (i > 0 && lines[i - 1].Mark != ' ') || (i + 1 < lines.Count && lines[i + 1].Mark != ' '))

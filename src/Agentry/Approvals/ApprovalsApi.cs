@@ -26,7 +26,7 @@ public static class ApprovalsApi
     public static RouteGroupBuilder MapApprovalsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/admin/approvals").WithTags("Approvals").RequireAuthorization(Policies.Admin);
-        group.MapGet("/", List).WithName("ListApprovals").WithSummary("Held tool calls, newest first; filter with status=pending|approved|rejected.");
+        group.MapGet("/", List).WithName("ListApprovals").WithSummary("Held tool calls, newest first; filter with status=pending|approved|rejected (an eval run's held calls only with status=eval).");
         group.MapGet("/{approvalId}", Get).WithName("GetApproval").ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("One held tool call with its arguments, rule and decision.");
         group.MapPost("/{approvalId}/approve", Approve).Validated().WithName("ApproveToolCall").Continues()
@@ -40,7 +40,8 @@ public static class ApprovalsApi
     {
         if (!Pagination.TryGetLimit(limit, out var take, out var errors)) return Problems.Validation(errors.ToDictionary());
         var query = db.Approvals.AsNoTracking();
-        if (status is not null) query = query.Where(a => a.Status == status);
+        // An eval run's held calls are its record (status=eval), not decisions anyone is asked for.
+        query = status is null ? query.Where(a => a.Status != ApprovalStatus.Eval) : query.Where(a => a.Status == status);
         if (cursor is not null) query = query.Where(a => string.Compare(a.Id, cursor) < 0);
         var rows = await query.OrderByDescending(a => a.Id).Take(take + 1).ToListAsync(ct);
         return TypedResults.Ok(Pagination.ToPage(rows, take, ApprovalDto.From, a => a.Id));

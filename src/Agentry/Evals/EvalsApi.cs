@@ -160,5 +160,5 @@ public static class EvalsApi
 
     static ProblemHttpResult Unusable(string title, List<string> errors) =>
         TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, type: ProblemTypes.EvalSuiteInvalid, title: title,
-            detail: errors.FirstOrDefault() ?? title, extensions: new Dictionary<string, object?> { ["errors"] = errors });
+            detail: errors.FirstOrDefault() ?? title, extensions: new Dictionary<string, object?> { ["suiteErrors"] = errors });
 }

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
@@ -166,6 +167,40 @@ public sealed class ConsoleTests(ConsoleBrowser browser) : IClassFixture<Console
         await console.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Assertions.Expect(page.GetByLabel("API key")).ToBeVisibleAsync();
         Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('agentry.key')"));
+    }
+
+    [Fact]
+    public async Task An_eval_run_started_in_the_console_shows_its_report_and_an_agent_is_restored_from_its_versions()
+    {
+        await using var app = new AgentryApp();
+        await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(app);
+        await app.Client.PutAsJsonAsync("/v1/agents/vera", new { name = "Vera", description = "Versioned", instructions = "Be kind.", model = "offline" });
+        await app.Client.PutAsJsonAsync("/v1/agents/vera", new { name = "Vera", description = "Versioned", instructions = "Be brief.", model = "offline" });
+        await using var console = await browser.SignedInAsync(app);
+        var page = console.Page;
+
+        await console.GoAsync("Evals");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run help-desk" }).ClickAsync();
+        await Assertions.Expect(page.Locator("td .status.passed").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await page.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Report of eval_") }).First.ClickAsync();
+        var report = page.Locator("#eval-report");
+        await Assertions.Expect(report).ToContainTextAsync("refund-above-policy-waits-for-a-supervisor");
+        await Assertions.Expect(report).ToContainTextAsync("approval: pending");
+        await Assertions.Expect(report.Locator(".status.skipped").First).ToBeVisibleAsync(); // judged, without a judge model
+        await console.ScreenshotAsync("evals");
+        await console.AssertAccessibleAndCleanAsync("eval report");
+
+        await console.GoAsync("Agents");
+        await page.GetByRole(AriaRole.Button, new() { Name = "View vera" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Diff of version 2" }).ClickAsync();
+        await Assertions.Expect(page.Locator("pre.diff .added")).ToContainTextAsync("Be brief.");
+        await Assertions.Expect(page.Locator("pre.diff .removed")).ToContainTextAsync("Be kind.");
+        await console.ScreenshotAsync("agent-versions");
+        await console.AssertAccessibleAndCleanAsync("agent versions");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Restore version 1" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#toast")).ToContainTextAsync("Restored version 1 of vera.");
+        Assert.Equal("Be kind.", (string?)(await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/vera")))["instructions"]);
+        await Assertions.Expect(page.GetByText("3 (current)")).ToBeVisibleAsync();
     }
 
     [Fact]

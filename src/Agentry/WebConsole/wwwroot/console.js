@@ -98,6 +98,7 @@ const pages = [
   { path: 'keys', title: 'Keys', allowed: isAdmin, render: keys },
   { path: 'agents', title: 'Agents', allowed: () => has('agents:write') || has('read'), render: agents },
   { path: 'knowledge', title: 'Knowledge', allowed: () => has('knowledge:write') || has('read'), render: knowledge },
+  { path: 'evals', title: 'Evals', allowed: () => has('agents:write') || has('read'), render: evals },
   { path: 'mcp', title: 'MCP servers', allowed: isAdmin, render: mcp },
   { path: 'audit', title: 'Audit log', allowed: isAdmin, render: audit },
   { path: 'readiness', title: 'Readiness', allowed: isAdmin, render: readiness },
@@ -684,7 +685,37 @@ function agents(main) {
       agent.source === 'file' ? h('p', { class: 'muted' }, `Defined in ${agent.file}: check changes here, then edit the file and reload (POST /v1/agents:reload).`) : null,
       h('label', { for: 'agent-yaml' }, 'Definition (YAML)'), editor,
       h('div', { class: 'actions' }, check, has('agents:write') && agent.source !== 'file' ? save : null, download), problems,
-      agent.id ? [h('label', { for: 'rule-sample' }, 'Try a message against its rules'), sample, h('div', { class: 'actions' }, test), slot, result] : null));
+      agent.id ? [h('label', { for: 'rule-sample' }, 'Try a message against its rules'), sample, h('div', { class: 'actions' }, test), slot, result] : null,
+      agent.id ? versionsOf(agent) : null));
+  }
+
+  /** The agent's versions: what each change touched, its diff, and for an API agent a way back to it. */
+  function versionsOf(agent) {
+    const section = h('section', { 'aria-labelledby': 'versions-title' }, h('h3', { id: 'versions-title' }, 'Versions'));
+    const list = h('div');
+    const diff = h('div', { 'aria-live': 'polite' });
+    section.append(list, diff);
+    const load = () => api(`/v1/agents/${encodeURIComponent(agent.id)}/versions?limit=50`).then(page => list.replaceChildren(table(['Version', 'Hash', 'Source', 'Changed', 'When', ''],
+      page.data.map(v => {
+        const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Diff of version ${v.version}` }, 'Diff');
+        show.addEventListener('click', action(show, diff, async () => {
+          const detail = await api(`/v1/agents/${encodeURIComponent(agent.id)}/versions/${v.version}`);
+          diff.replaceChildren(h('h4', {}, `Version ${v.version} against the one before`),
+            h('pre', { class: 'diff' }, detail.diff.map(line => h('span', { class: line.startsWith('+') ? 'added' : line.startsWith('-') ? 'removed' : null }, line + '\n'))));
+        }));
+        const restore = h('button', { type: 'button', class: 'secondary', 'aria-label': `Restore version ${v.version}` }, 'Restore');
+        restore.addEventListener('click', action(restore, diff, async () => {
+          await api(`/v1/agents/${encodeURIComponent(agent.id)}/versions/${v.version}/restore`, { method: 'POST' });
+          toast(`Restored version ${v.version} of ${agent.id}.`);
+          await load();
+          await showAgent(agent);
+        }));
+        const canRestore = !v.current && agent.source !== 'file' && has('agents:write');
+        return [`${v.version}${v.current ? ' (current)' : ''}`, h('code', {}, v.hash), v.restoredFrom ? `restore of ${v.restoredFrom}` : v.source,
+          v.version === 1 ? 'first version' : v.changed.join(', ') || '—', time(v.createdAt), h('span', { class: 'actions' }, show, canRestore ? restore : null)];
+      })))).catch(error => list.replaceChildren(errorBox(error)));
+    load();
+    return section;
   }
 }
 
@@ -696,6 +727,62 @@ function selectLine(textarea, n) {
   textarea.setSelectionRange(start, start + (lines[n - 1]?.length ?? 0));
   const lineHeight = textarea.scrollHeight / Math.max(1, lines.length);
   textarea.scrollTop = Math.max(0, (n - 3) * lineHeight);
+}
+
+// ---------- Evals ----------
+
+function evals(main) {
+  const suites = h('div');
+  const runs = h('div');
+  const report = h('div', { id: 'eval-report' });
+  const slot = h('div');
+  main.append(h('h1', {}, 'Evals'),
+    h('p', { class: 'muted' }, 'Suites of scripted conversations with expectations, run through the real agents with tools that act running dry. ' +
+      'The same runs come from the command line (agentry eval run) in a deployment pipeline.'),
+    h('h2', {}, 'Suites'), suites, slot, h('h2', {}, 'Runs'), runs, report);
+  const start = async names => {
+    const run = await api('/v1/evals/runs', { method: 'POST', body: names ? { suites: names } : {} });
+    toast(`Started ${run.id}.`);
+    await loadRuns();
+  };
+  api('/v1/evals/suites').then(list => suites.replaceChildren(
+    table(['Suite', 'Source', 'Cases', ''], list.suites.map(suite => {
+      const run = h('button', { type: 'button', 'aria-label': `Run ${suite.id}` }, 'Run');
+      run.addEventListener('click', action(run, slot, () => start([suite.id])));
+      return [suite.id, suite.source, suite.cases, has('agents:write') ? run : ''];
+    })),
+    list.errors.length ? h('div', { class: 'error', role: 'alert' }, 'Suites that cannot be read:', h('ul', {}, list.errors.map(e => h('li', {}, e)))) : ''))
+    .catch(error => suites.replaceChildren(errorBox(error)));
+  async function loadRuns() {
+    const page = await api('/v1/evals/runs?limit=20');
+    runs.replaceChildren(table(['Run', 'Status', 'Progress', 'Pass rate', 'Started', ''], page.data.map(run => {
+      const open = h('button', { type: 'button', class: 'secondary', 'aria-label': `Report of ${run.id}` }, 'Report');
+      open.addEventListener('click', action(open, report, () => showReport(run.id)));
+      return [h('code', {}, run.id), h('span', { class: `status ${run.status}` }, run.status), `${run.casesDone}/${run.casesTotal}`,
+        run.passRate === null ? '—' : `${(run.passRate * 100).toFixed(1)} %`, time(run.createdAt), run.status === 'running' ? '' : open];
+    })));
+  }
+  every(2000, () => loadRuns().catch(error => runs.replaceChildren(errorBox(error))));
+  async function showReport(id) {
+    const run = await api(`/v1/evals/runs/${encodeURIComponent(id)}`);
+    const r = run.report;
+    if (!r) { report.replaceChildren(h('p', { class: 'error' }, run.error ?? 'This run has no report.')); return; }
+    const rows = [];
+    for (const result of r.results)
+      for (const turn of result.turns)
+        for (const check of turn.checks)
+          rows.push([`${result.suite}/${result.case}`, r.models.length > 1 ? result.model : null, turn.turn, check.expectation,
+            h('span', { class: `status ${check.status}` }, check.status), check.status === 'passed' ? '' : check.reason ?? ''].filter(c => c !== null));
+    report.replaceChildren(h('section', { class: 'panel', 'aria-labelledby': 'report-title' },
+      h('h2', { id: 'report-title' }, `Report of ${r.runId}: ${r.status}`),
+      table(['Model', 'Cases holding', 'Pass rate (95% CI)', 'Latency p50 / p95', 'Cost', 'Tokens'], r.summaries.map(m => [m.model, `${m.casesHolding}/${m.cases}`,
+        `${(m.passRate * 100).toFixed(1)} % (${(m.passRateLow * 100).toFixed(1)}–${(m.passRateHigh * 100).toFixed(1)})`,
+        `${Math.round(m.latencyP50Ms)} / ${Math.round(m.latencyP95Ms)} ms`, `${m.costUsd.toFixed(4)} USD`, m.tokens])),
+      r.regressions.length ? h('div', { class: 'error', role: 'alert' }, `Regressed since ${r.baselineRunId}:`,
+        h('ul', {}, r.regressions.map(g => h('li', {}, `${g.suite}/${g.case} (${g.model})`)))) : null,
+      table(r.models.length > 1 ? ['Case', 'Model', 'Turn', 'Expectation', 'Result', 'Why'] : ['Case', 'Turn', 'Expectation', 'Result', 'Why'], rows),
+      h('p', { class: 'muted' }, `Agent versions: ${Object.entries(r.agentVersions).map(([agent, version]) => `${agent} ${version}`).join(', ')}`)));
+  }
 }
 
 // ---------- Knowledge ----------
