@@ -45,19 +45,21 @@ public static partial class AgentsExtensions
     /// </summary>
     public static async Task RecordAgentVersionsAsync(this IServiceProvider services)
     {
-        await RecordAsync(services, CancellationToken.None);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Agents");
-        services.GetRequiredService<AgentFileCatalog>().Reloaded += () => _ = Task.Run(async () =>
+        // The history is a record, not what serves customers: a failure to write it is logged, and the service starts.
+        async Task RecordLoggedAsync()
         {
             try
             {
                 await RecordAsync(services, CancellationToken.None);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogVersionsNotRecorded(logger, e);
             }
-        });
+        }
+        await RecordLoggedAsync();
+        services.GetRequiredService<AgentFileCatalog>().Reloaded += () => _ = Task.Run(RecordLoggedAsync);
     }
 
     static async Task RecordAsync(IServiceProvider services, CancellationToken cancellationToken)
@@ -66,7 +68,7 @@ public static partial class AgentsExtensions
         await scope.ServiceProvider.GetRequiredService<AgentVersions>().RecordCurrentAsync(scope.ServiceProvider.GetRequiredService<AgentCatalog>(), cancellationToken);
     }
 
-    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Could not record the versions of the reloaded agent files")]
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Could not record the agents' versions")]
     static partial void LogVersionsNotRecorded(ILogger logger, Exception exception);
 
     static void Watch(IServiceProvider services, AgentFileCatalog catalog)

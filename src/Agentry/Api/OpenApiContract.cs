@@ -113,6 +113,7 @@ public static class OpenApiContract
         ("Knowledge", "Knowledge bases: the documents agents answer from and cite, and search over them (see docs/knowledge.md)."),
         ("Users", "One user's stored data: what agents remember about them, an export for moving it or answering a data-access request, and forgetting them."),
         ("Observability", "Grouped errors, usage analytics and resource health."),
+        ("Evals", "Eval suites (scripted conversations with expectations) run through the real agents with tools that act running dry, their reports, and drafts from real conversations (see docs/evals.md)."),
         ("Operations", "The production-readiness report: this configuration and its data against the production checklist (also 'agentry doctor')."),
         ("OpenAI compatible", "OpenAI's models, Chat Completions and Responses APIs with agents as the models, for the SDKs and chat UIs teams already use (see docs/openai-compatibility.md). Errors use OpenAI's shape."),
     ];

@@ -56,7 +56,7 @@ public static class EvalCommands
         await IndexKnowledgeAsync(services, cancellationToken);
 
         var runs = services.GetRequiredService<EvalRuns>();
-        var (plan, errors) = await runs.PlanAsync(request, cancellationToken);
+        var (plan, errors) = await runs.PlanAsync(request, fromCommandLine: true, cancellationToken);
         if (plan is null)
         {
             foreach (var error in errors) Console.Error.WriteLine(error);

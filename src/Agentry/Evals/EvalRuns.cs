@@ -19,10 +19,11 @@ public sealed partial class EvalRuns(
     internal static readonly JsonSerializerOptions Json = CreateJson();
 
     /// <summary>
-    /// What a request asks for, resolved: the suites (named ones; a path to a file, from the command line), the models
-    /// checked, the baseline loaded. Null with the reasons when it cannot run.
+    /// What a request asks for, resolved: the suites (named ones; a path to a file only <paramref name="fromCommandLine"/>:
+    /// a key never names a file on the server), the models checked, the baseline loaded. Through the API a run takes at
+    /// most <see cref="EvalOptions.Concurrency"/> cases at once. Null with the reasons when it cannot run.
     /// </summary>
-    public async Task<(EvalPlan? Plan, List<string> Errors)> PlanAsync(EvalRunRequest request, CancellationToken cancellationToken)
+    public async Task<(EvalPlan? Plan, List<string> Errors)> PlanAsync(EvalRunRequest request, bool fromCommandLine, CancellationToken cancellationToken)
     {
         var errors = new List<string>();
         await using var scope = scopes.CreateAsyncScope();
@@ -40,7 +41,7 @@ public sealed partial class EvalRuns(
             foreach (var name in named)
             {
                 if (all.FirstOrDefault(s => s.Id == name) is { } suite) suites.Add(suite);
-                else if ((name.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)) && File.Exists(name))
+                else if (fromCommandLine && (name.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)) && File.Exists(name))
                 {
                     if (await catalog.ReadFileAsync(name, errors, cancellationToken) is { } fromFile) suites.Add(fromFile);
                 }
@@ -64,7 +65,8 @@ public sealed partial class EvalRuns(
                 errors.Add(wanted == EvalRunRequest.LatestBaseline ? "There is no finished run to compare with yet (--baseline latest)." : $"There is no finished run '{wanted}' to compare with.");
         }
         if (errors.Count > 0) return (null, errors);
-        var plan = new EvalPlan(suites, modelList, repeat, request.Concurrency ?? options.Value.Concurrency, request.PassRate ?? 1.0, judge, baseline, request.Agent);
+        var concurrency = fromCommandLine ? request.Concurrency ?? options.Value.Concurrency : Math.Min(request.Concurrency ?? int.MaxValue, options.Value.Concurrency);
+        var plan = new EvalPlan(suites, modelList, repeat, concurrency, request.PassRate ?? 1.0, judge, baseline, request.Agent);
         if (runner.CountRuns(plan) == 0) return (null, [request.Agent is null ? "The suites have no cases." : $"No case starts at agent '{request.Agent}'."]);
         return (plan, errors);
     }
@@ -168,6 +170,8 @@ public sealed partial class EvalRuns(
     {
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         Api.ApiExtensions.ConfigureJson(json);
+        // A stored report is read back by later versions (baselines, GET): a field added or dropped since must not fail it.
+        json.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
         return json;
     }
 

@@ -59,7 +59,7 @@ public static class EvalsApi
     static async Task<Results<Accepted<EvalRunDto>, ProblemHttpResult>> StartRun(EvalRunRequest request, EvalRuns runs, AuditLog audit, AgentryDbContext db,
         HttpContext http, CancellationToken ct)
     {
-        var (plan, errors) = await runs.PlanAsync(request, ct);
+        var (plan, errors) = await runs.PlanAsync(request, fromCommandLine: false, ct);
         if (plan is null) return Unusable("The run cannot start", errors);
         var caller = http.GetCaller()!;
         var run = await runs.CreateAsync(request, plan, caller.KeyId, ct);

@@ -69,12 +69,12 @@ public sealed class MigrationTests
                 var migrations = db.Database.GetMigrations().ToList();
                 (previous, latest) = (migrations[^2], migrations[^1]);
                 await db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync(previous);
-                var now = DateTimeOffset.UtcNow;
-                db.Conversations.Add(new Agentry.Conversations.Conversation { Id = "conv_00000000000000000000000000000001", AgentId = "support", CreatedAt = now, UpdatedAt = now, LastSequence = 2 });
-                db.Messages.AddRange(
-                    new Agentry.Conversations.Message { Id = "msg_00000000000000000000000000000001", ConversationId = "conv_00000000000000000000000000000001", Sequence = 1, Role = "user", Content = "written by the previous build", CreatedAt = now },
-                    new Agentry.Conversations.Message { Id = "msg_00000000000000000000000000000002", ConversationId = "conv_00000000000000000000000000000001", Sequence = 2, Role = "assistant", Content = "and kept", CreatedAt = now });
-                await db.SaveChangesAsync();
+                // Written as the previous build wrote them: in SQL against the previous schema (this build's model may
+                // have columns that schema does not).
+                var now = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+                await db.Database.ExecuteSqlAsync($"INSERT INTO conversations (id, agent_id, created_at, updated_at, last_sequence) VALUES ('conv_00000000000000000000000000000001', 'support', {now}, {now}, 2)");
+                await db.Database.ExecuteSqlAsync($"INSERT INTO messages (id, conversation_id, sequence, role, content, status, created_at) VALUES ('msg_00000000000000000000000000000001', 'conv_00000000000000000000000000000001', 1, 'user', 'written by the previous build', 'completed', {now})");
+                await db.Database.ExecuteSqlAsync($"INSERT INTO messages (id, conversation_id, sequence, role, content, status, created_at) VALUES ('msg_00000000000000000000000000000002', 'conv_00000000000000000000000000000001', 2, 'assistant', 'and kept', 'completed', {now})");
             }
             var production = new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["AGENTRY_ADMIN_KEY"] = AgentryApp.AdminKey };
 

@@ -27,6 +27,18 @@ public sealed class AuthorizationMatrixTests
         ["TestRules"] = ["read", "agents:write"],
         ["CheckAgentYaml"] = ["read", "agents:write"],
         ["GetAgentYaml"] = ["read", "agents:write"],
+        ["ListAgentVersions"] = ["read", "agents:write"],
+        ["GetAgentVersion"] = ["read", "agents:write"],
+        ["RestoreAgentVersion"] = ["agents:write"],
+        // Evals spend model tokens and change what the team relies on: running and writing need agents:write.
+        ["StartEvalRun"] = ["agents:write"],
+        ["ListEvalRuns"] = ["read", "agents:write"],
+        ["GetEvalRun"] = ["read", "agents:write"],
+        ["ListEvalSuites"] = ["read", "agents:write"],
+        ["GetEvalSuite"] = ["read", "agents:write"],
+        ["SaveEvalSuite"] = ["agents:write"],
+        ["DeleteEvalSuite"] = ["agents:write"],
+        ["DraftEvalCase"] = ["chat", "read"],
         // Who am I: any valid key (the console signs in with it).
         ["GetCurrentKey"] = ["read", "chat", "agents:write", "knowledge:write", "metrics"],
         ["GetProductionReadiness"] = [],
@@ -129,15 +141,16 @@ public sealed class AuthorizationMatrixTests
                     failures.Add($"{method} {template} without a key: refused, expected a probe answer");
                 continue;
             }
-            var path = template.Replace("{agentId}", "concierge").Replace("{conversationId}", conversation).Replace("{keyId}", "key_matrix").Replace("{approvalId}", "apr_matrix");
+            var path = template.Replace("{agentId}", "concierge").Replace("{conversationId}", conversation).Replace("{keyId}", "key_matrix").Replace("{approvalId}", "apr_matrix")
+                .Replace("{version}", "1").Replace("{runId}", "eval_matrix").Replace("{suiteId}", "matrix");
             foreach (var (caller, secret) in new (string, string?)[] { ("no key", null), ("wrong key", "agk_wrong-wrong-wrong-wrong-wrong-wrong-0"), ("revoked key", revoked), ("expired key", expired) })
             {
-                var status = await SendAsync(app, method, path, secret);
+                var status = await SendAsync(app, method, path, secret, id);
                 if (status != HttpStatusCode.Unauthorized) failures.Add($"{method} {template} with {caller}: {(int)status}, expected 401");
             }
             foreach (var (scope, secret) in keys)
             {
-                var status = await SendAsync(app, method, path, secret);
+                var status = await SendAsync(app, method, path, secret, id);
                 var allowed = scope == "admin" || Allowed[id].Contains(scope);
                 if (allowed && status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
                     failures.Add($"{method} {template} with {scope}: {(int)status}, expected access");
@@ -161,11 +174,14 @@ public sealed class AuthorizationMatrixTests
         Assert.Equal(HttpStatusCode.Forbidden, (await metrics.GetAsync("/v1/agents")).StatusCode);
     }
 
-    static async Task<HttpStatusCode> SendAsync(AgentryApp app, string method, string path, string? secret)
+    /// <summary>Bodies other than <c>{}</c>: an empty run request would run every suite (twice, for admin and agents:write); this one is refused after authorization.</summary>
+    static readonly Dictionary<string, string> Bodies = new() { ["StartEvalRun"] = "{\"suites\": [\"no-such-suite\"]}" };
+
+    static async Task<HttpStatusCode> SendAsync(AgentryApp app, string method, string path, string? secret, string? operation = null)
     {
         using var client = app.CreateApiClient(secret);
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
-        if (method is "POST" or "PUT") request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
+        if (method is "POST" or "PUT") request.Content = new StringContent(Bodies.GetValueOrDefault(operation ?? "", "{}"), Encoding.UTF8, "application/json");
         using var response = await client.SendAsync(request);
         Assert.True((int)response.StatusCode < 500, $"{method} {path} answered {(int)response.StatusCode}");
         return response.StatusCode;

@@ -47,7 +47,11 @@ public sealed record ExportedMemory(
 
 public sealed record ExportedMessage(
     string Id, long Sequence, string Role, string? AgentId, string Content, string? Model, int? InputTokens, int? OutputTokens, int? LatencyMs,
-    string? FinishReason, string Status, JsonNode? Metadata, DateTimeOffset CreatedAt);
+    string? FinishReason, string Status, JsonNode? Metadata, DateTimeOffset CreatedAt)
+{
+    /// <summary>The version of the agent that wrote it (absent in files exported before versions existed).</summary>
+    public string? AgentVersion { get; init; }
+}
 
 public sealed record ExportedApproval(
     string Id, string AgentId, string ToolName, string CallId, JsonNode? Arguments, string RuleId, string Status, DateTimeOffset CreatedAt,
@@ -78,7 +82,8 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
             c.Id, c.AgentId, c.Title, Parse(c.Metadata), Parse(c.PersonalityOverride), c.CreatedAt, c.UpdatedAt,
             messages[c.Id].OrderBy(m => m.Sequence).Select(m => new ExportedMessage(
                 m.Id, m.Sequence, m.Role, m.AgentId, m.Content, m.Model, m.InputTokens, m.OutputTokens, m.LatencyMs, m.FinishReason, m.Status,
-                Parse(m.Metadata), m.CreatedAt)).ToList(),
+                Parse(m.Metadata), m.CreatedAt)
+            { AgentVersion = m.AgentVersion }).ToList(),
             approvals[c.Id].OrderBy(a => a.CreatedAt).Select(a => new ExportedApproval(
                 a.Id, a.AgentId, a.ToolName, a.CallId, Parse(a.Arguments), a.RuleId, a.Status, a.CreatedAt, a.DecidedAt, a.DecidedBy, a.Note)).ToList(),
             toolCalls[c.Id].OrderBy(t => t.Id).Select(t => new ExportedToolCall(
@@ -124,7 +129,7 @@ public sealed class UserDataTransfer(AgentryDbContext db, AuditLog audit, TimePr
                 {
                     Id = m.Id, ConversationId = c.Id, Sequence = m.Sequence, Role = m.Role, AgentId = m.AgentId, Content = m.Content, Model = m.Model,
                     InputTokens = m.InputTokens, OutputTokens = m.OutputTokens, LatencyMs = m.LatencyMs, FinishReason = m.FinishReason,
-                    Status = m.Status, Metadata = m.Metadata?.ToJsonString(), CreatedAt = m.CreatedAt,
+                    Status = m.Status, Metadata = m.Metadata?.ToJsonString(), CreatedAt = m.CreatedAt, AgentVersion = m.AgentVersion,
                 });
             }
             foreach (var a in c.Approvals)
