@@ -55,6 +55,7 @@ public abstract class AgentryDbContext(DbContextOptions options) : DbContext(opt
             c.Property(x => x.LastSequence).IsConcurrencyToken();
             c.Property(x => x.OwnerKeyId).HasMaxLength(40);
             c.Property(x => x.EvalRunId).HasMaxLength(40);
+            c.HasIndex(x => x.EvalRunId).HasDatabaseName("ix_conversations_eval_run"); // GET /v1/conversations?evalRunId=
             c.HasIndex(x => new { x.OwnerKeyId, x.Id }).HasDatabaseName("ix_conversations_owner");
             c.HasIndex(x => new { x.UserId, x.Id }).HasDatabaseName("ix_conversations_user");
             c.HasIndex(x => new { x.AgentId, x.Id }).HasDatabaseName("ix_conversations_agent");

@@ -21,6 +21,10 @@ public sealed class EvalOptions
     [Range(1, 32)]
     public int Concurrency { get; set; } = 4;
 
+    /// <summary>Runs started through the API that may run at once on an instance; one more is refused (429) until one ends.</summary>
+    [Range(1, 32)]
+    public int MaxRunning { get; set; } = 2;
+
     /// <summary>Most repeats of each case a run may ask for (each repeat is every case again, on every model).</summary>
     [Range(1, 100)]
     public int MaxRepeat { get; set; } = 20;

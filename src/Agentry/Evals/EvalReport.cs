@@ -35,6 +35,11 @@ public sealed record EvalReport(
     IReadOnlyList<EvalCaseSummary> Cases, IReadOnlyList<EvalCaseResult> Results, string? BaselineRunId, IReadOnlyDictionary<string, string>? BaselineAgentVersions,
     IReadOnlyList<EvalRegression> Regressions)
 {
+    /// <summary>Tokens the judge model used (scoring rubrics and groundedness), charged to the run's key like its turns.</summary>
+    public long JudgeTokens { get; init; }
+
+    public double JudgeCostUsd { get; init; }
+
     /// <summary>The label of a run on the agents' own models (no --model).</summary>
     public const string AgentsOwnModels = "agents' own";
 

@@ -42,6 +42,8 @@ public static class EvalReportWriter
             figures.Add(["checks skipped (no judge)", .. report.Summaries.Select(s => s.ChecksSkipped.ToString(Invariant))]);
         Columns(text, figures, hideModel: false);
         text.AppendLine();
+        if (report.JudgeTokens > 0)
+            text.AppendLine($"Judge {report.JudgeModel}: {report.JudgeTokens.ToString("N0", Invariant)} tokens, {report.JudgeCostUsd.ToString("0.0000##", Invariant)} USD");
         text.AppendLine($"Agent versions: {string.Join(", ", report.AgentVersions.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{v.Key} {v.Value}"))}");
         if (report.BaselineRunId is { } baseline)
         {
@@ -74,11 +76,11 @@ public static class EvalReportWriter
                 if (!summary.Holds && failed is not null)
                 {
                     var checks = failed.Turns.SelectMany(t => t.Checks.Where(c => c.Status == EvalCheck.Failed).Select(c => $"turn {t.Turn}: {c.Expectation}: {c.Reason}")).ToList();
-                    element.Add(new XElement("failure", new XAttribute("message", checks.FirstOrDefault() ?? "failed"),
-                        new XAttribute("type", "expectation"), string.Join("\n", checks) + (runs.Count > 1 ? $"\n{summary.Passed}/{summary.Runs} runs passed" : "")));
+                    element.Add(new XElement("failure", new XAttribute("message", Xml(checks.FirstOrDefault() ?? "failed")),
+                        new XAttribute("type", "expectation"), Xml(string.Join("\n", checks) + (runs.Count > 1 ? $"\n{summary.Passed}/{summary.Runs} runs passed" : ""))));
                 }
                 var skipped = runs[0].Turns.SelectMany(t => t.Checks.Where(c => c.Status == EvalCheck.Skipped).Select(c => $"turn {t.Turn}: {c.Expectation}: {c.Reason}")).ToList();
-                if (skipped.Count > 0) element.Add(new XElement("system-out", string.Join("\n", skipped)));
+                if (skipped.Count > 0) element.Add(new XElement("system-out", Xml(string.Join("\n", skipped))));
                 return element;
             }).ToList();
             return new XElement("testsuite", new XAttribute("name", $"{group.Key.Suite} ({group.Key.Model})"), new XAttribute("tests", cases.Count),
@@ -96,6 +98,9 @@ public static class EvalReportWriter
         foreach (var row in rows)
             text.AppendLine(string.Join("  ", columns.Select(c => c == columns[^1] ? row[c] : row[c].PadRight(widths[c]))).TrimEnd());
     }
+
+    /// <summary>Text XML can carry: a reply or an argument may hold control characters XML 1.0 has no place for.</summary>
+    static string Xml(string text) => string.Concat(text.Where(System.Xml.XmlConvert.IsXmlChar));
 
     static string Mark(string status) => status switch { EvalCheck.Passed => "pass", EvalCheck.Skipped => "skip", _ => "FAIL" };
 

@@ -25,7 +25,7 @@ public sealed record EvalPlan(
 /// <see cref="GroundednessEvaluator"/> through the judge model.
 /// </summary>
 public sealed class EvalRunner(IServiceScopeFactory scopes, Models.ModelCatalog models, Observability.ModelPrices prices, IOptions<ConversationOptions> conversations,
-    TimeProvider time)
+    TokenBudget budget, TimeProvider time)
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     static readonly CompositeEvaluator Evaluator = new CompositeEvaluator(new ExpectationEvaluator(), new RubricEvaluator(), new GroundednessEvaluator());
@@ -40,7 +40,9 @@ public sealed class EvalRunner(IServiceScopeFactory scopes, Models.ModelCatalog 
     public async Task<EvalReport> RunAsync(string runId, EvalPlan plan, Caller caller, Action<EvalCaseResult>? finished, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
-        var judge = plan.Judge is null ? null : new ChatConfiguration(models.Resolve(plan.Judge).Client);
+        var judgeModel = plan.Judge is null ? null : models.Resolve(plan.Judge);
+        var judgeClient = judgeModel is null ? null : new JudgeChatClient(judgeModel.Client, budget, caller);
+        var judge = judgeClient is null ? null : new ChatConfiguration(judgeClient);
         var work = (from model in plan.Models
                     from repeat in Enumerable.Range(1, plan.Repeat)
                     from pair in CasesOf(plan)
@@ -54,13 +56,34 @@ public sealed class EvalRunner(IServiceScopeFactory scopes, Models.ModelCatalog 
                 results[i] = await RunCaseAsync(runId, suite, evalCase, model, repeat, caller, judge, ct);
                 finished?.Invoke(results[i]);
             });
+        var judgeTokens = (judgeClient?.InputTokens ?? 0) + (judgeClient?.OutputTokens ?? 0);
         return EvalReport.Build(runId, started, time.GetUtcNow(), plan.Suites.Select(s => s.Id).ToList(), plan.Models.Select(Label).ToList(), plan.Repeat,
-            plan.PassThreshold, plan.Judge, versions, results, plan.Baseline);
+            plan.PassThreshold, plan.Judge, versions, results, plan.Baseline) with
+        {
+            JudgeTokens = judgeTokens,
+            JudgeCostUsd = judgeModel is null ? 0 : prices.Cost(judgeModel.Name, judgeClient!.InputTokens, judgeClient.OutputTokens),
+        };
     }
 
     public static string Label(string? model) => model ?? EvalReport.AgentsOwnModels;
 
+    /// <summary>One case run; whatever goes wrong in it is that case's failure, with why, not the end of the run.</summary>
     async Task<EvalCaseResult> RunCaseAsync(string runId, EvalSuite suite, EvalCase evalCase, string? model, int repeat, Caller caller, ChatConfiguration? judge,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunCaseStepsAsync(runId, suite, evalCase, model, repeat, caller, judge, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var first = evalCase.Turns.Count > 0 ? evalCase.Turns[0] : null;
+            var failed = new EvalCheck("the case runs", EvalCheck.Failed, $"it could not run: {e.Message}", null, first?.Line ?? 0);
+            return new EvalCaseResult(suite.Id, evalCase.Id, Label(model), repeat, false, null, [new EvalTurnResult(1, first?.User ?? "", "", null, "", 0, 0, 0, [failed])]);
+        }
+    }
+
+    async Task<EvalCaseResult> RunCaseStepsAsync(string runId, EvalSuite suite, EvalCase evalCase, string? model, int repeat, Caller caller, ChatConfiguration? judge,
         CancellationToken cancellationToken)
     {
         // The case's user is its own: memories it is given, and anything the agents do for it, never touch a real user.

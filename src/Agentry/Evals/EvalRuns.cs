@@ -109,6 +109,21 @@ public sealed partial class EvalRuns(
         return report;
     }
 
+    int _running;
+
+    /// <summary>
+    /// Claims one of this instance's <see cref="EvalOptions.MaxRunning"/> places for a run through the API; false when
+    /// all are taken. <see cref="Start"/> gives it back when the run ends.
+    /// </summary>
+    public bool TryClaim()
+    {
+        if (Interlocked.Increment(ref _running) <= options.Value.MaxRunning) return true;
+        Interlocked.Decrement(ref _running);
+        return false;
+    }
+
+    public void Release() => Interlocked.Decrement(ref _running);
+
     /// <summary>For the API: runs in the background (the service's shutdown waits for it, or cuts it short after its grace) and announces its end.</summary>
     public void Start(EvalRun run, EvalPlan plan, Caller caller) => detached.Start(async () =>
     {
@@ -124,6 +139,10 @@ public sealed partial class EvalRuns(
         {
             LogRunFailed(e, run.Id);
             webhooks.Announce(Webhooks.WebhookEvents.EvalRunCompleted, new { runId = run.Id, status = EvalRunStatus.Error });
+        }
+        finally
+        {
+            Release();
         }
     });
 

@@ -21,9 +21,18 @@ public static partial class EvalSuiteReader
     static readonly string[] CaseKeys = ["id", "description", "agent", "userId", "memories", "personality", "tools", "turns"];
     static readonly string[] TurnKeys = ["user", "expect"];
 
+    /// <summary>Deepest nesting of mappings and lists a suite may have (a suite needs about 8): the tree is built recursively.</summary>
+    const int MaxDepth = 32;
+
+    /// <summary>Most YAML nodes in one suite: thousands of cases, not an expansion bomb.</summary>
+    const int MaxNodes = 200_000;
+
     /// <summary>The suite, or null with each problem in <paramref name="errors"/> as "line N: …".</summary>
     public static EvalSuite? Read(string yaml, string defaultId, string source, List<string> errors)
     {
+        // Checked as a stream of events first (no recursion, no tree): a suite from a key must not be able to
+        // overflow the stack with nesting or multiply itself through aliases.
+        if (!IsBounded(yaml, errors)) return null;
         var stream = new YamlStream();
         try
         {
@@ -56,6 +65,41 @@ public static partial class EvalSuiteReader
         return errors.Count > before ? null : new EvalSuite(id, Scalar(root, "description", errors), Scalar(root, "agent", errors), cases, source);
     }
 
+    static bool IsBounded(string yaml, List<string> errors)
+    {
+        var parser = new YamlDotNet.Core.Parser(new StringReader(yaml));
+        var (depth, nodes) = (0, 0);
+        try
+        {
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case YamlDotNet.Core.Events.AnchorAlias alias:
+                        errors.Add($"line {alias.Start.Line}: aliases (*name) are not allowed in a suite; write the value out.");
+                        return false;
+                    case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart when ++depth > MaxDepth:
+                        errors.Add($"line {parser.Current.Start.Line}: nested more than {MaxDepth} levels deep.");
+                        return false;
+                    case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                        depth--;
+                        break;
+                }
+                if (parser.Current is YamlDotNet.Core.Events.NodeEvent && ++nodes > MaxNodes)
+                {
+                    errors.Add($"line {parser.Current.Start.Line}: more than {MaxNodes} values; split the suite.");
+                    return false;
+                }
+            }
+        }
+        catch (YamlException e)
+        {
+            errors.Add($"line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}");
+            return false;
+        }
+        return true;
+    }
+
     static EvalCase? ReadCase(YamlNode node, List<string> errors)
     {
         if (node is not YamlMappingNode map)
@@ -78,19 +122,24 @@ public static partial class EvalSuiteReader
                 if (ReadTurn(turnNode, id, errors) is { } turn) turns.Add(turn);
 
         var memories = Strings(Child(map, "memories"), "memories", errors);
+        foreach (var memory in memories.Where(m => m.Trim().Length is 0 or > Memory.UserMemories.MaxTextLength))
+            errors.Add($"line {Child(map, "memories")!.Start.Line}: each memory is 1-{Memory.UserMemories.MaxTextLength} characters.");
         var tools = new Dictionary<string, string>(StringComparer.Ordinal);
         if (Child(map, "tools") is YamlMappingNode toolMap)
             foreach (var (key, value) in toolMap.Children)
-                tools[((YamlScalarNode)key).Value ?? ""] = (value as YamlScalarNode)?.Value ?? "";
-        else if (Child(map, "tools") is { } notMap) errors.Add($"line {notMap.Start.Line}: 'tools' maps a tool's name to the result it returns in the dry run.");
+                if (KeyOf(key, errors) is { } tool)
+                {
+                    if (value is YamlScalarNode { Value: { } result }) tools[tool] = result;
+                    else errors.Add($"line {value.Start.Line}: tools: '{tool}' takes the text the tool returns in the dry run.");
+                }
+                else if (Child(map, "tools") is { } notMap) errors.Add($"line {notMap.Start.Line}: 'tools' maps a tool's name to the result it returns in the dry run.");
 
         Agents.Personality? personality = null;
         if (Child(map, "personality") is YamlMappingNode personalityMap)
         {
-            var fields = personalityMap.Children.ToDictionary(p => ((YamlScalarNode)p.Key).Value ?? "", p => (p.Value as YamlScalarNode)?.Value);
             try
             {
-                personality = JsonSerializer.Deserialize<Agents.Personality>(JsonSerializer.Serialize(fields), StrictJson);
+                personality = ToJson(personalityMap, errors)?.Deserialize<Agents.Personality>(StrictJson);
             }
             catch (JsonException e)
             {
@@ -115,7 +164,7 @@ public static partial class EvalSuiteReader
         {
             foreach (var (keyNode, value) in expect.Children)
             {
-                var kind = ((YamlScalarNode)keyNode).Value ?? "";
+                if (KeyOf(keyNode, errors) is not { } kind) continue;
                 var line = keyNode.Start.Line;
                 if (!ExpectationKinds.All.Contains(kind))
                 {
@@ -234,10 +283,10 @@ public static partial class EvalSuiteReader
         {
             foreach (var (keyNode, value) in args.Children)
             {
-                var argument = ((YamlScalarNode)keyNode).Value ?? "";
+                if (KeyOf(keyNode, errors) is not { } argument) continue;
                 if (value is YamlScalarNode scalar) arguments[argument] = new ArgumentMatcher("eq", scalar.Value ?? "");
                 else if (value is YamlMappingNode { Children.Count: 1 } matcher && matcher.Children.First() is var (opNode, operand)
-                         && ((YamlScalarNode)opNode).Value is { } op && ArgumentMatcher.Operators.Contains(op) && operand is YamlScalarNode { Value: { } operandText })
+                         && opNode is YamlScalarNode { Value: { } op } && ArgumentMatcher.Operators.Contains(op) && operand is YamlScalarNode { Value: { } operandText })
                 {
                     if (op == "matches" && !IsRegex(operandText)) errors.Add($"line {operand.Start.Line}: '{operandText}' is not a regular expression.");
                     arguments[argument] = new ArgumentMatcher(op, operandText);
@@ -250,9 +299,41 @@ public static partial class EvalSuiteReader
 
     static void Keys(YamlMappingNode map, string[] known, string what, List<string> errors)
     {
-        foreach (var key in map.Children.Keys.OfType<YamlScalarNode>())
-            if (!known.Contains(key.Value))
-                errors.Add($"line {key.Start.Line}: '{key.Value}' is not a field of a {what}; use {string.Join(", ", known)}.");
+        foreach (var key in map.Children.Keys)
+            if (KeyOf(key, errors) is { } name && !known.Contains(name))
+                errors.Add($"line {key.Start.Line}: '{name}' is not a field of a {what}; use {string.Join(", ", known)}.");
+    }
+
+    /// <summary>A mapping key as text; a key that is a list or a mapping is an error at its line (and null).</summary>
+    static string? KeyOf(YamlNode key, List<string> errors)
+    {
+        if (key is YamlScalarNode { Value: { } text }) return text;
+        errors.Add($"line {key.Start.Line}: a key must be plain text.");
+        return null;
+    }
+
+    /// <summary>A mapping of text and lists of text as JSON (for the personality, whose shape the API's binder checks).</summary>
+    static System.Text.Json.Nodes.JsonObject? ToJson(YamlMappingNode map, List<string> errors)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (keyNode, value) in map.Children)
+        {
+            if (KeyOf(keyNode, errors) is not { } key) return null;
+            if (json.ContainsKey(key))
+            {
+                errors.Add($"line {keyNode.Start.Line}: '{key}' is given twice.");
+                return null;
+            }
+            json[key] = value switch
+            {
+                YamlScalarNode scalar => scalar.Value,
+                YamlSequenceNode list when list.Children.All(c => c is YamlScalarNode) =>
+                    new System.Text.Json.Nodes.JsonArray(list.Children.Select(c => (System.Text.Json.Nodes.JsonNode?)((YamlScalarNode)c).Value).ToArray()),
+                YamlMappingNode inner => ToJson(inner, errors),
+                _ => null,
+            };
+        }
+        return json;
     }
 
     static YamlNode? Child(YamlMappingNode map, string key) =>

@@ -9,7 +9,8 @@ namespace Agentry.Evals;
 /// The suites a run can use: the files of the evals folder and those created through the API (a file wins on an id
 /// conflict, as agent files do). Each is checked against the agents it names.
 /// </summary>
-public sealed class EvalSuites(AgentryDbContext db, AgentCatalog agents, AgentFileCatalog files, IOptions<EvalOptions> options, IHostEnvironment environment)
+public sealed class EvalSuites(AgentryDbContext db, AgentCatalog agents, AgentFileCatalog files, Tools.ToolCatalog tools, IOptions<EvalOptions> options,
+    IHostEnvironment environment)
 {
     /// <summary>The evals folder, or null when there is none.</summary>
     public string? Folder => options.Value.EffectiveDirectory(files.Directory) is { } folder ? AgentFileCatalog.ResolveDirectory(folder, environment.ContentRootPath) : null;
@@ -45,14 +46,26 @@ public sealed class EvalSuites(AgentryDbContext db, AgentCatalog agents, AgentFi
         return problems.Count == 0 ? suite : null;
     }
 
-    /// <summary>Whether every agent the suite starts a case at exists; adds what does not.</summary>
+    /// <summary>
+    /// Whether every agent the suite starts a case at and every tool it names exists (a misspelt <c>noTool</c> would
+    /// pass for ever); adds what does not.
+    /// </summary>
     public async Task<bool> CheckAsync(EvalSuite suite, List<string> errors, CancellationToken cancellationToken)
     {
         var known = (await agents.ListAsync(cancellationToken)).Select(a => a.Definition.Id).ToHashSet(StringComparer.Ordinal);
         var before = errors.Count;
         if (suite.Agent is { } agent && !known.Contains(agent)) errors.Add($"suite '{suite.Id}': there is no agent '{agent}'.");
         foreach (var evalCase in suite.Cases)
+        {
             if (evalCase.Agent is { } caseAgent && !known.Contains(caseAgent)) errors.Add($"case '{evalCase.Id}': there is no agent '{caseAgent}'.");
+            foreach (var tool in evalCase.ToolResults.Keys.Where(t => !tools.Exists(t)))
+                errors.Add($"case '{evalCase.Id}': tools: there is no tool '{tool}'.");
+            foreach (var (expectation, line) in evalCase.Turns.SelectMany(t => t.Expect).Select(e => (e, e.Line)))
+            {
+                var name = expectation.Spec switch { ToolExpectation t => t.Name, string s when expectation.Kind == ExpectationKinds.NoTool => s, _ => null };
+                if (name is not null && !tools.Exists(name)) errors.Add($"line {line}: {expectation.Kind}: there is no tool '{name}'.");
+            }
+        }
         return errors.Count == before;
     }
 }

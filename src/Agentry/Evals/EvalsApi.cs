@@ -35,7 +35,7 @@ public static class EvalsApi
     {
         var group = app.MapGroup("/v1/evals").WithTags("Evals");
         group.MapPost("/runs", StartRun).Validated().WithName("StartEvalRun").RequireAuthorization(Policies.AgentsWrite)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithSummary("Run eval suites in the background (202 with the run; progress and the report from GET /v1/evals/runs/{id}; eval.run.completed on the webhook).");
         group.MapGet("/runs", ListRuns).WithName("ListEvalRuns").RequireAuthorization(Policies.ReadAgents)
             .WithSummary("Eval runs, newest first, with their status, progress and pass rate.");
@@ -61,11 +61,26 @@ public static class EvalsApi
     {
         var (plan, errors) = await runs.PlanAsync(request, fromCommandLine: false, ct);
         if (plan is null) return Unusable("The run cannot start", errors);
+        if (!runs.TryClaim())
+        {
+            http.Response.Headers.RetryAfter = "30";
+            return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.ConcurrencyLimited, title: "Eval runs busy",
+                detail: "As many eval runs as this instance allows (Evals:MaxRunning) are running; start this one when one has finished.");
+        }
         var caller = http.GetCaller()!;
-        var run = await runs.CreateAsync(request, plan, caller.KeyId, ct);
+        EvalRun run;
+        try
+        {
+            run = await runs.CreateAsync(request, plan, caller.KeyId, CancellationToken.None);
+        }
+        catch
+        {
+            runs.Release();
+            throw;
+        }
+        runs.Start(run, plan, caller); // from here the run owns its place; a client that leaves does not orphan it
         await audit.RecordAsync(db, AuditActor.From(http), AuditActions.EvalRunStarted, $"eval:{run.Id}", "success",
-            new { suites = plan.Suites.Select(s => s.Id), models = plan.Models.Select(EvalRunner.Label), plan.Repeat, run.CasesTotal }, ct);
-        runs.Start(run, plan, caller);
+            new { suites = plan.Suites.Select(s => s.Id), models = plan.Models.Select(EvalRunner.Label), plan.Repeat, run.CasesTotal }, CancellationToken.None);
         return TypedResults.Accepted($"/v1/evals/runs/{run.Id}", EvalRunDto.From(run, withReport: false));
     }
 

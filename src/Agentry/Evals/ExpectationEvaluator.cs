@@ -24,7 +24,7 @@ public sealed class ExpectationEvaluator : IEvaluator
         var metrics = new List<EvaluationMetric>();
         foreach (var expectation in context.Expectations.Where(e => !e.IsJudged))
         {
-            var (passed, why, value) = context.Observed.Failure is { } failure ? (false, $"the turn failed: {failure}", (double?)null) : Check(expectation, context.Observed);
+            var (passed, why, value) = context.Observed.Failure is { } failure ? (false, $"the turn failed: {failure}", (double?)null) : SafeCheck(expectation, context.Observed);
             EvaluationMetric metric = value is { } number ? new NumericMetric(expectation.Label, number) : new BooleanMetric(expectation.Label, passed);
             metric.Interpretation = new EvaluationMetricInterpretation(passed ? EvaluationRating.Good : EvaluationRating.Unacceptable, failed: !passed, reason: why);
             metric.Reason = why;
@@ -42,6 +42,19 @@ public sealed class ExpectationEvaluator : IEvaluator
             var count = seen[metric.Name] = seen.GetValueOrDefault(metric.Name) + 1;
             if (count > 1) metric.Name = $"{metric.Name} (#{count})";
             yield return metric;
+        }
+    }
+
+    /// <summary>A regular expression that takes too long on this reply fails its check, saying so.</summary>
+    static (bool Passed, string? Why, double? Value) SafeCheck(Expectation expectation, TurnObservation o)
+    {
+        try
+        {
+            return Check(expectation, o);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return (false, "the regular expression took over a second on this reply", null);
         }
     }
 

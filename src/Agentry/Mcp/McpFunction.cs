@@ -19,8 +19,6 @@ public sealed class McpFunction(McpConnection connection, McpClientTool tool) : 
     readonly string _source = $"mcp server {connection.Name}";
 
     public string ToolName => tool.Name;
-    /// <summary>The server says the tool only reads (its <c>readOnlyHint</c>): an eval may run it for real.</summary>
-    public bool IsReadOnly => tool.ProtocolTool.Annotations?.ReadOnlyHint == true;
     public string CanonicalName => McpToolNames.Canonical(connection.Name, tool.Name);
     /// <summary>The description as the server wrote it, for admins (GET /v1/mcp/servers); models get <see cref="Description"/>.</summary>
     public string ServerDescription => tool.Description;

@@ -50,7 +50,8 @@ public sealed partial class ErrorTracker(TimeProvider time) : ITurnOutcomeListen
     /// <summary>Server-side failures only: a turn refused for a client reason (a budget, a missing agent) is not an error.</summary>
     public void OnTurnFinished(TurnOutcome outcome)
     {
-        if (outcome.Failure is { } failure && ApiExceptionHandler.Describe(failure, out _).Status >= 500) Record(failure, outcome.TraceId);
+        // An eval run's failures are in its report; the error groups are the service's own.
+        if (!outcome.IsEval && outcome.Failure is { } failure && ApiExceptionHandler.Describe(failure, out _).Status >= 500) Record(failure, outcome.TraceId);
     }
 
     public void Record(Exception exception, string? traceId)

@@ -120,6 +120,7 @@ public sealed partial class SystemMonitor(
 
     public void OnTurnFinished(TurnOutcome outcome)
     {
+        if (outcome.IsEval) return; // a burst of eval turns is not the customers' latency or the provider's failure rate
         _turnLatencies.Enqueue(outcome.Duration.TotalMilliseconds);
         while (_turnLatencies.Count > 1000) _turnLatencies.TryDequeue(out _);
         Interlocked.Increment(ref _modelCalls);

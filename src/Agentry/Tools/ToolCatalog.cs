@@ -36,6 +36,12 @@ public sealed class ToolContext(string conversationId, string agentId, string ke
 
     public void Remember(Memory.MemoryNote note) => _remembered.Add(note);
 
+    /// <summary>
+    /// An eval's call of a tool that acts: checked like any call (the agent has the tool, it exists and is enabled),
+    /// then answered with this text instead of running (<see cref="ToolInvoker"/>). Null: the tool runs.
+    /// </summary>
+    public string? DryRunResult { get; init; }
+
     public void Audit(string action, string target, string outcome, object? detail) => _effects.Add(new ToolEffect(action, target, outcome, detail));
 }
 
@@ -112,11 +118,11 @@ public sealed class ToolCatalog
     static readonly string[] ReadOnlyBuiltIns = ["calculator", "conversation_search", "current_time", Recall, SearchKnowledge];
 
     /// <summary>
-    /// Whether a call acts on the world (files a refund, asks a person, fetches a URL, saves a memory, runs an MCP tool
-    /// its server does not mark read-only): in an eval run such a call is recorded, not made.
+    /// Whether a call may act on the world or read beyond Agentry (files a refund, asks a person, fetches a URL, saves a
+    /// memory, runs any MCP tool): in an eval run such a call is recorded, not made. An MCP tool counts as acting even
+    /// when its server says it only reads: that hint is the server's claim, and even a read reaches real records.
     /// </summary>
-    public bool HasSideEffects(string name) =>
-        _tools.ContainsKey(name) ? !ReadOnlyBuiltIns.Contains(name) : _mcp.FindTool(name) is not { IsReadOnly: true };
+    public bool HasSideEffects(string name) => !_tools.ContainsKey(name) || !ReadOnlyBuiltIns.Contains(name);
 
     /// <summary>Whether an agent may name it: a built-in tool, or a tool (or <c>*</c>) of a configured MCP server, connected or not.</summary>
     public bool Exists(string name) =>

@@ -22,15 +22,15 @@ public sealed class ToolExecution(ToolInvoker invoker, ToolCatalog catalog, Turn
         IReadOnlyList<RuleDecision> decisions, TurnEvents events, CancellationToken cancellationToken)
     {
         var outcome = decided;
-        // An eval run asserts on the call, it does not make it: the case's declared result (or a note) stands in.
-        if (outcome is null && turn.IsEval && catalog.HasSideEffects(call.Name))
-            outcome = new ToolOutcome(DryRun, turn.DeclaredToolResults.TryGetValue(call.Name, out var declared) ? declared
-                : $"(dry run: {call.Name} was not run, this is an evaluation; the call is recorded with its arguments)", 0);
         if (outcome is null)
         {
             var context = new ToolContext(turn.Conversation.Id, turn.Agent.Id, turn.Caller.KeyId)
             {
                 UserId = turn.Conversation.UserId, MemoryScope = turn.Agent.Memory, MemoryOwner = Memory.MemoryScopes.Owner(turn.Agent),
+                // An eval run asserts on the call, it does not make it: the case's declared result (or a note) stands in.
+                DryRunResult = turn.IsEval && catalog.HasSideEffects(call.Name)
+                    ? turn.DeclaredToolResults.GetValueOrDefault(call.Name) ?? $"(dry run: {call.Name} was not run, this is an evaluation; the call is recorded with its arguments)"
+                    : null,
             };
             outcome = await invoker.InvokeAsync(call, context, [.. turn.Agent.EffectiveTools], cancellationToken);
             foreach (var effect in context.Effects) turn.Audit(AuditActor.For(turn.Caller), effect.Action, effect.Target, effect.Outcome, effect.Detail);

@@ -33,6 +33,9 @@ public sealed class ToolInvoker(ToolCatalog catalog, IOptions<ToolOptions> optio
                 ? new ToolOutcome(ToolOutcome.Error, $"Error: {down}", 0)
                 : new ToolOutcome(ToolOutcome.UnknownTool, $"Error: there is no tool named '{call.Name}' for this agent.", 0);
 
+        // Dry run (an eval): permitted, existing and enabled as checked above, and not run.
+        if (context.DryRunResult is { } dryRun) return new ToolOutcome(ToolExecution.DryRun, Truncate(dryRun), 0);
+
         using var timer = new CancellationTokenSource(options.Value.Timeout, time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         var arguments = new AIFunctionArguments(call.Arguments) { Services = services };

@@ -44,6 +44,9 @@ public sealed class ToolLedger(AgentryDbContext db, IOptions<ToolOptions> option
             if (policy.MaxPerCall is { } max && amount > max)
                 return Deny($"{call.Name} of {PolicyVerdict.Money(amount.Value)} is above the limit of {PolicyVerdict.Money(max)} per call.");
         }
+        // An eval reserves nothing (its calls run dry and stay out of the ledger), but a call's own amount is judged
+        // as always: above ApprovalAbove, or alone above a total cap, it is held. Totals of earlier calls are not counted.
+        if (turn.IsEval && amount is { } single && Approval(policy, call.Name, single, [], turn, DayStart()) is { } held) return new PolicyDecision(held, null);
         if (!reserve) return PolicyDecision.Allowed;
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);

@@ -40,10 +40,21 @@ public sealed class EvalCommandTests
         var broken = new Dictionary<string, string> { ["Agents:Directory"] = agents };
         (exit, output) = await AgentryProcess.RunCommandAsync(data, broken, "eval", "run", "help-desk", "--baseline", "latest");
         Assert.True(exit == 1, output);
-        Assert.Matches(@"refund-above-policy-waits-for-a-supervisor\s+1\s+approval: pending\s+FAIL\s+nothing waits for approval \(calls: refund\(amount=250", output);
+        // The operator's refund policy (ApprovalAbove 100) still holds the refund; the agent's own rule no longer does.
+        Assert.Matches(@"refund-above-policy-waits-for-a-supervisor\s+1\s+rule: refund-limit \(require-approval\)\s+FAIL\s+", output);
+        Assert.Matches(@"refund-above-policy-waits-for-a-supervisor\s+1\s+approval: pending\s+pass", output);
         Assert.Contains("REGRESSED help-desk/refund-above-policy-waits-for-a-supervisor", output);
         Assert.Matches(@"changed billing [0-9a-f]{12} -> [0-9a-f]{12}", output);
         Assert.Matches(@"FAILED: \d of 1\d case\(s\) do not hold, \d regressed", output);
+
+        // Without that policy nothing holds the refund any more: the case says so.
+        var noPolicy = new Dictionary<string, string>(broken)
+        {
+            ["Tools:Policies:0:Tool"] = "refund", ["Tools:Policies:0:AmountArgument"] = "amount", ["Tools:Policies:0:MaxPerCall"] = "100000", // no ApprovalAbove
+        };
+        (exit, output) = await AgentryProcess.RunCommandAsync(data, noPolicy, "eval", "run", "help-desk");
+        Assert.True(exit == 1, output);
+        Assert.Matches(@"refund-above-policy-waits-for-a-supervisor\s+1\s+approval: pending\s+FAIL\s+nothing waits for approval \(calls: refund\(amount=250", output);
 
         // Dry run: neither run filed anything.
         await using var app = new AgentryApp(settings: new() { ["Data:Directory"] = data, ["Agents:Directory"] = agents });

@@ -228,6 +228,22 @@ public sealed class EvalsApiTests
         Assert.Contains(errors, e => e.StartsWith("line 9: matches:", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("line 10: each turn of case 'one' needs a 'user' message", StringComparison.Ordinal));
 
+        // What a key could send to exhaust the service is refused before any tree is built.
+        var deep = "suite: deep\ncases: " + new string('[', 5000) + new string(']', 5000) + "\n";
+        var nested = await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/evals/suites", new { yaml = deep }), 422, "urn:agentry:problem:eval-suite-invalid");
+        Assert.Contains("nested more than 32 levels", (string)nested["detail"]!);
+        var bomb = "suite: bomb\nx: &a [1, 2, 3]\ncases:\n  - id: one\n    turns: *a\n";
+        var aliased = await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/evals/suites", new { yaml = bomb }), 422, "urn:agentry:problem:eval-suite-invalid");
+        Assert.Contains("aliases (*name) are not allowed", (string)aliased["detail"]!);
+        var oddKeys = "suite: odd\ncases:\n  - id: one\n    tools: { [x]: y }\n    turns:\n      - user: hi\n        expect: { noTool: refnd }\n";
+        var odd = (await Http.ProblemAsync(await app.Client.PostAsJsonAsync("/v1/evals/suites", new { yaml = oddKeys }), 422, "urn:agentry:problem:eval-suite-invalid"))
+            ["suiteErrors"]!.AsArray().Select(e => (string)e!).ToList();
+        Assert.Contains("line 4: a key must be plain text.", odd);
+
+        // A misspelt tool would make noTool pass for ever.
+        var typo = await app.Client.PostAsJsonAsync("/v1/evals/suites", new { yaml = "suite: typo\ncases:\n  - id: one\n    turns:\n      - user: hi\n        expect: { noTool: refnd }\n" });
+        Assert.Contains("there is no tool 'refnd'", (await Http.ProblemAsync(typo, 422, "urn:agentry:problem:eval-suite-invalid"))["detail"]!.ToString());
+
         // Readable, but about an agent that does not exist.
         var unknownAgent = await app.Client.PostAsJsonAsync("/v1/evals/suites", new { yaml = "suite: x\ncases:\n  - id: one\n    agent: nobody\n    turns:\n      - user: hi\n" });
         Assert.Contains("there is no agent 'nobody'", (await Http.ProblemAsync(unknownAgent, 422, "urn:agentry:problem:eval-suite-invalid"))["detail"]!.ToString());

@@ -88,6 +88,7 @@ public sealed class AgentTransfer(AgentCatalog catalog, AgentFileCatalog files, 
         stored.Definition = definition;
         stored.UpdatedAt = now;
         audit.Stage(db, actor, AuditActions.AgentsImported, $"agent:{agent.Id}", detail: new { file = name, created, agent.Name, agent.Model });
+        await new AgentVersions(db, time).StageAsync(agent.Id, definition, AgentVersions.FromApi, null, cancellationToken); // an import is a change too
         await db.SaveChangesAsync(cancellationToken);
         return new(name, agent.Id, created ? AgentImportOutcome.Created : AgentImportOutcome.Updated);
     }

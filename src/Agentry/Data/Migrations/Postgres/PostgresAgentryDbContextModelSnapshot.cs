@@ -361,6 +361,9 @@ namespace Agentry.Data.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("PK_conversations");
 
+                    b.HasIndex("EvalRunId")
+                        .HasDatabaseName("ix_conversations_eval_run");
+
                     b.HasIndex("AgentId", "Id")
                         .HasDatabaseName("ix_conversations_agent");
 

@@ -77,6 +77,11 @@ namespace Agentry.Data.Migrations.Sqlite
                 {
                     table.PrimaryKey("PK_eval_suites", x => x.id);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_conversations_eval_run",
+                table: "conversations",
+                column: "eval_run_id");
         }
 
         /// <inheritdoc />
@@ -90,6 +95,10 @@ namespace Agentry.Data.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "eval_suites");
+
+            migrationBuilder.DropIndex(
+                name: "ix_conversations_eval_run",
+                table: "conversations");
 
             migrationBuilder.DropColumn(
                 name: "agent_version",

@@ -78,6 +78,11 @@ namespace Agentry.Data.Migrations.Postgres
                 {
                     table.PrimaryKey("PK_eval_suites", x => x.id);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_conversations_eval_run",
+                table: "conversations",
+                column: "eval_run_id");
         }
 
         /// <inheritdoc />
@@ -91,6 +96,10 @@ namespace Agentry.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "eval_suites");
+
+            migrationBuilder.DropIndex(
+                name: "ix_conversations_eval_run",
+                table: "conversations");
 
             migrationBuilder.DropColumn(
                 name: "agent_version",
