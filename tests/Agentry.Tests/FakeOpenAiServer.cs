@@ -39,6 +39,10 @@ public sealed record FakeReply
     public Task? PauseGate { get; init; }
     public int PromptTokens { get; init; } = 11;
     public int CompletionTokens { get; init; } = 7;
+    /// <summary>Answers a streamed request with a plain chat.completion JSON body, as some compatible servers and proxies do.</summary>
+    public bool IgnoreStream { get; init; }
+    /// <summary>Answers 200 with this body and content type instead of a completion (a proxy's error page, say).</summary>
+    public (string Body, string ContentType)? Raw { get; init; }
 
     public static FakeReply Say(string text) => new() { Text = text };
     public static FakeReply Fail(int status, string? retryAfter = null) => new() { Status = status, RetryAfter = retryAfter };
@@ -187,7 +191,14 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
                 return;
             }
             var model = (string?)body["model"] ?? "gpt-4o";
-            if (request.Stream) await StreamAsync(context, reply, model, aborted);
+            if (reply.Raw is { } raw)
+            {
+                context.Response.ContentType = raw.ContentType;
+                await context.Response.WriteAsync(raw.Body, aborted);
+                return;
+            }
+            if (reply.IgnoreStream) context.Response.ContentType = "application/json";
+            if (request.Stream && !reply.IgnoreStream) await StreamAsync(context, reply, model, aborted);
             else await AnswerAsync(context, reply, model, aborted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)

@@ -90,6 +90,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         Exception? failure = null;
         using var silenceTimer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var silence = CancellationTokenSource.CreateLinkedTokenSource(total.Token, silenceTimer.Token);
+        UnstreamedAnswers.ExpectStream(); // for this call's requests only: an async method's flow does not leak to its caller
         var updates = model.Client.GetStreamingResponseAsync(prompt, chatOptions, silence.Token).GetAsyncEnumerator(silence.Token);
         try
         {

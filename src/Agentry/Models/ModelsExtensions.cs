@@ -67,6 +67,9 @@ public static partial class ModelsExtensions
             .SelectPipelineByAuthority();
         // Counts each attempt for the failure line: added after the resilience handler, so it sits inside it.
         builder.Services.AddHttpClient(UpstreamHttpClient).AddHttpMessageHandler<UpstreamAttempts.Handler>();
+        // Innermost: a complete JSON answer to a streamed request becomes the events the SDK reads (Models/UnstreamedAnswers.cs).
+        builder.Services.AddTransient<UnstreamedAnswers.Handler>();
+        builder.Services.AddHttpClient(UpstreamHttpClient).AddHttpMessageHandler<UnstreamedAnswers.Handler>();
 
         // Polly logs every attempt and retry at Warning with the exception and its stack. A failed model call is logged
         // once, concisely, by ModelInvoker, and the breaker's openings above; Polly's own events stay at Debug.
