@@ -49,6 +49,7 @@ public sealed class PostgresServer
     {
         var bin = FindBinaries();
         var asRoot = Environment.UserName == "root";
+        RemoveStaleClusters();
         var folder = Directory.CreateTempSubdirectory("agentry-pg-").FullName;
         var data = Path.Combine(folder, "data");
         if (asRoot) Run("chown", ["-R", "postgres:postgres", folder]);
@@ -64,7 +65,37 @@ public sealed class PostgresServer
     void Stop(bool asRoot, string data)
     {
         try { RunAs(asRoot, Path.Combine(_bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]); } catch (InvalidOperationException) { }
-        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        // The server may still be closing files for a moment after pg_ctl returns: a few tries, then the next run's
+        // RemoveStaleClusters takes what is left.
+        for (var attempt = 0; attempt < 5 && Directory.Exists(_folder); attempt++)
+        {
+            try { Directory.Delete(_folder, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Thread.Sleep(200); }
+        }
+    }
+
+    /// <summary>
+    /// Clusters of earlier runs that were not cleaned up (a test host ended before its exit handler stopped its server):
+    /// each holds gigabytes of test databases, and a machine that runs the suite many times fills its disk. A folder is
+    /// removed when no server runs in it any more and it is older than ten minutes (so a cluster another run is just
+    /// creating is left alone).
+    /// </summary>
+    static void RemoveStaleClusters()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), "agentry-pg-*"))
+        {
+            try
+            {
+                if (Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-10)) continue;
+                var pidFile = Path.Combine(folder, "data", "postmaster.pid");
+                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid) && Directory.Exists($"/proc/{pid}")) continue;
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Someone else's, or in use: not ours to force.
+            }
+        }
     }
 
     /// <summary>Debian puts the server programs in /usr/lib/postgresql/VERSION/bin, off the PATH.</summary>
