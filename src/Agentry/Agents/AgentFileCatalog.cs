@@ -35,9 +35,6 @@ public sealed partial class AgentFileCatalog
 
     public bool TryGet(string id, out FileAgent agent) => _files.Agents.TryGetValue(id, out agent!);
 
-    /// <summary>Raised after a load that changed the set in force (AgentVersions records what changed).</summary>
-    public event Action? Reloaded;
-
     /// <summary>Reads the folder. On errors the previous set stays in force and the errors are returned.</summary>
     public AgentFileSet Reload()
     {
@@ -53,7 +50,6 @@ public sealed partial class AgentFileCatalog
             Agents = loaded.Agents.ToDictionary(a => a.Key, a => a.Value with { Definition = a.Value.Definition with { Version = AgentVersions.Hash(a.Value.Definition) } },
                 StringComparer.Ordinal),
         };
-        Reloaded?.Invoke();
         if (Directory.Length == 0) LogNoFolder();
         else LogLoaded(loaded.Agents.Count, Directory);
         return _files;

@@ -41,25 +41,20 @@ public static partial class AgentsExtensions
 
     /// <summary>
     /// Records a version for each agent whose content changed since the last one recorded (files edited while the
-    /// service was down, API agents from before versions existed), now and after every reload of the folder.
+    /// service was down, API agents from before versions existed); at start, and after the watcher reloads the folder
+    /// (POST /v1/agents:reload records its own). The history is a record, not what serves customers: a failure to write
+    /// it is logged, and the service goes on.
     /// </summary>
     public static async Task RecordAgentVersionsAsync(this IServiceProvider services)
     {
-        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Agents");
-        // The history is a record, not what serves customers: a failure to write it is logged, and the service starts.
-        async Task RecordLoggedAsync()
+        try
         {
-            try
-            {
-                await RecordAsync(services, CancellationToken.None);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogVersionsNotRecorded(logger, e);
-            }
+            await RecordAsync(services, CancellationToken.None);
         }
-        await RecordLoggedAsync();
-        services.GetRequiredService<AgentFileCatalog>().Reloaded += () => _ = Task.Run(RecordLoggedAsync);
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogVersionsNotRecorded(services.GetRequiredService<ILoggerFactory>().CreateLogger("Agentry.Agents"), e);
+        }
     }
 
     static async Task RecordAsync(IServiceProvider services, CancellationToken cancellationToken)
@@ -81,7 +76,10 @@ public static partial class AgentsExtensions
         ChangeToken.OnChange(() => new CompositeChangeToken([provider.Watch("*.yaml"), provider.Watch("*.yml")]), () =>
         {
             debounce?.Dispose();
-            debounce = new Timer(_ => catalog.Reload(), null, TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+            debounce = new Timer(_ =>
+            {
+                if (catalog.Reload().Errors.Count == 0) _ = services.RecordAgentVersionsAsync(); // a changed file is a new version
+            }, null, TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
         });
     }
 }

@@ -34,41 +34,35 @@ public static class CaseDraft
         return yaml.ToString();
     }
 
+    /// <summary>What happened after a user message, read as an eval turn reads it (<see cref="TurnObservation"/>), as draft expectations.</summary>
     static List<string> Expectations(Message user, List<Message> after)
     {
+        var messages = new[] { user }.Concat(after).Select(MessageDto.From).ToList();
+        var held = after.Any(m => m.FinishReason == TurnDto.PendingApproval);
+        var observed = TurnObservation.From(new TurnDto(user.ConversationId, user.AgentId ?? "", messages, new UsageDto(0, 0), "")
+        { Status = held ? TurnDto.PendingApproval : TurnDto.Completed }, null, 0, 0);
         var lines = new List<string>();
-        var replies = after.Where(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0).ToList();
-        if (replies.LastOrDefault()?.AgentId is { } agent) lines.Add($"agent: {agent}");
-        var handoffs = after.Where(m => m.Role == MessageRoles.Handoff && m.Metadata is not null).Select(m => JsonDocument.Parse(m.Metadata!).RootElement)
-            .Where(h => h.TryGetProperty("from", out _)).Select(h => $"{h.GetProperty("from").GetString()}->{h.GetProperty("to").GetString()}").ToList();
-        if (handoffs.Count > 0) lines.Add($"handoff: [{string.Join(", ", handoffs)}]");
-        var tools = after.Where(m => m.Role == MessageRoles.Tool && m.Metadata is not null).Select(m => JsonDocument.Parse(m.Metadata!).RootElement)
-            .Where(t => t.TryGetProperty("toolName", out _)).ToList();
-        if (tools.Count > 0)
+        if (observed.Reply.Length > 0) lines.Add($"agent: {observed.AnsweredBy}");
+        if (observed.Handoffs.Count > 0) lines.Add($"handoff: [{string.Join(", ", observed.Handoffs.Select(h => $"{h.From}->{h.To}"))}]");
+        if (observed.ToolCalls.Count > 0)
         {
             lines.Add("tool:");
-            foreach (var tool in tools)
+            foreach (var tool in observed.ToolCalls)
             {
-                var arguments = TurnObservation.Arguments(tool).Where(a => a.Value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
+                var arguments = tool.Arguments.Where(a => a.Value.ValueKind is JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False)
                     .Select(a => $"{a.Key}: {(a.Value.ValueKind == JsonValueKind.String ? Quote(a.Value.GetString()!) : a.Value.GetRawText())}").ToList();
-                lines.Add($"  - {{ name: {tool.GetProperty("toolName").GetString()}{(arguments.Count == 0 ? "" : $", args: {{ {string.Join(", ", arguments)} }}")} }}   # {Outcome(tool)}");
+                lines.Add($"  - {{ name: {tool.Name}{(arguments.Count == 0 ? "" : $", args: {{ {string.Join(", ", arguments)} }}")} }}   # it ended: {tool.Outcome}");
             }
         }
-        var rules = new[] { user }.Concat(after).Where(m => m.Metadata is not null).Select(m => JsonDocument.Parse(m.Metadata!).RootElement)
-            .Where(m => m.TryGetProperty("rules", out _)).SelectMany(m => m.GetProperty("rules").EnumerateArray())
-            .Select(r => $"{{ id: {r.GetProperty("rule").GetString()}, action: {r.GetProperty("action").GetString()} }}").Distinct().ToList();
+        var rules = observed.Rules.Select(r => $"{{ id: {r.Rule}, action: {r.Action} }}").Distinct().ToList();
         if (rules.Count > 0) lines.Add($"rule: [{string.Join(", ", rules)}]");
-        if (after.Any(m => m.FinishReason == TurnDto.PendingApproval)) lines.Add("approval: pending");
-        var cited = replies.Where(m => m.Metadata is not null).Select(m => JsonDocument.Parse(m.Metadata!).RootElement)
-            .Where(m => m.TryGetProperty("citations", out _)).SelectMany(m => m.GetProperty("citations").EnumerateArray())
-            .Select(c => c.TryGetProperty("document", out var d) ? d.GetString() : null).OfType<string>().Distinct().ToList();
+        if (observed.ApprovalPending) lines.Add("approval: pending");
+        var cited = observed.Citations.Select(c => c.Document).Where(d => d.Length > 0).Distinct().ToList();
         if (cited.Count > 0) lines.Add($"cites: [{string.Join(", ", cited)}]");
-        if (replies.LastOrDefault() is { } reply)
+        if (after.LastOrDefault(m => m.Role == MessageRoles.Assistant && m.Content.Length > 0) is { } reply)
             lines.Add($"# the reply was: {Quote(reply.Content.Length > 200 ? reply.Content[..200] + "…" : reply.Content)}  (add contains/judge for what it must say)");
         return lines;
     }
-
-    static string Outcome(JsonElement tool) => tool.TryGetProperty("outcome", out var outcome) ? $"it ended: {outcome.GetString()}" : "";
 
     /// <summary>A YAML double-quoted scalar (JSON's string syntax is valid YAML).</summary>
     static string Quote(string text) => JsonSerializer.Serialize(text.ReplaceLineEndings(" "));

@@ -80,4 +80,20 @@ public sealed class AgentVersionsTests
         await Http.ProblemAsync(await authorClient.PostAsync("/v1/agents/fetcher/versions/1/restore", null), 403, "urn:agentry:problem:tool-grant-forbidden");
         await Http.ExpectAsync(await app.Client.PostAsync("/v1/agents/fetcher/versions/1/restore", null), HttpStatusCode.OK);
     }
+
+    [Fact]
+    public async Task A_file_edited_while_the_service_watches_its_folder_is_a_new_version()
+    {
+        var agents = Directory.CreateTempSubdirectory("agentry-agents-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(agents, "night.yaml"), "id: night\nname: Nora\ndescription: Answers at night.\ninstructions: Be brief.\nmodel: offline\n");
+        await using var app = new AgentryApp(settings: new() { ["Agents:Directory"] = agents, ["Agents:Watch"] = "true" });
+        Assert.Single((await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/night/versions")))["data"]!.AsArray());
+
+        await File.WriteAllTextAsync(Path.Combine(agents, "night.yaml"), "id: night\nname: Nora\ndescription: Answers at night.\ninstructions: Be kind.\nmodel: offline\n");
+        JsonArray versions = [];
+        await Wait.UntilAsync(async () => (versions = (await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/night/versions")))["data"]!.AsArray()).Count == 2,
+            because: "the watcher reloads the folder and records the change");
+        Assert.Equal("file", (string?)versions[0]!["source"]);
+        Assert.Equal(["instructions"], versions[0]!["changed"]!.AsArray().Select(c => (string)c!));
+    }
 }
