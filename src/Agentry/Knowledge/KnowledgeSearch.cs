@@ -18,10 +18,10 @@ public interface IKnowledgeSearch
 /// Hybrid retrieval: the full-text index (words, stemmed) and the vectors (meaning) each rank candidates, and reciprocal
 /// rank fusion (k = 60) merges the two lists, so a passage both find comes first and a passage only one finds still
 /// counts. A floor on similarity keeps out what only shares words: a question no passage is about (by meaning)
-/// retrieves nothing, and the agent is told so. One database round trip (the full-text query); the vectors and passages are searched in process.
+/// retrieves nothing, and the agent is told so. No database round trip: the passages, their words and vectors are searched in process.
 /// </summary>
 public sealed partial class KnowledgeSearch(
-    AgentryDbContext db, SnapshotCache cache, [FromKeyedServices(RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings,
+    SnapshotCache cache, [FromKeyedServices(RetrievalEmbeddings.Key)] IEmbeddingGenerator<string, Embedding<float>> embeddings,
     IOptions<KnowledgeOptions> options, ILogger<KnowledgeSearch> logger) : IKnowledgeSearch
 {
     /// <summary>How many candidates each half proposes.</summary>
@@ -53,13 +53,12 @@ public sealed partial class KnowledgeSearch(
         {
             // The provider's embedding model is down: the words still find passages (no similarity floor can apply).
             LogMeaningUnavailable(e.Message);
-            var words = await KnowledgeFullText.MatchAsync(db, knowledgeBases, KnowledgeFullText.Terms(query), top, cancellationToken);
-            return words.Select(id => snapshots.Select(s => s.Find(id)).FirstOrDefault(p => p is not null)).OfType<KnowledgePassage>()
+            return ByWords(snapshots, query, top)
                 .Select((passage, rank) => new KnowledgeHit(passage, Math.Round(1 / (RankConstant + rank + 1), 5), 0, "words")).ToList();
         }
         KnowledgeSnapshot.Normalize(vector);
         var byMeaning = snapshots.SelectMany(s => s.Nearest(vector, Candidates)).OrderByDescending(h => h.Similarity).Take(Candidates).ToList();
-        var byWords = await KnowledgeFullText.MatchAsync(db, knowledgeBases, KnowledgeFullText.Terms(query), Candidates, cancellationToken);
+        var byWords = ByWords(snapshots, query, Candidates);
 
         var fused = new Dictionary<long, (KnowledgePassage Passage, double Score, float? Similarity, bool Words, bool Meaning)>();
         for (var rank = 0; rank < byMeaning.Count; rank++)
@@ -69,12 +68,12 @@ public sealed partial class KnowledgeSearch(
         }
         for (var rank = 0; rank < byWords.Count; rank++)
         {
-            var id = byWords[rank];
+            var passage = byWords[rank];
             var score = 1 / (RankConstant + rank + 1);
-            if (fused.TryGetValue(id, out var both)) { fused[id] = both with { Score = both.Score + score, Words = true }; continue; }
+            if (fused.TryGetValue(passage.ChunkId, out var both)) { fused[passage.ChunkId] = both with { Score = both.Score + score, Words = true }; continue; }
             // Found by its words only: its similarity still decides whether it is about the question at all.
-            if (snapshots.Select(s => (Passage: s.Find(id), Similarity: s.Similarity(id, vector))).FirstOrDefault(f => f.Passage is not null) is { Passage: { } passage } found)
-                fused[id] = (passage, score, found.Similarity, true, false);
+            var similarity = snapshots.Select(s => s.Similarity(passage.ChunkId, vector)).FirstOrDefault(s => s is not null);
+            fused[passage.ChunkId] = (passage, score, similarity, true, false);
         }
         // A question is about the knowledge base when some passage is at least MinSimilarity like it; then the fused
         // ranking decides, among passages not far below that (a passage found by its words may score lower in meaning).
@@ -86,6 +85,13 @@ public sealed partial class KnowledgeSearch(
             .Take(top)
             .Select(f => new KnowledgeHit(f.Passage, Math.Round(f.Score, 5), Math.Round(f.Similarity!.Value, 4), f.Words && f.Meaning ? "both" : f.Words ? "words" : "meaning"))
             .ToList();
+    }
+
+    /// <summary>The passages of all the knowledge bases sharing most of the question's words, best first.</summary>
+    static List<KnowledgePassage> ByWords(List<KnowledgeSnapshot> snapshots, string query, int top)
+    {
+        var terms = KnowledgeFullText.Terms(query);
+        return snapshots.SelectMany(s => s.Matching(terms, top)).OrderByDescending(m => m.Score).Take(top).Select(m => m.Passage).ToList();
     }
 
     [LoggerMessage(EventId = 9106, Level = LogLevel.Warning,

@@ -10,7 +10,8 @@ public sealed record KnowledgePassage(long ChunkId, string KnowledgeBase, string
 
 /// <summary>
 /// One knowledge base's passages and their vectors (unit length, so a dot product is the cosine), loaded whole and
-/// searched in process: a question costs no database round trip for the vector half of retrieval.
+/// searched in process, by meaning (the vectors) and by words (<see cref="KnowledgeFullText"/>): a question costs no
+/// database round trip.
 /// </summary>
 public sealed class KnowledgeSnapshot
 {
@@ -18,10 +19,12 @@ public sealed class KnowledgeSnapshot
     readonly float[] _vectors;
     readonly bool[] _hasVector;
     readonly Dictionary<long, int> _index;
+    readonly KnowledgeFullText _words;
 
-    KnowledgeSnapshot(KnowledgePassage[] passages, float[] vectors, bool[] hasVector, int dimensions)
+    KnowledgeSnapshot(KnowledgePassage[] passages, float[] vectors, bool[] hasVector, int dimensions, KnowledgeFullText words)
     {
         _passages = passages;
+        _words = words;
         _vectors = vectors;
         _hasVector = hasVector;
         Dimensions = dimensions;
@@ -58,8 +61,9 @@ public sealed class KnowledgeSnapshot
             Normalize(target);
             hasVector[i] = true;
         }
-        var bytes = vectors.Length * 4L + passages.Sum(p => 96L + 2L * (p.Text.Length + p.Section.Length + p.Document.Length));
-        return (new KnowledgeSnapshot(passages, vectors, hasVector, dimensions), bytes);
+        var words = KnowledgeFullText.Build(passages);
+        var bytes = vectors.Length * 4L + passages.Sum(p => 96L + 2L * (p.Text.Length + p.Section.Length + p.Document.Length)) + words.Bytes;
+        return (new KnowledgeSnapshot(passages, vectors, hasVector, dimensions, words), bytes);
     }
 
     public static void Normalize(Span<float> vector)
@@ -73,6 +77,10 @@ public sealed class KnowledgeSnapshot
     /// <summary>Cosine similarity of a passage to a unit-length query; null when the passage has no vector of this model yet.</summary>
     public float? Similarity(long chunkId, ReadOnlySpan<float> query) =>
         _index.TryGetValue(chunkId, out var i) && _hasVector[i] && query.Length == Dimensions ? TensorPrimitives.Dot(_vectors.AsSpan(i * Dimensions, Dimensions), query) : null;
+
+    /// <summary>The <paramref name="top"/> passages sharing most of the (stemmed) words, by BM25, best first.</summary>
+    public IReadOnlyList<(KnowledgePassage Passage, double Score)> Matching(IReadOnlyList<string> terms, int top) =>
+        _words.Match(terms, top).Select(m => (_passages[m.Passage], m.Score)).ToList();
 
     /// <summary>The <paramref name="top"/> passages most similar to a unit-length query, best first.</summary>
     public IReadOnlyList<(KnowledgePassage Passage, float Similarity)> Nearest(ReadOnlySpan<float> query, int top)

@@ -149,7 +149,6 @@ public sealed class KnowledgeApiTests
         Assert.Empty(await KnowledgeFiles.SearchAsync(app, "router-kb", "reset router"));
         Assert.Equal(1, await PassageRowsAsync(app, "router-kb"));
         Assert.Equal(1, await VectorRowsAsync(app, "router-kb"));
-        if (!TestDatabase.IsPostgres) Assert.Equal(0L, Convert.ToInt64(await TestDatabase.ScalarAsync(app.DataDirectory, "SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH 'wireless'", readOnly: true)));
 
         await Http.ExpectAsync(await app.Client.DeleteAsync("/v1/knowledge/router-kb"), HttpStatusCode.NoContent);
         Assert.Equal(0, await PassageRowsAsync(app, "router-kb"));
