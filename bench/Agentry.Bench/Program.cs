@@ -10,6 +10,7 @@ using Agentry.Bench;
 //       [--database-url postgres://…] [--no-portkey] [--rates 100,200,500] [--targets direct,agentry,existing,streaming,history,streams,portkey] [--streams 2000]
 //       [--targets openai]   (the same turn through /v1/chat/completions and /v1/chat)
 //       [--targets memory --memory-users 100]   (opt-in: writes 10,000 memories per user with vectors, 1.5 GB for 100 users)
+//       [--targets knowledge --knowledge-documents 1000]   (opt-in: a knowledge base of 100 generated passages per document, with vectors)
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 var options = Options.Parse(args);
 var repository = FindRepository();
@@ -182,6 +183,59 @@ if (options.Has("memory"))
     }
 }
 
+// Knowledge at scale (only with --targets …,knowledge): the same turn of an agent without knowledge and memory, and of one
+// with both, answering from a knowledge base of --knowledge-documents × 100 passages (top 5 of 100,000 by default).
+if (options.Has("knowledge"))
+{
+    if (options.DatabaseUrl is not null) Console.Error.WriteLine("knowledge rows: SQLite only (the rows are written into the SQLite file)");
+    else
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "knowledge")).FullName;
+        var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
+        await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "migrate"], published, environment);
+        Console.Error.WriteLine($"Writing {options.KnowledgeDocuments * 100:N0} passages with their vectors");
+        KnowledgeAtScale.Fill(Path.Combine(folder, "data", "agentry.db"), options.KnowledgeDocuments);
+        await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+            environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+        async Task SendAsync(HttpMethod method, string path, string json)
+        {
+            using var request = new HttpRequestMessage(method, agentry.BaseUrl + path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+            using var response = await client.SendAsync(request);
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+        await SendAsync(HttpMethod.Put, "/v1/agents/plain", """{"name":"Plain","instructions":"Help the user."}""");
+        await SendAsync(HttpMethod.Put, "/v1/agents/librarian", $$"""{"name":"Librarian","instructions":"Help the user.","memory":"shared","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
+        await SendAsync(HttpMethod.Post, $"/v1/knowledge/{KnowledgeAtScale.KnowledgeBase}/documents",
+            JsonSerializer.Serialize(new { name = "router.md", text = KnowledgeAtScale.Answer }));
+        while (true) // until the uploaded document is indexed (its vectors from the model)
+        {
+            using var list = new HttpRequestMessage(HttpMethod.Get, agentry.BaseUrl + "/v1/knowledge");
+            list.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+            using var bases = JsonDocument.Parse(await (await client.SendAsync(list)).Content.ReadAsStringAsync());
+            if (bases.RootElement.GetProperty("data").EnumerateArray().Any(b => b.GetProperty("name").GetString() == KnowledgeAtScale.KnowledgeBase && b.GetProperty("queued").GetInt32() == 0)) break;
+            await Task.Delay(200);
+        }
+        RequestFactory Turn(string agent, Func<long, string> message) => (index, _) =>
+            Post(agentry.BaseUrl + "/v1/chat", JsonSerializer.Serialize(new { message = message(index), agentId = agent, userId = "bench-user" }), adminKey);
+        // The first turn loads the knowledge base into the process (and the embedding model): waited for, not measured.
+        var loading = System.Diagnostics.Stopwatch.StartNew();
+        await Load.SerialAsync(client, "warm-up", Turn("librarian", _ => KnowledgeAtScale.Question), 1);
+        Console.Error.WriteLine($"first knowledge turn (loads {options.KnowledgeDocuments * 100:N0} passages): {loading.Elapsed.TotalMilliseconds:0} ms");
+        await Load.SerialAsync(client, "warm-up", Turn("plain", _ => KnowledgeAtScale.Question), 200);
+        var plain = await Load.SerialAsync(client, "Agentry, agent without knowledge or memory", Turn("plain", _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
+        rows.Add((plain, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null));
+        await Load.SerialAsync(client, "warm-up", Turn("librarian", _ => KnowledgeAtScale.Question), 200);
+        var same = await Load.SerialAsync(client, $"… with knowledge (top 5 of {options.KnowledgeDocuments * 100:N0} passages) and memory, one question",
+            Turn("librarian", _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
+        rows.Add((same, agentry.Memory().Rss, agentry.Memory().PeakRss, same.P50 - plain.P50, same.P99 - plain.P99));
+        // A new question each turn: its embedding is computed by the local model, not found in the cache.
+        var fresh = await Load.SerialAsync(client, "… the same, a different question each turn",
+            Turn("librarian", i => $"{KnowledgeAtScale.Question} (case {i})"), Math.Min(options.SerialCalls, 500));
+        rows.Add((fresh, agentry.Memory().Rss, agentry.Memory().PeakRss, fresh.P50 - plain.P50, fresh.P99 - plain.P99));
+    }
+}
+
 // Many streams open at once: an upstream that trickles its answer (8 chunks, 0.5 s apart), 2,000 streaming turns.
 if (options.Has("streams"))
 {
@@ -310,6 +364,7 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
     public string? SoakCsv { get; init; }
     public int Streams { get; init; } = 2000;
     public int MemoryUsers { get; init; } = 100;
+    public int KnowledgeDocuments { get; init; } = 1000;
 
     public bool Has(string target) => Targets.Contains(target);
 
@@ -323,6 +378,9 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             Value("--published"), Value("--database-url"),
             (Value("--targets") ?? "direct,agentry,existing,streaming,history,streams,portkey").Split(',').Where(t => !(t == "portkey" && args.Contains("--no-portkey"))).ToArray(),
             TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
-        { SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000), MemoryUsers = Int("--memory-users", 100) };
+        {
+            SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000), MemoryUsers = Int("--memory-users", 100),
+            KnowledgeDocuments = Int("--knowledge-documents", 1000)
+        };
     }
 }

@@ -30,18 +30,42 @@ public sealed partial class SnapshotCache(
 
     /// <summary>
     /// The cached value of <paramref name="key"/>, loaded by <paramref name="load"/> (returning the value and its size in
-    /// bytes) when missing or stale. The load gets a database context of its own: it is shared by every caller waiting
-    /// for it, so it must not use one whose request may end first.
+    /// bytes) when missing. Once Memory:CacheDuration has lapsed the value is still served while one load replaces it in
+    /// the background (up to twice the duration; older than that, the reader waits for the load): a knowledge base of
+    /// 100,000 passages takes seconds to load, and no turn should wait for its periodic reload. A change never waits for
+    /// a lapse: it drops the key, and the next reader loads. The load gets a database context of its own: it is shared by
+    /// every caller waiting for it, so it must not use one whose request may end first.
     /// </summary>
     public async Task<T> GetAsync<T>(string key, Func<AgentryDbContext, CancellationToken, Task<(T Value, long Bytes)>> load, CancellationToken cancellationToken)
         where T : class
     {
         var now = time.GetUtcNow();
-        if (_entries.TryGetValue(key, out var entry) && now - entry.LoadedAt < options.Value.CacheDuration && !IsChanging(key))
+        if (_entries.TryGetValue(key, out var entry) && !IsChanging(key) && now - entry.LoadedAt < 2 * options.Value.CacheDuration)
         {
             entry.LastUsed = Interlocked.Increment(ref _clock);
+            if (now - entry.LoadedAt >= options.Value.CacheDuration && !_loading.ContainsKey(key)) _ = RefreshAsync(key, load, now);
             return (T)entry.Value;
         }
+        return (T)(await LoadAsync(key, load, now).WaitAsync(cancellationToken)).Value;
+    }
+
+    async Task RefreshAsync<T>(string key, Func<AgentryDbContext, CancellationToken, Task<(T Value, long Bytes)>> load, DateTimeOffset now) where T : class
+    {
+        try
+        {
+            await Task.Yield(); // the reader that noticed the lapse goes on with what it has
+            await LoadAsync(key, load, now);
+        }
+        catch (Exception e)
+        {
+            LogRefreshFailed(e, key); // readers keep the loaded value until it is twice the duration old, then load themselves
+        }
+    }
+
+    /// <summary>Loads <paramref name="key"/> (joining a load already under way) and keeps it unless a change raced with it.</summary>
+    async Task<(object Value, long Bytes)> LoadAsync<T>(string key, Func<AgentryDbContext, CancellationToken, Task<(T Value, long Bytes)>> load, DateTimeOffset now)
+        where T : class
+    {
         var generation = _generations.GetValueOrDefault(key);
         Lazy<Task<(object Value, long Bytes)>>? mine = null;
         mine = new Lazy<Task<(object Value, long Bytes)>>(async () =>
@@ -58,7 +82,7 @@ public sealed partial class SnapshotCache(
                 _loading.TryRemove(new KeyValuePair<string, Lazy<Task<(object Value, long Bytes)>>>(key, mine!));
             }
         });
-        var loaded = await _loading.GetOrAdd(key, mine).Value.WaitAsync(cancellationToken);
+        var loaded = await _loading.GetOrAdd(key, mine).Value;
         if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && loaded.Bytes <= MaxBytes)
         {
             var kept = new Entry(loaded.Value, loaded.Bytes, now);
@@ -67,7 +91,7 @@ public sealed partial class SnapshotCache(
             if ((_generations.GetValueOrDefault(key) != generation || IsChanging(key)) && _entries.TryRemove(new KeyValuePair<string, Entry>(key, kept)))
                 Interlocked.Add(ref _bytes, -kept.Bytes);
         }
-        return (T)loaded.Value;
+        return loaded;
     }
 
     bool IsChanging(string key) => _changing.GetValueOrDefault(key) > 0;
@@ -148,6 +172,10 @@ public sealed partial class SnapshotCache(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 9004, Level = LogLevel.Warning,
+        Message = "Reloading {Key} for the retrieval cache failed; what was loaded before is served until it is twice Memory:CacheDuration old")]
+    partial void LogRefreshFailed(Exception exception, string key);
 
     [LoggerMessage(EventId = 9003, Level = LogLevel.Warning,
         Message = "Could not subscribe to retrieval cache changes through Redis; changes made on other instances are seen when Memory:CacheDuration lapses")]
