@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Lucene.Net.Tartarus.Snowball.Ext;
 
@@ -29,19 +30,20 @@ public sealed class KnowledgeFullText
         "who", "why", "will", "with", "would", "you", "your",
     ];
 
-    /// <summary>A passage holding a word: how often in its section heading and in its text.</summary>
-    readonly record struct Posting(int Passage, ushort InSection, ushort InText);
+    // The index in three flat arrays (100,000 passages hold about 10 million word-in-passage pairs, so no object per
+    // pair): the passages holding term t are _passages[_offsets[t].._offsets[t + 1]], in passage order, each with its
+    // BM25 term weight (FTS5's: heading occurrences count twice, divided by the passage's length against the average),
+    // which depends only on the passage, so a question only multiplies it by the word's rarity and adds.
+    readonly Dictionary<string, int> _terms;
+    readonly int[] _offsets;
+    readonly int[] _passages;
+    readonly float[] _weights;
+    readonly int _count;
 
-    readonly Dictionary<string, Posting[]> _postings;
-    readonly int[] _lengths;
-    readonly double _averageLength;
-
-    KnowledgeFullText(Dictionary<string, Posting[]> postings, int[] lengths)
+    KnowledgeFullText(Dictionary<string, int> terms, int[] offsets, int[] passages, float[] weights, int count)
     {
-        _postings = postings;
-        _lengths = lengths;
-        _averageLength = lengths.Length == 0 ? 1 : Math.Max(1, lengths.Average());
-        Bytes = 4L * lengths.Length + postings.Sum(p => 8L * p.Value.Length + 64 + 2L * p.Key.Length);
+        (_terms, _offsets, _passages, _weights, _count) = (terms, offsets, passages, weights, count);
+        Bytes = 4L * offsets.Length + 8L * passages.Length + terms.Sum(t => 64 + 2L * t.Key.Length);
     }
 
     /// <summary>What the index holds in memory, roughly, for the snapshot cache's budget.</summary>
@@ -57,65 +59,102 @@ public sealed class KnowledgeFullText
     public static KnowledgeFullText Build(IReadOnlyList<KnowledgePassage> passages)
     {
         var stemmer = new PorterStemmer();
-        var stems = new Dictionary<string, string>(StringComparer.Ordinal);
-        var postings = new Dictionary<string, List<Posting>>(StringComparer.Ordinal);
+        // A word seen before is looked up by its characters: a knowledge base of 100,000 passages has 15 million words
+        // but only tens of thousands of distinct ones, and each is stemmed once.
+        var stems = new Dictionary<string, int>(StringComparer.Ordinal);
+        var termOf = stems.GetAlternateLookup<ReadOnlySpan<char>>();
+        var terms = new Dictionary<string, int>(StringComparer.Ordinal);
+        var counts = new Dictionary<int, (ushort Section, ushort Text)>();
+        // First pass: each passage's distinct terms with their counts, one after another.
+        var pairTerms = new List<int>(passages.Count * 64);
+        var pairFrequencies = new List<float>(passages.Count * 64);
+        var firstPair = new int[passages.Count + 1];
         var lengths = new int[passages.Count];
-        var counts = new Dictionary<string, (ushort Section, ushort Text)>(StringComparer.Ordinal);
+        var buffer = new char[64];
+        var inSection = false;
+        var length = 0;
+        WordHandler count = word =>
+        {
+            length++;
+            if (!termOf.TryGetValue(word, out var term))
+            {
+                var text = word.ToString();
+                var stem = Stem(stemmer, text);
+                if (!terms.TryGetValue(stem, out term)) terms[stem] = term = terms.Count;
+                stems[text] = term;
+            }
+            ref var seen = ref CollectionsMarshal.GetValueRefOrAddDefault(counts, term, out _);
+            if (inSection) seen.Section = (ushort)Math.Min(seen.Section + 1, ushort.MaxValue);
+            else seen.Text = (ushort)Math.Min(seen.Text + 1, ushort.MaxValue);
+        };
         for (var i = 0; i < passages.Count; i++)
         {
             counts.Clear();
-            lengths[i] = Count(passages[i].Section, inSection: true) + Count(passages[i].Text, inSection: false);
+            (length, inSection) = (0, true);
+            EachWord(passages[i].Section, ref buffer, count);
+            inSection = false;
+            EachWord(passages[i].Text, ref buffer, count);
+            lengths[i] = length;
+            firstPair[i] = pairTerms.Count;
             foreach (var (term, (section, text)) in counts)
             {
-                if (!postings.TryGetValue(term, out var list)) postings[term] = list = [];
-                list.Add(new Posting(i, section, text));
+                pairTerms.Add(term);
+                pairFrequencies.Add((float)(SectionWeight * section + TextWeight * text));
             }
         }
-        return new KnowledgeFullText(postings.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), lengths);
+        firstPair[passages.Count] = pairTerms.Count;
 
-        int Count(string field, bool inSection)
+        // Second pass: the pairs sorted by term (a counting sort keeps each term's passages in order).
+        var averageLength = lengths.Length == 0 ? 1 : Math.Max(1, lengths.Average());
+        var offsets = new int[terms.Count + 1];
+        foreach (var term in pairTerms) offsets[term + 1]++;
+        for (var t = 0; t < terms.Count; t++) offsets[t + 1] += offsets[t];
+        var next = offsets[..^1];
+        var postings = new int[pairTerms.Count];
+        var weights = new float[pairTerms.Count];
+        for (var i = 0; i < passages.Count; i++)
         {
-            var n = 0;
-            foreach (var word in Words(field))
+            var norm = K1 * (1 - B + B * lengths[i] / averageLength);
+            for (var pair = firstPair[i]; pair < firstPair[i + 1]; pair++)
             {
-                n++;
-                if (!stems.TryGetValue(word, out var stem)) stems[word] = stem = Stem(stemmer, word);
-                var (section, text) = counts.GetValueOrDefault(stem);
-                counts[stem] = inSection ? ((ushort)Math.Min(section + 1, ushort.MaxValue), text) : (section, (ushort)Math.Min(text + 1, ushort.MaxValue));
+                var at = next[pairTerms[pair]]++;
+                var frequency = pairFrequencies[pair];
+                postings[at] = i;
+                weights[at] = (float)(frequency * (K1 + 1) / (frequency + norm));
             }
-            return n;
         }
+        return new KnowledgeFullText(terms, offsets, postings, weights, passages.Count);
     }
 
     /// <summary>The best-matching passages (their positions in the snapshot) and their BM25 scores, best first.</summary>
     public IReadOnlyList<(int Passage, double Score)> Match(IReadOnlyList<string> terms, int limit)
     {
-        if (terms.Count == 0 || limit <= 0 || _lengths.Length == 0) return [];
-        var scores = ArrayPool<double>.Shared.Rent(_lengths.Length);
-        Array.Clear(scores, 0, _lengths.Length); // a pooled array may come back from other code with values in it
+        if (terms.Count == 0 || limit <= 0 || _count == 0) return [];
+        var scores = ArrayPool<double>.Shared.Rent(_count);
+        Array.Clear(scores, 0, _count); // a pooled array may come back from other code with values in it
         var touched = new List<int>();
         try
         {
-            double n = _lengths.Length;
             foreach (var term in terms)
             {
-                if (!_postings.TryGetValue(term, out var postings)) continue;
+                if (!_terms.TryGetValue(term, out var t)) continue;
+                var (from, to) = (_offsets[t], _offsets[t + 1]);
                 // A word in most passages tells little; FTS5 floors a non-positive weight the same way.
-                var idf = Math.Log((n - postings.Length + 0.5) / (postings.Length + 0.5));
+                var idf = Math.Log((_count - (to - from) + 0.5) / (to - from + 0.5));
                 if (idf <= 0) idf = 1e-6;
-                foreach (var posting in postings)
+                for (var at = from; at < to; at++)
                 {
-                    var frequency = SectionWeight * posting.InSection + TextWeight * posting.InText;
-                    var score = idf * frequency * (K1 + 1) / (frequency + K1 * (1 - B + B * _lengths[posting.Passage] / _averageLength));
-                    if (scores[posting.Passage] == 0) touched.Add(posting.Passage);
-                    scores[posting.Passage] += score;
+                    var passage = _passages[at];
+                    if (scores[passage] == 0) touched.Add(passage);
+                    scores[passage] += idf * _weights[at];
                 }
             }
             var best = new PriorityQueue<int, (double Score, int Passage)>(limit + 1, WorstFirst.Instance);
             foreach (var passage in touched)
             {
-                best.Enqueue(passage, (scores[passage], passage));
-                if (best.Count > limit) best.Dequeue();
+                var key = (scores[passage], passage);
+                if (best.Count < limit) best.Enqueue(passage, key);
+                else if (best.TryPeek(out _, out var worst) && WorstFirst.Instance.Compare(key, worst) > 0) best.EnqueueDequeue(passage, key);
             }
             var result = new (int, double)[best.Count];
             for (var i = result.Length - 1; best.TryDequeue(out var passage, out var key); i--) result[i] = (passage, key.Score);
@@ -123,7 +162,6 @@ public sealed class KnowledgeFullText
         }
         finally
         {
-            foreach (var passage in touched) scores[passage] = 0;
             ArrayPool<double>.Shared.Return(scores);
         }
     }
@@ -136,25 +174,39 @@ public sealed class KnowledgeFullText
             x.Score != y.Score ? x.Score.CompareTo(y.Score) : y.Passage.CompareTo(x.Passage);
     }
 
+    delegate void WordHandler(ReadOnlySpan<char> word);
+
+    static List<string> Words(string text)
+    {
+        var words = new List<string>();
+        var buffer = new char[64];
+        EachWord(text, ref buffer, word => words.Add(word.ToString()));
+        return words;
+    }
+
     /// <summary>
     /// Words as SQLite's unicode61 tokenizer with remove_diacritics 2 reads them: runs of letters and digits, lower case,
     /// accents dropped ("Café" is "cafe"); everything else separates.
     /// </summary>
-    static IEnumerable<string> Words(string text)
+    static void EachWord(string text, ref char[] buffer, WordHandler handler)
     {
-        var decomposed = text.Normalize(NormalizationForm.FormD);
-        var word = new StringBuilder();
+        var decomposed = text.IsNormalized(NormalizationForm.FormD) ? text : text.Normalize(NormalizationForm.FormD);
+        var length = 0;
         foreach (var c in decomposed)
         {
-            if (char.IsLetterOrDigit(c)) word.Append(char.ToLowerInvariant(c));
-            else if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark) continue; // an accent of the letter before it
-            else if (word.Length > 0)
+            if (char.IsLetterOrDigit(c))
             {
-                yield return word.ToString();
-                word.Clear();
+                if (length == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+                buffer[length++] = char.ToLowerInvariant(c);
+            }
+            else if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark) continue; // an accent of the letter before it
+            else if (length > 0)
+            {
+                handler(buffer.AsSpan(0, length));
+                length = 0;
             }
         }
-        if (word.Length > 0) yield return word.ToString();
+        if (length > 0) handler(buffer.AsSpan(0, length));
     }
 
     static string Stem(PorterStemmer stemmer, string word)

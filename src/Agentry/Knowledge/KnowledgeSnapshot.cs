@@ -16,23 +16,20 @@ public sealed record KnowledgePassage(long ChunkId, string KnowledgeBase, string
 public sealed class KnowledgeSnapshot
 {
     readonly KnowledgePassage[] _passages;
-    readonly float[] _vectors;
-    readonly bool[] _hasVector;
+    readonly VectorIndex _vectors;
     readonly Dictionary<long, int> _index;
     readonly KnowledgeFullText _words;
 
-    KnowledgeSnapshot(KnowledgePassage[] passages, float[] vectors, bool[] hasVector, int dimensions, KnowledgeFullText words)
+    KnowledgeSnapshot(KnowledgePassage[] passages, VectorIndex vectors, KnowledgeFullText words)
     {
         _passages = passages;
         _words = words;
         _vectors = vectors;
-        _hasVector = hasVector;
-        Dimensions = dimensions;
         _index = new Dictionary<long, int>(passages.Length);
         for (var i = 0; i < passages.Length; i++) _index[passages[i].ChunkId] = i;
     }
 
-    public int Dimensions { get; }
+    public int Dimensions => _vectors.Dimensions;
     public int Count => _passages.Length;
 
     public static string Collection(string knowledgeBase) => $"kb:{knowledgeBase}";
@@ -62,8 +59,9 @@ public sealed class KnowledgeSnapshot
             hasVector[i] = true;
         }
         var words = KnowledgeFullText.Build(passages);
-        var bytes = vectors.Length * 4L + passages.Sum(p => 96L + 2L * (p.Text.Length + p.Section.Length + p.Document.Length)) + words.Bytes;
-        return (new KnowledgeSnapshot(passages, vectors, hasVector, dimensions, words), bytes);
+        var index = new VectorIndex(vectors, hasVector, dimensions);
+        var bytes = vectors.Length * 4L + index.Bytes + passages.Sum(p => 96L + 2L * (p.Text.Length + p.Section.Length + p.Document.Length)) + words.Bytes;
+        return (new KnowledgeSnapshot(passages, index, words), bytes);
     }
 
     public static void Normalize(Span<float> vector)
@@ -75,28 +73,13 @@ public sealed class KnowledgeSnapshot
     public KnowledgePassage? Find(long chunkId) => _index.TryGetValue(chunkId, out var i) ? _passages[i] : null;
 
     /// <summary>Cosine similarity of a passage to a unit-length query; null when the passage has no vector of this model yet.</summary>
-    public float? Similarity(long chunkId, ReadOnlySpan<float> query) =>
-        _index.TryGetValue(chunkId, out var i) && _hasVector[i] && query.Length == Dimensions ? TensorPrimitives.Dot(_vectors.AsSpan(i * Dimensions, Dimensions), query) : null;
+    public float? Similarity(long chunkId, ReadOnlySpan<float> query) => _index.TryGetValue(chunkId, out var i) ? _vectors.Similarity(i, query) : null;
 
     /// <summary>The <paramref name="top"/> passages sharing most of the (stemmed) words, by BM25, best first.</summary>
     public IReadOnlyList<(KnowledgePassage Passage, double Score)> Matching(IReadOnlyList<string> terms, int top) =>
         _words.Match(terms, top).Select(m => (_passages[m.Passage], m.Score)).ToList();
 
     /// <summary>The <paramref name="top"/> passages most similar to a unit-length query, best first.</summary>
-    public IReadOnlyList<(KnowledgePassage Passage, float Similarity)> Nearest(ReadOnlySpan<float> query, int top)
-    {
-        if (query.Length != Dimensions || top <= 0) return [];
-        var best = new PriorityQueue<int, float>(top + 1);
-        for (var i = 0; i < _passages.Length; i++)
-        {
-            if (!_hasVector[i]) continue;
-            var score = TensorPrimitives.Dot(_vectors.AsSpan(i * Dimensions, Dimensions), query);
-            if (best.Count < top) best.Enqueue(i, score);
-            else if (best.TryPeek(out _, out var worst) && score > worst) best.EnqueueDequeue(i, score);
-        }
-        var result = new List<(KnowledgePassage, float)>(best.Count);
-        while (best.TryDequeue(out var i, out var score)) result.Add((_passages[i], score));
-        result.Reverse();
-        return result;
-    }
+    public IReadOnlyList<(KnowledgePassage Passage, float Similarity)> Nearest(ReadOnlySpan<float> query, int top) =>
+        _vectors.Nearest(query, top).Select(n => (_passages[n.Index], n.Similarity)).ToList();
 }
