@@ -22,6 +22,7 @@ public sealed partial class SnapshotCache(
     readonly ConcurrentDictionary<string, Lazy<Task<(object Value, long Bytes)>>> _loading = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, long> _generations = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, int> _changing = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, byte> _tooLarge = new(StringComparer.Ordinal);
     long _bytes;
     long _clock;
 
@@ -91,6 +92,8 @@ public sealed partial class SnapshotCache(
             if ((_generations.GetValueOrDefault(key) != generation || IsChanging(key)) && _entries.TryRemove(new KeyValuePair<string, Entry>(key, kept)))
                 Interlocked.Add(ref _bytes, -kept.Bytes);
         }
+        else if (loaded.Bytes > MaxBytes && _tooLarge.TryAdd(key, 0))
+            LogTooLarge(key, loaded.Bytes / (1024 * 1024) + 1, options.Value.CacheMegabytes);
         return loaded;
     }
 
@@ -172,6 +175,10 @@ public sealed partial class SnapshotCache(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 9005, Level = LogLevel.Warning,
+        Message = "{Key} needs about {Megabytes} MB in memory, more than Memory:CacheMegabytes ({Limit}): it is loaded again for every use, which takes seconds for a large knowledge base; raise the setting")]
+    partial void LogTooLarge(string key, long megabytes, int limit);
 
     [LoggerMessage(EventId = 9004, Level = LogLevel.Warning,
         Message = "Reloading {Key} for the retrieval cache failed; what was loaded before is served until it is twice Memory:CacheDuration old")]

@@ -81,6 +81,6 @@ public sealed class TurnRoundTripTests(ITestOutputHelper output)
         var saves = commands.Count(c => c.StartsWith("INSERT", StringComparison.Ordinal) || c.StartsWith("UPDATE", StringComparison.Ordinal));
         var roundTrips = TestDatabase.IsPostgres ? commands.Count : commands.Count - saves + 1;
         output.WriteLine($"round trips over a network (a save's statements batched, as PostgreSQL does): {roundTrips}");
-        Assert.True(roundTrips <= 5, $"{roundTrips} round trips:\n{string.Join("\n", commands)}");
+        Assert.True(roundTrips <= 4, $"{roundTrips} round trips:\n{string.Join("\n", commands)}");
     }
 }
