@@ -65,6 +65,7 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         // array is garbage, and compacting the large-object heap now returns it instead of keeping it resident.
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        ModelFilePages.Release(typeof(SentenceEncoder).Assembly); // and the DLL's pages the weights were read from
         return encoder;
     }
 
