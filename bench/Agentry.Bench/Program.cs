@@ -154,13 +154,8 @@ if (options.Has("memory"))
     if (options.DatabaseUrl is not null) Console.Error.WriteLine("memory rows: SQLite only (the rows are written into the SQLite file)");
     else
     {
-        var folder = Directory.CreateDirectory(Path.Combine(work, "memory")).FullName;
-        var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
-        await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "migrate"], published, environment);
-        Console.Error.WriteLine($"Writing {options.MemoryUsers * 10_000:N0} memories with their vectors");
-        MemoryRecall.Fill(Path.Combine(folder, "data", "agentry.db"), options.MemoryUsers, 10_000);
-        await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
-            environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+        await using var agentry = await StartOnFilledDatabaseAsync("memory", $"{options.MemoryUsers * 10_000:N0} memories with their vectors",
+            database => MemoryRecall.Fill(database, options.MemoryUsers, 10_000));
         using (var put = new HttpRequestMessage(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/memo")
         {
             Content = new StringContent("""{"name":"Memo","instructions":"Help the user.","memory":"shared"}""", Encoding.UTF8, "application/json"),
@@ -190,13 +185,8 @@ if (options.Has("knowledge"))
     if (options.DatabaseUrl is not null) Console.Error.WriteLine("knowledge rows: SQLite only (the rows are written into the SQLite file)");
     else
     {
-        var folder = Directory.CreateDirectory(Path.Combine(work, "knowledge")).FullName;
-        var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
-        await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "migrate"], published, environment);
-        Console.Error.WriteLine($"Writing {options.KnowledgeDocuments * 100:N0} passages with their vectors");
-        KnowledgeAtScale.Fill(Path.Combine(folder, "data", "agentry.db"), options.KnowledgeDocuments);
-        await using var agentry = await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
-            environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
+        await using var agentry = await StartOnFilledDatabaseAsync("knowledge", $"{options.KnowledgeDocuments * 100:N0} passages with their vectors",
+            database => KnowledgeAtScale.Fill(database, options.KnowledgeDocuments));
         async Task SendAsync(HttpMethod method, string path, string json)
         {
             using var request = new HttpRequestMessage(method, agentry.BaseUrl + path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
@@ -206,6 +196,8 @@ if (options.Has("knowledge"))
         }
         await SendAsync(HttpMethod.Put, "/v1/agents/plain", """{"name":"Plain","instructions":"Help the user."}""");
         await SendAsync(HttpMethod.Put, "/v1/agents/librarian", $$"""{"name":"Librarian","instructions":"Help the user.","memory":"shared","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
+        await SendAsync(HttpMethod.Put, "/v1/agents/reader", $$"""{"name":"Reader","instructions":"Help the user.","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
+        await SendAsync(HttpMethod.Put, "/v1/agents/memo", """{"name":"Memo","instructions":"Help the user.","memory":"shared"}""");
         await SendAsync(HttpMethod.Post, $"/v1/knowledge/{KnowledgeAtScale.KnowledgeBase}/documents",
             JsonSerializer.Serialize(new { name = "router.md", text = KnowledgeAtScale.Answer }));
         while (true) // until the uploaded document is indexed (its vectors from the model)
@@ -229,6 +221,13 @@ if (options.Has("knowledge"))
         var same = await Load.SerialAsync(client, $"… with knowledge (top 5 of {options.KnowledgeDocuments * 100:N0} passages) and memory, one question",
             Turn("librarian", _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
         rows.Add((same, agentry.Memory().Rss, agentry.Memory().PeakRss, same.P50 - plain.P50, same.P99 - plain.P99));
+        // Where the added time goes: knowledge alone, memory alone.
+        foreach (var (agent, label) in new[] { ("reader", "… knowledge only"), ("memo", "… memory only") })
+        {
+            await Load.SerialAsync(client, "warm-up", Turn(agent, _ => KnowledgeAtScale.Question), 200);
+            var part = await Load.SerialAsync(client, label, Turn(agent, _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
+            rows.Add((part, agentry.Memory().Rss, agentry.Memory().PeakRss, part.P50 - plain.P50, part.P99 - plain.P99));
+        }
         // A new question each turn: its embedding is computed by the local model, not found in the cache.
         var fresh = await Load.SerialAsync(client, "… the same, a different question each turn",
             Turn("librarian", i => $"{KnowledgeAtScale.Question} (case {i})"), Math.Min(options.SerialCalls, 500));
@@ -312,6 +311,19 @@ async Task<LoadResult> MeasureAsync(string name, RequestFactory make, ServerProc
         var (rss, peak) = server?.Memory() ?? (0, 0);
         rows.Add((result, rss, peak, baseline is null ? null : result.P50 - baseline.P50, baseline is null ? null : result.P99 - baseline.P99));
     }
+}
+
+// A migrated SQLite database filled with rows written straight into it (a million rows take a minute, not a million API
+// calls), and the service started on it.
+async Task<ServerProcess> StartOnFilledDatabaseAsync(string name, string rows, Action<string> fill)
+{
+    var folder = Directory.CreateDirectory(Path.Combine(work, name)).FullName;
+    var environment = new Dictionary<string, string>(agentryEnvironment) { ["AGENTRY_DATA_DIR"] = Path.Combine(folder, "data") };
+    await RunAsync("dotnet", [Path.Combine(published, "agentry.dll"), "migrate"], published, environment);
+    Console.Error.WriteLine($"Writing {rows}");
+    fill(Path.Combine(folder, "data", "agentry.db"));
+    return await ServerProcess.StartAsync("agentry", "dotnet", [Path.Combine(published, "agentry.dll"), "serve"], published,
+        environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
 }
 
 static HttpRequestMessage Post(string url, string json, string? key = null)

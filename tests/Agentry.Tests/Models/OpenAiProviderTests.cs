@@ -116,7 +116,9 @@ public sealed class OpenAiProviderTests
         await using var openAi = new FakeOpenAiServer();
         await using var app = new AgentryApp(openAi, new()
         {
-            ["Models:Resilience:AttemptTimeout"] = "00:00:00.500", ["Models:Resilience:TotalTimeout"] = "00:00:02", ["Models:Resilience:MaxRetries"] = "1",
+            // Room for a loaded machine (CI runs test classes in parallel): each attempt has a second to reach the fake
+            // server, and the second attempt starts well inside the total; with 0.5 s and 2 s a busy run once saw one request.
+            ["Models:Resilience:AttemptTimeout"] = "00:00:01", ["Models:Resilience:TotalTimeout"] = "00:00:05", ["Models:Resilience:MaxRetries"] = "1",
         });
         // Neither attempt ever answers: only the timeouts can end the call (without them the client's own timeout fails the test).
         var never = new TaskCompletionSource().Task;
