@@ -156,14 +156,7 @@ if (options.Has("memory"))
     {
         await using var agentry = await StartOnFilledDatabaseAsync("memory", $"{options.MemoryUsers * 10_000:N0} memories with their vectors",
             database => MemoryRecall.Fill(database, options.MemoryUsers, 10_000));
-        using (var put = new HttpRequestMessage(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/memo")
-        {
-            Content = new StringContent("""{"name":"Memo","instructions":"Help the user.","memory":"shared"}""", Encoding.UTF8, "application/json"),
-        })
-        {
-            put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
-            (await client.SendAsync(put)).EnsureSuccessStatusCode();
-        }
+        await AdminAsync(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/memo", """{"name":"Memo","instructions":"Help the user.","memory":"shared"}""");
         RequestFactory For(Func<long, string> user) => (index, _) =>
             Post(agentry.BaseUrl + "/v1/chat", $$"""{"message":"Which option do I prefer for topic 42?","agentId":"memo","userId":"{{user(index)}}"}""", adminKey);
         await Load.SerialAsync(client, "warm-up", For(_ => "nobody"), 200);
@@ -187,24 +180,15 @@ if (options.Has("knowledge"))
     {
         await using var agentry = await StartOnFilledDatabaseAsync("knowledge", $"{options.KnowledgeDocuments * 100:N0} passages with their vectors",
             database => KnowledgeAtScale.Fill(database, options.KnowledgeDocuments));
-        async Task SendAsync(HttpMethod method, string path, string json)
-        {
-            using var request = new HttpRequestMessage(method, agentry.BaseUrl + path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
-            using var response = await client.SendAsync(request);
-            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        }
-        await SendAsync(HttpMethod.Put, "/v1/agents/plain", """{"name":"Plain","instructions":"Help the user."}""");
-        await SendAsync(HttpMethod.Put, "/v1/agents/librarian", $$"""{"name":"Librarian","instructions":"Help the user.","memory":"shared","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
-        await SendAsync(HttpMethod.Put, "/v1/agents/reader", $$"""{"name":"Reader","instructions":"Help the user.","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
-        await SendAsync(HttpMethod.Put, "/v1/agents/memo", """{"name":"Memo","instructions":"Help the user.","memory":"shared"}""");
-        await SendAsync(HttpMethod.Post, $"/v1/knowledge/{KnowledgeAtScale.KnowledgeBase}/documents",
+        await AdminAsync(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/plain", """{"name":"Plain","instructions":"Help the user."}""");
+        await AdminAsync(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/librarian", $$"""{"name":"Librarian","instructions":"Help the user.","memory":"shared","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
+        await AdminAsync(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/reader", $$"""{"name":"Reader","instructions":"Help the user.","knowledge":["{{KnowledgeAtScale.KnowledgeBase}}"]}""");
+        await AdminAsync(HttpMethod.Put, agentry.BaseUrl + "/v1/agents/memo", """{"name":"Memo","instructions":"Help the user.","memory":"shared"}""");
+        await AdminAsync(HttpMethod.Post, $"{agentry.BaseUrl}/v1/knowledge/{KnowledgeAtScale.KnowledgeBase}/documents",
             JsonSerializer.Serialize(new { name = "router.md", text = KnowledgeAtScale.Answer }));
         while (true) // until the uploaded document is indexed (its vectors from the model)
         {
-            using var list = new HttpRequestMessage(HttpMethod.Get, agentry.BaseUrl + "/v1/knowledge");
-            list.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
-            using var bases = JsonDocument.Parse(await (await client.SendAsync(list)).Content.ReadAsStringAsync());
+            using var bases = JsonDocument.Parse(await AdminAsync(HttpMethod.Get, agentry.BaseUrl + "/v1/knowledge"));
             if (bases.RootElement.GetProperty("data").EnumerateArray().Any(b => b.GetProperty("name").GetString() == KnowledgeAtScale.KnowledgeBase && b.GetProperty("queued").GetInt32() == 0)) break;
             await Task.Delay(200);
         }
@@ -328,11 +312,22 @@ async Task<ServerProcess> StartOnFilledDatabaseAsync(string name, string rows, A
         environment, $"http://127.0.0.1:{agentryPort}", "/health/ready");
 }
 
-static HttpRequestMessage Post(string url, string json, string? key = null)
+static HttpRequestMessage Post(string url, string json, string? key = null) => Request(HttpMethod.Post, url, json, key);
+
+static HttpRequestMessage Request(HttpMethod method, string url, string? json, string? key)
 {
-    var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+    var request = new HttpRequestMessage(method, url) { Content = json is null ? null : new StringContent(json, Encoding.UTF8, "application/json") };
     if (key is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
     return request;
+}
+
+// A call the benchmark makes before it measures (an agent, a document, a listing), as the admin: it fails loudly.
+async Task<string> AdminAsync(HttpMethod method, string url, string? json = null)
+{
+    using var request = Request(method, url, json, adminKey);
+    using var response = await client.SendAsync(request);
+    var body = await response.Content.ReadAsStringAsync();
+    return response.IsSuccessStatusCode ? body : throw new InvalidOperationException($"{method} {url}: {(int)response.StatusCode} {body}");
 }
 
 static async Task<string> PublishAsync(string repository)
