@@ -47,19 +47,18 @@ public sealed class KnowledgeFullTextTests(ITestOutputHelper output)
         int sameFirst = 0, sameFive = 0, questions = 0;
         foreach (var question in HelpCenterQuestions.Answerables.Select(a => a.Question).Concat(HelpCenterQuestions.OffTopic))
         {
-            var words = System.Text.RegularExpressions.Regex.Matches(question.ToLowerInvariant(), @"[\p{L}\p{N}]+").Select(m => m.Value).ToList();
             var fts = new List<long>();
             await using (var query = sqlite.CreateCommand())
             {
                 query.CommandText = "SELECT rowid FROM fts WHERE fts MATCH $match ORDER BY bm25(fts, 2.0, 1.0), rowid LIMIT 5";
-                query.Parameters.AddWithValue("$match", string.Join(" OR ", KnowledgeFullTextWords(question).Select(w => $"\"{w}\"")));
+                query.Parameters.AddWithValue("$match", string.Join(" OR ", Fts5Words(question).Select(w => $"\"{w}\"")));
                 await using var reader = await query.ExecuteReaderAsync();
                 while (await reader.ReadAsync()) fts.Add(reader.GetInt64(0));
             }
             var mine = index.Match(KnowledgeFullText.Terms(question), 5).Select(m => passages[m.Passage].ChunkId).ToList();
             questions++;
             if (fts.FirstOrDefault() == mine.FirstOrDefault()) sameFirst++;
-            else output.WriteLine($"first differs: {question} → FTS5 {string.Join(",", fts)} | in process {string.Join(",", mine)} ({string.Join(" ", words)})");
+            else output.WriteLine($"first differs: {question} → FTS5 {string.Join(",", fts)} | in process {string.Join(",", mine)} ({string.Join(" ", Fts5Words(question))})");
             if (fts.SequenceEqual(mine)) sameFive++;
         }
         output.WriteLine($"{questions} questions over {passages.Count} passages: same first passage {sameFirst}, same top five in order {sameFive}");
@@ -67,8 +66,8 @@ public sealed class KnowledgeFullTextTests(ITestOutputHelper output)
         Assert.Equal(questions, sameFive);
     }
 
-    /// <summary>The question's words as the old query sent them to FTS5 (unstemmed: FTS5 stems them itself).</summary>
-    static IEnumerable<string> KnowledgeFullTextWords(string question) =>
+    /// <summary>The question's words as the old query sent them to FTS5: unstemmed (FTS5 stems them itself), stop words out.</summary>
+    static IEnumerable<string> Fts5Words(string question) =>
         System.Text.RegularExpressions.Regex.Matches(question.ToLowerInvariant(), @"[\p{L}\p{N}]+").Select(m => m.Value)
             .Where(w => KnowledgeFullText.Terms(w).Count > 0).Distinct().Take(16);
 
