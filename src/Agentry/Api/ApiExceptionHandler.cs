@@ -70,6 +70,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         if (FindJsonException(bad) is { } json)
         {
             var field = string.IsNullOrEmpty(json.Path) ? "$" : json.Path;
+            if (json is NoNullElements.NullItemException nullItem) field += "." + nullItem.Member;
             var message = CleanJsonMessage(json.Message);
             var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
             {

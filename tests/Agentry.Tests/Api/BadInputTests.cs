@@ -27,6 +27,35 @@ public sealed class BadInputTests
         await Http.ProblemAsync(response, 400, ProblemTypes.InvalidJson);
     }
 
+    /// <summary>
+    /// <c>null</c> where a value is required passes a <c>required</c> member's "present" check; it must still be a 400
+    /// that names the field, not a NullReferenceException in validation (found by GeneratedRequestTests: a 500 for
+    /// <c>"messages": null</c> on /v1/chat/completions).
+    /// </summary>
+    [Theory]
+    [InlineData("/v1/chat/completions", """{"model":"support","messages":null}""", "messages")]
+    [InlineData("/v1/chat/completions", """{"model":"support","messages":[null]}""", "messages")]
+    [InlineData("/v1/chat/completions", """{"model":null,"messages":[{"role":"user","content":"hi"}]}""", "model")]
+    [InlineData("/v1/chat/completions", """{"model":"support","messages":[{"role":null,"content":"hi"}]}""", "role")]
+    [InlineData("/v1/chat/completions", """{"model":"support","messages":[{"role":"user","content":"hi"}],"tools":[null]}""", "tools")]
+    [InlineData("/v1/chat/completions", """{"model":"support","messages":[{"role":"user","content":"hi"}],"metadata":{"a":null}}""", "metadata")]
+    [InlineData("/v1/responses", """{"model":"support","input":"hi","metadata":{"a":null}}""", "metadata")]
+    [InlineData("/v1/responses", """{"model":"support","input":[null]}""", "input")]
+    [InlineData("/v1/chat", """{"message":null}""", "message")]
+    [InlineData("/v1/admin/keys", """{"name":"k","scopes":null}""", "scopes")]
+    [InlineData("/v1/admin/keys", """{"name":"k","scopes":[null]}""", "scopes")]
+    public async Task Null_for_a_required_value_is_a_400_naming_the_field(string path, string body, string field)
+    {
+        await using var app = new AgentryApp();
+        var response = await app.Client.PostAsync(path, Http.RawJson(body));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {text}");
+        var named = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+        // The OpenAI door answers in OpenAI's error shape (error.param); the rest of the API in problem+json (errors).
+        var fields = named["error"] is { } error ? [(string?)error["param"] ?? ""] : named["errors"]!.AsObject().Select(e => e.Key).ToArray();
+        Assert.True(fields.Any(f => f.Contains(field, StringComparison.OrdinalIgnoreCase)), text);
+    }
+
     [Theory]
     [InlineData("/v1/conversations?limit=abc", "limit")]
     [InlineData("/v1/admin/audit?from=0001-01-01T00:00:00%2B01:00", "from")]
