@@ -41,7 +41,7 @@ var agentryEnvironment = new Dictionary<string, string>
 };
 if (options.DatabaseUrl is { } databaseUrl) agentryEnvironment["DATABASE_URL"] = databaseUrl;
 
-var rows = new List<(LoadResult Result, double Rss, double PeakRss, double? AddedP50, double? AddedP99)>();
+var rows = new List<(LoadResult Result, double Rss, double PeakRss, double? AddedP50, double? AddedP99, double? AllocatedKb)>();
 using var client = Load.NewClient();
 
 if (options.SoakSeconds > 0)
@@ -99,9 +99,9 @@ if (options.Has("openai"))
             compatibleResult = await Load.SerialAsync(client, "Agentry /v1/chat/completions", compatible, options.SerialCalls);
         }
         var (rss, peak) = agentry.Memory();
-        rows.Add((nativeResult, rss, peak, null, null));
+        rows.Add((nativeResult, rss, peak, null, null, null));
         // Added over /v1/chat: what the OpenAI shapes cost.
-        rows.Add((compatibleResult, rss, peak, compatibleResult.P50 - nativeResult.P50, compatibleResult.P99 - nativeResult.P99));
+        rows.Add((compatibleResult, rss, peak, compatibleResult.P50 - nativeResult.P50, compatibleResult.P99 - nativeResult.P99, null));
     }
 
 // Streaming (time to first token against the upstream's own) and history length (a turn in a 10,000-message
@@ -123,10 +123,10 @@ if (options.Has("streaming") || options.Has("history"))
             Func<HttpRequestMessage> agentryStream = () => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support","stream":true}""", adminKey);
             await Scenarios.TimeToFirstTokenAsync(client, "warm-up", agentryStream, "event: message.delta", 200);
             var directFirst = await Scenarios.TimeToFirstTokenAsync(client, "direct to the fake upstream", directStream, "\"content\":\"", options.SerialCalls);
-            rows.Add((directFirst, 0, 0, null, null));
+            rows.Add((directFirst, 0, 0, null, null, null));
             var agentryFirst = await Scenarios.TimeToFirstTokenAsync(client, "Agentry /v1/chat, stream: true", agentryStream, "event: message.delta", options.SerialCalls);
             var (rss, peak) = agentry.Memory();
-            rows.Add((agentryFirst, rss, peak, agentryFirst.P50 - directFirst.P50, agentryFirst.P99 - directFirst.P99));
+            rows.Add((agentryFirst, rss, peak, agentryFirst.P50 - directFirst.P50, agentryFirst.P99 - directFirst.P99, null));
         }
         if (options.Has("history"))
         {
@@ -138,7 +138,7 @@ if (options.Has("streaming") || options.Has("history"))
                 var result = await Load.SerialAsync(client, $"Agentry, turn in a {length:N0}-message conversation", turn, Math.Min(options.SerialCalls, 500));
                 var (rss, peak) = agentry.Memory();
                 // Added over the short conversation's turn: what a long history costs.
-                rows.Add((result, rss, peak, shortHistory is null ? null : result.P50 - shortHistory.P50, shortHistory is null ? null : result.P99 - shortHistory.P99));
+                rows.Add((result, rss, peak, shortHistory is null ? null : result.P50 - shortHistory.P50, shortHistory is null ? null : result.P99 - shortHistory.P99, null));
                 shortHistory ??= result;
             }
         }
@@ -161,13 +161,13 @@ if (options.Has("memory"))
             Post(agentry.BaseUrl + "/v1/chat", $$"""{"message":"Which option do I prefer for topic 42?","agentId":"memo","userId":"{{user(index)}}"}""", adminKey);
         await Load.SerialAsync(client, "warm-up", For(_ => "nobody"), 200);
         var none = await Load.SerialAsync(client, "Agentry, memory on, a user with no memories", For(_ => "nobody"), Math.Min(options.SerialCalls, 1000));
-        rows.Add((none, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null));
+        rows.Add((none, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null, null));
         var cold = await Load.SerialAsync(client, $"… first turn of a user with 10,000 memories (of {options.MemoryUsers * 10_000:N0}): loaded", For(i => MemoryRecall.User((int)(i % options.MemoryUsers))),
             Math.Min(options.MemoryUsers, 100));
-        rows.Add((cold, agentry.Memory().Rss, agentry.Memory().PeakRss, cold.P50 - none.P50, cold.P99 - none.P99));
+        rows.Add((cold, agentry.Memory().Rss, agentry.Memory().PeakRss, cold.P50 - none.P50, cold.P99 - none.P99, null));
         await Load.SerialAsync(client, "warm-up", For(_ => MemoryRecall.User(0)), 50);
         var warm = await Load.SerialAsync(client, "… next turns of that user: recalled in process", For(_ => MemoryRecall.User(0)), Math.Min(options.SerialCalls, 1000));
-        rows.Add((warm, agentry.Memory().Rss, agentry.Memory().PeakRss, warm.P50 - none.P50, warm.P99 - none.P99));
+        rows.Add((warm, agentry.Memory().Rss, agentry.Memory().PeakRss, warm.P50 - none.P50, warm.P99 - none.P99, null));
     }
 }
 
@@ -200,7 +200,7 @@ if (options.Has("knowledge"))
         Console.Error.WriteLine($"first knowledge turn (loads {options.KnowledgeDocuments * 100:N0} passages): {loading.Elapsed.TotalMilliseconds:0} ms");
         await Load.SerialAsync(client, "warm-up", Turn("plain", _ => KnowledgeAtScale.Question), 200);
         var plain = await Load.SerialAsync(client, "Agentry, agent without knowledge or memory", Turn("plain", _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
-        rows.Add((plain, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null));
+        rows.Add((plain, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null, null));
         // Knowledge alone, memory alone, both, and the plain turn again: the rows after the 100,000-passage load show
         // whether its garbage still weighs on the first ones.
         foreach (var (agent, label) in new[]
@@ -212,12 +212,12 @@ if (options.Has("knowledge"))
         {
             await Load.SerialAsync(client, "warm-up", Turn(agent, _ => KnowledgeAtScale.Question), 200);
             var part = await Load.SerialAsync(client, label, Turn(agent, _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
-            rows.Add((part, agentry.Memory().Rss, agentry.Memory().PeakRss, part.P50 - plain.P50, part.P99 - plain.P99));
+            rows.Add((part, agentry.Memory().Rss, agentry.Memory().PeakRss, part.P50 - plain.P50, part.P99 - plain.P99, null));
         }
         // A new question each turn: its embedding is computed by the local model, not found in the cache.
         var fresh = await Load.SerialAsync(client, "… the same, a different question each turn",
             Turn("librarian", i => $"{KnowledgeAtScale.Question} (case {i})"), Math.Min(options.SerialCalls, 500));
-        rows.Add((fresh, agentry.Memory().Rss, agentry.Memory().PeakRss, fresh.P50 - plain.P50, fresh.P99 - plain.P99));
+        rows.Add((fresh, agentry.Memory().Rss, agentry.Memory().PeakRss, fresh.P50 - plain.P50, fresh.P99 - plain.P99, null));
     }
 }
 
@@ -235,7 +235,7 @@ if (options.Has("streams"))
     Func<HttpRequestMessage> stream = () => Post(agentry.BaseUrl + "/v1/chat", """{"message":"Hi, I was charged twice this month","agentId":"support","stream":true}""", adminKey);
     await Scenarios.OpenStreamsAsync(client, agentry, stream, 50);
     var (result, peak) = await Scenarios.OpenStreamsAsync(client, agentry, stream, options.Streams);
-    rows.Add((result with { Target = "Agentry /v1/chat, stream: true, upstream trickling 4 s" }, agentry.Memory().Rss, peak, null, null));
+    rows.Add((result with { Target = "Agentry /v1/chat, stream: true, upstream trickling 4 s" }, agentry.Memory().Rss, peak, null, null, null));
 }
 
 // Peer: the Portkey AI gateway (persists nothing) in front of the same upstream.
@@ -263,13 +263,13 @@ if (options.Has("portkey"))
 }
 
 Console.WriteLine();
-Console.WriteLine($"| system | mode | req/s | p50 / p95 / p99 / max ms | added p50 / p99 ms | errors | per-second σ | RSS / peak MB |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|");
-foreach (var (r, rss, peak, addedP50, addedP99) in rows)
+Console.WriteLine($"| system | mode | req/s | p50 / p95 / p99 / max ms | added p50 / p99 ms | errors | per-second σ | RSS / peak MB | KB allocated per turn |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+foreach (var (r, rss, peak, addedP50, addedP99, allocatedKb) in rows)
 {
     var added = addedP50 is null ? "—" : $"{addedP50:+0.00;-0.00} / {addedP99:+0.00;-0.00}";
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Target} | {r.Mode} | {r.PerSecond:0} | {r.P50:0.00} / {r.P95:0.00} / {r.P99:0.00} / {r.Max:0.0} | {added} | {r.Errors}{(r.FirstError is null ? "" : $" ({r.FirstError})")} | {(r.Mode == "serial" ? "—" : $"{r.PerSecondStdDevPercent:0}%")} | {(rss == 0 ? "—" : $"{rss:0} / {peak:0}")} |"));
+        $"| {r.Target} | {r.Mode} | {r.PerSecond:0} | {r.P50:0.00} / {r.P95:0.00} / {r.P99:0.00} / {r.Max:0.0} | {added} | {r.Errors}{(r.FirstError is null ? "" : $" ({r.FirstError})")} | {(r.Mode == "serial" ? "—" : $"{r.PerSecondStdDevPercent:0}%")} | {(rss == 0 ? "—" : $"{rss:0} / {peak:0}")} | {(allocatedKb is null ? "—" : $"{allocatedKb:0}")} |"));
 }
 try { Directory.Delete(work, recursive: true); } catch (IOException) { }
 return 0;
@@ -278,8 +278,10 @@ async Task<LoadResult> MeasureAsync(string name, RequestFactory make, ServerProc
 {
     Console.Error.WriteLine($"{name}: warm-up");
     await Load.ClosedLoopAsync(client, name, make, options.Connections, TimeSpan.FromSeconds(Math.Min(5, options.Duration.TotalSeconds)));
+    var allocatedBefore = await AllocatedBytesAsync(server);
     var serial = await Load.SerialAsync(client, name, make, options.SerialCalls);
-    Record(serial, baselineSerial);
+    var allocatedAfter = await AllocatedBytesAsync(server);
+    Record(serial, baselineSerial, allocatedAfter - allocatedBefore is { } allocated ? allocated / 1024 / options.SerialCalls : null);
     Console.Error.WriteLine($"{name}: saturation");
     Record(await Load.ClosedLoopAsync(client, name, make, options.Connections, options.Duration), null);
     if (fixedRates)
@@ -292,11 +294,25 @@ async Task<LoadResult> MeasureAsync(string name, RequestFactory make, ServerProc
     }
     return serial;
 
-    void Record(LoadResult result, LoadResult? baseline)
+    void Record(LoadResult result, LoadResult? baseline, double? allocatedKb = null)
     {
         var (rss, peak) = server?.Memory() ?? (0, 0);
-        rows.Add((result, rss, peak, baseline is null ? null : result.P50 - baseline.P50, baseline is null ? null : result.P99 - baseline.P99));
+        rows.Add((result, rss, peak, baseline is null ? null : result.P50 - baseline.P50, baseline is null ? null : result.P99 - baseline.P99, allocatedKb));
     }
+}
+
+// Bytes the .NET runtime allocated so far in an Agentry process (its /metrics, System.Runtime's counter); null for other targets.
+async Task<double?> AllocatedBytesAsync(ServerProcess? server)
+{
+    if (server?.Name != "agentry") return null;
+    using var request = new HttpRequestMessage(HttpMethod.Get, server.BaseUrl + "/metrics");
+    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+    using var response = await client.SendAsync(request);
+    if (!response.IsSuccessStatusCode) return null;
+    var lines = (await response.Content.ReadAsStringAsync()).Split('\n');
+    var values = lines.Where(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal))
+        .Select(l => double.Parse(l.Split(' ')[1], CultureInfo.InvariantCulture)).ToList();
+    return values.Count > 0 ? values.Sum() : null;
 }
 
 // A migrated SQLite database filled with rows written straight into it (a million rows take a minute, not a million API

@@ -129,7 +129,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
     {
         while (true)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await using var transaction = await db.BeginWriteTransactionAsync(cancellationToken);
             await db.LockAsync(SharedLock.AuditChain, cancellationToken);
             var staged = await db.AuditOutbox.OrderBy(e => e.Id).Take(BatchSize).ToListAsync(cancellationToken);
             if (staged.Count == 0) return;
@@ -144,7 +144,7 @@ public sealed partial class AuditWriter(AuditLog log, IServiceScopeFactory scope
     /// <summary>Appends events to the chain in one transaction.</summary>
     public static async Task AppendAsync(AgentryDbContext db, IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await db.BeginWriteTransactionAsync(cancellationToken);
         await db.LockAsync(SharedLock.AuditChain, cancellationToken);
         await AddToChainAsync(db, entries, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);

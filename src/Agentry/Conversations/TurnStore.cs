@@ -297,7 +297,7 @@ public sealed class TurnStore(
         db.AuditOutbox.AddRange(TurnAudit.Events(turn, audit));
         try
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
+            await using var transaction = await db.BeginWriteTransactionAsync(CancellationToken.None);
             await db.SaveChangesAsync(CancellationToken.None);
             foreach (var (old, replacement) in superseded)
                 await Memory.UserMemories.SupersedeAsync(db, turn.Conversation.UserId!, old, replacement, time.GetUtcNow(), CancellationToken.None);
