@@ -14,7 +14,14 @@ public static class SystemPrompt
     /// The agent's prompt; with a conversation's <paramref name="overrides"/>, values from the agent's choices join its
     /// personality and free text the client supplied follows as fenced data (see <see cref="UntrustedData"/>).
     /// </summary>
-    public static string Compile(AgentDefinition agent, Personality? overrides = null)
+    public static string Compile(AgentDefinition agent, Personality? overrides = null) =>
+        overrides is null ? Compiled.GetValue(agent, definition => Build(definition, null)) : Build(agent, overrides);
+
+    // Most turns use the agent's prompt as defined: compiled once per loaded definition (a changed agent is a new
+    // definition object, so its entry is new too, and the old one goes with the old definition).
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<AgentDefinition, string> Compiled = new();
+
+    static string Build(AgentDefinition agent, Personality? overrides)
     {
         var text = new StringBuilder();
         var own = agent.Personality ?? new Personality();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Agentry.Api;
+using Agentry.Security;
 
 namespace Agentry.Tests.Security;
 
@@ -70,6 +71,51 @@ public sealed class RateLimitTests
         release.SetResult();
         await Http.ExpectAsync(await first, HttpStatusCode.OK);
         await Http.ExpectAsync(await client.PostAsJsonAsync("/v1/chat", new { message = "third" }), HttpStatusCode.OK);
+    }
+
+    /// <summary>
+    /// The in-process counter of requests in flight, driven directly from many threads: never more than the limit at
+    /// once, every slot comes back (a slot disposed twice comes back once), and dropping idle partitions after a minute
+    /// keeps the ones with requests in flight counted.
+    /// </summary>
+    [Fact]
+    public async Task Requests_in_flight_never_exceed_the_limit_and_every_slot_comes_back()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var store = new InMemoryRateLimitStore(clock);
+        const int limit = 5;
+        var inFlight = 0;
+        var peak = 0;
+        var granted = 0;
+        await Parallel.ForAsync(0, 4_000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            var decision = await store.AcquireConcurrencyAsync("key:k", limit, ct);
+            if (!decision.Allowed) return;
+            Interlocked.Increment(ref granted);
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref peak, now);
+            if (i % 7 == 0) await Task.Yield();
+            Interlocked.Decrement(ref inFlight);
+            decision.Lease!.Dispose();
+            decision.Lease.Dispose(); // twice: returned once
+        });
+        Assert.InRange(peak, 1, limit);
+        Assert.True(granted > limit, $"only {granted} of 4000 were let through");
+
+        var held = new List<IDisposable>();
+        for (var i = 0; i < limit; i++) held.Add((await store.AcquireConcurrencyAsync("key:k", limit, default)).Lease!);
+        Assert.False((await store.AcquireConcurrencyAsync("key:k", limit, default)).Allowed);
+        clock.Advance(TimeSpan.FromMinutes(2)); // the next call sweeps idle partitions: this one is not idle
+        Assert.False((await store.AcquireConcurrencyAsync("key:k", limit, default)).Allowed);
+        Assert.True((await store.AcquireConcurrencyAsync("key:other", limit, default)).Allowed);
+        held[0].Dispose();
+        Assert.True((await store.AcquireConcurrencyAsync("key:k", limit, default)).Allowed);
+
+        static void InterlockedMax(ref int target, int value)
+        {
+            for (var current = Volatile.Read(ref target); value > current; current = Volatile.Read(ref target))
+                if (Interlocked.CompareExchange(ref target, value, current) == current) return;
+        }
     }
 
     [Fact]
