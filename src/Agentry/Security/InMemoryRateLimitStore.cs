@@ -4,19 +4,13 @@ using System.Threading.RateLimiting;
 
 namespace Agentry.Security;
 
-/// <summary>
-/// In-process limits: requests per minute on System.Threading.RateLimiting's fixed windows; requests in flight as a
-/// counter per partition, taken and returned with compare-and-swap. (Its ConcurrencyLimiter takes a lock for every
-/// acquire and release; with every connection of one API key on one partition, threads spinning on that lock were
-/// 7 % of the service's CPU time at saturation, measured with dotnet-trace.)
-/// </summary>
+/// <summary>In-process limits built on System.Threading.RateLimiting (fixed windows and concurrency limiters per partition).</summary>
 public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
 {
     static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     readonly TimeProvider _time;
     readonly PartitionedRateLimiter<(string Partition, int Limit)> _requests;
-    readonly ConcurrentDictionary<(string Partition, int Limit), InFlight> _inFlight = new();
-    long _inFlightSweptAt;
+    readonly PartitionedRateLimiter<(string Partition, int Limit)> _concurrency;
     const char Minute = 'm', Day = 'd';
     /// <summary>Tokens used per partition and window (minute or UTC day number); guarded by a lock so a reservation is one step.</summary>
     readonly Dictionary<(string Partition, char Window, long Number), long> _tokens = new();
@@ -35,6 +29,8 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
                 return new FixedWindowRateLimiterOptions { PermitLimit = r.Limit, Window = Window, QueueLimit = 0, AutoReplenishment = true };
             });
         });
+        _concurrency = PartitionedRateLimiter.Create<(string Partition, int Limit), string>(r =>
+            RateLimitPartition.GetConcurrencyLimiter($"{r.Partition}|{r.Limit}", _ => new ConcurrencyLimiterOptions { PermitLimit = r.Limit, QueueLimit = 0 }));
     }
 
     public ValueTask<RateLimitDecision> AcquireRequestAsync(string partition, int permitsPerMinute, CancellationToken cancellationToken)
@@ -48,57 +44,10 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
 
     public ValueTask<RateLimitDecision> AcquireConcurrencyAsync(string partition, int limit, CancellationToken cancellationToken)
     {
-        SweepIdlePartitions();
-        var key = (partition, limit);
-        while (true)
-        {
-            var inFlight = _inFlight.GetOrAdd(key, _ => new InFlight());
-            if (!inFlight.TryTake(limit)) return ValueTask.FromResult(new RateLimitDecision(false, limit, 0, TimeSpan.FromSeconds(1)));
-            if (_inFlight.TryGetValue(key, out var current) && ReferenceEquals(current, inFlight))
-                return ValueTask.FromResult(new RateLimitDecision(true, limit, 0, TimeSpan.Zero, new InFlight.Slot(inFlight)));
-            inFlight.Return(); // swept away while we took it: count against the partition's new counter instead
-        }
-    }
-
-    /// <summary>
-    /// Counters of partitions with nothing in flight are dropped once a minute, so callers that come and go (anonymous
-    /// callers are partitioned by address) do not accumulate. A request that takes a slot on a counter while it is being
-    /// dropped finds it gone and takes one on the new counter (above); one that took its slot just before is put back.
-    /// </summary>
-    void SweepIdlePartitions()
-    {
-        var minute = _time.GetUtcNow().ToUnixTimeSeconds() / 60;
-        if (Interlocked.Exchange(ref _inFlightSweptAt, minute) == minute) return;
-        foreach (var (key, inFlight) in _inFlight)
-            if (inFlight.Count == 0 && _inFlight.TryRemove(new KeyValuePair<(string, int), InFlight>(key, inFlight)) && inFlight.Count > 0)
-                _inFlight.TryAdd(key, inFlight);
-    }
-
-    sealed class InFlight
-    {
-        int _count;
-
-        public int Count => Volatile.Read(ref _count);
-
-        public bool TryTake(int limit)
-        {
-            for (var current = Count; current < limit; current = Count)
-                if (Interlocked.CompareExchange(ref _count, current + 1, current) == current) return true;
-            return false;
-        }
-
-        public void Return() => Interlocked.Decrement(ref _count);
-
-        /// <summary>Returned once, however often it is disposed.</summary>
-        public sealed class Slot(InFlight inFlight) : IDisposable
-        {
-            int _returned;
-
-            public void Dispose()
-            {
-                if (Interlocked.Exchange(ref _returned, 1) == 0) inFlight.Return();
-            }
-        }
+        var lease = _concurrency.AttemptAcquire((partition, limit));
+        if (lease.IsAcquired) return ValueTask.FromResult(new RateLimitDecision(true, limit, 0, TimeSpan.Zero, lease));
+        lease.Dispose();
+        return ValueTask.FromResult(new RateLimitDecision(false, limit, 0, TimeSpan.FromSeconds(1)));
     }
 
     public ValueTask<TokenBudgetDecision> TryReserveTokensAsync(string partition, long tokens, int? perMinute, int? perDay, CancellationToken cancellationToken)
@@ -167,5 +116,6 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
     public void Dispose()
     {
         _requests.Dispose();
+        _concurrency.Dispose();
     }
 }

@@ -74,9 +74,9 @@ public sealed class RateLimitTests
     }
 
     /// <summary>
-    /// The in-process counter of requests in flight, driven directly from many threads: never more than the limit at
-    /// once, every slot comes back (a slot disposed twice comes back once), and dropping idle partitions after a minute
-    /// keeps the ones with requests in flight counted.
+    /// The in-process limit on requests in flight, driven directly from many threads: never more than the limit at
+    /// once, every slot comes back (a slot disposed twice comes back once), and a partition with requests in flight
+    /// stays counted as time passes while another partition has its own slots.
     /// </summary>
     [Fact]
     public async Task Requests_in_flight_never_exceed_the_limit_and_every_slot_comes_back()
@@ -105,7 +105,7 @@ public sealed class RateLimitTests
         var held = new List<IDisposable>();
         for (var i = 0; i < limit; i++) held.Add((await store.AcquireConcurrencyAsync("key:k", limit, default)).Lease!);
         Assert.False((await store.AcquireConcurrencyAsync("key:k", limit, default)).Allowed);
-        clock.Advance(TimeSpan.FromMinutes(2)); // the next call sweeps idle partitions: this one is not idle
+        clock.Advance(TimeSpan.FromMinutes(2)); // held slots do not lapse with time
         Assert.False((await store.AcquireConcurrencyAsync("key:k", limit, default)).Allowed);
         Assert.True((await store.AcquireConcurrencyAsync("key:other", limit, default)).Allowed);
         held[0].Dispose();
