@@ -75,6 +75,19 @@ public static class Load
         return run.Result();
     }
 
+    /// <summary>
+    /// Serial calls to several targets in turn (a, b, c, a, b, c, …), each into its own histogram: all are measured
+    /// under the same conditions (garbage collections, caches, background work of the process), so their differences
+    /// do not depend on which was measured first.
+    /// </summary>
+    public static async Task<LoadResult[]> InterleavedAsync(HttpClient client, IReadOnlyList<(string Target, RequestFactory Make)> targets, int count)
+    {
+        var runs = targets.Select(t => new Run(t.Target, "serial, interleaved", TimeSpan.Zero)).ToArray();
+        for (var i = 0; i < count; i++)
+            for (var t = 0; t < runs.Length; t++) await runs[t].SendAsync(client, targets[t].Make(i, 0), Stopwatch.GetTimestamp());
+        return runs.Select(r => r.Result()).ToArray();
+    }
+
     sealed class Run(string target, string mode, TimeSpan duration)
     {
         readonly LongHistogram _latencies = new(TimeSpan.FromMinutes(2).Ticks / 10, 3); // microseconds

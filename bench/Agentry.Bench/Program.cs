@@ -12,6 +12,7 @@ using Agentry.Bench;
 //       [--targets memory --memory-users 100]   (opt-in: writes 10,000 memories per user with vectors, 1.5 GB for 100 users)
 //       [--targets knowledge --knowledge-documents 1000]   (opt-in: a knowledge base of 100 generated passages per document, with vectors)
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
+//   [--data-dir DIR] starts Agentry on an existing data folder (the database a long soak left) instead of a new one
 var options = Options.Parse(args);
 var repository = FindRepository();
 Console.Error.WriteLine($"Agentry benchmark: {options.Duration.TotalSeconds:0} s per run, {options.Connections} connections, {Environment.ProcessorCount} cores");
@@ -26,7 +27,7 @@ var agentryEnvironment = new Dictionary<string, string>
 {
     ["ASPNETCORE_ENVIRONMENT"] = "Production",
     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{agentryPort}",
-    ["AGENTRY_DATA_DIR"] = Path.Combine(work, "data"),
+    ["AGENTRY_DATA_DIR"] = options.DataDirectory ?? Path.Combine(work, "data"),
     ["AGENTRY_ADMIN_KEY"] = adminKey,
     ["OPENAI_API_KEY"] = "sk-bench",
     ["OPENAI_BASE_URL"] = upstream.BaseUrl,
@@ -198,22 +199,18 @@ if (options.Has("knowledge"))
         var loading = System.Diagnostics.Stopwatch.StartNew();
         await Load.SerialAsync(client, "warm-up", Turn("librarian", _ => KnowledgeAtScale.Question), 1);
         Console.Error.WriteLine($"first knowledge turn (loads {options.KnowledgeDocuments * 100:N0} passages): {loading.Elapsed.TotalMilliseconds:0} ms");
-        await Load.SerialAsync(client, "warm-up", Turn("plain", _ => KnowledgeAtScale.Question), 200);
-        var plain = await Load.SerialAsync(client, "Agentry, agent without knowledge or memory", Turn("plain", _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
-        rows.Add((plain, agentry.Memory().Rss, agentry.Memory().PeakRss, null, null, null));
-        // Knowledge alone, memory alone, both, and the plain turn again: the rows after the 100,000-passage load show
-        // whether its garbage still weighs on the first ones.
-        foreach (var (agent, label) in new[]
+        // The plain turn, knowledge alone, memory alone and both, one request of each in turn: measured side by side,
+        // so the 100,000-passage load's garbage (or any other passing state) weighs on all of them alike.
+        var agents = new[]
         {
-            ("reader", "… knowledge only"), ("memo", "… memory only"),
+            ("plain", "Agentry, agent without knowledge or memory"), ("reader", "… knowledge only"), ("memo", "… memory only"),
             ("librarian", $"… with knowledge (top 5 of {options.KnowledgeDocuments * 100:N0} passages) and memory, one question"),
-            ("plain", "… no knowledge or memory again, last"),
-        })
-        {
-            await Load.SerialAsync(client, "warm-up", Turn(agent, _ => KnowledgeAtScale.Question), 200);
-            var part = await Load.SerialAsync(client, label, Turn(agent, _ => KnowledgeAtScale.Question), Math.Min(options.SerialCalls, 1000));
-            rows.Add((part, agentry.Memory().Rss, agentry.Memory().PeakRss, part.P50 - plain.P50, part.P99 - plain.P99, null));
-        }
+        };
+        foreach (var (agent, _) in agents) await Load.SerialAsync(client, "warm-up", Turn(agent, _ => KnowledgeAtScale.Question), 200);
+        var side = await Load.InterleavedAsync(client, agents.Select(a => (a.Item2, Turn(a.Item1, _ => KnowledgeAtScale.Question))).ToList(), Math.Min(options.SerialCalls, 1000));
+        var plain = side[0];
+        foreach (var part in side)
+            rows.Add((part, agentry.Memory().Rss, agentry.Memory().PeakRss, part == plain ? null : part.P50 - plain.P50, part == plain ? null : part.P99 - plain.P99, null));
         // A new question each turn: its embedding is computed by the local model, not found in the cache.
         var fresh = await Load.SerialAsync(client, "… the same, a different question each turn",
             Turn("librarian", i => $"{KnowledgeAtScale.Question} (case {i})"), Math.Min(options.SerialCalls, 500));
@@ -269,7 +266,7 @@ foreach (var (r, rss, peak, addedP50, addedP99, allocatedKb) in rows)
 {
     var added = addedP50 is null ? "—" : $"{addedP50:+0.00;-0.00} / {addedP99:+0.00;-0.00}";
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {r.Target} | {r.Mode} | {r.PerSecond:0} | {r.P50:0.00} / {r.P95:0.00} / {r.P99:0.00} / {r.Max:0.0} | {added} | {r.Errors}{(r.FirstError is null ? "" : $" ({r.FirstError})")} | {(r.Mode == "serial" ? "—" : $"{r.PerSecondStdDevPercent:0}%")} | {(rss == 0 ? "—" : $"{rss:0} / {peak:0}")} | {(allocatedKb is null ? "—" : $"{allocatedKb:0}")} |"));
+        $"| {r.Target} | {r.Mode} | {r.PerSecond:0} | {r.P50:0.00} / {r.P95:0.00} / {r.P99:0.00} / {r.Max:0.0} | {added} | {r.Errors}{(r.FirstError is null ? "" : $" ({r.FirstError})")} | {(r.Mode.StartsWith("serial", StringComparison.Ordinal) ? "—" : $"{r.PerSecondStdDevPercent:0}%")} | {(rss == 0 ? "—" : $"{rss:0} / {peak:0}")} | {(allocatedKb is null ? "—" : $"{allocatedKb:0}")} |"));
 }
 try { Directory.Delete(work, recursive: true); } catch (IOException) { }
 return 0;
@@ -385,6 +382,8 @@ static string FindRepository()
 sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[] Rates, string? Published, string? DatabaseUrl, string[] Targets, TimeSpan UpstreamLatency)
 {
     public int SoakSeconds { get; init; }
+    /// <summary>An existing data folder to start Agentry on (e.g. the database a long soak left behind), instead of a new one.</summary>
+    public string? DataDirectory { get; init; }
     public int SoakRate { get; init; } = 200;
     public string? SoakCsv { get; init; }
     public int Streams { get; init; } = 2000;
@@ -405,7 +404,7 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
         {
             SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000), MemoryUsers = Int("--memory-users", 100),
-            KnowledgeDocuments = Int("--knowledge-documents", 1000)
+            KnowledgeDocuments = Int("--knowledge-documents", 1000), DataDirectory = Value("--data-dir")
         };
     }
 }
