@@ -82,7 +82,8 @@ public static class ApiExtensions
         options.MaxDepth = maxDepth;
         // Numbers are numbers: "5" for an integer field is a client mistake, and the document says "integer", not "integer or string".
         options.NumberHandling = JsonNumberHandling.Strict;
-        // null for a member declared non-nullable is a client mistake named at its path, not a null that validation trips on.
+        // null for a member declared non-nullable is a client mistake named at its path, not a null that validation
+        // trips on (on the way in only: NoNullElements lets replies write null as before).
         options.RespectNullableAnnotations = true;
         options.TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(
             options.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), NoNullElements.Modify);

@@ -20,6 +20,9 @@ public static class NoNullElements
     public static void Modify(JsonTypeInfo type)
     {
         if (type.Kind != JsonTypeInfoKind.Object) return;
+        // RespectNullableAnnotations is for what clients send: a reply that carries a null (a row stored before a
+        // field existed) is written as null, as before, rather than failing the response.
+        foreach (var property in type.Properties.Where(p => !p.IsGetNullable && !p.PropertyType.IsValueType)) property.IsGetNullable = true;
         var checkedMembers = type.Properties
             .Where(p => p.Get is not null && p.AttributeProvider is PropertyInfo or FieldInfo && HasNonNullableItems(p))
             .Select(p => (p.Name, p.Get!))

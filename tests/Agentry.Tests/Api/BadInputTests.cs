@@ -56,6 +56,21 @@ public sealed class BadInputTests
         Assert.True(fields.Any(f => f.Contains(field, StringComparison.OrdinalIgnoreCase)), text);
     }
 
+    /// <summary>The rule is for what clients send: a reply holding a null where its type says none (a row stored before
+    /// a field existed) is still written, as null, instead of failing the response.</summary>
+    [Fact]
+    public void Null_is_refused_on_the_way_in_and_still_written_on_the_way_out()
+    {
+        var options = new System.Text.Json.JsonSerializerOptions();
+        ApiExtensions.ConfigureJson(options);
+        Assert.Equal("""{"name":null,"tags":["a"]}""", System.Text.Json.JsonSerializer.Serialize(new Named(null!, ["a"]), options));
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<Named>("""{"name":null,"tags":[]}""", options));
+        Assert.Throws<NoNullElements.NullItemException>(() => System.Text.Json.JsonSerializer.Deserialize<Named>("""{"name":"n","tags":[null]}""", options));
+        Assert.Equal("n", System.Text.Json.JsonSerializer.Deserialize<Named>("""{"name":"n","tags":["t"]}""", options)!.Name);
+    }
+
+    public sealed record Named(string Name, List<string> Tags);
+
     [Theory]
     [InlineData("/v1/conversations?limit=abc", "limit")]
     [InlineData("/v1/admin/audit?from=0001-01-01T00:00:00%2B01:00", "from")]
