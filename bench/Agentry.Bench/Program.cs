@@ -302,8 +302,7 @@ async Task<LoadResult> MeasureAsync(string name, RequestFactory make, ServerProc
 async Task<double?> AllocatedBytesAsync(ServerProcess? server)
 {
     if (server?.Name != "agentry") return null;
-    using var request = new HttpRequestMessage(HttpMethod.Get, server.BaseUrl + "/metrics");
-    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+    using var request = Request(HttpMethod.Get, server.BaseUrl + "/metrics", null, adminKey);
     using var response = await client.SendAsync(request);
     if (!response.IsSuccessStatusCode) return null;
     var lines = (await response.Content.ReadAsStringAsync()).Split('\n');
