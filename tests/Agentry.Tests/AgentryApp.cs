@@ -48,6 +48,7 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
             // Disposing a test app stops it at once; the drain pause is tested with the real process.
             ["Shutdown:DrainDelay"] = "00:00:00",
             ["Backup:Scheduled"] = "false", // the backup tests take theirs when they mean to
+            ["Health:WarmupTimeout"] = "00:00:00", // ready at once; the warm-up has its own tests
             // Fast failure paths in tests; production defaults are in appsettings.json / ModelResilienceOptions.
             ["Models:Resilience:RetryBaseDelay"] = "00:00:00.050",
             ["Models:Resilience:AttemptTimeout"] = "00:00:10",

@@ -43,11 +43,18 @@ public sealed partial class AgentryProcess : IAsyncDisposable
     public IReadOnlyList<string> Lines => _process.Lines;
     public string Output => _process.Output;
 
-    /// <summary>Waits until the service listens, and returns a client for it with the admin key.</summary>
+    /// <summary>
+    /// Waits until the service listens and has warmed up (its readiness check <c>warm-up</c> passes, as a load balancer
+    /// waits for before sending traffic; the other checks are the tests' to examine), and returns a client for it with
+    /// the admin key.
+    /// </summary>
     public async Task<HttpClient> StartedAsync(string? apiKey = AgentryApp.AdminKey)
     {
         var ready = await Task.WhenAny(_address.Task, _process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         if (ready != _address.Task) Assert.Fail($"The service did not start:\n{Output}");
+        var warm = await _process.UntilAnswersAsync($"{_address.Task.Result}/health/ready", async response =>
+            (await response.Content.ReadAsStringAsync()).Contains("{\"name\":\"warm-up\",\"status\":\"Healthy\"}", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        if (!warm) Assert.Fail(_process.HasExited ? $"The service exited with {_process.ExitCode} while warming up:\n{Output}" : $"The service did not warm up within 90 s:\n{Output}");
         var client = new HttpClient { BaseAddress = new Uri(_address.Task.Result), Timeout = TimeSpan.FromSeconds(60) };
         if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));

@@ -107,8 +107,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGKILL, with its children: no chance to flush anything.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: true);
 
-    /// <summary>Polls <paramref name="url"/> until <paramref name="ready"/> says yes; false when the process exits first or time runs out.</summary>
-    public async Task<bool> UntilAnswersAsync(string url, Func<HttpStatusCode, bool> ready, TimeSpan timeout)
+    /// <summary>Polls <paramref name="url"/> until <paramref name="ready"/> says yes of the status; false when the process exits first or time runs out.</summary>
+    public Task<bool> UntilAnswersAsync(string url, Func<HttpStatusCode, bool> ready, TimeSpan timeout) =>
+        UntilAnswersAsync(url, response => Task.FromResult(ready(response.StatusCode)), timeout);
+
+    /// <summary>Polls <paramref name="url"/> until <paramref name="ready"/> says yes of the response; false when the process exits first or time runs out.</summary>
+    public async Task<bool> UntilAnswersAsync(string url, Func<HttpResponseMessage, Task<bool>> ready, TimeSpan timeout)
     {
         using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + timeout;
@@ -116,7 +120,8 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             try
             {
-                if (ready((await probe.GetAsync(url)).StatusCode)) return true;
+                using var response = await probe.GetAsync(url);
+                if (await ready(response)) return true;
             }
             catch (HttpRequestException) { }
             catch (TaskCanceledException) { }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
@@ -20,12 +21,48 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
     readonly Lazy<SentenceEncoder> _encoder = Shared;
     static readonly EmbeddingGeneratorMetadata Metadata = new("agentry-local", defaultModelId: "all-MiniLM-L6-v2", defaultModelDimensions: 384);
 
-    public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
+    // Texts being embedded now. Concurrent requests for one text share one run of the model: the same question arriving
+    // many times at once (a burst, the knowledge and memory providers of one turn) all miss the cache in front of this
+    // until the first run finishes, and under load each miss made the runs slower and the misses more (a new instance
+    // met by a full load answered almost nothing for tens of seconds; docs/performance.md).
+    static readonly ConcurrentDictionary<string, Lazy<Task<float[][]>>> InFlight = new(StringComparer.Ordinal);
+
+    // At most one run of the model per core. A run is CPU work on the calling thread; more runs than cores only share
+    // the cores and hold thread-pool threads the web server needs, so the rest wait without a thread.
+    static readonly SemaphoreSlim Cores = new(Environment.ProcessorCount);
+
+    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
-        float[][] vectors;
+        var texts = values as string[] ?? values.ToArray();
+        var vectors = texts.Length == 1 ? await SharedAsync(texts[0]).WaitAsync(cancellationToken) : await EncodeAsync(texts, cancellationToken);
+        return new GeneratedEmbeddings<Embedding<float>>(vectors.Select(v => new Embedding<float>(v)));
+    }
+
+    /// <summary>The run for <paramref name="text"/> under way, or a new one; it belongs to no single caller, so one caller giving up does not fail the others.</summary>
+    Task<float[][]> SharedAsync(string text)
+    {
+        Lazy<Task<float[][]>>? mine = null;
+        mine = new Lazy<Task<float[][]>>(async () =>
+        {
+            try
+            {
+                await Task.Yield(); // run outside the Lazy's lock, which every other caller of this text takes to join
+                return await EncodeAsync([text], CancellationToken.None);
+            }
+            finally
+            {
+                InFlight.TryRemove(new KeyValuePair<string, Lazy<Task<float[][]>>>(text, mine!));
+            }
+        });
+        return InFlight.GetOrAdd(text, mine).Value;
+    }
+
+    async Task<float[][]> EncodeAsync(string[] texts, CancellationToken cancellationToken)
+    {
+        await Cores.WaitAsync(cancellationToken);
         try
         {
-            vectors = _encoder.Value.Encode(values.ToArray(), cancellationToken);
+            return _encoder.Value.Encode(texts, cancellationToken);
         }
         catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
         {
@@ -33,7 +70,10 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
             // callers see the cancellation they asked for (a stopping service, a client that left), not a failure.
             throw new OperationCanceledException("The embedding was cancelled.", e, cancellationToken);
         }
-        return Task.FromResult(new GeneratedEmbeddings<Embedding<float>>(vectors.Select(v => new Embedding<float>(v))));
+        finally
+        {
+            Cores.Release();
+        }
     }
 
     /// <summary>

@@ -30,6 +30,8 @@ public static partial class OperationsExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ServiceDrain>());
         builder.Services.AddHttpClient(ProbeClient, c => c.Timeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton<ModelProviderHealthCheck>(); // one instance, so its probe cache lives between checks
+        builder.Services.AddSingleton<StartupWarmup>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<StartupWarmup>());
         // Every health check is registered here, so /health lists them in one order; each lives next to what it checks.
         var checks = builder.Services.AddHealthChecks()
             .Add(new HealthCheckRegistration("model-provider", sp => sp.GetRequiredService<ModelProviderHealthCheck>(), null, ["ready"]))
@@ -40,7 +42,8 @@ public static partial class OperationsExtensions
             checks.AddCheck<Data.RedisHealthCheck>("redis", tags: ["ready"]);
         checks.AddCheck<Audit.BackgroundWorkersHealthCheck>("background-workers", tags: ["ready"])
             .AddCheck<Mcp.McpServersHealthCheck>("mcp-servers", tags: ["ready"])
-            .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"]);
+            .AddCheck<DrainHealthCheck>("shutdown", tags: ["ready"])
+            .Add(new HealthCheckRegistration("warm-up", sp => sp.GetRequiredService<StartupWarmup>(), null, ["ready"]));
         return builder;
     }
 

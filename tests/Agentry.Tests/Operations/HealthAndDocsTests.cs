@@ -25,7 +25,7 @@ public sealed class HealthAndDocsTests
         await using var app = new AgentryApp(openAi, new() { ["Health:ModelProbeInterval"] = "00:00:00" });
         var ready = await Http.JsonAsync(await app.Client.GetAsync("/health/ready"));
         Assert.Equal("Healthy", (string?)ready["status"]);
-        Assert.Equal(["background-workers", "database", "disk-space", "mcp-servers", "model-provider", "shutdown"], ready["checks"]!.AsArray().Select(c => (string)c!["name"]!).Order().ToArray());
+        Assert.Equal(["background-workers", "database", "disk-space", "mcp-servers", "model-provider", "shutdown", "warm-up"], ready["checks"]!.AsArray().Select(c => (string)c!["name"]!).Order().ToArray());
 
         await openAi.DisposeAsync(); // the provider goes away: degraded, still ready (other endpoints and the offline model work)
         var degraded = await app.Client.GetAsync("/health/ready");
