@@ -27,10 +27,6 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
     // met by a full load answered almost nothing for tens of seconds; docs/performance.md).
     static readonly ConcurrentDictionary<string, Lazy<Task<float[][]>>> InFlight = new(StringComparer.Ordinal);
 
-    // At most one run of the model per core. A run is CPU work on the calling thread; more runs than cores only share
-    // the cores and hold thread-pool threads the web server needs, so the rest wait without a thread.
-    static readonly SemaphoreSlim Cores = new(Environment.ProcessorCount);
-
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var texts = values as string[] ?? values.ToArray();
@@ -57,22 +53,17 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         return InFlight.GetOrAdd(text, mine).Value;
     }
 
-    async Task<float[][]> EncodeAsync(string[] texts, CancellationToken cancellationToken)
+    Task<float[][]> EncodeAsync(string[] texts, CancellationToken cancellationToken)
     {
-        await Cores.WaitAsync(cancellationToken);
         try
         {
-            return _encoder.Value.Encode(texts, cancellationToken);
+            return Task.FromResult(_encoder.Value.Encode(texts, cancellationToken));
         }
         catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
         {
             // The encoder stops a cancelled run through ONNX Runtime's terminate flag, which throws its own exception:
             // callers see the cancellation they asked for (a stopping service, a client that left), not a failure.
             throw new OperationCanceledException("The embedding was cancelled.", e, cancellationToken);
-        }
-        finally
-        {
-            Cores.Release();
         }
     }
 
