@@ -1,5 +1,6 @@
 using Agentry.Data;
 using Agentry.Memory;
+using Agentry.Operations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -41,9 +42,7 @@ public sealed partial class KnowledgeIndexer(
         {
             // Only once the service has started: a start that fails (its port in use, say) exits at once, and the local
             // embedding model's native code must not be running then (CI saw the process die with SIGSEGV).
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-                await started.Task.WaitAsync(stoppingToken);
+            await lifetime.WaitUntilStartedAsync(stoppingToken);
             await RequeueOtherModelsAsync(stoppingToken);
             while (!stoppingToken.IsCancellationRequested)
             {

@@ -34,9 +34,7 @@ public sealed partial class StartupWarmup(
         try
         {
             // The indexer starts once the service has (KnowledgeIndexer), and so does this.
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
-                await started.Task.WaitAsync(stoppingToken);
+            await lifetime.WaitUntilStartedAsync(stoppingToken);
             var clock = Stopwatch.StartNew();
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             bounded.CancelAfter(options.Value.WarmupTimeout);
