@@ -30,7 +30,7 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var texts = values as string[] ?? values.ToArray();
-        var vectors = texts.Length == 1 ? await SharedAsync(texts[0]).WaitAsync(cancellationToken) : await EncodeAsync(texts, cancellationToken);
+        var vectors = texts.Length == 1 ? await SharedAsync(texts[0]).WaitAsync(cancellationToken) : Encode(texts, cancellationToken);
         return new GeneratedEmbeddings<Embedding<float>>(vectors.Select(v => new Embedding<float>(v)));
     }
 
@@ -38,26 +38,26 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
     Task<float[][]> SharedAsync(string text)
     {
         Lazy<Task<float[][]>>? mine = null;
-        mine = new Lazy<Task<float[][]>>(async () =>
+        // Task.Run: the run happens outside the Lazy's lock, which every other caller of this text takes to join.
+        mine = new Lazy<Task<float[][]>>(() => Task.Run(() =>
         {
             try
             {
-                await Task.Yield(); // run outside the Lazy's lock, which every other caller of this text takes to join
-                return await EncodeAsync([text], CancellationToken.None);
+                return Encode([text], CancellationToken.None);
             }
             finally
             {
                 InFlight.TryRemove(new KeyValuePair<string, Lazy<Task<float[][]>>>(text, mine!));
             }
-        });
+        }));
         return InFlight.GetOrAdd(text, mine).Value;
     }
 
-    Task<float[][]> EncodeAsync(string[] texts, CancellationToken cancellationToken)
+    float[][] Encode(string[] texts, CancellationToken cancellationToken)
     {
         try
         {
-            return Task.FromResult(_encoder.Value.Encode(texts, cancellationToken));
+            return _encoder.Value.Encode(texts, cancellationToken);
         }
         catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
         {
