@@ -53,7 +53,8 @@ public sealed partial class AgentryProcess : IAsyncDisposable
         var ready = await Task.WhenAny(_address.Task, _process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         if (ready != _address.Task) Assert.Fail($"The service did not start:\n{Output}");
         var warm = await _process.UntilAnswersAsync($"{_address.Task.Result}/health/ready", async response =>
-            (await response.Content.ReadAsStringAsync()).Contains("{\"name\":\"warm-up\",\"status\":\"Healthy\"}", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+            System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())?["checks"]?.AsArray()
+                .Any(c => (string?)c!["name"] == "warm-up" && (string?)c["status"] == "Healthy") == true, TimeSpan.FromSeconds(90));
         if (!warm) Assert.Fail(_process.HasExited ? $"The service exited with {_process.ExitCode} while warming up:\n{Output}" : $"The service did not warm up within 90 s:\n{Output}");
         var client = new HttpClient { BaseAddress = new Uri(_address.Task.Result), Timeout = TimeSpan.FromSeconds(60) };
         if (apiKey is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
