@@ -85,14 +85,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 
         // "Failed to bind parameter "int? limit" from "abc"": say it in the client's terms, without the .NET type.
         if (BindFailurePattern().Match(bad.Message) is { Success: true } bind)
-        {
-            var name = bind.Groups["name"].Value;
-            return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [name] = [$"'{bind.Groups["value"].Value}' is not a valid {Kind(bind.Groups["type"].Value)}."] })
-            {
-                Status = 400, Type = ProblemTypes.ValidationFailed, Title = "Invalid parameter",
-                Detail = $"The parameter '{name}' has an invalid value.",
-            };
-        }
+            return BindingFailures.Invalid(bind.Groups["name"].Value, bind.Groups["value"].Value, bind.Groups["type"].Value);
 
         // Other messages of BadHttpRequestException name the parameter and what was wrong; they carry no secrets.
         return new ProblemDetails { Status = status, Type = ProblemTypes.ForStatus(status), Title = "Bad request", Detail = TypeNamePattern().Replace(bad.Message, "value") };
@@ -122,16 +115,6 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         var typeNames = TypeNamePattern().Replace(head, "the expected type");
         return string.IsNullOrEmpty(position) ? typeNames : $"{typeNames} ({position.TrimEnd('.')})";
     }
-
-    static string Kind(string type) => type.TrimEnd('?') switch
-    {
-        "int" or "long" or "Int32" or "Int64" => "whole number",
-        "double" or "decimal" or "float" => "number",
-        "bool" or "Boolean" => "boolean (true or false)",
-        "DateTimeOffset" or "DateTime" => "ISO-8601 date-time (2026-01-31T12:00:00Z)",
-        "DateOnly" => "date (2026-01-31)",
-        _ => "value",
-    };
 
     [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"(?<type>[^ \"]+) (?<name>[^\"]+)\" from \"(?<value>[^\"]*)\"")]
     private static partial System.Text.RegularExpressions.Regex BindFailurePattern();

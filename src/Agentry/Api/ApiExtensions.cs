@@ -43,7 +43,14 @@ public static class ApiExtensions
         {
             var problem = context.ProblemDetails;
             var status = problem.Status ?? context.HttpContext.Response.StatusCode;
-            if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+            var generic = problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal);
+            // A bare 400 from a generated request delegate: a parameter's value did not parse; say which (BindingFailures).
+            if (status == 400 && generic && context.Exception is null && BindingFailures.Describe(context.HttpContext) is { } invalid)
+            {
+                (problem.Type, problem.Title, problem.Detail) = (invalid.Type, invalid.Title, invalid.Detail);
+                problem.Extensions["errors"] = invalid.Errors;
+            }
+            else if (generic)
                 problem.Type = problem is Microsoft.AspNetCore.Http.HttpValidationProblemDetails ? ProblemTypes.ValidationFailed : ProblemTypes.ForStatus(status);
             problem.Status ??= status;
             problem.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
