@@ -21,7 +21,7 @@ public sealed class SeveralInstancesTests
         public static async Task<Pair> StartAsync(FakeOpenAiServer? openAi = null, Dictionary<string, string?>? settings = null)
         {
             var redis = await RedisServer.StartAsync();
-            var database = PostgresServer.Shared.CreateDatabase();
+            var database = PostgresServer.Shared.CreateEmptyDatabase();
             AgentryApp Start() => new(openAi, new(settings ?? [])
             {
                 ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = database, ["Redis:Configuration"] = redis.Configuration,
@@ -96,7 +96,7 @@ public sealed class SeveralInstancesTests
     public async Task Instances_starting_together_on_a_new_database_migrate_it_once_and_all_start()
     {
         // Found by the kill test in CI: two processes migrating one new database, one failing "relation already exists".
-        var database = PostgresServer.Shared.CreateDatabase();
+        var database = PostgresServer.Shared.CreateEmptyDatabase();
         var apps = Enumerable.Range(0, 4).Select(_ => new AgentryApp(settings: new() { ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = database })).ToList();
         try
         {

@@ -273,7 +273,7 @@ public sealed class DeploymentTests(PublishedBuild build, ITestOutputHelper outp
 
     static string DatabaseUrl()
     {
-        var database = new NpgsqlConnectionStringBuilder(PostgresServer.Shared.CreateDatabase());
+        var database = new NpgsqlConnectionStringBuilder(PostgresServer.Shared.CreateEmptyDatabase());
         return $"postgres://{database.Username}@{database.Host}:{database.Port}/{database.Database}";
     }
 

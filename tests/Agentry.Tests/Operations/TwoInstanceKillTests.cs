@@ -21,7 +21,7 @@ public sealed class TwoInstanceKillTests(ITestOutputHelper output)
     {
         await using var redis = await RedisServer.StartAsync();
         await using var openAi = new FakeOpenAiServer();
-        var database = PostgresServer.Shared.CreateDatabase();
+        var database = PostgresServer.Shared.CreateEmptyDatabase();
         var folders = new[] { Directory.CreateTempSubdirectory("agentry-a-").FullName, Directory.CreateTempSubdirectory("agentry-b-").FullName };
         var settings = new Dictionary<string, string>
         {
