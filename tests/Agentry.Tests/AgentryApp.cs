@@ -206,4 +206,16 @@ public sealed class AgentryApp : WebApplicationFactory<Program>
         await Http.ExpectAsync(response, System.Net.HttpStatusCode.OK);
         return (await Http.JsonAsync(response))["data"]!.AsArray();
     }
+
+    /// <summary>
+    /// The audit events of one action, once the background writer has chained everything staged so far: events are
+    /// staged with the change they describe and chained a moment later, and a fast database shows the gap.
+    /// </summary>
+    public async Task<JsonArray> AuditEventsAsync(string action, int limit = 100)
+    {
+        // The folder the service runs on: a test may point it at another one than its own (Data:Directory).
+        await Wait.UntilAsync(async () => Convert.ToInt64(await TestDatabase.ScalarAsync(_settings["Data:Directory"]!, "SELECT count(*) FROM audit_outbox"),
+            System.Globalization.CultureInfo.InvariantCulture) == 0, TimeSpan.FromSeconds(10), "staged audit events are chained");
+        return (await Http.JsonAsync(await Client.GetAsync($"/v1/admin/audit?action={action}&limit={limit}")))["data"]!.AsArray();
+    }
 }

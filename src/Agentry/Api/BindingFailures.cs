@@ -60,7 +60,7 @@ public static class BindingFailures
     }
 
     /// <summary>A type as a client reads it: "whole number", not <c>int?</c>.</summary>
-    public static string Kind(string type) => type.TrimEnd('?') switch
+    static string Kind(string type) => type.TrimEnd('?') switch
     {
         "int" or "long" or "Int32" or "Int64" => "whole number",
         "double" or "decimal" or "float" or "Double" or "Decimal" or "Single" => "number",

@@ -32,7 +32,7 @@ public sealed class PostgresServer
     public int Port { get; }
 
     /// <summary>Connection string of the maintenance database (for creating and inspecting test databases).</summary>
-    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
+    public string AdminConnectionString => ConnectionString("postgres") + ";Pooling=false";
 
     /// <summary>
     /// Creates a database at the current schema and returns its connection string. Each is a copy of one template the

@@ -58,8 +58,7 @@ public sealed class EvalCommandTests
 
         // Dry run: neither run filed anything.
         await using var app = new AgentryApp(settings: new() { ["Data:Directory"] = data, ["Agents:Directory"] = agents });
-        var ledger = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested"));
-        Assert.Empty(ledger["data"]!.AsArray());
+        Assert.Empty(await app.AuditEventsAsync("refund.requested"));
     }
 
     [Fact]

@@ -155,7 +155,7 @@ public sealed class KnowledgeApiTests
         Assert.Equal(1, await PassageRowsAsync(app, "other")); // the other knowledge base is untouched
         Assert.Equal(0, await VectorRowsAsync(app, "router-kb"));
         Assert.DoesNotContain("router-kb", (await Http.JsonAsync(await app.Client.GetAsync("/v1/knowledge")))["data"]!.AsArray().Select(b => (string)b!["name"]!));
-        var audit = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=knowledge.document.removed")))["data"]!.AsArray();
+        var audit = await app.AuditEventsAsync("knowledge.document.removed");
         Assert.Single(audit);
     }
 

@@ -55,7 +55,7 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
             var list = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/backups"));
             Assert.Equal(backupId, (string?)list["data"]![0]!["id"]);
             Assert.InRange((double)list["lastVerifiedAgeSeconds"]!, 0, 300);
-            Assert.Single((await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=backup.created")))["data"]!.AsArray());
+            Assert.Single(await app.AuditEventsAsync("backup.created"));
             Assert.Matches("agentry_backup_age_seconds(\\{[^}]*\\})? \\d", await app.CreateApiClient(AgentryApp.AdminKey).GetStringAsync("/metrics"));
             await using var scope = app.Services.CreateAsyncScope();
             tables = TableFingerprint.Tables(scope.ServiceProvider.GetRequiredService<AgentryDbContext>());

@@ -61,8 +61,7 @@ public sealed class TransferTests(ITestOutputHelper output) : IDisposable
             var imported = await AgentsAsync(app.Client);
             Assert.Equal(sourceAgents.Keys.Order(), imported.Keys.Order());
             foreach (var (id, agent) in sourceAgents) Assert.Equal(agent.ToJsonString(), imported[id].ToJsonString());
-            var audit = await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=agents.imported&limit=100"));
-            Assert.Equal(sourceAgents.Count, audit["data"]!.AsArray().Count);
+            Assert.Equal(sourceAgents.Count, (await app.AuditEventsAsync("agents.imported")).Count);
             Assert.True((bool)(await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit/verify")))["valid"]!);
         }
     }
@@ -131,7 +130,7 @@ public sealed class TransferTests(ITestOutputHelper output) : IDisposable
             var after = await app.MessagesAsync(conversations[0]);
             Assert.Equal(before.Count + 2, after.Count);
             Assert.Equal((long)before.Last()!["sequence"]! + 2, (long)after.Last()!["sequence"]!);
-            Assert.Single((await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=user.imported")))["data"]!.AsArray(),
+            Assert.Single(await app.AuditEventsAsync("user.imported"),
                 e => (int)e!["detail"]!["conversations"]! == 2);
             Assert.True((bool)(await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit/verify")))["valid"]!);
         }

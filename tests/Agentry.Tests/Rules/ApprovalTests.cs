@@ -9,15 +9,6 @@ namespace Agentry.Tests.Rules;
 
 public sealed class ApprovalTests
 {
-    /// <summary>The chained audit events of one action, once the background writer has chained everything staged so far.</summary>
-    static async Task<JsonArray> AuditAsync(AgentryApp app, string action)
-    {
-        // Events are staged with the change they describe and chained a moment later; a fast database shows the gap.
-        await Wait.UntilAsync(async () => Convert.ToInt64(await TestDatabase.ScalarAsync(app.DataDirectory, "SELECT count(*) FROM audit_outbox"),
-            System.Globalization.CultureInfo.InvariantCulture) == 0, TimeSpan.FromSeconds(10), "staged audit events are chained");
-        return (await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/audit?action={action}")))["data"]!.AsArray();
-    }
-
     [Fact]
     public async Task The_help_desk_story_routing_redaction_and_a_refund_that_waits_for_approval()
     {
@@ -46,8 +37,8 @@ public sealed class ApprovalTests
         Assert.Equal("pending-approval", (string?)paused["messages"]![1]!["metadata"]!["outcome"]);
         // The audit writer chains events after the turn is stored: once the paused turn's own rule decision is in the
         // log, an absent refund means the tool did not run, not that its event is still on the way.
-        await Wait.UntilAsync(async () => (await AuditAsync(app, "rule.require-approval")).Count == 1, because: "the paused turn's audit events are written");
-        Assert.Empty(await AuditAsync(app, "refund.requested")); // the tool has not run
+        await Wait.UntilAsync(async () => (await app.AuditEventsAsync("rule.require-approval")).Count == 1, because: "the paused turn's audit events are written");
+        Assert.Empty(await app.AuditEventsAsync("refund.requested")); // the tool has not run
 
         // 3. The conversation waits; the chat key cannot approve.
         await Http.ProblemAsync(await widget.PostAsJsonAsync($"/v1/conversations/{conversation}/messages", new { content = "hello?" }), 409, ProblemTypes.ApprovalPending);
@@ -72,7 +63,7 @@ public sealed class ApprovalTests
         var roles = history["data"]!.AsArray().Select(m => (string)m!["role"]!).ToArray();
         Assert.Equal(["user", "handoff", "assistant", "user", "tool", "assistant", "tool", "assistant"], roles);
         Assert.DoesNotContain("4111 1111", history.ToJsonString()); // the card number (random call ids may hold "4111")
-        await Wait.UntilAsync(async () => (await AuditAsync(app, "refund.requested")).Count == 1 && (await AuditAsync(app, "approval.approved")).Count == 1,
+        await Wait.UntilAsync(async () => (await app.AuditEventsAsync("refund.requested")).Count == 1 && (await app.AuditEventsAsync("approval.approved")).Count == 1,
             because: "the refund and the approval are audited");
         var approval = await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/approvals/{approvalId}"));
         Assert.Equal("approved", (string?)approval["status"]);
@@ -94,8 +85,8 @@ public sealed class ApprovalTests
         Assert.Equal("denied", (string?)tool["metadata"]!["outcome"]);
         Assert.Equal("Error: a supervisor rejected this call. Note: not eligible", (string?)tool["content"]);
         Assert.Contains("a supervisor rejected this call", (string?)resumed["messages"]![1]!["content"]);
-        await Wait.UntilAsync(async () => (await AuditAsync(app, "approval.rejected")).Count == 1, because: "the rejection is audited");
-        Assert.Empty(await AuditAsync(app, "refund.requested"));
+        await Wait.UntilAsync(async () => (await app.AuditEventsAsync("approval.rejected")).Count == 1, because: "the rejection is audited");
+        Assert.Empty(await app.AuditEventsAsync("refund.requested"));
     }
 
     [Fact]
@@ -114,8 +105,8 @@ public sealed class ApprovalTests
         // Nothing ran and nothing was decided: the approval is still pending and the conversation unchanged.
         Assert.Equal("pending", (string?)(await Http.JsonAsync(await app.Client.GetAsync($"/v1/admin/approvals/{approvalId}")))["status"]);
         Assert.Equal(3, (await app.MessagesAsync(conversation)).Count);
-        await Wait.UntilAsync(async () => (await AuditAsync(app, "rule.require-approval")).Count == 1, because: "the held turn's audit events are written");
-        Assert.Empty(await AuditAsync(app, "refund.requested"));
+        await Wait.UntilAsync(async () => (await app.AuditEventsAsync("rule.require-approval")).Count == 1, because: "the held turn's audit events are written");
+        Assert.Empty(await app.AuditEventsAsync("refund.requested"));
 
         await SetTokensPerMinuteAsync(app, widgetId, null);
         var resumed = await Http.JsonAsync(await app.Client.PostAsJsonAsync($"/v1/admin/approvals/{approvalId}/approve", new { }));
@@ -162,13 +153,13 @@ public sealed class ApprovalTests
         var toolRuns = messages.Count(m => (string?)m!["role"] == "tool" && (string?)m["metadata"]!["outcome"] != "pending-approval");
         Assert.Equal(1, toolRuns); // one decision won: the refund ran (or was refused) once
         if ((string?)approval["status"] == "approved")
-            Assert.Single(await AuditAsync(app, "refund.requested"));
+            Assert.Single(await app.AuditEventsAsync("refund.requested"));
 
         // The decision is the supervisor's; the continued turn is the widget's (its key is charged and named in its audit events).
-        var decided = Assert.Single(await AuditAsync(app, $"approval.{approval["status"]}"))!;
+        var decided = Assert.Single(await app.AuditEventsAsync($"approval.{approval["status"]}"))!;
         Assert.Equal(await AdminKeyIdAsync(app), (string?)decided["actor"]);
         if ((string?)approval["status"] == "approved")
-            Assert.Equal(widgetId, (string?)(await AuditAsync(app, "refund.requested"))[0]!["actor"]);
+            Assert.Equal(widgetId, (string?)(await app.AuditEventsAsync("refund.requested"))[0]!["actor"]);
         var adminId = await AdminKeyIdAsync(app);
         JsonArray byKey = [];
         await Wait.UntilAsync(async () => (byKey = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/analytics?groupBy=key")))["data"]!.AsArray())
