@@ -10,18 +10,29 @@ public sealed class MigrationTests
     [Fact]
     public async Task A_fresh_database_is_fully_migrated_and_the_model_matches_the_migrations()
     {
-        await using var app = new AgentryApp();
-        await using var scope = app.Service<IServiceProvider>().CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
+        // Other tests start on a copy of a database migrated once per run; this one gives the service an empty one.
+        var folder = Directory.CreateTempSubdirectory("agentry-fresh-").FullName;
+        TestDatabase.StartEmpty(folder);
+        try
+        {
+            await using var app = new AgentryApp(settings: new() { ["Data:Directory"] = folder });
+            await using var scope = app.Service<IServiceProvider>().CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
 
-        Assert.Empty(await db.Database.GetPendingMigrationsAsync());
-        Assert.NotEmpty(await db.Database.GetAppliedMigrationsAsync());
-        // Fails when an entity changed without `dotnet ef migrations add`.
-        Assert.False(db.Database.HasPendingModelChanges(), "The model has changes that no migration captures.");
+            Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+            // Fails when an entity changed without `dotnet ef migrations add`.
+            Assert.False(db.Database.HasPendingModelChanges(), "The model has changes that no migration captures.");
 
-        if (TestDatabase.IsPostgres) return;
-        var journal = await db.Database.SqlQueryRaw<string>("PRAGMA journal_mode").ToListAsync();
-        Assert.Equal("wal", journal.Single()); // SQLite readers proceed while a turn commits
+            if (TestDatabase.IsPostgres) return;
+            var journal = await db.Database.SqlQueryRaw<string>("PRAGMA journal_mode").ToListAsync();
+            Assert.Equal("wal", journal.Single()); // SQLite readers proceed while a turn commits
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]
