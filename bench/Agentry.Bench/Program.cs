@@ -13,6 +13,7 @@ using Agentry.Bench;
 //       [--targets knowledge --knowledge-documents 1000]   (opt-in: a knowledge base of 100 generated passages per document, with vectors)
 //   Soak: … -- --soak 600 [--soak-rate 200] [--soak-csv docs/soak.csv]   (exit code 1 when a soak limit is broken)
 //   [--data-dir DIR] starts Agentry on an existing data folder (the database a long soak left) instead of a new one
+//   [--server-env NAME=VALUE]… an environment variable for the Agentry process only (a runtime setting to compare), repeatable
 var options = Options.Parse(args);
 var repository = FindRepository();
 Console.Error.WriteLine($"Agentry benchmark: {options.Duration.TotalSeconds:0} s per run, {options.Connections} connections, {Environment.ProcessorCount} cores");
@@ -41,6 +42,7 @@ var agentryEnvironment = new Dictionary<string, string>
     ["LOG_LEVEL"] = "warning",
 };
 if (options.DatabaseUrl is { } databaseUrl) agentryEnvironment["DATABASE_URL"] = databaseUrl;
+foreach (var (name, value) in options.ServerEnvironment) agentryEnvironment[name] = value;
 
 var rows = new List<(LoadResult Result, double Rss, double PeakRss, double? AddedP50, double? AddedP99, double? AllocatedKb)>();
 using var client = Load.NewClient();
@@ -388,6 +390,8 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
     public int Streams { get; init; } = 2000;
     public int MemoryUsers { get; init; } = 100;
     public int KnowledgeDocuments { get; init; } = 1000;
+    /// <summary>Variables set for the Agentry process only, not the load generator (<c>--server-env NAME=VALUE</c>, repeatable).</summary>
+    public IReadOnlyList<(string Name, string Value)> ServerEnvironment { get; init; } = [];
 
     public bool Has(string target) => Targets.Contains(target);
 
@@ -403,7 +407,8 @@ sealed record Options(TimeSpan Duration, int Connections, int SerialCalls, int[]
             TimeSpan.FromMilliseconds(Int("--upstream-latency-ms", 0)))
         {
             SoakSeconds = Int("--soak", 0), SoakRate = Int("--soak-rate", 200), SoakCsv = Value("--soak-csv"), Streams = Int("--streams", 2000), MemoryUsers = Int("--memory-users", 100),
-            KnowledgeDocuments = Int("--knowledge-documents", 1000), DataDirectory = Value("--data-dir")
+            KnowledgeDocuments = Int("--knowledge-documents", 1000), DataDirectory = Value("--data-dir"),
+            ServerEnvironment = args.Zip(args.Skip(1)).Where(p => p.First == "--server-env").Select(p => p.Second.Split('=', 2)).Select(p => (p[0], p.ElementAtOrDefault(1) ?? "")).ToList(),
         };
     }
 }
