@@ -78,12 +78,16 @@ public static class ObservabilityApi
 
     static string Csv(string value) => value.IndexOfAny([',', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
-    static Ok<object> SystemHealth(SystemMonitor monitor, TimeProvider time) => TypedResults.Ok<object>(new
+    static Ok<object> SystemHealth(SystemMonitor monitor, TimeProvider time)
     {
-        version = OperationsExtensions.Version,
-        startedAt = monitor.Started,
-        uptimeSeconds = Math.Round((time.GetUtcNow() - monitor.Started).TotalSeconds),
-        resources = monitor.Latest,
-        alerts = new { active = monitor.Active.ToList(), recent = monitor.Recent.ToList() },
-    });
+        var (active, recent) = monitor.Alerts();
+        return TypedResults.Ok<object>(new
+        {
+            version = OperationsExtensions.Version,
+            startedAt = monitor.Started,
+            uptimeSeconds = Math.Round((time.GetUtcNow() - monitor.Started).TotalSeconds),
+            resources = monitor.Latest,
+            alerts = new { active, recent },
+        });
+    }
 }

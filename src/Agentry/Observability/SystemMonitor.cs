@@ -115,8 +115,17 @@ public sealed partial class SystemMonitor(
 
     public ResourceSample? Latest { get; private set; }
     public DateTimeOffset Started => _started;
-    public IEnumerable<AlertState> Active => _alerts.Values.Select(a => a.Active).OfType<AlertState>();
-    public IEnumerable<AlertState> Recent => _recent.Reverse();
+    /// <summary>
+    /// The raised alerts and the latest changes, newest first, as of one moment: an alert's state and its entry in the
+    /// changes are written together (<see cref="_alertChanges"/>), so a reader never sees an alert gone from the active
+    /// list before its "cleared" is among the changes.
+    /// </summary>
+    public (IReadOnlyList<AlertState> Active, IReadOnlyList<AlertState> Recent) Alerts()
+    {
+        lock (_alertChanges) return (_alerts.Values.Select(a => a.Active).OfType<AlertState>().ToList(), _recent.Reverse().ToList());
+    }
+
+    readonly Lock _alertChanges = new();
 
     public void OnTurnFinished(TurnOutcome outcome)
     {
@@ -203,15 +212,21 @@ public sealed partial class SystemMonitor(
             change = active with { State = "cleared", Value = value, Since = sample.At };
             active = null;
         }
-        _alerts[rule.Name] = (breaches, healthy, active);
+        lock (_alertChanges)
+        {
+            _alerts[rule.Name] = (breaches, healthy, active);
+            if (change is not null)
+            {
+                _recent.Enqueue(change);
+                while (_recent.Count > 50) _recent.TryDequeue(out _);
+            }
+        }
         if (change is null)
         {
             if (active is not null) await alerts.StillRaisedAsync(rule.Name);
             return;
         }
 
-        _recent.Enqueue(change);
-        while (_recent.Count > 50) _recent.TryDequeue(out _);
         if (change.State == "raised") LogRaised(change.Name, change.Metric, change.Value, change.Direction, change.Threshold);
         else LogCleared(change.Name, change.Metric, change.Value);
         // Logged by every instance that sees it; audited and posted once for all of them (Observability/SharedAlerts.cs).
