@@ -8,6 +8,7 @@ namespace Agentry.Tests.Api;
 /// service's strict content security policy. Every request the page makes must go to the service itself, the browser
 /// must report no policy violation (a font from a CDN would be one), and the page must actually render.
 /// </summary>
+[Trait("Surface", "browser")] // a static page: what the browser shows does not change with the database, so not repeated in the PostgreSQL pass
 public sealed class ReferencePageBrowserTests
 {
     [Fact]
