@@ -33,11 +33,14 @@ public static class TestDatabase
     public static Dictionary<string, string> SettingsFor(string folder)
     {
         if (IsPostgres) return new() { ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = ConnectionStringFor(folder) };
-        var file = Path.Combine(folder, "agentry.db");
+        var file = SqliteFile(folder);
         if (!EmptyFolders.ContainsKey(Path.GetFullPath(folder)) && Directory.Exists(folder) && !File.Exists(file))
             File.Copy(SqliteTemplate.Value, file);
         return [];
     }
+
+    /// <summary>Where the service keeps its SQLite database in a data folder (Data:Directory).</summary>
+    static string SqliteFile(string folder) => Path.Combine(folder, "agentry.db");
 
     /// <summary>The service that starts on <paramref name="folder"/> finds an empty database and migrates it itself; call before <see cref="SettingsFor"/>.</summary>
     public static void StartEmpty(string folder) => EmptyFolders[Path.GetFullPath(folder)] = true;
@@ -49,7 +52,7 @@ public static class TestDatabase
     {
         var folder = Directory.CreateTempSubdirectory("agentry-template-").FullName;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(folder, recursive: true);
-        var file = Path.Combine(folder, "agentry.db");
+        var file = SqliteFile(folder);
         using (var db = new SqliteAgentryDbContext(new DbContextOptionsBuilder<SqliteAgentryDbContext>()
             .UseSqlite($"Data Source={file};Pooling=False").UseSnakeCaseNamingConvention().Options))
         {
@@ -67,7 +70,7 @@ public static class TestDatabase
     /// </summary>
     public static System.Data.Common.DbConnection Connect(string folder, bool readOnly = false) => IsPostgres
         ? new Npgsql.NpgsqlConnection(ConnectionStringFor(folder) + ";Application Name=agentry-tests")
-        : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(folder, "agentry.db")};{(readOnly ? "Mode=ReadOnly;" : "")}Pooling=False");
+        : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={SqliteFile(folder)};{(readOnly ? "Mode=ReadOnly;" : "")}Pooling=False");
 
     /// <summary>
     /// Makes the database unusable under a running service: SQLite's file is replaced with garbage; PostgreSQL refuses
@@ -87,7 +90,7 @@ public static class TestDatabase
         }
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         foreach (var file in Directory.GetFiles(folder)) File.Delete(file);
-        await File.WriteAllTextAsync(Path.Combine(folder, "agentry.db"), new string('x', 8192));
+        await File.WriteAllTextAsync(SqliteFile(folder), new string('x', 8192));
     }
 
     public static async Task<object?> ScalarAsync(string folder, string sql, bool readOnly = false)

@@ -107,7 +107,9 @@ public sealed partial class SystemMonitor(
         return options;
     }
     readonly ConcurrentDictionary<string, (int Breaches, int Healthy, AlertState? Active)> _alerts = new();
-    readonly ConcurrentQueue<AlertState> _recent = new();
+    // The latest alert changes, oldest first; read and written only under _alertChanges, with the alerts' states.
+    readonly Queue<AlertState> _recent = new();
+    readonly Lock _alertChanges = new();
     readonly ConcurrentQueue<double> _turnLatencies = new();
     long _modelCalls, _modelFailures, _lastCalls, _lastFailures, _lastAuditFailures;
     TimeSpan _lastCpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -124,8 +126,6 @@ public sealed partial class SystemMonitor(
     {
         lock (_alertChanges) return (_alerts.Values.Select(a => a.Active).OfType<AlertState>().ToList(), _recent.Reverse().ToList());
     }
-
-    readonly Lock _alertChanges = new();
 
     public void OnTurnFinished(TurnOutcome outcome)
     {
@@ -218,7 +218,7 @@ public sealed partial class SystemMonitor(
             if (change is not null)
             {
                 _recent.Enqueue(change);
-                while (_recent.Count > 50) _recent.TryDequeue(out _);
+                while (_recent.Count > 50) _recent.Dequeue();
             }
         }
         if (change is null)
