@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Agentry.Data;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -26,9 +25,10 @@ public static class TestDatabase
 
     /// <summary>
     /// The settings that point a service at the database of a data folder (none on SQLite: the folder holds the file).
-    /// The database is already at the current schema, a copy of one migrated once per run (on SQLite the file is
-    /// copied into the folder unless it has one): applying every migration to a new database cost each test app about a
-    /// tenth of its CPU. Tests about migrating a new database ask for <see cref="StartEmpty"/>.
+    /// The database is already at the current schema with the shipped help-center indexed, a copy of one prepared once
+    /// per run (<see cref="PrepareTemplate"/>; on SQLite the file is copied into the folder unless it has one): applying
+    /// every migration to a new database cost each test app about a tenth of its CPU. Tests about migrating a new
+    /// database ask for <see cref="StartEmpty"/>.
     /// </summary>
     public static Dictionary<string, string> SettingsFor(string folder)
     {
@@ -48,20 +48,49 @@ public static class TestDatabase
     static string ConnectionStringFor(string folder) => Databases.GetOrAdd(Path.GetFullPath(folder), path =>
         EmptyFolders.ContainsKey(path) ? Data.PostgresServer.Shared.CreateEmptyDatabase() : Data.PostgresServer.Shared.CreateDatabase());
 
+    /// <summary>
+    /// What the template's own start wrote besides the help-center, which depends on its settings and would not be in a
+    /// test's database: the bootstrap admin key and secrets key ring (tests start with other keys, or none), the agents'
+    /// versions (tests bring other agents), the audit events of all that, and the usage of the requests that waited.
+    /// Each test's service writes its own at start.
+    /// </summary>
+    internal static readonly string[] TemplateStartTables = ["api_keys", "data_protection_keys", "agent_versions", "audit_events", "audit_outbox", "analytics_buckets"];
+
     static readonly Lazy<string> SqliteTemplate = new(() =>
     {
         var folder = Directory.CreateTempSubdirectory("agentry-template-").FullName;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(folder, recursive: true);
-        var file = SqliteFile(folder);
-        using (var db = new SqliteAgentryDbContext(new DbContextOptionsBuilder<SqliteAgentryDbContext>()
-            .UseSqlite($"Data Source={file};Pooling=False").UseSnakeCaseNamingConvention().Options))
+        StartEmpty(folder);
+        PrepareTemplate(new() { ["Data:Directory"] = folder });
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={SqliteFile(folder)};Pooling=False"))
         {
-            db.Database.Migrate();
-            db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;"); // as the service leaves it (stored in the file)
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // Ids start again from 1; then the write-ahead log is folded in, so that the one file is the whole database.
+            command.CommandText = string.Concat(TemplateStartTables.Select(t => $"DELETE FROM {t};")) + "DELETE FROM sqlite_sequence;PRAGMA wal_checkpoint(TRUNCATE);";
+            command.ExecuteNonQuery();
         }
-        // The last connection closed folded the write-ahead log in: the one file is the whole database.
-        return file;
+        return SqliteFile(folder);
     });
+
+    /// <summary>
+    /// Fills the database a run's test databases are copied from: a service started on it migrates it and indexes the
+    /// shipped help-center, as every test app's would at start. Indexing it (the local model loaded, 45 passages embedded)
+    /// in each of the suite's hundreds of apps was about an eighth of the test process's CPU; apps started on a copy
+    /// find every document unchanged. (The test of a database being migrated asks for <see cref="StartEmpty"/>.)
+    /// </summary>
+    internal static void PrepareTemplate(Dictionary<string, string?> settings)
+    {
+        Task.Run(async () =>
+        {
+            await using var app = new AgentryApp(settings: settings);
+            // A plain client: the contract-checking one fetches the OpenAPI document from an app of its own, which would
+            // wait for this template.
+            using var client = app.CreateClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AgentryApp.AdminKey);
+            await Knowledge.KnowledgeFiles.ShippedHelpCenterAsync(client);
+        }).GetAwaiter().GetResult();
+    }
 
     /// <summary>
     /// A plain connection to the database of a data folder, as an operator's SQL tool would open it. PostgreSQL's are

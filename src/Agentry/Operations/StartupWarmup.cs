@@ -69,8 +69,12 @@ public sealed partial class StartupWarmup(
         if (bases.Count > 0)
         {
             var db = services.GetRequiredService<AgentryDbContext>();
+            // Documents indexed with another embedding model are about to be queued again (the indexer requeues them as it
+            // starts, which may be after this first count): an instance whose model changed is not warm before they are.
+            var model = services.GetRequiredService<KnowledgeIndexer>().EmbeddingModel;
             while (await db.KnowledgeDocuments.CountAsync(d => bases.Contains(d.KnowledgeBase) &&
-                       (d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing), cancellationToken) is var waiting and > 0)
+                       (d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing ||
+                        (d.Status == KnowledgeStatus.Indexed && d.EmbeddingModel != model)), cancellationToken) is var waiting and > 0)
             {
                 _waitingFor = $"indexing {waiting} document(s) of {string.Join(", ", bases)}";
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace Agentry.Tests.Data;
@@ -26,7 +25,7 @@ public sealed class PostgresServer
         _folder = folder;
         _bin = bin;
         Port = port;
-        _template = new Lazy<string>(MigrateTemplate);
+        _template = new Lazy<string>(PrepareTemplate);
     }
 
     public int Port { get; }
@@ -35,11 +34,12 @@ public sealed class PostgresServer
     public string AdminConnectionString => ConnectionString("postgres") + ";Pooling=false";
 
     /// <summary>
-    /// Creates a database at the current schema and returns its connection string. Each is a copy of one template the
-    /// service's own migrations built once per run (<c>CREATE DATABASE … TEMPLATE</c>): applying every migration again
-    /// for each of the suite's hundreds of databases took most of the PostgreSQL pass's extra time. A service started
-    /// on it finds nothing pending, as one started on its own migrated database does; what migrating a new database
-    /// does is tested on an empty one (<see cref="CreateEmptyDatabase"/>, the migration and deployment tests).
+    /// Creates a database at the current schema and returns its connection string. Each is a copy of one template a
+    /// service built once per run (<c>CREATE DATABASE … TEMPLATE</c>; <see cref="TestDatabase.PrepareTemplate"/>): applying
+    /// every migration again for each of the suite's hundreds of databases took most of the PostgreSQL pass's extra time,
+    /// and indexing the shipped help-center again an eighth of the test process's CPU. A service started on it finds
+    /// nothing pending, as one started on its own database does; what migrating a new database does is tested on an
+    /// empty one (<see cref="CreateEmptyDatabase"/>, the migration and deployment tests).
     /// </summary>
     public string CreateDatabase() => CreateDatabase(_template.Value);
 
@@ -60,13 +60,18 @@ public sealed class PostgresServer
 
     readonly Lazy<string> _template;
 
-    string MigrateTemplate()
+    string PrepareTemplate()
     {
         var name = $"agentry_template_{Environment.ProcessId}";
         var connectionString = CreateEmptyDatabase();
-        using (var db = new Agentry.Data.PostgresAgentryDbContext(new DbContextOptionsBuilder<Agentry.Data.PostgresAgentryDbContext>()
-            .UseNpgsql(connectionString + ";Pooling=false").UseSnakeCaseNamingConvention().Options))
-            db.Database.Migrate();
+        TestDatabase.PrepareTemplate(new() { ["Data:Provider"] = "postgres", ["Data:ConnectionString"] = connectionString });
+        NpgsqlConnection.ClearAllPools();
+        using (var connection = new NpgsqlConnection(connectionString + ";Pooling=false"))
+        {
+            connection.Open();
+            using var forget = new NpgsqlCommand($"TRUNCATE {string.Join(", ", TestDatabase.TemplateStartTables)} RESTART IDENTITY", connection);
+            forget.ExecuteNonQuery();
+        }
         // A template must have no connections while it is copied, so it gets a name nobody else connects to.
         using var admin = new NpgsqlConnection(AdminConnectionString);
         admin.Open();

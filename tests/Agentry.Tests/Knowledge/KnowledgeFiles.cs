@@ -50,10 +50,12 @@ public static class KnowledgeFiles
     }
 
     /// <summary>Waits until the help-center shipped with the sample agents is indexed (it is synced at start).</summary>
-    public static async Task ShippedHelpCenterAsync(AgentryApp app) =>
+    public static Task ShippedHelpCenterAsync(AgentryApp app) => ShippedHelpCenterAsync(app.Client);
+
+    public static async Task ShippedHelpCenterAsync(HttpClient client) =>
     await Wait.UntilAsync(async () =>
             {
-                var bases = (await Http.JsonAsync(await app.Client.GetAsync("/v1/knowledge")))["data"]!.AsArray();
+                var bases = (await Http.JsonAsync(await client.GetAsync("/v1/knowledge")))["data"]!.AsArray();
                 return bases.Any(b => (string?)b!["name"] == "help-center" && (int)b["documents"]! == 14 && (int)b["queued"]! == 0);
             }, TimeSpan.FromSeconds(60), because: "the help-center is indexed at start");
 

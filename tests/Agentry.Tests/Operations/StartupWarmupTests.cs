@@ -8,7 +8,8 @@ namespace Agentry.Tests.Operations;
 /// Readiness waits for the warm-up: the knowledge bases agents answer from indexed and loaded. The sample help-center is
 /// embedded by a provider's model here, so the test decides when indexing can finish: while that model is down the
 /// instance is live but not ready and says what it waits for; once it answers, the instance is ready with every document
-/// indexed. Past Health:WarmupTimeout it is ready all the same.
+/// indexed. Past Health:WarmupTimeout it is ready all the same. The test database's help-center was indexed with the local
+/// model, so this is also the start after an operator changed the embedding model: those documents count as waiting.
 /// </summary>
 public sealed class StartupWarmupTests
 {
