@@ -53,8 +53,12 @@ public sealed class RedisOptions
             if (int.TryParse(url.AbsolutePath.Trim('/'), out var database)) options.DefaultDatabase = database;
         }
         else options = ConfigurationOptions.Parse(configured);
-        // Start and keep serving while Redis is away: the shared pieces fall back to this instance's own state.
+        // Start and keep serving while Redis is away: the shared pieces fall back to this instance's own state. A command
+        // sent while the connection is down fails at once rather than waiting in the client's backlog for a reconnect
+        // (up to the 5 s command timeout, for each of a request's limit, gate and budget calls): an outage costs a request
+        // its fallback, not seconds.
         options.AbortOnConnectFail = false;
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         options.ClientName ??= $"agentry-{Environment.MachineName}-{Environment.ProcessId}";
         return options;
     }
