@@ -54,6 +54,12 @@ public static class EvalCommands
         services.LoadAgentFiles();
         await services.RecordAgentVersionsAsync();
         await IndexKnowledgeAsync(services, cancellationToken);
+        await using (var scope = services.CreateAsyncScope())
+        {
+            // As readiness does for the service: a case's latency is its turn's, not the first turn's model and base loads.
+            var agents = (await scope.ServiceProvider.GetRequiredService<AgentCatalog>().ListAsync(cancellationToken)).Select(a => a.Definition).ToList();
+            await StartupWarmup.LoadAsync(scope.ServiceProvider, agents, _ => { }, cancellationToken);
+        }
 
         var runs = services.GetRequiredService<EvalRuns>();
         var (plan, errors) = await runs.PlanAsync(request, fromCommandLine: true, cancellationToken);

@@ -79,8 +79,21 @@ public sealed partial class StartupWarmup(
                 _waitingFor = $"indexing {waiting} document(s) of {string.Join(", ", bases)}";
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
             }
-            _waitingFor = $"loading {string.Join(", ", bases)} for searching";
-            // Loads each base's passages and vectors, the embedding model with them, and runs the search code once.
+        }
+        await LoadAsync(services, agents, what => _waitingFor = what, cancellationToken);
+    }
+
+    /// <summary>
+    /// Loads what the agents' first turns would load: the knowledge bases they answer from (passages, vectors, the
+    /// search code run once) and the local embedding model when routing or memory embeds with it. Also run by
+    /// <c>agentry eval run</c> before its first case, so a case's latency is the turn's and not the process's start.
+    /// </summary>
+    public static async Task LoadAsync(IServiceProvider services, IReadOnlyList<AgentDefinition> agents, Action<string> waitingFor, CancellationToken cancellationToken)
+    {
+        var bases = agents.SelectMany(a => a.Knowledge?.Bases ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (bases.Count > 0)
+        {
+            waitingFor($"loading {string.Join(", ", bases)} for searching");
             await services.GetRequiredService<IKnowledgeSearch>().SearchAsync(bases, "warm-up", 1, cancellationToken);
         }
         // Semantic routing embeds with the local model; memories do when retrieval uses it (not a provider's model, which
@@ -88,7 +101,7 @@ public sealed partial class StartupWarmup(
         var retrieval = services.GetRequiredKeyedService<IEmbeddingGenerator<string, Embedding<float>>>(RetrievalEmbeddings.Key);
         if (agents.Any(a => a.Routing.IsSemantic) || (agents.Any(a => a.Memory != Memory.MemoryScopes.Off) && retrieval.GetService<Models.LocalEmbeddingGenerator>() is not null))
         {
-            _waitingFor = "loading the embedding model";
+            waitingFor("loading the embedding model");
             await services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>().GenerateVectorAsync("warm-up", cancellationToken: cancellationToken);
         }
     }
