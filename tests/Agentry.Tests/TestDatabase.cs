@@ -13,8 +13,9 @@ namespace Agentry.Tests;
 /// <summary>
 /// Which database the suite runs on: SQLite (the default) or, with <c>AGENTRY_TEST_DATABASE=postgres</c>, a throw-away
 /// PostgreSQL cluster (<see cref="Data.PostgresServer"/>). <c>.ci/run</c> runs the suite both ways; tests about the
-/// SQLite file itself carry <c>[Trait("Database", "sqlite")]</c>, and tests that always bring their own PostgreSQL and
-/// Redis <c>[Trait("Database", "own")]</c>; both are left out of the PostgreSQL pass.
+/// SQLite file itself carry <c>[Trait("Database", "sqlite")]</c>, tests that always bring their own PostgreSQL and
+/// Redis <c>[Trait("Database", "own")]</c>, and tests whose subject does not depend on the database (settings read at
+/// start, response headers) <c>[Trait("Database", "any")]</c>; all three are left out of the PostgreSQL pass.
 /// </summary>
 public static class TestDatabase
 {

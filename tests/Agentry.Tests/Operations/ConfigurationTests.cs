@@ -6,6 +6,8 @@ using Microsoft.Extensions.Options;
 
 namespace Agentry.Tests.Operations;
 
+/// <summary>Settings are read and refused before the database matters: run once, not again on PostgreSQL.</summary>
+[Trait("Database", "any")]
 public sealed class ConfigurationTests
 {
     static ConfigurationManager Build(Dictionary<string, string?> variables, Dictionary<string, string?>? explicitSettings = null)

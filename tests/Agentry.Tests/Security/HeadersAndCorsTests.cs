@@ -2,6 +2,8 @@ using System.Net;
 
 namespace Agentry.Tests.Security;
 
+/// <summary>Headers are the web layer's, whatever the database: run once, not again on PostgreSQL.</summary>
+[Trait("Database", "any")]
 public sealed class HeadersAndCorsTests
 {
     [Fact]
