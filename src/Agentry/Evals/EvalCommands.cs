@@ -53,12 +53,31 @@ public static class EvalCommands
         var services = await host.ReadyAsync();
         services.LoadAgentFiles();
         await services.RecordAgentVersionsAsync();
-        await IndexKnowledgeAsync(services, cancellationToken);
+        try
+        {
+            await IndexKnowledgeAsync(services, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The embedding model's provider unreachable, say: knowledge cases would fail for a reason that is not the agents'.
+            Console.Error.WriteLine($"The knowledge folder could not be indexed, so the suites cannot be run as written: {e.Message}");
+            return 2;
+        }
         await using (var scope = services.CreateAsyncScope())
         {
             // As readiness does for the service: a case's latency is its turn's, not the first turn's model and base loads.
             var agents = (await scope.ServiceProvider.GetRequiredService<AgentCatalog>().ListAsync(cancellationToken)).Select(a => a.Definition).ToList();
-            await StartupWarmup.LoadAsync(scope.ServiceProvider, agents, _ => { }, cancellationToken);
+            var loading = "";
+            try
+            {
+                await StartupWarmup.LoadAsync(scope.ServiceProvider, agents, what => loading = what, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // An optimisation, like the service's warm-up: the cases do the same work and report their own errors
+                // (an embedding provider that is down, say).
+                Console.Error.WriteLine($"Warm-up failed while {loading} ({e.Message}); the first cases will do it and their latency includes it.");
+            }
         }
 
         var runs = services.GetRequiredService<EvalRuns>();

@@ -97,6 +97,23 @@ public sealed class EvalCommandTests
         Assert.Contains("There is no suite 'no-such-suite'", output);
     }
 
+    /// <summary>An embedding provider that cannot be reached: one line and exit 2, not a stack trace (and not case failures that are not the agents').</summary>
+    [Fact]
+    public async Task Knowledge_that_cannot_be_indexed_exits_2_with_one_line()
+    {
+        var data = Directory.CreateTempSubdirectory("agentry-eval-").FullName;
+        TestDatabase.StartEmpty(data); // a fresh folder: the help-center is indexed by this command, with the provider's model
+        var dead = Data.PostgresServer.FreePort();
+        var (exit, output) = await AgentryProcess.RunCommandAsync(data, new Dictionary<string, string>
+        {
+            ["Knowledge:EmbeddingModel"] = "openai/text-embedding-3-small", ["Models:Endpoints:openai:ApiKey"] = "sk-test",
+            ["Models:Endpoints:openai:BaseUrl"] = $"http://127.0.0.1:{dead}/v1",
+        }, "eval", "run", "help-desk");
+        Assert.True(exit == 2, output);
+        Assert.Contains("The knowledge folder could not be indexed", output);
+        Assert.DoesNotContain("   at ", output);
+    }
+
     static void CopyFolder(string from, string to)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
