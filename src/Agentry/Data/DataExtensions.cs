@@ -1,6 +1,8 @@
 using Agentry.Operations;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
 
 namespace Agentry.Data;
@@ -51,6 +53,26 @@ public static class DataExtensions
     public static bool IsSqlite(this AgentryDbContext db) => db is SqliteAgentryDbContext;
 
     /// <summary>
+    /// The migrations this database has applied. Npgsql's provider reads its history table without checking that the
+    /// table exists, and logs the failed read of a new database as an error (npgsql/efcore.pg#3407): a first start, or
+    /// every readiness probe until the migration job has run, would log "Failed executing DbCommand". So on PostgreSQL a
+    /// database without the table is answered here as having applied none, without reading it.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> AppliedMigrationsAsync(this AgentryDbContext db, CancellationToken cancellationToken)
+    {
+        if (!db.IsSqlite() && !await db.Database.SqlQuery<bool>($"SELECT to_regclass('\"__EFMigrationsHistory\"') IS NOT NULL AS \"Value\"").SingleAsync(cancellationToken))
+            return [];
+        return [.. await db.Database.GetAppliedMigrationsAsync(cancellationToken)];
+    }
+
+    /// <summary>The migrations shipped with this build that the database has not applied (see <see cref="AppliedMigrationsAsync"/>).</summary>
+    public static async Task<IReadOnlyList<string>> PendingMigrationsAsync(this AgentryDbContext db, CancellationToken cancellationToken)
+    {
+        var applied = await db.AppliedMigrationsAsync(cancellationToken);
+        return [.. db.Database.GetMigrations().Except(applied)];
+    }
+
+    /// <summary>
     /// Serialises a read-modify-write across instances for the rest of the current transaction. PostgreSQL: a
     /// transaction-scoped advisory lock. SQLite has one writer at a time anyway (and serves one instance).
     /// </summary>
@@ -99,6 +121,9 @@ public static class DataExtensions
             await holder.OpenAsync(cancellationToken);
             await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({(long)SharedLock.Migrations})", holder))
                 await take.ExecuteNonQueryAsync(cancellationToken);
+            // Npgsql's provider reads the history table unchecked (see AppliedMigrationsAsync); created first (IF NOT
+            // EXISTS, under the lock), the read of a new database finds it empty instead of logging an error.
+            await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             return;
         }
@@ -127,8 +152,9 @@ public static class DataExtensions
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
         if (db.IsSqlite()) EnsureSqliteFolder(db);
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-        var isNew = !(await db.Database.GetAppliedMigrationsAsync(cancellationToken)).Any();
+        var applied = await db.AppliedMigrationsAsync(cancellationToken);
+        var pending = db.Database.GetMigrations().Except(applied).ToList();
+        var isNew = applied.Count == 0;
         var production = services.GetRequiredService<IHostEnvironment>().IsProduction();
         if (pending.Count > 0 && setting is null && production && !isNew)
             throw new PendingMigrationsException(pending);
@@ -173,11 +199,10 @@ public static class DataExtensions
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
         if (db.IsSqlite()) EnsureSqliteFolder(db);
-        var applied = (await db.Database.GetAppliedMigrationsAsync(cancellationToken)).LastOrDefault();
-        return Microsoft.EntityFrameworkCore.Infrastructure.AccessorExtensions.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>(db)
-            .GenerateScript(applied, null, db.IsSqlite()
-                ? Microsoft.EntityFrameworkCore.Migrations.MigrationsSqlGenerationOptions.Default
-                : Microsoft.EntityFrameworkCore.Migrations.MigrationsSqlGenerationOptions.Idempotent);
+        var applied = await db.AppliedMigrationsAsync(cancellationToken);
+        return db.GetService<IMigrator>().GenerateScript(applied.Count > 0 ? applied[^1] : null, null, db.IsSqlite()
+            ? MigrationsSqlGenerationOptions.Default
+            : MigrationsSqlGenerationOptions.Idempotent);
     }
 }
 

@@ -11,7 +11,7 @@ public sealed class DatabaseHealthCheck(AgentryDbContext db) : IHealthCheck
         try
         {
             if (!await db.Database.CanConnectAsync(cancellationToken)) return HealthCheckResult.Unhealthy("The database cannot be opened.");
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            var pending = await db.PendingMigrationsAsync(cancellationToken);
             return pending.Count == 0
                 ? HealthCheckResult.Healthy("Connected; all migrations applied.")
                 : HealthCheckResult.Unhealthy($"{pending.Count} migration(s) not applied; run 'agentry migrate'.");

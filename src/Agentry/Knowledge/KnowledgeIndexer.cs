@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Agentry.Data;
 using Agentry.Memory;
 using Agentry.Operations;
@@ -63,12 +64,19 @@ public sealed partial class KnowledgeIndexer(
         }
     }
 
+    /// <summary>
+    /// Documents whose passages were embedded with another model than <paramref name="model"/>: their vectors cannot be
+    /// compared with this model's, so the indexer queues them again as it starts (and the warm-up waits for them).
+    /// </summary>
+    public static Expression<Func<KnowledgeDocument, bool>> IndexedWithAnotherModel(string model) =>
+        d => d.Status == KnowledgeStatus.Indexed && d.EmbeddingModel != model;
+
     async Task RequeueOtherModelsAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
         var model = EmbeddingModel;
-        var requeued = await db.KnowledgeDocuments.Where(d => d.Status == KnowledgeStatus.Indexed && d.EmbeddingModel != model)
+        var requeued = await db.KnowledgeDocuments.Where(IndexedWithAnotherModel(model))
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, KnowledgeStatus.Queued), cancellationToken);
         if (requeued > 0) LogRequeued(requeued, model);
     }

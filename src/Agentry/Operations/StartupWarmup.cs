@@ -65,16 +65,16 @@ public sealed partial class StartupWarmup(
         var services = scope.ServiceProvider;
         _waitingFor = "reading the agents";
         var agents = (await services.GetRequiredService<AgentCatalog>().ListAsync(cancellationToken)).Select(a => a.Definition).ToList();
-        var bases = agents.SelectMany(a => a.Knowledge?.Bases ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var bases = KnowledgeBasesOf(agents);
         if (bases.Count > 0)
         {
             var db = services.GetRequiredService<AgentryDbContext>();
+            var documents = db.KnowledgeDocuments.Where(d => bases.Contains(d.KnowledgeBase));
             // Documents indexed with another embedding model are about to be queued again (the indexer requeues them as it
             // starts, which may be after this first count): an instance whose model changed is not warm before they are.
             var model = services.GetRequiredService<KnowledgeIndexer>().EmbeddingModel;
-            while (await db.KnowledgeDocuments.CountAsync(d => bases.Contains(d.KnowledgeBase) &&
-                       (d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing ||
-                        (d.Status == KnowledgeStatus.Indexed && d.EmbeddingModel != model)), cancellationToken) is var waiting and > 0)
+            while (await documents.CountAsync(d => d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing, cancellationToken) +
+                   await documents.CountAsync(KnowledgeIndexer.IndexedWithAnotherModel(model), cancellationToken) is var waiting and > 0)
             {
                 _waitingFor = $"indexing {waiting} document(s) of {string.Join(", ", bases)}";
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
@@ -90,7 +90,7 @@ public sealed partial class StartupWarmup(
     /// </summary>
     public static async Task LoadAsync(IServiceProvider services, IReadOnlyList<AgentDefinition> agents, Action<string> waitingFor, CancellationToken cancellationToken)
     {
-        var bases = agents.SelectMany(a => a.Knowledge?.Bases ?? []).Distinct(StringComparer.Ordinal).ToList();
+        var bases = KnowledgeBasesOf(agents);
         if (bases.Count > 0)
         {
             waitingFor($"loading {string.Join(", ", bases)} for searching");
@@ -105,6 +105,9 @@ public sealed partial class StartupWarmup(
             await services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>().GenerateVectorAsync("warm-up", cancellationToken: cancellationToken);
         }
     }
+
+    static List<string> KnowledgeBasesOf(IEnumerable<AgentDefinition> agents) =>
+        agents.SelectMany(a => a.Knowledge?.Bases ?? []).Distinct(StringComparer.Ordinal).ToList();
 
     [LoggerMessage(EventId = 8010, Level = LogLevel.Information, Message = "Warm in {ElapsedMs} ms: knowledge indexed and loaded, embedding model loaded; ready")]
     partial void LogWarm(long elapsedMs);

@@ -159,7 +159,7 @@ public sealed class ProductionReadiness(
 
     static async Task<ReadinessCheck> SchemaAsync(AgentryDbContext db, CancellationToken cancellationToken)
     {
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+        var pending = await db.PendingMigrationsAsync(cancellationToken);
         return Check("database", Reliability, DatabaseTitle, 4, pending.Count == 0,
             pending.Count == 0 ? "Every migration is applied." : $"{pending.Count} migration(s) pending: {string.Join(", ", pending)}.",
             "Take a backup ('agentry backup'), then run 'agentry migrate'.");

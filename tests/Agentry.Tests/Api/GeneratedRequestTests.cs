@@ -33,8 +33,13 @@ public sealed class GeneratedRequestTests(ITestOutputHelper output)
 
         var statuses = new SortedDictionary<int, int>();
         var sent = 0;
+        var due = 0;
         foreach (var (path, method, operation) in operations)
         {
+            // An operation with nothing to generate (no parameter, no body) gets the same request every time, so once
+            // covers it: 30 identical backups were three quarters of this test's time on PostgreSQL (a pg_dump each).
+            var requests = (operation["parameters"]?.AsArray().Count ?? 0) == 0 && operation["requestBody"] is null ? 1 : RequestsPerOperation;
+            due += requests;
             // Seeds drive a hand-written generator over the schema; CsCheck samples them and names the seed of a failure.
             await Gen.ULong.SampleAsync(async seed =>
             {
@@ -46,10 +51,10 @@ public sealed class GeneratedRequestTests(ITestOutputHelper output)
                     sent++;
                 }
                 Assert.True((int)response.StatusCode < 500, $"{method} {request.RequestUri} answered {(int)response.StatusCode}");
-            }, iter: RequestsPerOperation, threads: 1);
+            }, iter: requests, threads: 1);
         }
         output.WriteLine($"{sent} generated requests over {operations.Count} operations; statuses: {string.Join(", ", statuses.Select(s => $"{s.Key}×{s.Value}"))}");
-        Assert.Equal(operations.Count * RequestsPerOperation, sent);
+        Assert.Equal(due, sent);
     }
 
     /// <summary>Builds one request from an operation's parameters and body schema, following it or bending it.</summary>

@@ -51,7 +51,9 @@ public sealed class PostgresServer
         var name = $"agentry_test_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
         using var connection = new NpgsqlConnection(AdminConnectionString);
         connection.Open();
-        using var create = new NpgsqlCommand(template is null ? $"CREATE DATABASE {name}" : $"CREATE DATABASE {name} TEMPLATE {template}", connection);
+        // FILE_COPY copies the template's files (about 70 ms here); PostgreSQL 15's default, WAL_LOG, writes each of its
+        // blocks to the WAL (about 95 ms). The checkpoints FILE_COPY takes cost little with fsync off.
+        using var create = new NpgsqlCommand(template is null ? $"CREATE DATABASE {name}" : $"CREATE DATABASE {name} TEMPLATE {template} STRATEGY = FILE_COPY", connection);
         create.ExecuteNonQuery();
         return ConnectionString(name);
     }
