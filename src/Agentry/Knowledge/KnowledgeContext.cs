@@ -41,7 +41,7 @@ public sealed class KnowledgeContext(IKnowledgeSearch search) : IContextProvider
         var tokens = 0;
         foreach (var hit in hits)
         {
-            var cost = Tokens.Count(hit.Passage.Text);
+            var cost = hit.Passage.Tokens;
             if (sources.Count > 0 && tokens + cost > knowledge.MaxTokens) break; // the best one always goes in
             tokens += cost;
             sources.Add(new KnowledgeSource(sources.Count + 1, hit));

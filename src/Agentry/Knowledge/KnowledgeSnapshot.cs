@@ -5,8 +5,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Agentry.Knowledge;
 
-/// <summary>A passage as retrieval returns it: where it comes from and what it says.</summary>
-public sealed record KnowledgePassage(long ChunkId, string KnowledgeBase, string DocumentId, string Document, string Section, string Text, int Start, int End);
+/// <summary>
+/// A passage as retrieval returns it: where it comes from, what it says, and its length in tokens (counted when it was
+/// cut and stored with it, so putting it in a prompt does not run the tokenizer over it again each turn).
+/// </summary>
+public sealed record KnowledgePassage(long ChunkId, string KnowledgeBase, string DocumentId, string Document, string Section, string Text, int Start, int End, int Tokens);
 
 /// <summary>
 /// One knowledge base's passages and their vectors (unit length, so a dot product is the cosine), loaded whole and
@@ -41,7 +44,7 @@ public sealed class KnowledgeSnapshot
             join d in db.KnowledgeDocuments.AsNoTracking() on c.DocumentId equals d.Id
             where c.KnowledgeBase == knowledgeBase
             orderby c.Id
-            select new KnowledgePassage(c.Id, c.KnowledgeBase, c.DocumentId, d.Name, c.SectionPath, c.Text, c.CharStart, c.CharEnd)).ToArrayAsync(cancellationToken);
+            select new KnowledgePassage(c.Id, c.KnowledgeBase, c.DocumentId, d.Name, c.SectionPath, c.Text, c.CharStart, c.CharEnd, c.Tokens)).ToArrayAsync(cancellationToken);
         var collection = Collection(knowledgeBase);
         var stored = await db.Embeddings.AsNoTracking().Where(e => e.Collection == collection && e.Model == model)
             .Select(e => new { e.Id, e.Vector, e.Dimensions }).ToListAsync(cancellationToken);

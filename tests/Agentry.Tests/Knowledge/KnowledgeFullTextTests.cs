@@ -11,7 +11,7 @@ namespace Agentry.Tests.Knowledge;
 /// </summary>
 public sealed class KnowledgeFullTextTests(ITestOutputHelper output)
 {
-    static KnowledgePassage Passage(long id, string section, string text) => new(id, "kb", "d", "doc.md", section, text, 0, text.Length);
+    static KnowledgePassage Passage(long id, string section, string text) => new(id, "kb", "d", "doc.md", section, text, 0, text.Length, Agentry.Models.Tokens.Count(text));
 
     [Fact]
     public async Task The_help_center_ranks_as_SQLite_FTS5_ranked_it()
@@ -22,7 +22,7 @@ public sealed class KnowledgeFullTextTests(ITestOutputHelper output)
         {
             var document = DocumentReader.Read(DocumentReader.Markdown, await File.ReadAllBytesAsync(file), 5_000_000);
             foreach (var chunk in KnowledgeChunker.Cut(document, maxTokens: 200, overlapTokens: 30))
-                passages.Add(new KnowledgePassage(passages.Count + 1, "help-center", file, Path.GetFileName(file), chunk.SectionPath, chunk.Text, chunk.Start, chunk.End));
+                passages.Add(new KnowledgePassage(passages.Count + 1, "help-center", file, Path.GetFileName(file), chunk.SectionPath, chunk.Text, chunk.Start, chunk.End, chunk.Tokens));
         }
         Assert.True(passages.Count > 30, $"{passages.Count} passages");
 
