@@ -76,6 +76,9 @@ public sealed partial class SnapshotCache(
                 // The load belongs to no single caller: one caller giving up must not fail the others waiting for it.
                 await using var scope = scopes.CreateAsyncScope();
                 var (value, bytes) = await load(scope.ServiceProvider.GetRequiredService<AgentryDbContext>(), CancellationToken.None);
+                // Kept while the load still counts as under way: a reader in between would find the lapsed entry and no
+                // load, and start a second one (seen as a reload right after a reload).
+                KeepUnlessChanged(key, value, bytes, generation, now);
                 return (value, bytes);
             }
             finally
@@ -83,18 +86,21 @@ public sealed partial class SnapshotCache(
                 _loading.TryRemove(new KeyValuePair<string, Lazy<Task<(object Value, long Bytes)>>>(key, mine!));
             }
         });
-        var loaded = await _loading.GetOrAdd(key, mine).Value;
-        if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && loaded.Bytes <= MaxBytes)
+        return await _loading.GetOrAdd(key, mine).Value;
+    }
+
+    void KeepUnlessChanged(string key, object value, long bytes, long generation, DateTimeOffset now)
+    {
+        if (_generations.GetValueOrDefault(key) == generation && !IsChanging(key) && bytes <= MaxBytes)
         {
-            var kept = new Entry(loaded.Value, loaded.Bytes, now);
+            var kept = new Entry(value, bytes, now);
             Keep(key, kept);
             // A change that began and ended between the check above and Keep dropped nothing of this: drop it now.
             if ((_generations.GetValueOrDefault(key) != generation || IsChanging(key)) && _entries.TryRemove(new KeyValuePair<string, Entry>(key, kept)))
                 Interlocked.Add(ref _bytes, -kept.Bytes);
         }
-        else if (loaded.Bytes > MaxBytes && _tooLarge.TryAdd(key, 0))
-            LogTooLarge(key, loaded.Bytes / (1024 * 1024) + 1, options.Value.CacheMegabytes);
-        return loaded;
+        else if (bytes > MaxBytes && _tooLarge.TryAdd(key, 0))
+            LogTooLarge(key, bytes / (1024 * 1024) + 1, options.Value.CacheMegabytes);
     }
 
     bool IsChanging(string key) => _changing.GetValueOrDefault(key) > 0;

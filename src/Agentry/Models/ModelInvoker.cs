@@ -34,7 +34,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         // The client's sampling applies to the agent's own answers, not to a summary written by another model.
         var sampling = model is null ? turn.Sampling : null;
         model ??= turn.Model;
-        var prompt = new List<ChatMessage>(context.Messages.Count + 1) { new(ChatRole.System, context.SystemPrompt) };
+        var prompt = new List<ChatMessage>(context.Messages.Count + 1) { context.SystemMessage };
         prompt.AddRange(context.Messages);
         var agentLimit = Lower(turn.Agent.MaxOutputTokens, sampling?.MaxOutputTokens);
         var chatOptions = new ChatOptions

@@ -73,8 +73,10 @@ public sealed partial class StartupWarmup(
             // Documents indexed with another embedding model are about to be queued again (the indexer requeues them as it
             // starts, which may be after this first count): an instance whose model changed is not warm before they are.
             var model = services.GetRequiredService<KnowledgeIndexer>().EmbeddingModel;
-            while (await documents.CountAsync(d => d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing, cancellationToken) +
-                   await documents.CountAsync(KnowledgeIndexer.IndexedWithAnotherModel(model), cancellationToken) is var waiting and > 0)
+            // One statement: the requeue moves documents from one half to the other, and could fall between two counts.
+            var waitingDocuments = documents.Where(d => d.Status == KnowledgeStatus.Queued || d.Status == KnowledgeStatus.Indexing)
+                .Concat(documents.Where(KnowledgeIndexer.IndexedWithAnotherModel(model)));
+            while (await waitingDocuments.CountAsync(cancellationToken) is var waiting and > 0)
             {
                 _waitingFor = $"indexing {waiting} document(s) of {string.Join(", ", bases)}";
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);

@@ -19,6 +19,24 @@ public sealed class AgentContext
 
     public string SystemPrompt => Instructions.ToString();
 
+    /// <summary>
+    /// The system prompt as a model call sends it: the same message for every call of a turn's tool rounds (made again
+    /// only if the instructions grew since), so its tokens, a few thousand with knowledge, are counted once a turn
+    /// (<see cref="Models.Tokens"/> remembers a message's count) rather than once a call.
+    /// </summary>
+    public ChatMessage SystemMessage
+    {
+        get
+        {
+            if (_systemMessage is null || _systemMessageLength != Instructions.Length)
+                (_systemMessage, _systemMessageLength) = (new ChatMessage(ChatRole.System, SystemPrompt), Instructions.Length);
+            return _systemMessage;
+        }
+    }
+
+    ChatMessage? _systemMessage;
+    int _systemMessageLength;
+
     /// <summary>Where each provider's contribution is: its span of the system prompt, its messages and its tools.</summary>
     public List<ContextPart> Parts { get; } = [];
 
