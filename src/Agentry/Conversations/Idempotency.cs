@@ -62,15 +62,20 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
 
         await db.IdempotentRequests.Where(r => r.Owner == owner && r.Key == key && (r.ExpiresAt < now || (r.Response == null && r.CreatedAt < abandoned)))
             .ExecuteDeleteAsync(cancellationToken);
-        db.IdempotentRequests.Add(new IdempotentRequest { Owner = owner, Key = key, RequestHash = hash, CreatedAt = now, ExpiresAt = now + Keep });
-        try
+        // A retry finds its key without trying to insert it again: EF Core logs a failed insert as an error, and a retry
+        // is the ordinary case this header exists for. Two requests racing for a new key still meet at the insert.
+        if (!await db.IdempotentRequests.AnyAsync(r => r.Owner == owner && r.Key == key, cancellationToken))
         {
-            await db.SaveChangesAsync(cancellationToken);
-            return new IdempotencyDecision.Proceed(new IdempotencyKey(owner, key));
-        }
-        catch (DbUpdateException)
-        {
-            db.ChangeTracker.Clear();
+            db.IdempotentRequests.Add(new IdempotentRequest { Owner = owner, Key = key, RequestHash = hash, CreatedAt = now, ExpiresAt = now + Keep });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return new IdempotencyDecision.Proceed(new IdempotencyKey(owner, key));
+            }
+            catch (DbUpdateException)
+            {
+                db.ChangeTracker.Clear();
+            }
         }
         var existing = await db.IdempotentRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Owner == owner && r.Key == key, cancellationToken)
             ?? throw Conflict(key); // released between our insert and our read: the first request produced nothing; retry

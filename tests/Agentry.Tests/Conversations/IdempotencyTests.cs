@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Agentry.Api;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Agentry.Tests.Conversations;
 
@@ -19,7 +20,8 @@ public sealed class IdempotencyTests
     [Fact]
     public async Task A_retry_with_the_same_key_returns_the_first_result_and_runs_nothing_twice()
     {
-        await using var app = new AgentryApp();
+        var errors = new ErrorLog();
+        await using var app = new AgentryApp(services: services => services.AddSingleton<ILoggerProvider>(errors));
         var body = new { message = "/tool refund {\"amount\": 40, \"reason\": \"late delivery\"}", agentId = "billing" };
         var first = await app.Client.SendAsync(Chat(body, "order-1234-refund"));
         await Http.ExpectAsync(first, HttpStatusCode.OK);
@@ -41,6 +43,22 @@ public sealed class IdempotencyTests
         await Wait.UntilAsync(async () => (refunds = (await Http.JsonAsync(await app.Client.GetAsync("/v1/admin/audit?action=refund.requested")))["data"]!.AsArray()).Count > 0,
             because: "the refund's audit event is chained");
         Assert.Single(refunds); // one refund filed
+        // A retry is what the header is for, not a fault: nothing was logged as an error (a second insert of the key was).
+        Assert.True(errors.Lines.IsEmpty, string.Join('\n', errors.Lines));
+    }
+
+    /// <summary>Every error-level log line of the app.</summary>
+    sealed class ErrorLog : ILoggerProvider, ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+        public ILogger CreateLogger(string categoryName) => this;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) Lines.Enqueue(formatter(state, exception));
+        }
+        public void Dispose() { }
     }
 
     [Fact]
