@@ -62,9 +62,12 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
 
         await db.IdempotentRequests.Where(r => r.Owner == owner && r.Key == key && (r.ExpiresAt < now || (r.Response == null && r.CreatedAt < abandoned)))
             .ExecuteDeleteAsync(cancellationToken);
+        Task<IdempotentRequest?> StoredAsync() =>
+            db.IdempotentRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Owner == owner && r.Key == key, cancellationToken);
         // A retry finds its key without trying to insert it again: EF Core logs a failed insert as an error, and a retry
         // is the ordinary case this header exists for. Two requests racing for a new key still meet at the insert.
-        if (!await db.IdempotentRequests.AnyAsync(r => r.Owner == owner && r.Key == key, cancellationToken))
+        var existing = await StoredAsync();
+        if (existing is null)
         {
             db.IdempotentRequests.Add(new IdempotentRequest { Owner = owner, Key = key, RequestHash = hash, CreatedAt = now, ExpiresAt = now + Keep });
             try
@@ -76,9 +79,8 @@ public sealed class Idempotency(AgentryDbContext db, TimeProvider time)
             {
                 db.ChangeTracker.Clear();
             }
+            existing = await StoredAsync() ?? throw Conflict(key); // released between our insert and our read: the first request produced nothing; retry
         }
-        var existing = await db.IdempotentRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Owner == owner && r.Key == key, cancellationToken)
-            ?? throw Conflict(key); // released between our insert and our read: the first request produced nothing; retry
         if (existing.RequestHash != hash)
             throw new ApiProblemException(422, ProblemTypes.IdempotencyKeyReused, "Idempotency key reused",
                 $"Idempotency-Key '{key}' was used for a different request; use a new key for a new request.");

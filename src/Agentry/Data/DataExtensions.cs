@@ -66,11 +66,10 @@ public static class DataExtensions
     }
 
     /// <summary>The migrations shipped with this build that the database has not applied (see <see cref="AppliedMigrationsAsync"/>).</summary>
-    public static async Task<IReadOnlyList<string>> PendingMigrationsAsync(this AgentryDbContext db, CancellationToken cancellationToken)
-    {
-        var applied = await db.AppliedMigrationsAsync(cancellationToken);
-        return [.. db.Database.GetMigrations().Except(applied)];
-    }
+    public static async Task<IReadOnlyList<string>> PendingMigrationsAsync(this AgentryDbContext db, CancellationToken cancellationToken) =>
+        PendingOf(db, await db.AppliedMigrationsAsync(cancellationToken));
+
+    static List<string> PendingOf(AgentryDbContext db, IReadOnlyList<string> applied) => [.. db.Database.GetMigrations().Except(applied)];
 
     /// <summary>
     /// Serialises a read-modify-write across instances for the rest of the current transaction. PostgreSQL: a
@@ -153,7 +152,7 @@ public static class DataExtensions
         var db = scope.ServiceProvider.GetRequiredService<AgentryDbContext>();
         if (db.IsSqlite()) EnsureSqliteFolder(db);
         var applied = await db.AppliedMigrationsAsync(cancellationToken);
-        var pending = db.Database.GetMigrations().Except(applied).ToList();
+        var pending = PendingOf(db, applied);
         var isNew = applied.Count == 0;
         var production = services.GetRequiredService<IHostEnvironment>().IsProduction();
         if (pending.Count > 0 && setting is null && production && !isNew)
