@@ -83,9 +83,12 @@ public sealed class McpClientTests
         await Http.ExpectAsync(await restarted.Client.DeleteAsync("/v1/mcp/servers/everything"), HttpStatusCode.NoContent);
         await Http.ProblemAsync(await restarted.Client.GetAsync("/v1/mcp/servers/everything"), 404, "urn:agentry:problem:mcp-server-not-found");
         Assert.Contains("no tool named", Reply(await ChatAsync(restarted, "helper", "/tool mcp:everything/echo {\"message\":\"x\"}")));
-        var audit = await restarted.Client.GetStringAsync("/v1/admin/audit?limit=100");
-        Assert.Contains("mcp.server.added", audit);
-        Assert.Contains("mcp.server.removed", audit);
+        // Both events are stored with their change; the writer appends them to the chain moments later.
+        await Wait.UntilAsync(async () =>
+        {
+            var audit = await restarted.Client.GetStringAsync("/v1/admin/audit?limit=100");
+            return audit.Contains("mcp.server.added", StringComparison.Ordinal) && audit.Contains("mcp.server.removed", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(30), "the added and removed events in the audit chain");
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
     }
