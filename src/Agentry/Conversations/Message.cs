@@ -20,6 +20,13 @@ public sealed class Message
     public string? Metadata { get; set; }
     /// <summary>The version (<see cref="Agents.AgentVersion.Hash"/>) of the agent that wrote an assistant message.</summary>
     public string? AgentVersion { get; set; }
+    /// <summary>
+    /// What the message costs in a later turn's history window (o200k tokens, role overhead included), counted once when
+    /// the turn that said it is stored, so every later turn does not tokenize its window again. Null where the window
+    /// sends something else than the text (a client's claim of what an agent said, fenced) or for rows written by an
+    /// older version or an import: those are counted when read.
+    /// </summary>
+    public int? Tokens { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

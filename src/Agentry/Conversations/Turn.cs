@@ -50,6 +50,10 @@ public sealed class Turn : IDisposable
     readonly List<Message> _produced = [];
     readonly List<Message> _prelude = [];
     readonly Dictionary<Message, ChatMessage> _preludeSources = new(ReferenceEqualityComparer.Instance);
+    // The user's message and the replies as a later turn's history window sends them, so the commit stores their counts.
+    readonly Dictionary<Message, ChatMessage> _said = new(ReferenceEqualityComparer.Instance);
+    // The history window's counts, stored with its messages: read, not tokenized again.
+    readonly Dictionary<ChatMessage, int> _knownTokens = new(ReferenceEqualityComparer.Instance);
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
     /// <summary>Messages of <see cref="_produced"/> that are the client's input (its message, or its tools' results), not output.</summary>
@@ -62,7 +66,7 @@ public sealed class Turn : IDisposable
     readonly IDisposable _lease;
 
     public Turn(Conversation conversation, bool isNew, TurnRequest? request, Caller caller, IDisposable lease, AgentDefinition agent, ResolvedModel model,
-        List<ChatMessage> history, CancellationToken serviceStopping)
+        List<ChatMessage> history, CancellationToken serviceStopping, IReadOnlyDictionary<ChatMessage, int>? historyTokens = null)
     {
         Conversation = conversation;
         IsNew = isNew;
@@ -73,6 +77,7 @@ public sealed class Turn : IDisposable
         Agent = agent;
         Model = model;
         _history = history;
+        if (historyTokens is not null) foreach (var (message, tokens) in historyTokens) _knownTokens[message] = tokens;
         ServiceStopping = serviceStopping;
         ClientInstructions = request?.ClientInstructions;
         Sampling = request?.Sampling;
@@ -94,7 +99,7 @@ public sealed class Turn : IDisposable
             _produced.Add(UserMessage);
             _inputCount = 1;
             _userIndex = _history.Count;
-            _history.Add(new ChatMessage(ChatRole.User, request.Content));
+            _history.Add(_said[UserMessage] = new ChatMessage(ChatRole.User, request.Content));
         }
     }
 
@@ -217,6 +222,15 @@ public sealed class Turn : IDisposable
     /// </summary>
     public string Question => UserMessage?.Content ?? _history.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
     public IReadOnlyList<Message> Produced => _produced;
+
+    /// <summary>
+    /// What a message of this turn will cost in a later turn's history window (see <see cref="Message.Tokens"/>); null for
+    /// messages the window does not send as they are (tool results, hand-offs).
+    /// </summary>
+    public int? HistoryTokensOf(Message message) => _said.TryGetValue(message, out var said) ? TokensOf(said) : null;
+
+    /// <summary>A message's tokens: as stored with the history window's messages, otherwise counted (and remembered).</summary>
+    public int TokensOf(ChatMessage message) => _knownTokens.TryGetValue(message, out var tokens) ? tokens : Models.Tokens.Count(message);
     /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
     public bool ProducedAnything => _produced.Count > _inputCount;
     public int Hops { get; private set; }
@@ -248,7 +262,7 @@ public sealed class Turn : IDisposable
     public void RewriteUserMessage(string text)
     {
         UserMessage!.Content = text;
-        _history[_userIndex] = new ChatMessage(ChatRole.User, text);
+        _history[_userIndex] = _said[UserMessage] = new ChatMessage(ChatRole.User, text);
     }
 
     /// <summary>The rolling summary of the messages older than the history window (null while everything fits).</summary>
@@ -309,7 +323,7 @@ public sealed class Turn : IDisposable
         if (cited.Count > 0 || memories.Count > 0)
             message.Metadata = JsonSerializer.Serialize(new { citations = cited.Count > 0 ? cited : null, memories = memories.Count > 0 ? memories : null }, MetadataJson);
         _produced.Add(message);
-        _history.Add(new ChatMessage(ChatRole.Assistant, text));
+        _history.Add(_said[message] = new ChatMessage(ChatRole.Assistant, text));
         return message;
     }
 

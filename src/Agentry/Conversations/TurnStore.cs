@@ -58,7 +58,7 @@ public sealed class TurnStore(
             var window = !isNew ? await LoadHistoryAsync(conversation, agent, cancellationToken)
                 : request.Transcript.Count > 0 ? ClientHistory(request)
                 : HistoryWindow.Empty;
-            var turn = new Turn(conversation, isNew, request, request.Caller, lease, agent, model, window.Messages, shutdown.Token);
+            var turn = new Turn(conversation, isNew, request, request.Caller, lease, agent, model, window.Messages, shutdown.Token, window.Tokens);
             turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew, window.Folded, window.PreviousSummary);
             if (request.ClientToolResults is { } results)
             {
@@ -148,7 +148,7 @@ public sealed class TurnStore(
             // again, rather than after a refund went out.
             await budget.EnsureRoomAsync(owner, agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, cancellationToken);
             var window = await LoadHistoryAsync(conversation, agent, cancellationToken);
-            var turn = new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), window.Messages, shutdown.Token);
+            var turn = new Turn(conversation, false, null, owner, lease, agent, models.Resolve(agent.Model), window.Messages, shutdown.Token, window.Tokens);
             turn.Summarize(window.Summary, window.SummaryUpdate, window.SummaryIsNew);
             return turn;
         }
@@ -170,7 +170,7 @@ public sealed class TurnStore(
         var agent = (await agents.FindAsync(conversation.AgentId, cancellationToken))?.Definition ?? throw Problems.AgentNotFound(conversation.AgentId);
         var window = await LoadHistoryAsync(conversation, agent, cancellationToken);
         var request = message is null ? null : new TurnRequest(conversationId, message, null, conversation.UserId, caller);
-        var turn = new Turn(conversation, false, request, caller, NoLease.Instance, agent, models.Resolve(agent.Model), window.Messages, CancellationToken.None);
+        var turn = new Turn(conversation, false, request, caller, NoLease.Instance, agent, models.Resolve(agent.Model), window.Messages, CancellationToken.None, window.Tokens);
         turn.Summarize(window.Summary, null, false);
         return turn;
     }
@@ -214,6 +214,9 @@ public sealed class TurnStore(
         IReadOnlyList<(string Role, string Content)>? Folded = null, string? PreviousSummary = null)
     {
         public static HistoryWindow Empty => new([], null, null, false);
+
+        /// <summary>Each message's tokens, as stored with it or counted when read.</summary>
+        public IReadOnlyDictionary<ChatMessage, int>? Tokens { get; init; }
     }
 
     /// <summary>Most messages folded into the summary in one turn: a summary has room for fewer lines than this anyway.</summary>
@@ -235,9 +238,10 @@ public sealed class TurnStore(
             .Where(m => !skipGreeting || m.FinishReason != "greeting")
             .OrderByDescending(m => m.Sequence)
             .Take(options.Value.HistoryLimit)
-            .Select(m => new { m.Role, m.Content, m.Sequence, FromClient = m.Metadata != null && m.Metadata.Contains(ClientSourceMarker) })
+            .Select(m => new { m.Role, m.Content, m.Sequence, m.Tokens, FromClient = m.Metadata != null && m.Metadata.Contains(ClientSourceMarker) })
             .ToListAsync(cancellationToken);
         var history = new List<ChatMessage>(recent.Count);
+        var counts = new Dictionary<ChatMessage, int>(recent.Count, ReferenceEqualityComparer.Instance);
         var tokens = 0;
         var firstKept = conversation.LastSequence + 1;
         foreach (var message in recent)
@@ -245,18 +249,21 @@ public sealed class TurnStore(
             // What a client said the agent said (a stateless request's history) stays the client's claim: fenced.
             var chat = message.Role == MessageRoles.User ? new ChatMessage(ChatRole.User, message.Content)
                 : new ChatMessage(ChatRole.Assistant, message.FromClient ? Context.UntrustedData.Wrap(Context.UntrustedData.ClientTranscript, message.Content) : message.Content);
-            tokens += Tokens.Count(chat);
+            // The count stored with the message, when the window sends it as it was stored (a fenced claim is counted here).
+            var count = message.Tokens is { } stored && !message.FromClient ? stored : Tokens.Count(chat);
+            tokens += count;
             if (tokens > options.Value.HistoryTokenLimit) break; // older messages than this one are left out too: no gaps
             history.Add(chat);
+            counts[chat] = count;
             firstKept = message.Sequence;
         }
         history.Reverse();
         var leftOut = history.Count < recent.Count || (recent.Count == options.Value.HistoryLimit && recent[^1].Sequence > 1);
-        if (!leftOut) return new HistoryWindow(history, null, null, false);
+        if (!leftOut) return new HistoryWindow(history, null, null, false) { Tokens = counts };
 
         var summary = await db.ConversationSummaries.AsNoTracking().FirstOrDefaultAsync(s => s.ConversationId == conversationId, cancellationToken);
         var through = summary?.ThroughSequence ?? 0;
-        if (through >= firstKept - 1) return new HistoryWindow(history, summary!.Text, null, false);
+        if (through >= firstKept - 1) return new HistoryWindow(history, summary!.Text, null, false) { Tokens = counts };
         var fallen = await db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && m.Sequence > through && m.Sequence < firstKept)
             .Where(m => (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
@@ -270,7 +277,7 @@ public sealed class TurnStore(
             ConversationId = conversationId, Text = text, ThroughSequence = firstKept - 1, Messages = (summary?.Messages ?? 0) + fallen.Count,
             Method = RollingSummary.Method, UpdatedAt = time.GetUtcNow(),
         };
-        return new HistoryWindow(history, text, update, summary is null, folded, summary?.Text);
+        return new HistoryWindow(history, text, update, summary is null, folded, summary?.Text) { Tokens = counts };
     }
 
     /// <summary>The metadata of a message a client sent as part of its own copy of the conversation (Conversations/Turn.cs).</summary>
@@ -372,6 +379,7 @@ public sealed class TurnStore(
         {
             message.Sequence = ++sequence;
             message.CreatedAt = now;
+            message.Tokens = turn.HistoryTokensOf(message);
             if (turn.DecisionsFor(message) is { Count: > 0 } decisions)
             {
                 var metadata = message.Metadata is null ? new JsonObject() : JsonNode.Parse(message.Metadata)!.AsObject();

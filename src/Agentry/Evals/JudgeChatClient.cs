@@ -19,7 +19,7 @@ public sealed class JudgeChatClient(IChatClient inner, TokenBudget budget, Calle
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var prompt = messages as IList<ChatMessage> ?? messages.ToList();
-        var reservation = await budget.ReserveAsync(caller, prompt.Sum(m => Models.Tokens.Count(m.Text)), MaxAnswerTokens, cancellationToken);
+        var reservation = await budget.ReserveAsync(caller, () => prompt.Sum(m => Models.Tokens.Count(m.Text)), MaxAnswerTokens, cancellationToken);
         long used = 0;
         try
         {

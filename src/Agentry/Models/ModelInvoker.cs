@@ -43,7 +43,10 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
             MaxOutputTokens = agentLimit, Tools = context.Tools.Count > 0 ? context.Tools : null,
         };
 
-        var promptTokens = prompt.Sum(Tokens.Count) + context.Tools.Sum(Tokens.Count);
+        // Counted only when a token budget asks for it (reserving before the call, or settling a call whose provider
+        // reported no usage): without one, a few thousand tokens of system prompt are not tokenized for nothing.
+        int? counted = null;
+        int PromptTokens() => counted ??= prompt.Sum(turn.TokensOf) + context.Tools.Sum(Tokens.Count);
         var maxOutputTokens = Lower(turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, sampling?.MaxOutputTokens)!.Value;
 
         var limits = options.Value.Resilience;
@@ -55,7 +58,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         {
             // The first-token clock starts again for each call: a retry of a long answer that broke off gets its own budget.
             // Every call, a retry included, reserves its budget first and settles it after (Security/TokenBudget.cs).
-            var reservation = await budget.ReserveAsync(turn.Caller, promptTokens, maxOutputTokens, cancellationToken);
+            var reservation = await budget.ReserveAsync(turn.Caller, PromptTokens, maxOutputTokens, cancellationToken);
             if (reservation is not null) chatOptions.MaxOutputTokens = maxOutputTokens; // what was reserved is the most it may cost
             ModelAnswer? answer = null;
             try
@@ -64,7 +67,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
             }
             finally
             {
-                await budget.SettleAsync(reservation, answer is null ? promptTokens : Spent(answer, promptTokens));
+                if (reservation is not null) await budget.SettleAsync(reservation, answer is null ? PromptTokens() : Spent(answer, PromptTokens));
             }
             if (answer.Failure is not { } failure) return answer;
             if (!answer.Shown && call <= limits.MaxRetries && IsCutShort(failure) && !total.IsCancellationRequested)
@@ -171,12 +174,12 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
     /// What the provider reported, or when it reports nothing (some local servers, a broken stream) a count of what was
     /// sent and received. A call that failed before any answer costs nothing: an outage must not use up the budget.
     /// </summary>
-    static long Spent(ModelAnswer answer, int promptTokens)
+    static long Spent(ModelAnswer answer, Func<int> promptTokens)
     {
         var reported = (answer.Usage?.InputTokenCount ?? 0) + (answer.Usage?.OutputTokenCount ?? 0);
         if (reported > 0) return reported;
         if (answer.Failure is not null && answer.Text.Length == 0 && answer.Calls.Count == 0) return 0;
-        return promptTokens + Tokens.Count(answer.Text) + answer.Calls.Sum(call => Tokens.Count(new ChatMessage(ChatRole.Assistant, [call])));
+        return promptTokens() + Tokens.Count(answer.Text) + answer.Calls.Sum(call => Tokens.Count(new ChatMessage(ChatRole.Assistant, [call])));
     }
 
     /// <summary>The lower of two limits, either of which may be unset.</summary>

@@ -18,13 +18,14 @@ public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimit
     /// Reserves a model call's prompt and its most possible answer, or throws the problem that ends the turn (429 while
     /// the budget is used up, 422 when the call is larger than the whole budget); null when the caller has no budget.
     /// </summary>
-    public async Task<TokenReservation?> ReserveAsync(Caller caller, int promptTokens, int maxOutputTokens, CancellationToken cancellationToken)
+    /// <param name="promptTokens">Asked only when a budget applies to the caller (counting a prompt is not free).</param>
+    public async Task<TokenReservation?> ReserveAsync(Caller caller, Func<int> promptTokens, int maxOutputTokens, CancellationToken cancellationToken)
     {
         var settings = options.CurrentValue;
         if (!settings.Enabled) return null;
         var (perMinute, perDay) = (caller.Limits.TokensPerMinute ?? settings.TokensPerMinute, caller.Limits.TokensPerDay ?? settings.TokensPerDay);
         if (perMinute is null && perDay is null) return null;
-        var needed = (long)promptTokens + maxOutputTokens;
+        var needed = (long)promptTokens() + maxOutputTokens;
         var decision = await store.TryReserveTokensAsync($"key:{caller.KeyId}", needed, perMinute, perDay, cancellationToken);
         if (decision.Reservation is { } reservation) return reservation;
 
@@ -41,7 +42,7 @@ public sealed class TokenBudget(IRateLimitStore store, IOptionsMonitor<RateLimit
 
     /// <summary>Throws as <see cref="ReserveAsync"/> would when the budget has no room for <paramref name="tokens"/> now; holds nothing.</summary>
     public async Task EnsureRoomAsync(Caller caller, int tokens, CancellationToken cancellationToken) =>
-        await SettleAsync(await ReserveAsync(caller, 0, tokens, cancellationToken), 0);
+        await SettleAsync(await ReserveAsync(caller, static () => 0, tokens, cancellationToken), 0);
 
     /// <summary>Replaces the reservation with what the call used. Runs even when the turn was cancelled: the provider still charged.</summary>
     public ValueTask SettleAsync(TokenReservation? reservation, long usedTokens) =>

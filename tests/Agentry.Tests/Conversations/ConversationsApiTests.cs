@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Agentry.Api;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Agentry.Tests.Conversations;
@@ -204,6 +205,34 @@ public sealed class ConversationsApiTests
         Assert.DoesNotContain(sent, text => text.StartsWith("long word", StringComparison.Ordinal)); // only 50 messages by count, but 190 tokens
         Assert.Equal(["ok", "two", "ok", "three"], sent.Skip(1)); // after the system prompt, the newest that fit, in order
         Assert.Equal(6, (await app.MessagesAsync(id)).Count); // the conversation itself keeps everything
+    }
+
+    [Fact]
+    public async Task The_history_window_reads_each_messages_stored_token_count_and_counts_rows_stored_without_one()
+    {
+        await using var openAi = new FakeOpenAiServer();
+        await using var app = new AgentryApp(openAi, new() { ["Conversations:HistoryTokenLimit"] = "200" });
+        openAi.Enqueue(FakeReply.Say("ok one"), FakeReply.Say("ok two"), FakeReply.Say("ok three"), FakeReply.Say("ok four"));
+        var id = (string)(await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "one" })))["conversationId"]!;
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "two" }), HttpStatusCode.OK);
+
+        // Each message the window sends is stored with what it costs there: its text and the role's overhead.
+        async Task<long?> StoredTokensAsync(string content) => await TestDatabase.ScalarAsync(app.DataDirectory,
+            $"SELECT tokens FROM messages WHERE conversation_id = '{id}' AND content = '{content}'", readOnly: true) is { } value and not DBNull
+            ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : null;
+        Assert.Equal(Agentry.Models.Tokens.Count(new ChatMessage(ChatRole.User, "two")), await StoredTokensAsync("two"));
+        Assert.Equal(Agentry.Models.Tokens.Count(new ChatMessage(ChatRole.Assistant, "ok one")), await StoredTokensAsync("ok one"));
+        Assert.Null(await StoredTokensAsync("")); // the turn's closing row with the model facts is never sent
+
+        // Rows without a count (written before it was stored, or imported) are counted when read: the same window.
+        await TestDatabase.ExecuteAsync(app.DataDirectory, $"UPDATE messages SET tokens = NULL WHERE conversation_id = '{id}'");
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "three" }), HttpStatusCode.OK);
+        Assert.Equal(["one", "ok one", "two", "ok two", "three"], openAi.Requests[^1].Messages.Skip(1).Select(FakeRequest.Text));
+
+        // The stored count is what the window reads: a message stored as larger than the window ends it there.
+        await TestDatabase.ExecuteAsync(app.DataDirectory, $"UPDATE messages SET tokens = 500 WHERE conversation_id = '{id}' AND content = 'two'");
+        await Http.ExpectAsync(await app.Client.PostAsJsonAsync($"/v1/conversations/{id}/messages", new { content = "four" }), HttpStatusCode.OK);
+        Assert.Equal(["ok two", "three", "ok three", "four"], openAi.Requests[^1].Messages.Skip(1).Select(FakeRequest.Text));
     }
 
     const int PostMessageLimit = Agentry.Conversations.PostMessageRequest.MaxContentLength;

@@ -525,6 +525,10 @@ namespace Agentry.Data.Migrations.Postgres
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
 
+                    b.Property<int?>("Tokens")
+                        .HasColumnType("integer")
+                        .HasColumnName("tokens");
+
                     b.HasKey("Id")
                         .HasName("PK_messages");
 

@@ -529,6 +529,10 @@ namespace Agentry.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("status");
 
+                    b.Property<int?>("Tokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tokens");
+
                     b.HasKey("Id")
                         .HasName("PK_messages");
 
