@@ -84,7 +84,8 @@ public sealed class AgentVersionsTests
     [Fact]
     public async Task A_file_edited_while_the_service_watches_its_folder_is_a_new_version()
     {
-        var agents = Directory.CreateTempSubdirectory("agentry-agents-").FullName;
+        using var folder = new TempFolder("agentry-agents-");
+        var agents = folder.Path;
         await File.WriteAllTextAsync(Path.Combine(agents, "night.yaml"), "id: night\nname: Nora\ndescription: Answers at night.\ninstructions: Be brief.\nmodel: offline\n");
         await using var app = new AgentryApp(settings: new() { ["Agents:Directory"] = agents, ["Agents:Watch"] = "true" });
         Assert.Single((await Http.JsonAsync(await app.Client.GetAsync("/v1/agents/night/versions")))["data"]!.AsArray());

@@ -13,7 +13,8 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task The_demo_suite_passes_from_a_fresh_folder_and_a_billing_agent_that_forgets_the_refund_limit_fails_as_a_regression()
     {
-        var data = Directory.CreateTempSubdirectory("agentry-eval-").FullName;
+        using var folder = new TempFolder("agentry-eval-");
+        var data = folder.Path;
         var junit = Path.Combine(data, "reports", "evals.xml");
         var json = Path.Combine(data, "reports", "evals.json");
         var (exit, output) = await AgentryProcess.RunCommandAsync(data, "eval", "run", "help-desk", "--junit", junit, "--json", json);
@@ -65,7 +66,8 @@ public sealed class EvalCommandTests
     public async Task Two_models_are_compared_side_by_side_and_a_suite_that_cannot_be_read_exits_2()
     {
         await using var fake = new FakeOpenAiServer();
-        var data = Directory.CreateTempSubdirectory("agentry-eval-").FullName;
+        using var folder = new TempFolder("agentry-eval-");
+        var data = folder.Path;
         var suite = Path.Combine(data, "compare.yaml");
         await File.WriteAllTextAsync(suite, """
             suite: compare
@@ -101,7 +103,8 @@ public sealed class EvalCommandTests
     [Fact]
     public async Task Knowledge_that_cannot_be_indexed_exits_2_with_one_line()
     {
-        var data = Directory.CreateTempSubdirectory("agentry-eval-").FullName;
+        using var folder = new TempFolder("agentry-eval-");
+        var data = folder.Path;
         TestDatabase.StartEmpty(data); // a fresh folder: the help-center is indexed by this command, with the provider's model
         var dead = Data.PostgresServer.FreePort();
         var (exit, output) = await AgentryProcess.RunCommandAsync(data, new Dictionary<string, string>

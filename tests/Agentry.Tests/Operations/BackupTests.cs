@@ -163,7 +163,8 @@ public sealed class BackupTests(ITestOutputHelper output) : IDisposable
         await using (var app = new AgentryApp(settings: settings))
             Assert.Contains("987654321", (await app.MessagesAsync(conversation)).ToJsonString());
 
-        var refused = await AgentryProcess.RunCommandAsync(Directory.CreateTempSubdirectory("agentry-nokey-").FullName, "backup", "--encrypt");
+        using var empty = new TempFolder("agentry-nokey-");
+        var refused = await AgentryProcess.RunCommandAsync(empty.Path, "backup", "--encrypt");
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("--encrypt needs a backup key", refused.Output);
     }
