@@ -53,7 +53,7 @@ public sealed class Turn : IDisposable
     // The user's message and the replies as a later turn's history window sends them, so the commit stores their counts.
     readonly Dictionary<Message, ChatMessage> _said = new(ReferenceEqualityComparer.Instance);
     // The history window's counts, stored with its messages: read, not tokenized again.
-    readonly Dictionary<ChatMessage, int> _knownTokens = new(ReferenceEqualityComparer.Instance);
+    readonly IReadOnlyDictionary<ChatMessage, int> _knownTokens;
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
     /// <summary>Messages of <see cref="_produced"/> that are the client's input (its message, or its tools' results), not output.</summary>
@@ -77,7 +77,7 @@ public sealed class Turn : IDisposable
         Agent = agent;
         Model = model;
         _history = history;
-        if (historyTokens is not null) foreach (var (message, tokens) in historyTokens) _knownTokens[message] = tokens;
+        _knownTokens = historyTokens ?? NoCounts;
         ServiceStopping = serviceStopping;
         ClientInstructions = request?.ClientInstructions;
         Sampling = request?.Sampling;
@@ -228,6 +228,8 @@ public sealed class Turn : IDisposable
     /// messages the window does not send as they are (tool results, hand-offs).
     /// </summary>
     public int? HistoryTokensOf(Message message) => _said.TryGetValue(message, out var said) ? TokensOf(said) : null;
+
+    static readonly IReadOnlyDictionary<ChatMessage, int> NoCounts = new Dictionary<ChatMessage, int>();
 
     /// <summary>A message's tokens: as stored with the history window's messages, otherwise counted (and remembered).</summary>
     public int TokensOf(ChatMessage message) => _knownTokens.TryGetValue(message, out var tokens) ? tokens : Models.Tokens.Count(message);

@@ -195,30 +195,12 @@ public sealed class TurnStore(
         };
     }
 
-    // The two reads of every continuing turn, compiled once: EF Core otherwise rebuilds each query's expression, extracts
-    // its parameters and looks it up in its cache on every call (about 2 % of a continuing turn's CPU in a profile).
-    sealed record FoundConversation(Conversation Conversation, bool Waiting);
-
-    /// <summary>One round trip for the conversation and whether it waits for an approval (the entity is tracked all the same).</summary>
-    static readonly Func<AgentryDbContext, string, CancellationToken, Task<FoundConversation?>> FindConversation = EF.CompileAsyncQuery(
-        (AgentryDbContext db, string id, CancellationToken _) => db.Conversations.Where(c => c.Id == id)
-            .Select(c => new FoundConversation(c, db.Approvals.Any(a => a.ConversationId == id && a.Status == ApprovalStatus.Pending)))
-            .FirstOrDefault());
-
-    sealed record HistoryRow(string Role, string Content, long Sequence, int? Tokens, bool FromClient);
-
-    /// <summary>The newest messages that carry text, newest first (one index range read).</summary>
-    static readonly Func<AgentryDbContext, string, bool, int, IAsyncEnumerable<HistoryRow>> RecentMessages = EF.CompileAsyncQuery(
-        (AgentryDbContext db, string conversationId, bool skipGreeting, int limit) => db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
-            .Where(m => !skipGreeting || m.FinishReason != "greeting")
-            .OrderByDescending(m => m.Sequence)
-            .Take(limit)
-            .Select(m => new HistoryRow(m.Role, m.Content, m.Sequence, m.Tokens, m.Metadata != null && m.Metadata.Contains(ClientSourceMarker))));
-
     async Task<Conversation> LoadAsync(string id, Caller caller, CancellationToken cancellationToken)
     {
-        var found = await FindConversation(db, id, cancellationToken);
+        // One round trip for the conversation and whether it waits for an approval (the entity is tracked all the same).
+        var found = await db.Conversations.Where(c => c.Id == id)
+            .Select(c => new { Conversation = c, Waiting = db.Approvals.Any(a => a.ConversationId == id && a.Status == ApprovalStatus.Pending) })
+            .FirstOrDefaultAsync(cancellationToken);
         var conversation = found?.Conversation;
         if (conversation is null || !conversation.CanSee(caller, security.Value)) throw Problems.ConversationNotFound(id);
         if (found!.Waiting)
@@ -251,7 +233,13 @@ public sealed class TurnStore(
         // it only as fenced data in the system prompt (Agents/SystemPrompt.cs).
         var skipGreeting = ClientWroteGreeting(conversation, agent);
         var conversationId = conversation.Id;
-        var recent = await RecentMessages(db, conversationId, skipGreeting, options.Value.HistoryLimit).ToListAsync(cancellationToken);
+        var recent = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && (m.Role == MessageRoles.User || m.Role == MessageRoles.Assistant) && m.Content != "")
+            .Where(m => !skipGreeting || m.FinishReason != "greeting")
+            .OrderByDescending(m => m.Sequence)
+            .Take(options.Value.HistoryLimit)
+            .Select(m => new { m.Role, m.Content, m.Sequence, m.Tokens, FromClient = m.Metadata != null && m.Metadata.Contains(ClientSourceMarker) })
+            .ToListAsync(cancellationToken);
         var history = new List<ChatMessage>(recent.Count);
         var counts = new Dictionary<ChatMessage, int>(recent.Count, ReferenceEqualityComparer.Instance);
         var tokens = 0;

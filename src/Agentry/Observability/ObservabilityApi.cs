@@ -8,6 +8,7 @@ using Agentry.Operations;
 using Agentry.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Agentry.Observability;
 
@@ -27,6 +28,11 @@ public static class ObservabilityApi
         var telemetry = app.Services.GetRequiredService<AgentryTelemetry>();
         var audit = app.Services.GetRequiredService<AuditLog>();
         telemetry.Meter.CreateObservableGauge("agentry.audit.queue", () => audit.Pending, "{event}", "Audit events waiting to be written (write lag).");
+        if (app.Services.GetRequiredService<IOptions<DataOptions>>().Value.EffectiveProvider == DataOptions.Sqlite)
+            // Native memory, part of the process's RSS and invisible to the .NET heap's figures: when RSS grows, this says
+            // whether it is SQLite's (page caches fill as the database grows, one cache per pooled connection).
+            telemetry.Meter.CreateObservableGauge("agentry.sqlite.memory", SQLitePCL.raw.sqlite3_memory_used, "By",
+                "Memory SQLite's allocator holds: every connection's page cache, prepared statements and schemas.");
         return app;
     }
 

@@ -57,6 +57,9 @@ public sealed partial class TelemetryTests
         string after = "";
         await Wait.UntilAsync(async () => Sum(after = await ScrapeAsync(app.Client), "agentry_tool_calls_total", "tool=\"calculator\"") >= 1,
             because: "the scrape shows the tool call");
+        // SQLite's own memory is a gauge of its own (native, not in the .NET heap's figures); PostgreSQL's is its server's.
+        if (TestDatabase.IsPostgres) Assert.DoesNotContain("agentry_sqlite_memory_bytes", after);
+        else Assert.True(Sum(after, "agentry_sqlite_memory_bytes") > 100_000, "SQLite's allocator holds at least the schema and a page cache");
         Assert.Equal(1, Sum(after, "agentry_turn_duration_seconds_count", "agent=\"billing\"", "status=\"completed\"") - Sum(before, "agentry_turn_duration_seconds_count", "agent=\"billing\""));
         Assert.Equal(1, Sum(after, "agentry_handoffs_total", "from=\"support\"", "to=\"billing\"", "mode=\"tool\""));
         Assert.Equal(1, Sum(after, "agentry_tool_calls_total", "tool=\"calculator\"", "outcome=\"success\""));
