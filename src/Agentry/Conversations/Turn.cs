@@ -52,8 +52,9 @@ public sealed class Turn : IDisposable
     readonly Dictionary<Message, ChatMessage> _preludeSources = new(ReferenceEqualityComparer.Instance);
     // The user's message and the replies as a later turn's history window sends them, so the commit stores their counts.
     readonly Dictionary<Message, ChatMessage> _said = new(ReferenceEqualityComparer.Instance);
-    // The history window's counts, stored with its messages: read, not tokenized again.
-    readonly IReadOnlyDictionary<ChatMessage, int> _knownTokens;
+    // The tokens of the messages and tool declarations this turn's model calls send (each call of a tool round sends them
+    // again), starting with the history window's, stored with its messages: each counted once, if at all.
+    readonly Dictionary<object, int> _tokens = new(ReferenceEqualityComparer.Instance);
     readonly List<ChatMessage> _history;
     readonly int _userIndex = -1;
     /// <summary>Messages of <see cref="_produced"/> that are the client's input (its message, or its tools' results), not output.</summary>
@@ -77,7 +78,7 @@ public sealed class Turn : IDisposable
         Agent = agent;
         Model = model;
         _history = history;
-        _knownTokens = historyTokens ?? NoCounts;
+        if (historyTokens is not null) foreach (var (message, tokens) in historyTokens) _tokens[message] = tokens;
         ServiceStopping = serviceStopping;
         ClientInstructions = request?.ClientInstructions;
         Sampling = request?.Sampling;
@@ -229,10 +230,21 @@ public sealed class Turn : IDisposable
     /// </summary>
     public int? HistoryTokensOf(Message message) => _said.TryGetValue(message, out var said) ? TokensOf(said) : null;
 
-    static readonly IReadOnlyDictionary<ChatMessage, int> NoCounts = new Dictionary<ChatMessage, int>();
+    /// <summary>A message's tokens: as stored with the history window's messages, otherwise counted once a turn.</summary>
+    public int TokensOf(ChatMessage message) => CountOnce(message, static m => Models.Tokens.Count((ChatMessage)m));
 
-    /// <summary>A message's tokens: as stored with the history window's messages, otherwise counted (and remembered).</summary>
-    public int TokensOf(ChatMessage message) => _knownTokens.TryGetValue(message, out var tokens) ? tokens : Models.Tokens.Count(message);
+    /// <summary>A tool declaration's tokens, counted once a turn.</summary>
+    public int TokensOf(AITool tool) => CountOnce(tool, static t => Models.Tokens.Count((AITool)t));
+
+    int CountOnce(object item, Func<object, int> count)
+    {
+        // A turn's model calls run one after another; the lock is for whatever may not (uncontended, it costs little).
+        lock (_tokens)
+        {
+            if (!_tokens.TryGetValue(item, out var tokens)) _tokens[item] = tokens = count(item);
+            return tokens;
+        }
+    }
     /// <summary>Whether anything beyond the user's message exists that a commit must keep.</summary>
     public bool ProducedAnything => _produced.Count > _inputCount;
     public int Hops { get; private set; }

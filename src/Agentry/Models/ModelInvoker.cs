@@ -46,7 +46,7 @@ public sealed partial class ModelInvoker(IOptions<ModelOptions> options, Securit
         // Counted only when a token budget asks for it (reserving before the call, or settling a call whose provider
         // reported no usage): without one, a few thousand tokens of system prompt are not tokenized for nothing.
         int? counted = null;
-        int PromptTokens() => counted ??= prompt.Sum(turn.TokensOf) + context.Tools.Sum(Tokens.Count);
+        int PromptTokens() => counted ??= prompt.Sum(turn.TokensOf) + context.Tools.Sum(turn.TokensOf);
         var maxOutputTokens = Lower(turn.Agent.MaxOutputTokens ?? budget.DefaultMaxOutputTokens, sampling?.MaxOutputTokens)!.Value;
 
         var limits = options.Value.Resilience;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.Tokenizers;
 
@@ -16,20 +15,17 @@ public static class Tokens
 
     static readonly TiktokenTokenizer O200k = TiktokenTokenizer.CreateForEncoding("o200k_base");
 
-    // Every model call of a turn counts its whole prompt again (to reserve budget); the history messages and tool
-    // declarations are the same objects each time, so each is counted once.
-    static readonly ConditionalWeakTable<ChatMessage, StrongBox<int>> MessageCounts = new();
-    static readonly ConditionalWeakTable<AITool, StrongBox<int>> ToolCounts = new();
-
     /// <summary>Loads the vocabulary (about 200,000 entries) at start-up rather than in the first request.</summary>
     public static void Load() => O200k.CountTokens("Agentry");
 
     public static int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : O200k.CountTokens(text);
 
-    /// <summary>A message as the model receives it: its text, and the names, arguments and results of tool calls.</summary>
-    public static int Count(ChatMessage message) => MessageCounts.GetValue(message, m => new StrongBox<int>(CountUncached(m))).Value;
-
-    static int CountUncached(ChatMessage message)
+    /// <summary>
+    /// A message as the model receives it: its text, and the names, arguments and results of tool calls. Not cached here:
+    /// a turn keeps the counts of its own messages (<see cref="Conversations.Turn.TokensOf(ChatMessage)"/>) — a
+    /// process-wide weak table did, and each entry was a GC handle every collection scanned until the message died.
+    /// </summary>
+    public static int Count(ChatMessage message)
     {
         var tokens = PerMessage;
         foreach (var content in message.Contents)
@@ -46,8 +42,6 @@ public static class Tokens
     }
 
     /// <summary>A tool's declaration as sent with each request: name, description and parameter schema.</summary>
-    public static int Count(AITool tool) => ToolCounts.GetValue(tool, t => new StrongBox<int>(CountUncached(t))).Value;
-
-    static int CountUncached(AITool tool) =>
+    public static int Count(AITool tool) =>
         Count(tool.Name) + Count(tool.Description) + (tool is AIFunctionDeclaration function ? Count(function.JsonSchema.GetRawText()) : 0);
 }
