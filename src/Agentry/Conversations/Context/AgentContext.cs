@@ -22,7 +22,7 @@ public sealed class AgentContext
     /// <summary>
     /// The system prompt as a model call sends it: the same message for every call of a turn's tool rounds (made again
     /// only if the instructions grew since), so its tokens, a few thousand with knowledge, are counted once a turn
-    /// (<see cref="Models.Tokens"/> remembers a message's count) rather than once a call.
+    /// (the turn remembers a message's count, Turn.TokensOf) rather than once a call.
     /// </summary>
     public ChatMessage SystemMessage
     {
