@@ -304,16 +304,18 @@ public sealed class TurnStore(
         db.AuditOutbox.AddRange(TurnAudit.Events(turn, audit));
         try
         {
-            await using var transaction = await db.BeginWriteTransactionAsync(CancellationToken.None);
-            await db.SaveChangesAsync(CancellationToken.None);
-            foreach (var (old, replacement) in superseded)
-                await Memory.UserMemories.SupersedeAsync(db, turn.Conversation.UserId!, old, replacement, time.GetUtcNow(), CancellationToken.None);
-            if (turn.Idempotency is { } key)
+            // Written together with the turns that finish while another commit holds SQLite's write lock (Data/SqliteWriteGate.cs).
+            await db.CommitTogetherAsync(async () =>
             {
-                if (dto is null) await idempotency.ReleaseAsync(key);
-                else await idempotency.CompleteAsync(key, dto);
-            }
-            await transaction.CommitAsync(CancellationToken.None);
+                await db.SaveChangesAsync(CancellationToken.None);
+                foreach (var (old, replacement) in superseded)
+                    await Memory.UserMemories.SupersedeAsync(db, turn.Conversation.UserId!, old, replacement, time.GetUtcNow(), CancellationToken.None);
+                if (turn.Idempotency is { } key)
+                {
+                    if (dto is null) await idempotency.ReleaseAsync(key);
+                    else await idempotency.CompleteAsync(key, dto);
+                }
+            });
         }
         catch (DbUpdateConcurrencyException)
         {
