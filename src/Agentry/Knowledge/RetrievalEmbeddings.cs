@@ -1,6 +1,4 @@
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Caching.Distributed;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Agentry.Knowledge;
@@ -19,8 +17,7 @@ public static class RetrievalEmbeddings
         var reference = services.GetRequiredService<IOptions<KnowledgeOptions>>().Value.EmbeddingModel;
         var local = services.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
         if (string.IsNullOrWhiteSpace(reference) || services.GetRequiredService<Models.ModelCatalog>().Embeddings(reference) is not { } remote) return local;
-        var cache = new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions { SizeLimit = 16L * 1024 * 1024 }));
-        return new EmbeddingGeneratorBuilder<string, Embedding<float>>(remote).UseDistributedCache(cache).Build(services);
+        return new Models.EmbeddingMemoryCache(remote, Models.EmbeddingMemoryCache.Create(16L * 1024 * 1024));
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using Agentry.Operations;
 using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
@@ -19,12 +18,12 @@ public static partial class ModelsExtensions
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddSingleton<ModelInvoker>();
 
-        // Local sentence embeddings behind Microsoft.Extensions.AI's caching generator: routing examples and rule phrases
+        // Local sentence embeddings behind a cache of their vectors: routing examples, rule phrases and repeated questions
         // are embedded once, and the size limit keeps the cache from growing with every distinct message.
         builder.Services.AddSingleton<LocalEmbeddingGenerator>();
         var cacheBytes = (long)builder.Configuration.GetValue($"{ModelOptions.Section}:{nameof(ModelOptions.EmbeddingCacheMegabytes)}", 16) * 1024 * 1024;
         builder.Services.AddEmbeddingGenerator(services => services.GetRequiredService<LocalEmbeddingGenerator>())
-            .UseDistributedCache(LocalEmbeddingCache(cacheBytes));
+            .Use(inner => new EmbeddingMemoryCache(inner, LocalEmbeddingCache(cacheBytes)));
 
         builder.Services.AddTransient<UpstreamAttempts.Handler>();
         builder.Services.AddHttpClient(UpstreamHttpClient, http => http.Timeout = Timeout.InfiniteTimeSpan)
@@ -77,14 +76,13 @@ public static partial class ModelsExtensions
         return builder;
     }
 
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<long, MemoryDistributedCache> LocalEmbeddingCaches = new();
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<long, MemoryCache> LocalEmbeddingCaches = new();
 
     /// <summary>
     /// Embeddings of the local model by text, shared by the hosts of one process like the model itself: the same text
     /// always has the same vector, so a second host (a test, a command) reuses what the first computed.
     /// </summary>
-    static MemoryDistributedCache LocalEmbeddingCache(long sizeLimit) =>
-        LocalEmbeddingCaches.GetOrAdd(sizeLimit, limit => new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions { SizeLimit = limit })));
+    static MemoryCache LocalEmbeddingCache(long sizeLimit) => LocalEmbeddingCaches.GetOrAdd(sizeLimit, EmbeddingMemoryCache.Create);
 
     [LoggerMessage(EventId = 4210, Level = LogLevel.Warning,
         Message = "Circuit to a model provider opened for {BreakSeconds} s after repeated failures (last: status {Status} {Exception}); calls fail fast until it closes")]
