@@ -23,6 +23,16 @@ public sealed class ObservabilityOptions
     /// <summary>OTLP endpoint for traces and metrics (e.g. http://otel-collector:4317); empty turns OTLP export off.</summary>
     public string? OtlpEndpoint { get; set; }
 
+    /// <summary>
+    /// Share of traces recorded (0 to 1) when the caller did not decide. Unset: all of them when an OTLP endpoint is set
+    /// (something receives them), none otherwise — trace ids are still made, logged and returned; only the spans'
+    /// recording (tags, events, database statements) is skipped, which was 3 % of CPU at saturation. A request whose
+    /// W3C <c>traceparent</c> says sampled is recorded whatever this says; one that says not sampled is not.
+    /// </summary>
+    public double? TraceSampleRatio { get; set; }
+
+    public double EffectiveTraceSampleRatio => TraceSampleRatio ?? (OtlpEndpoint is { Length: > 0 } ? 1 : 0);
+
     /// <summary>Record prompt and completion text on model spans. Off by default: traces often leave the trust boundary.</summary>
     public bool RecordContent { get; set; }
 
@@ -60,7 +70,8 @@ public static class ObservabilityExtensions
         LogLevelSettings.Check(builder.Configuration);
         builder.Services.AddOptions<ObservabilityOptions>().BindSettings(ObservabilityOptions.Section).ValidateOnStart()
             .Validate(o => (o.MetricsAllowedNetworks ?? []).All(n => n == "none" || IPNetwork.TryParse(n, out _)),
-                "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.");
+                "Observability:MetricsAllowedNetworks must be CIDR networks such as 10.0.0.0/8, or 'none'.")
+            .Validate(o => o.TraceSampleRatio is null or (>= 0 and <= 1), "Observability:TraceSampleRatio must be between 0 and 1.");
         var options = builder.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>() ?? new ObservabilityOptions();
 
         if (options.JsonLogs ?? (!builder.Environment.IsDevelopment() && Console.IsOutputRedirected))
@@ -119,7 +130,10 @@ public static class ObservabilityExtensions
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(AgentryTelemetry.Name, "Agentry.Models")
+                // Spans nobody receives are not recorded (the caller's sampled flag still decides for its own traces).
+                var ratio = options.EffectiveTraceSampleRatio;
+                tracing.SetSampler(new ParentBasedSampler(ratio >= 1 ? new AlwaysOnSampler() : ratio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(ratio)))
+                    .AddSource(AgentryTelemetry.Name, "Agentry.Models")
                     .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
                     .AddHttpClientInstrumentation()
                     .AddEntityFrameworkCoreInstrumentation();

@@ -166,6 +166,35 @@ public sealed partial class TelemetryTests
     }
 
     [Fact]
+    public async Task Without_a_receiver_only_the_callers_sampled_traces_are_recorded_and_every_response_keeps_its_trace_id()
+    {
+        var spans = new List<Activity>();
+        await using (var app = new AgentryApp(services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans))))
+        {
+            // No OTLP endpoint: a plain request is not recorded, yet its problem still names its trace.
+            var missing = await Http.ProblemAsync(await app.Client.GetAsync("/v1/conversations/conv_0123456789abcdef0123456789abcdef"), 404,
+                Agentry.Api.ProblemTypes.ConversationNotFound);
+            Assert.Matches("^[0-9a-f]{32}$", (string)missing["traceId"]!);
+            await Http.JsonAsync(await app.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "sales" }));
+
+            // A caller that samples its trace gets it recorded, and only that trace is.
+            var status = await RawPostAsync(app.Client.BaseAddress!, "/v1/chat", "{\"message\":\"hello\",\"agentId\":\"sales\"}",
+                ("Authorization", $"Bearer {AgentryApp.AdminKey}"), ("traceparent", "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"));
+            Assert.Equal(200, status);
+            await Wait.UntilAsync(() => spans.ToArray().Any(s => s.Kind == ActivityKind.Server && s.DisplayName == "POST /v1/chat"), because: "the sampled request's spans are exported");
+            var recorded = spans.ToArray();
+            Assert.Contains(recorded, s => s.OperationName == "agentry.turn");
+            Assert.All(recorded, s => Assert.Equal("1af7651916cd43dd8448eb211c80319c", s.TraceId.ToString()));
+        }
+
+        spans.Clear();
+        await using var everything = new AgentryApp(settings: new() { ["Observability:TraceSampleRatio"] = "1" },
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await Http.JsonAsync(await everything.Client.PostAsJsonAsync("/v1/chat", new { message = "hello", agentId = "sales" }));
+        await Wait.UntilAsync(() => spans.ToArray().Any(s => s.OperationName == "agentry.turn"), because: "with a ratio of 1 every turn is recorded");
+    }
+
+    [Fact]
     public async Task Tool_durations_use_second_scale_buckets_and_a_tool_run_after_approval_is_counted()
     {
         await using var app = new AgentryApp();
