@@ -22,20 +22,19 @@ namespace Agentry.Data;
 /// </summary>
 public static class SqliteWriteGate
 {
-    // One gate per database file: test hosts in one process each have their own.
-    static readonly ConcurrentDictionary<string, SemaphoreSlim> Gates = new(StringComparer.Ordinal);
+    // One gate and queue per database file: test hosts in one process each have their own.
     static readonly ConcurrentDictionary<string, CommitQueue> Queues = new(StringComparer.Ordinal);
 
     /// <summary>Most commits written in one transaction: bounds how long the write lock is held at once.</summary>
     const int MaxGroup = 32;
 
-    static SemaphoreSlim GateOf(AgentryDbContext db) => Gates.GetOrAdd(db.Database.GetConnectionString() ?? "", _ => new SemaphoreSlim(1, 1));
+    static CommitQueue QueueOf(AgentryDbContext db) => Queues.GetOrAdd(db.Database.GetConnectionString() ?? "", _ => new CommitQueue());
 
     /// <summary>A transaction that writes: on SQLite it holds this process's turn to write until it is disposed.</summary>
     public static async Task<IDbContextTransaction> BeginWriteTransactionAsync(this AgentryDbContext db, CancellationToken cancellationToken)
     {
         if (!db.IsSqlite()) return await db.Database.BeginTransactionAsync(cancellationToken);
-        var gate = GateOf(db);
+        var gate = QueueOf(db).Gate;
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -104,10 +103,10 @@ public static class SqliteWriteGate
             await transaction.CommitAsync(CancellationToken.None);
             return;
         }
-        var queue = Queues.GetOrAdd(db.Database.GetConnectionString() ?? "", _ => new CommitQueue());
+        var queue = QueueOf(db);
         var writer = new Writer(db, write);
         if (!queue.Join(writer) && !await writer.Outcome.Task) return; // written by the writer who led its group
-        await queue.LeadAsync(writer, GateOf(db));
+        await queue.LeadAsync(writer);
     }
 
     /// <summary>One writer's work and how it ended: true asks it to lead the next group, false says it is committed.</summary>
@@ -119,6 +118,9 @@ public static class SqliteWriteGate
     /// <summary>The writers of one database waiting for the write lock; one of them at a time leads.</summary>
     sealed class CommitQueue
     {
+        /// <summary>This process's turn to write: a group's leader and every solo writer take it.</summary>
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
         readonly Lock _sync = new();
         readonly Queue<Writer> _waiting = new();
         bool _led;
@@ -136,12 +138,12 @@ public static class SqliteWriteGate
         }
 
         /// <summary>Writes the waiting writers (the leader among them) in one transaction, then hands the lead on.</summary>
-        public async Task LeadAsync(Writer leader, SemaphoreSlim gate)
+        public async Task LeadAsync(Writer leader)
         {
             Exception? own = null;
             try
             {
-                await gate.WaitAsync(CancellationToken.None); // a solo writer (the audit chain) may hold it
+                await Gate.WaitAsync(CancellationToken.None); // a solo writer (the audit chain) may hold it
                 try
                 {
                     List<Writer> group;
@@ -160,7 +162,7 @@ public static class SqliteWriteGate
                 }
                 finally
                 {
-                    gate.Release();
+                    Gate.Release();
                 }
             }
             finally
