@@ -9,14 +9,14 @@ published=$(cd "$1" && pwd); turns=${2:-200}; shift $(( $# >= 2 ? 2 : 1 ))
 data=$(mktemp -d); key=bench-rss-admin-key-0123456789abcdef
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
-(cd "$published" && exec env AGENTRY_DATA_DIR="$data" AGENTRY_ADMIN_KEY=$key ASPNETCORE_URLS=$url "$@" dotnet agentry.dll >"$data/out.log" 2>&1) &
+(cd "$published" && exec env AGENTRY_DATA_DIR="$data" AGENTRY_ADMIN_KEY=$key ASPNETCORE_URLS=$url RateLimit__Enabled=false "$@" dotnet agentry.dll >"$data/out.log" 2>&1) &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 until curl -sf "$url/health/ready" >/dev/null; do
   kill -0 $pid 2>/dev/null || { cat "$data/out.log"; exit 1; }
   sleep 0.2
 done
-rss() { awk '/^VmRSS/ {printf "%d", $2/1024}' "/proc/$pid/status" # exec: $pid is the dotnet process; }
+rss() { awk '/^VmRSS/ {printf "%d", $2/1024}' "/proc/$pid/status"; } # exec above: $pid is the dotnet process
 echo "RSS when ready: $(rss) MB"
 start=$(date +%s.%N)
 topics=("I was charged twice" "my router keeps dropping wifi" "what plans do you sell" "refund my last invoice" "the app crashes on login")
