@@ -24,6 +24,7 @@ public static class SettingsBinding
         builder.Configure<IConfiguration>((options, configuration) =>
         {
             var settings = configuration.GetSection(section);
+            RejectUnknownChoices(options, settings);
             try
             {
                 settings.Bind(options);
@@ -37,6 +38,21 @@ public static class SettingsBinding
         });
         builder.Services.AddSingleton<IValidateOptions<T>>(new AnnotatedSettingsValidator<T>(builder.Name, section));
         return builder;
+    }
+
+    /// <summary>
+    /// A choice (an enum setting) that names none of its values stops start-up with the values it may name; the binder's
+    /// own message ("Failed to convert … to type 'Agentry.Models.LocalEmbeddingWeights'") names a .NET type, not the choices.
+    /// </summary>
+    static void RejectUnknownChoices(object options, IConfigurationSection settings)
+    {
+        foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (!type.IsEnum || !property.CanWrite || settings[property.Name] is not { Length: > 0 } value) continue;
+            if (!Enum.TryParse(type, value, ignoreCase: true, out var parsed) || !Enum.IsDefined(type, parsed!))
+                throw new StartupException($"Invalid setting: {settings.Path}:{property.Name} is '{value}'; use one of: {string.Join(", ", Enum.GetNames(type))}.");
+        }
     }
 
     /// <summary>[Range], [Required] and the like on an options class, reported as <c>Section:Member: message</c>.</summary>

@@ -89,6 +89,7 @@ public sealed class ConfigurationTests
     [InlineData("Knowledge:EmbeddingModel", "nowhere/text-embedding-3-small", "Knowledge:EmbeddingModel names the endpoint 'nowhere', which is not configured")]
     [InlineData("Webhooks:Endpoints:0:Url", "ftp://receiver.example", "Webhooks:Endpoints:0:Url: Must be an absolute http(s) URL.")]
     [InlineData("Streaming:ResumeWindow", "00:00:01", "Streaming:ResumeWindow")]
+    [InlineData("Models:LocalEmbeddingWeights", "int4", "Models:LocalEmbeddingWeights is 'int4'; use one of: Int8Vocabulary, Int8, Float32.")]
     public async Task A_bad_setting_stops_start_up_with_one_message_naming_it(string key, string value, string expected)
     {
         var folder = Directory.CreateTempSubdirectory("agentry-start-").FullName;
