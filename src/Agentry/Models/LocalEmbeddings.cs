@@ -82,7 +82,7 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
     /// one thread runs the (tiny) graph: resident memory with the model loaded drops by hundreds of megabytes
     /// (docs/performance.md), and a sentence still embeds in a few milliseconds.
     /// </summary>
-    static Microsoft.ML.OnnxRuntime.SessionOptions LeanSession()
+    internal static Microsoft.ML.OnnxRuntime.SessionOptions LeanSession()
     {
         var options = new Microsoft.ML.OnnxRuntime.SessionOptions
         {

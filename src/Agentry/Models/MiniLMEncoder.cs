@@ -20,7 +20,7 @@ public sealed class MiniLMEncoder : IDisposable
     MiniLMEncoder(InferenceSession session, bool oneTextPerRun)
     {
         _session = session;
-        _output = [session.OutputMetadata.Keys.First()]; // the token states; the vector is pooled from them here
+        _output = [session.OutputNames[0]]; // the token states; the vector is pooled from them here
         _oneTextPerRun = oneTextPerRun;
     }
 
@@ -36,18 +36,28 @@ public sealed class MiniLMEncoder : IDisposable
             model = new byte[resource.Length];
             resource.ReadExactly(model);
         }
-        // Int8 matrix multiplications quantise each layer's input with one scale for the whole batch, so a text's vector
-        // would depend on the texts (and padding) beside it; run alone, a text always gets the same vector, which the
-        // caches rely on.
-        return new MiniLMEncoder(new InferenceSession(model, options), oneTextPerRun: weights == LocalEmbeddingWeights.Int8);
+        return FromModel(model, options, quantisedMatrices: weights == LocalEmbeddingWeights.Int8);
     }
+
+    /// <summary>
+    /// An encoder on <paramref name="model"/>'s bytes. With quantised matrices each layer's input is quantised with one
+    /// scale for the whole batch, so a text's vector would depend on the texts (and padding) beside it: such a model
+    /// runs one text at a time, and a text always gets the same vector, which the caches rely on.
+    /// </summary>
+    internal static MiniLMEncoder FromModel(byte[] model, Microsoft.ML.OnnxRuntime.SessionOptions options, bool quantisedMatrices) =>
+        new(new InferenceSession(model, options), oneTextPerRun: quantisedMatrices);
 
     /// <summary>One unit-length 384-dimension vector per text.</summary>
     public float[][] Encode(string[] texts, CancellationToken cancellationToken)
     {
+        if (texts.Length == 0) return [];
         if (!_oneTextPerRun || texts.Length == 1) return EncodeBatch(texts, cancellationToken);
         var vectors = new float[texts.Length][];
-        for (var i = 0; i < texts.Length; i++) vectors[i] = EncodeBatch([texts[i]], cancellationToken)[0];
+        for (var i = 0; i < texts.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            vectors[i] = EncodeBatch([texts[i]], cancellationToken)[0];
+        }
         return vectors;
     }
 

@@ -43,13 +43,14 @@ public static class SettingsBinding
     /// <summary>
     /// A choice (an enum setting) that names none of its values stops start-up with the values it may name; the binder's
     /// own message ("Failed to convert … to type 'Agentry.Models.LocalEmbeddingWeights'") names a .NET type, not the choices.
+    /// A set of flags may combine names with commas, so those are left to the binder.
     /// </summary>
     static void RejectUnknownChoices(object options, IConfigurationSection settings)
     {
         foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (!type.IsEnum || !property.CanWrite || settings[property.Name] is not { Length: > 0 } value) continue;
+            if (!type.IsEnum || type.IsDefined(typeof(FlagsAttribute), false) || !property.CanWrite || settings[property.Name] is not { Length: > 0 } value) continue;
             if (!Enum.TryParse(type, value, ignoreCase: true, out var parsed) || !Enum.IsDefined(type, parsed!))
                 throw new StartupException($"Invalid setting: {settings.Path}:{property.Name} is '{value}'; use one of: {string.Join(", ", Enum.GetNames(type))}.");
         }
