@@ -131,9 +131,12 @@ public sealed partial class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Resident and peak resident memory in MB (VmRSS, VmHWM), or zeros where /proc is not there.</summary>
-    public (double Rss, double PeakRss) Memory()
+    public (double Rss, double PeakRss) Memory() => MemoryOf(_process.Id);
+
+    /// <summary>The same for any process: this one, with <see cref="Environment.ProcessId"/>.</summary>
+    public static (double Rss, double PeakRss) MemoryOf(int processId)
     {
-        var status = $"/proc/{_process.Id}/status";
+        var status = $"/proc/{processId}/status";
         if (!File.Exists(status)) return (0, 0);
         double Read(string field) => File.ReadLines(status).Where(l => l.StartsWith(field, StringComparison.Ordinal))
             .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024).FirstOrDefault();

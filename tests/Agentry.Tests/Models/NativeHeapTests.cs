@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Agentry.Models;
+using Agentry.Processes;
 
 namespace Agentry.Tests.Models;
 
@@ -18,14 +19,11 @@ public sealed class NativeHeapTests
         }
         // Free all but the last block, which keeps the heap's top in use so glibc cannot simply shrink it on free.
         for (var i = 0; i < blocks - 1; i++) NativeMemory.Free((void*)pointers[i]);
-        var beforeTrim = ResidentMegabytes();
+        var beforeTrim = ChildProcess.MemoryOf(Environment.ProcessId).Rss;
 
         Assert.True(NativeHeap.Trim());
-        var afterTrim = ResidentMegabytes();
+        var afterTrim = ChildProcess.MemoryOf(Environment.ProcessId).Rss;
         NativeMemory.Free((void*)pointers[^1]);
         Assert.True(beforeTrim - afterTrim > 50, $"resident {beforeTrim} MB before the trim, {afterTrim} MB after");
     }
-
-    static double ResidentMegabytes() =>
-        double.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
 }
